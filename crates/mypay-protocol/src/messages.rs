@@ -1,0 +1,288 @@
+//! Typed requests and responses of the eleven commands, with the document's field names.
+//!
+//! Requests deserialize leniently (numbers as strings and strings as numbers, `""` as
+//! absent) so that every sample client's JSON is read; fields the gateway must check are
+//! validated by the gateway's domain types, not here. Responses serialize in the shapes of
+//! the document's JSON examples: `code` as a string, `uid` as a number.
+
+use crate::lenient;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// 『商品項目』: one item of an order, a refund or a capture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    #[serde(deserialize_with = "lenient::string")]
+    pub id: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub name: String,
+    #[serde(deserialize_with = "lenient::i64")]
+    pub cost: i64,
+    #[serde(deserialize_with = "lenient::i64")]
+    pub amount: i64,
+    #[serde(deserialize_with = "lenient::i64")]
+    pub total: i64,
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub image_url: Option<String>,
+}
+
+macro_rules! lenient_struct {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( text $tfield:ident, )*
+            $( int $ifield:ident, )*
+            $( json $jfield:ident, )*
+            $( items $items:ident, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        pub struct $name {
+            $(
+                #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+                pub $tfield: Option<String>,
+            )*
+            $(
+                #[serde(default, deserialize_with = "lenient::opt_i64", skip_serializing_if = "Option::is_none")]
+                pub $ifield: Option<i64>,
+            )*
+            $(
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $jfield: Option<Value>,
+            )*
+            $(
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $items: Option<Vec<Item>>,
+            )*
+        }
+    };
+}
+
+lenient_struct! {
+    /// 『PayPage金流交易』欄位 (`api/orders`).
+    pub struct OrderRequest {
+        text store_uid, text user_id, text user_name, text user_real_name, text user_zipcode,
+        text user_address, text user_sn_type, text user_sn, text user_phone,
+        text user_cellphone_code, text user_cellphone, text user_email, text user_birthday,
+        text cost, text currency, text order_id, text ip, text item,
+        text regular, text regular_total, text regular_first_charge_date, text group_id,
+        text echo_0, text echo_1, text echo_2, text echo_3, text echo_4,
+        text pfn, text interface, text discount, text success_returl, text failure_returl,
+        text shipping_fee, text virtual_pan, text creditcard_installment, text cardless_code,
+        text each_code, text invoice_cloud_type, text invoice_tax_id, text invoice_mobile_code,
+        text invoice_natural_person, text invoice_love_code, text invoice_b2b_title,
+        text invoice_b2b_id, text invoice_b2b_address, text invoice_b2b_title_force,
+        text invoice_b2b_id_force, text files_path, text price, text recharge_code,
+        text creditcard_is_automatic_payment,
+        int enable_dcc, int limit_pay_days, int enable_quickpay, int enable_ewallet,
+        int ewallet_type, int transaction_type, int issue_invoice_state, int invoice_ratetype,
+        int invoice_input_type, int invoice_b2b_address_force, int agent_sms_fee_type,
+        int agent_charge_fee_type, int agent_charge_fee, int is_agent_charge,
+        json cardless_installment, json user_data, json recharge_items, json shipping_info,
+        items items,
+    }
+}
+
+lenient_struct! {
+    /// 『交易查詢』 request (`api/queryorder`), and the `uid` + `key` pair of
+    /// `api/invoice`, `api/cancelauthorization` and `api/refundcancel`.
+    pub struct UidKeyRequest {
+        text store_uid, text uid, text key,
+    }
+}
+
+lenient_struct! {
+    /// 『交易退款』 (`api/refund`); also the capture request of
+    /// `api/authorizedrequestpayment` (same fields but `invoice_state`).
+    pub struct RefundRequest {
+        text store_uid, text uid, text key, text cost,
+        int invoice_state,
+        json rows,
+        items items,
+    }
+}
+
+lenient_struct! {
+    /// 取消定期定額式扣款 (`api/disabledirectdebit`).
+    pub struct DisableDirectDebitRequest {
+        text store_uid, text order_id, text group_id, text stop_time, text stop_reason,
+    }
+}
+
+lenient_struct! {
+    /// MYPAY電子錢包綁定 (`api/ewalletbind`).
+    pub struct EwalletBindRequest {
+        text store_uid, text user_id, text user_sn, text user_cellphone_code,
+        text user_cellphone, text user_real_name, text user_email, text user_english_name,
+        text user_address, text pfn, text ip, text success_returl, text failure_returl,
+    }
+}
+
+lenient_struct! {
+    /// 電子發票開立 (`api/issueinvoice`).
+    pub struct IssueInvoiceRequest {
+        text store_uid, text uid, text key, text invoice_cloud_type, text invoice_mobile_code,
+        text invoice_natural_person, text invoice_love_code, text invoice_tax_id,
+        text invoice_b2b_title, text invoice_b2b_id, text invoice_b2b_address,
+        int invoice_input_type, int invoice_ratetype,
+    }
+}
+
+lenient_struct! {
+    /// 『可用支付工具查詢』 (`api/paymentsupportpaymode`).
+    pub struct SupportPayModeRequest {
+        text store_uid, text cost, text currency,
+    }
+}
+
+/// `{code, msg}`: every error, and the answer of commands that return nothing more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeMsg {
+    pub code: String,
+    pub msg: String,
+}
+
+/// 『PayPage金流交易』回傳欄位.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderResponse {
+    pub code: String,
+    pub msg: String,
+    pub url: String,
+    pub uid: u64,
+    pub key: String,
+}
+
+/// 『可用支付工具查詢』回傳欄位.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupportPayModeResponse {
+    pub code: String,
+    pub msg: String,
+    pub content: Vec<String>,
+}
+
+/// 『交易查詢』回傳欄位: the full query record, in the field order and value types of the
+/// document's example (numbers where the example has numbers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct QueryRecord {
+    pub key: String,
+    pub prc: String,
+    pub cardno: String,
+    pub acode: String,
+    pub card_type: String,
+    pub issuing_bank: String,
+    pub issuing_bank_uid: String,
+    pub is_agent_charge: i64,
+    pub transaction_mode: i64,
+    pub supplier_name: String,
+    pub supplier_code: String,
+    pub order_id: String,
+    pub user_id: String,
+    pub uid: u64,
+    pub cost: i64,
+    pub currency: String,
+    pub actual_cost: i64,
+    pub actual_currency: String,
+    pub price: String,
+    pub actual_price: String,
+    pub recharge_code: String,
+    pub love_cost: i64,
+    pub retmsg: String,
+    pub pay_mode_uid: i64,
+    pub pfn: String,
+    pub trans_type: i64,
+    pub redeem: String,
+    pub installment: String,
+    pub finishtime: String,
+    pub store_group_id: String,
+    pub group_id: String,
+    pub nois: String,
+    pub payment_name: String,
+    pub bank_id: String,
+    pub result_type: i64,
+    pub result_content_type: String,
+    pub result_content: String,
+    pub expired_date: String,
+    pub appropriation_date: String,
+    pub refund_order: Vec<Value>,
+    pub cancel_order: Vec<Value>,
+    pub invoice_state: i64,
+    pub invoice_date: String,
+    pub invoice_wordtrack: String,
+    pub invoice_number: String,
+    pub invoice_rand_code: String,
+    pub invoice_seller_ban: String,
+    pub invoice_buyer_ban: String,
+    pub invoice_left_qrcode: String,
+    pub invoice_middle_barcode: String,
+    pub invoice_right_qrcode: String,
+    pub invoice_title_type: i64,
+    pub invoice_title: String,
+    pub invoice_print_type: i64,
+    pub invoice_print_device: i64,
+    pub invoice_amount: String,
+    pub invoice_sales_amount: String,
+    pub invoice_tax_amount: String,
+    pub invoice_order_detail: String,
+    pub invoice_ratetype: i64,
+    pub invoice_input_type: i64,
+    pub invoice_cloud_type: String,
+    pub invoice_mobile_code: String,
+    pub invoice_tax_id: String,
+    pub invoice_natural_person: String,
+    pub invoice_love_code: String,
+    pub invoice_b2b_title: String,
+    pub invoice_b2b_id: String,
+    pub invoice_b2b_post_zone: String,
+    pub invoice_b2b_address: String,
+    pub invoice_allowance: Vec<Value>,
+    pub items: Vec<Item>,
+    pub echo_0: String,
+    pub echo_1: String,
+    pub echo_2: String,
+    pub echo_3: String,
+    pub echo_4: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_php_order_sample_reads() {
+        // What PHP's json_encode makes of the document's order sample.
+        let json = r#"{"store_uid":"289151880002","items":[{"id":"1","name":"\u5546\u54c1\u540d\u7a31","cost":"10","amount":"1","total":"10"}],"cost":10,"user_id":"phper","order_id":"1234567890","ip":"192.168.0.1","pfn":"0"}"#;
+        let req: OrderRequest = serde_json::from_str(json).expect("reads");
+        assert_eq!(req.cost.as_deref(), Some("10"));
+        let items = req.items.expect("items");
+        assert_eq!(items[0].name, "商品名稱");
+        assert_eq!(items[0].total, 10);
+        assert_eq!(req.pfn.as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn the_refund_sample_reads_with_numbers() {
+        let json = r#"{"store_uid":"289151880002","uid":"88833","key":"k","cost":100,"invoice_state":6,"items":[{"id":"1","name":"n","cost":100,"amount":1,"total":100}]}"#;
+        let req: RefundRequest = serde_json::from_str(json).expect("reads");
+        assert_eq!(req.cost.as_deref(), Some("100"));
+        assert_eq!(req.invoice_state, Some(6));
+    }
+
+    #[test]
+    fn an_order_answer_has_the_documents_shape() {
+        let answer = OrderResponse {
+            code: "200".into(),
+            msg: "資料正確".into(),
+            url: "http://x/payment/81127.html".into(),
+            uid: 81127,
+            key: "af4e678325dd49f8036949c38ab04105".into(),
+        };
+        let v: Value = serde_json::to_value(&answer).expect("json");
+        assert_eq!(v["code"], "200");
+        assert_eq!(v["uid"], 81127);
+    }
+}
