@@ -1,14 +1,28 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! mypay-gateway: a self-hostable, wire-compatible MYPAY LINK gateway.
+//!
+//! # Layout
+//! - [`api`]: the merchant API (`/api/init`, `/api/agent`, `/api/open`): envelope →
+//!   credentials → command handlers.
+//! - [`paypage`]: the consumer's hosted checkout (`/payment/<uid>.html`).
+//! - [`checkout`]: paying an order, shared by the PayPage and the sandbox helpers.
+//! - [`ledger`]: the domain — merchants, order validation, the state graph, cards, the
+//!   acquirer interface. No HTTP, no SQL.
+//! - [`records`]: the query record and the transaction notice, built from one order.
+//! - [`notify`]: which notices are owed, and the delivery worker (outbox).
+//! - [`jobs`]: the scheduler for timed work on the gateway's clock.
+//! - [`sandbox`]: test cards and the `/sandbox/*` helpers.
+//! - [`store`]: SQLite storage, migrations, the group-committing order writer.
+//! - [`clock`], [`config`], [`app`]: the one clock, settings, and wiring.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub mod api;
+pub mod app;
+pub mod checkout;
+pub mod clock;
+pub mod config;
+pub mod jobs;
+pub mod ledger;
+pub mod notify;
+pub mod paypage;
+pub mod records;
+pub mod sandbox;
+pub mod store;

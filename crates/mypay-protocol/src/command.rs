@@ -80,7 +80,9 @@ impl Command {
     /// Read a `cmd`; PHP's `json_encode` escapes the slash, which JSON parsing already undid.
     pub fn parse(cmd: &str) -> Option<Command> {
         let c = cmd.trim();
-        Command::ALL.into_iter().find(|k| k.cmd().eq_ignore_ascii_case(c))
+        Command::ALL
+            .into_iter()
+            .find(|k| k.cmd().eq_ignore_ascii_case(c))
     }
 
     /// Commands that answer `B200`/`B500` rather than `200`/`100` (their "B-style" results).

@@ -185,7 +185,10 @@ mod tests {
             .map(|i| seal_with_iv(&key, &[i; 16], b"{\"a\":1}"))
             .find(|s| s.contains('+'))
             .expect("some IV yields a '+'");
-        assert_eq!(open(&key, &sealed.replace('+', " ")).expect("opens"), b"{\"a\":1}");
+        assert_eq!(
+            open(&key, &sealed.replace('+', " ")).expect("opens"),
+            b"{\"a\":1}"
+        );
     }
 
     #[test]
@@ -212,6 +215,9 @@ mod tests {
 
     #[test]
     fn keys_must_be_32_bytes() {
-        assert_eq!(MerchantKey::parse("short"), Err(EnvelopeError::KeyLength(5)));
+        assert_eq!(
+            MerchantKey::parse("short"),
+            Err(EnvelopeError::KeyLength(5))
+        );
     }
 }

@@ -165,13 +165,24 @@ mod tests {
             echo_0: "a+b".into(),
             ..Default::default()
         };
-        assert_eq!(TransactionNotice::from_form(notice.to_form().as_bytes()), notice);
+        assert_eq!(
+            TransactionNotice::from_form(notice.to_form().as_bytes()),
+            notice
+        );
     }
 
     #[test]
     fn the_form_has_every_field_of_the_document() {
         let form = TransactionNotice::default().to_form();
-        for name in ["uid", "key", "prc", "finishtime", "cardno", "group_id", "echo_4"] {
+        for name in [
+            "uid",
+            "key",
+            "prc",
+            "finishtime",
+            "cardno",
+            "group_id",
+            "echo_4",
+        ] {
             assert!(form.contains(&format!("{name}=")), "{name} missing");
         }
         assert_eq!(TransactionNotice::FIELDS.len(), 41);

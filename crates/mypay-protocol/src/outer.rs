@@ -194,6 +194,9 @@ mod tests {
             service: Some("a+b/c=".into()),
             encry_data: Some("z".into()),
         };
-        assert_eq!(OuterRequest::from_form(outer.to_form().as_bytes()).expect("form"), outer);
+        assert_eq!(
+            OuterRequest::from_form(outer.to_form().as_bytes()).expect("form"),
+            outer
+        );
     }
 }

@@ -100,8 +100,8 @@ impl PaymentTool {
     pub fn family(self) -> ToolFamily {
         use PaymentTool::*;
         match self {
-            CreditCard | UnionPay | Abroad | ApplePay | GooglePay | CardInstallment | CardRedeem
-            | Amex => ToolFamily::Card,
+            CreditCard | UnionPay | Abroad | ApplePay | GooglePay | CardInstallment
+            | CardRedeem | Amex => ToolFamily::Card,
             DirectDebit | DirectDebitAbroad => ToolFamily::Recurring,
             CvsCode | CvsBarcode => ToolFamily::Counter,
             VirtualAccount => ToolFamily::VirtualAccount,

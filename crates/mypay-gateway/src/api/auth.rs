@@ -1,0 +1,194 @@
+//! From raw body to an authenticated command: read the outer fields, find whose key seals
+//! the request (merchant, dealer or client-mode code, SPEC §3), open the envelope with
+//! each valid key in turn, read `service`.
+
+use super::{ApiError, Route};
+use crate::app::AppState;
+use crate::store::{CredentialOwner, Merchant};
+use mypay_protocol::envelope::{self, MerchantKey};
+use mypay_protocol::outer::OuterRequest;
+use mypay_protocol::{Command, Service};
+
+/// A request whose envelope opened, for one merchant.
+pub struct Authenticated {
+    pub command: Command,
+    pub merchant: Merchant,
+    /// The decrypted `encry_data` JSON.
+    pub data: Vec<u8>,
+}
+
+pub async fn authenticate(
+    state: &AppState,
+    route: Route,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Authenticated, ApiError> {
+    let outer = OuterRequest::from_body(content_type, body)
+        .map_err(|e| ApiError::envelope(format!("request body: {e}")))?;
+    let (owner, owner_uid) = match route {
+        Route::Init | Route::Open if outer.agent_uid.is_none() => {
+            let kind = if route == Route::Open {
+                CredentialOwner::Client
+            } else {
+                CredentialOwner::Store
+            };
+            (kind, required(&outer.store_uid, "store_uid")?)
+        }
+        // A dealer may come in on /api/init too; older manuals' dealer samples send the
+        // dealer id as `store_uid` on /api/agent.
+        Route::Init | Route::Agent => match (&outer.agent_uid, &outer.store_uid) {
+            (Some(a), _) if !a.is_empty() => (CredentialOwner::Agent, a.clone()),
+            (_, Some(s)) if !s.is_empty() => (CredentialOwner::Agent, s.clone()),
+            _ => return Err(ApiError::envelope("agent_uid: is required")),
+        },
+        Route::Open => {
+            return Err(ApiError::envelope(
+                "agent_uid: dealers use /api/agent, not /api/open",
+            ));
+        }
+    };
+    let service_sealed = required(&outer.service, "service")?;
+    let data_sealed = required(&outer.encry_data, "encry_data")?;
+
+    let now = state.clock.now();
+    let credentials = state
+        .store
+        .credentials(owner, &owner_uid, now)
+        .await
+        .map_err(ApiError::internal)?;
+    if credentials.is_empty() {
+        let field = if owner == CredentialOwner::Agent {
+            "agent_uid"
+        } else {
+            "store_uid"
+        };
+        return Err(ApiError::envelope(format!(
+            "{field}: {owner_uid:?} is not a known {} with a valid key",
+            match owner {
+                CredentialOwner::Store => "merchant",
+                CredentialOwner::Agent => "dealer",
+                CredentialOwner::Client => "merchant (client mode)",
+            }
+        )));
+    }
+    let service_raw = envelope::decode_base64(&service_sealed)
+        .map_err(|e| ApiError::envelope(format!("service: {e}")))?;
+    let data_raw = envelope::decode_base64(&data_sealed)
+        .map_err(|e| ApiError::envelope(format!("encry_data: {e}")))?;
+
+    // A request is tried against every valid key (two overlap before a key expires).
+    let mut last_error = String::new();
+    let mut opened = None;
+    for credential in &credentials {
+        let Ok(key) = MerchantKey::parse(&credential.secret) else {
+            continue;
+        };
+        match envelope::open_bytes(&key, &service_raw) {
+            Ok(plain) => match serde_json::from_slice::<Service>(&plain) {
+                Ok(service) => {
+                    opened = Some((key, service));
+                    break;
+                }
+                Err(_) => {
+                    last_error = "service: does not decrypt to JSON with the key of this uid".into()
+                }
+            },
+            Err(e) => last_error = format!("service: {e}"),
+        }
+    }
+    let Some((key, service)) = opened else {
+        return Err(ApiError::envelope(last_error));
+    };
+    let cmd = service
+        .cmd
+        .as_deref()
+        .ok_or_else(|| ApiError::envelope("service.cmd: is required"))?;
+    let command = Command::parse(cmd).ok_or_else(|| {
+        ApiError::envelope(format!("service.cmd: {cmd:?} is not a command of this API"))
+    })?;
+    if owner == CredentialOwner::Client
+        && !matches!(command, Command::Orders | Command::EwalletBind)
+    {
+        return Err(ApiError::envelope(format!(
+            "service.cmd: {} is not allowed in client mode (/api/open allows api/orders and api/ewalletbind)",
+            command.cmd()
+        )));
+    }
+    let data = envelope::open_bytes(&key, &data_raw)
+        .map_err(|e| ApiError::new(command, format!("encry_data: {e}")))?;
+
+    let merchant = match owner {
+        CredentialOwner::Store | CredentialOwner::Client => state
+            .store
+            .merchant(&owner_uid)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| {
+                ApiError::envelope(format!("store_uid: {owner_uid:?} is not a known merchant"))
+            })?,
+        CredentialOwner::Agent => {
+            // The dealer acts for one of its merchants, named inside encry_data.
+            let inner: InnerStore = serde_json::from_slice(&data).map_err(|e| {
+                ApiError::new(command, format!("encry_data: is not a JSON object ({e})"))
+            })?;
+            let store_uid = inner.store_uid.ok_or_else(|| {
+                ApiError::new(command, "encry_data.store_uid: is required in dealer mode")
+            })?;
+            let merchant = state
+                .store
+                .merchant(&store_uid)
+                .await
+                .map_err(ApiError::internal)?
+                .filter(|m| m.agent_uid.as_deref() == Some(owner_uid.as_str()))
+                .ok_or_else(|| {
+                    ApiError::new(
+                        command,
+                        format!(
+                            "store_uid: {store_uid:?} is not a merchant of dealer {owner_uid:?}"
+                        ),
+                    )
+                })?;
+            merchant
+        }
+    };
+    Ok(Authenticated {
+        command,
+        merchant,
+        data,
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct InnerStore {
+    #[serde(default, deserialize_with = "mypay_protocol::lenient::opt_string")]
+    store_uid: Option<String>,
+}
+
+fn required(value: &Option<String>, field: &str) -> Result<String, ApiError> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::envelope(format!("{field}: is required")))
+}
+
+/// Parse `encry_data` into a request type; errors name the JSON path of the bad field.
+pub fn parse_data<T: serde::de::DeserializeOwned>(
+    command: Command,
+    data: &[u8],
+) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(data);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || path.is_empty() {
+            ApiError::new(
+                command,
+                format!("encry_data: is not a valid JSON object ({inner})"),
+            )
+        } else {
+            ApiError::new(command, format!("{path}: {inner}"))
+        }
+    })
+}

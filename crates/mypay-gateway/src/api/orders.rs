@@ -1,0 +1,61 @@
+//! `api/orders` (PayPage金流交易): validate, store durably, answer the PayPage URL.
+
+use super::ApiError;
+use super::auth::{Authenticated, parse_data};
+use crate::app::AppState;
+use crate::ledger::order::{NewOrder, items_from_legacy};
+use crate::store::writer::Created;
+use mypay_protocol::Command;
+use mypay_protocol::messages::{OrderRequest, OrderResponse};
+
+pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>, ApiError> {
+    let command = Command::Orders;
+    let mut order: OrderRequest = parse_data(command, &request.data)?;
+    if order.items.is_none() && order.item.is_some() {
+        // The older format: `item` (count) with `i_[n]_*` fields (SPEC §4).
+        let raw: serde_json::Map<String, serde_json::Value> = parse_data(command, &request.data)?;
+        let items = items_from_legacy(&raw).map_err(|e| ApiError::new(command, e.to_string()))?;
+        order.items = Some(items);
+    }
+    let settings = &request.merchant.settings;
+    let new = NewOrder::parse(&request.merchant.store_uid, order, settings)
+        .map_err(|e| ApiError::new(command, e.to_string()))?;
+    let order_id = new.order_id.clone();
+    let created = state
+        .writer
+        .create(
+            new,
+            settings.strict_order_id,
+            new_token(),
+            state.clock.now(),
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    let (uid, key) = match created {
+        Created::New { uid, token } | Created::Retry { uid, token } => (uid, token),
+        Created::DuplicateOrderId => {
+            return Err(ApiError::new(
+                command,
+                format!(
+                    "order_id: {order_id:?} was used before and this merchant requires unique order ids"
+                ),
+            ));
+        }
+    };
+    let answer = OrderResponse {
+        code: "200".to_owned(),
+        msg: "資料正確".to_owned(),
+        url: format!("{}/payment/{uid}.html", state.base_url),
+        uid,
+        key,
+    };
+    serde_json::to_vec(&answer).map_err(ApiError::internal)
+}
+
+/// A fresh per-order `key`: 32 hex digits from the OS's random source.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 16];
+    // Without randomness the gateway must not hand out keys at all.
+    getrandom::getrandom(&mut bytes).expect("the operating system's random source failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,112 @@
+//! Building and running the gateway: the shared state, the HTTP router, the workers.
+//! `main.rs` reads settings and calls [`Application::build`]; tests do the same on port 0.
+
+use crate::clock::Clock;
+use crate::config::{Mode, Settings};
+use crate::ledger::connector::CardAcquirer;
+use crate::ledger::merchant::{MerchantSettings, SAMPLE_STORE_KEY, SAMPLE_STORE_UID};
+use crate::store::Store;
+use crate::store::writer::OrderWriter;
+use crate::{api, jobs, notify, paypage, sandbox};
+use axum::Router;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+/// Everything a request handler or worker needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub clock: Clock,
+    pub writer: OrderWriter,
+    pub acquirer: Arc<dyn CardAcquirer>,
+    /// Wakes the notification worker when a notice is written.
+    pub notices_waiting: Arc<Notify>,
+    pub http: reqwest::Client,
+    /// Where consumers reach the PayPage, without a trailing slash.
+    pub base_url: Arc<str>,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Open the store, seed the sample merchant, bind the listener.
+    pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<Application> {
+        let store = Store::open(&settings.database_path).await?;
+        if settings.seed_sample_merchant && store.merchant(SAMPLE_STORE_UID).await?.is_none() {
+            store
+                .create_merchant(
+                    SAMPLE_STORE_UID,
+                    None,
+                    &MerchantSettings::sandbox_defaults("MYPAY sample merchant"),
+                    SAMPLE_STORE_KEY,
+                    clock.now(),
+                )
+                .await?;
+        }
+        let listener = TcpListener::bind(settings.listen).await?;
+        let port = listener.local_addr()?.port();
+        let base_url: Arc<str> = settings
+            .public_url
+            .clone()
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| format!("http://{}:{port}", settings.listen.ip()))
+            .into();
+        let http = reqwest::Client::builder()
+            .timeout(settings.notify_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let state = AppState {
+            writer: OrderWriter::spawn(store.clone(), settings.max_commit_batch),
+            settings: Arc::new(settings),
+            store,
+            clock,
+            acquirer: Arc::new(sandbox::cards::TestCardAcquirer),
+            notices_waiting: Arc::new(Notify::new()),
+            http,
+            base_url,
+        };
+        let mut router = Router::new().merge(api::router()).merge(paypage::router());
+        if state.settings.mode == Mode::Sandbox {
+            router = router.merge(sandbox::router());
+        }
+        let router = router.with_state(state.clone());
+        Ok(Application {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serve HTTP and run the workers until `shutdown` resolves.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let workers = [
+            tokio::spawn(notify::worker::run(self.state.clone())),
+            tokio::spawn(jobs::run(self.state.clone())),
+        ];
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        for w in workers {
+            w.abort();
+        }
+        served?;
+        Ok(())
+    }
+}

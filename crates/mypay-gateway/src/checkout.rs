@@ -1,0 +1,340 @@
+//! Paying an order: the steps the PayPage and the sandbox `pay`/`abandon` helpers share.
+//! Each step reads the order, asks the acquirer and the state graph, and persists one
+//! [`Transition`] with the notices it owes.
+
+use crate::app::AppState;
+use crate::ledger::card::{CardFormError, CardInput, CardSummary};
+use crate::ledger::connector::{CardAnswer, CardCharge};
+use crate::ledger::state::{self, Event};
+use crate::notify;
+use crate::store::{Challenge, NewTimer, OrderRow, PaymentFacts, StoreError, Transition};
+use mypay_protocol::notice::NoticeKind;
+use mypay_protocol::pfn::ToolFamily;
+use mypay_protocol::{PaymentTool, Prc, Preselection};
+
+/// The 3D password may be mistyped this many times before the charge fails.
+pub const OTP_ATTEMPTS: i64 = 3;
+
+/// Timer kind: an `A0001` charge resolves.
+pub const RESOLVE_PENDING: &str = "resolve_pending";
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct CardForm {
+    #[serde(default)]
+    pub pfn: Option<String>,
+    #[serde(default)]
+    pub card_number: String,
+    #[serde(default)]
+    pub expiry: String,
+    #[serde(default)]
+    pub cvc: String,
+    /// The 3D password given up front (sandbox helper), skipping the OTP page.
+    #[serde(default)]
+    pub otp: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The order reached this state.
+    Done(Prc),
+    /// A 3-D Secure password is needed (PayPage: show the OTP page).
+    NeedsOtp,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    #[error("no such order")]
+    NotFound,
+    #[error("the order is in state {0} and cannot be paid")]
+    NotPayable(Prc),
+    #[error("pfn: {0}")]
+    Tool(String),
+    #[error("{0}")]
+    Card(#[from] CardFormError),
+    #[error("otp: wrong 3-D Secure password, {0} tries left")]
+    WrongOtp(i64),
+    #[error("otp: no 3-D Secure step is waiting for this order")]
+    NoChallenge,
+    #[error("internal: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// The card-like tools the PayPage can offer for `order` (SPEC §4): those its `pfn`
+/// allows, the merchant has enabled, and whose limits admit the amount.
+pub fn card_tools(
+    state_settings: &crate::ledger::merchant::MerchantSettings,
+    order: &OrderRow,
+) -> Vec<PaymentTool> {
+    let preselection = Preselection::parse(Some(&order.pfn)).unwrap_or(Preselection::All);
+    state_settings
+        .tools_for_amount(order.cost)
+        .into_iter()
+        .filter(|t| t.family() == ToolFamily::Card && preselection.allows(*t))
+        .collect()
+}
+
+async fn payable_order(
+    state: &AppState,
+    uid: u64,
+) -> Result<(OrderRow, crate::store::Merchant), CheckoutError> {
+    let order = state
+        .store
+        .order(uid)
+        .await?
+        .ok_or(CheckoutError::NotFound)?;
+    if !state::is_payable(order.prc) {
+        return Err(CheckoutError::NotPayable(order.prc));
+    }
+    let merchant = state
+        .store
+        .merchant(&order.store_uid)
+        .await?
+        .ok_or(CheckoutError::NotFound)?;
+    Ok((order, merchant))
+}
+
+pub async fn pay_card(
+    state: &AppState,
+    uid: u64,
+    form: &CardForm,
+) -> Result<Outcome, CheckoutError> {
+    let (order, merchant) = payable_order(state, uid).await?;
+    let allowed = card_tools(&merchant.settings, &order);
+    let tool = match form.pfn.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        None if allowed.contains(&PaymentTool::CreditCard) => PaymentTool::CreditCard,
+        None => *allowed.first().ok_or_else(|| {
+            CheckoutError::Tool("no card tool is available for this order".into())
+        })?,
+        Some(text) => PaymentTool::parse(text)
+            .filter(|t| allowed.contains(t))
+            .ok_or_else(|| {
+                CheckoutError::Tool(format!("{text:?} is not a card tool this order allows"))
+            })?,
+    };
+    let card = CardInput::parse(&form.card_number, &form.expiry, &form.cvc)?;
+    let today = crate::clock::taipei::date8(state.clock.now());
+    let year = today.get(..4).and_then(|y| y.parse().ok()).unwrap_or(2000);
+    let month = today.get(4..6).and_then(|m| m.parse().ok()).unwrap_or(1);
+    let answer = state.acquirer.charge(&CardCharge {
+        uid,
+        tool,
+        amount: order.cost,
+        card: &card,
+        today_year_month: (year, month),
+    });
+    let summary = card.summary();
+    drop(card);
+    match answer {
+        CardAnswer::ThreeDSecure { password, then } => match form.otp.as_deref() {
+            Some(otp) if otp == password => {
+                settle(state, &order, &merchant, tool, &summary, *then).await
+            }
+            Some(_) => {
+                let declined = CardAnswer::Declined {
+                    reason: "3D驗證失敗".into(),
+                };
+                settle(state, &order, &merchant, tool, &summary, declined).await
+            }
+            None => {
+                let challenge = Challenge {
+                    uid,
+                    pfn: tool.code().to_owned(),
+                    cardno: summary.masked.clone(),
+                    card_type: summary.card_type.code(),
+                    issuing_bank: summary.issuing_bank.clone(),
+                    issuing_bank_uid: summary.issuing_bank_uid.clone(),
+                    password,
+                    answer: serde_json::to_string(&then)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    failures: 0,
+                };
+                state
+                    .store
+                    .put_challenge(&challenge, state.clock.now())
+                    .await?;
+                Ok(Outcome::NeedsOtp)
+            }
+        },
+        other => settle(state, &order, &merchant, tool, &summary, other).await,
+    }
+}
+
+/// The consumer typed the 3D password on the OTP page.
+pub async fn submit_otp(
+    state: &AppState,
+    uid: u64,
+    password: &str,
+) -> Result<Outcome, CheckoutError> {
+    let (order, merchant) = payable_order(state, uid).await?;
+    let challenge = state
+        .store
+        .challenge(uid)
+        .await?
+        .ok_or(CheckoutError::NoChallenge)?;
+    let tool = PaymentTool::parse(&challenge.pfn).unwrap_or(PaymentTool::CreditCard);
+    let summary = CardSummary {
+        masked: challenge.cardno.clone(),
+        card_type: mypay_protocol::values::CardType::from_code(challenge.card_type),
+        issuing_bank: challenge.issuing_bank.clone(),
+        issuing_bank_uid: challenge.issuing_bank_uid.clone(),
+    };
+    if password.trim() == challenge.password {
+        let answer: CardAnswer = serde_json::from_str(&challenge.answer)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        return settle(state, &order, &merchant, tool, &summary, answer).await;
+    }
+    let failures = state.store.fail_challenge(uid).await?;
+    if failures >= OTP_ATTEMPTS {
+        let declined = CardAnswer::Declined {
+            reason: "3D驗證失敗".into(),
+        };
+        return settle(state, &order, &merchant, tool, &summary, declined).await;
+    }
+    Err(CheckoutError::WrongOtp(OTP_ATTEMPTS - failures))
+}
+
+/// The consumer left the PayPage (`A0002`).
+pub async fn abandon(state: &AppState, uid: u64) -> Result<Outcome, CheckoutError> {
+    let (order, merchant) = payable_order(state, uid).await?;
+    let to = state::next(order.prc, Event::Abandoned)
+        .map_err(|_| CheckoutError::NotPayable(order.prc))?;
+    let mut t = transition(
+        state,
+        &order,
+        to,
+        "consumer abandoned the PayPage",
+        PaymentFacts::default(),
+    );
+    t.finishes = true;
+    attach_notice(&mut t, &order, &merchant, NoticeKind::Completed);
+    state
+        .store
+        .apply(&t)
+        .await
+        .map_err(conflict_as_not_payable(order.prc))?;
+    state.notices_waiting.notify_one();
+    Ok(Outcome::Done(to))
+}
+
+async fn settle(
+    state: &AppState,
+    order: &OrderRow,
+    merchant: &crate::store::Merchant,
+    tool: PaymentTool,
+    card: &CardSummary,
+    answer: CardAnswer,
+) -> Result<Outcome, CheckoutError> {
+    let supplier = merchant.settings.tool(tool).map(|s| s.supplier.clone());
+    let mut facts = PaymentFacts {
+        paid_pfn: Some(tool.code().to_owned()),
+        cardno: Some(card.masked.clone()),
+        card_type: Some(card.card_type.code()),
+        issuing_bank: Some(card.issuing_bank.clone()),
+        issuing_bank_uid: Some(card.issuing_bank_uid.clone()),
+        supplier_code: supplier,
+        ..PaymentFacts::default()
+    };
+    let (event, retmsg, resolves) = match answer {
+        CardAnswer::Approved { acode } => {
+            facts.acode = Some(acode);
+            facts.actual_cost = Some(order.cost);
+            let event = if order.authorise_only {
+                Event::CardAuthorised
+            } else {
+                Event::CardPaid
+            };
+            (event, String::new(), None)
+        }
+        CardAnswer::Declined { reason } => (Event::Declined, reason, None),
+        CardAnswer::Unavailable => (
+            Event::Unavailable,
+            "發卡行或收單行暫時無法服務".to_owned(),
+            None,
+        ),
+        CardAnswer::Pending { resolves_paid } => {
+            (Event::AcquirerPending, String::new(), Some(resolves_paid))
+        }
+        CardAnswer::AmountMismatch {
+            acode,
+            actual_amount,
+        } => {
+            facts.acode = Some(acode);
+            facts.actual_cost = Some(actual_amount);
+            (
+                Event::PaidWithMismatch,
+                "交易成功 但金額不符".to_owned(),
+                None,
+            )
+        }
+        // A 3D step inside a 3D step is not something an acquirer does.
+        CardAnswer::ThreeDSecure { .. } => (Event::Unavailable, "3D驗證流程錯誤".to_owned(), None),
+    };
+    let to = state::next(order.prc, event).map_err(|_| CheckoutError::NotPayable(order.prc))?;
+    let mut t = transition(
+        state,
+        order,
+        to,
+        &format!("card charge via {}", tool.code()),
+        facts,
+    );
+    t.retmsg = retmsg;
+    t.finishes = to != Prc::Pending;
+    if let Some(paid) = resolves {
+        t.timers.push(NewTimer {
+            kind: RESOLVE_PENDING.to_owned(),
+            due_at: t.at + jiff::SignedDuration::from_secs(state.settings.pending_resolution_secs),
+            payload: if paid { "paid" } else { "failed" }.to_owned(),
+        });
+    }
+    attach_notice(&mut t, order, merchant, NoticeKind::Completed);
+    state
+        .store
+        .apply(&t)
+        .await
+        .map_err(conflict_as_not_payable(order.prc))?;
+    state.notices_waiting.notify_one();
+    Ok(Outcome::Done(to))
+}
+
+/// A transition of `order` to `to` at the clock's now, with nothing attached yet.
+pub fn transition(
+    state: &AppState,
+    order: &OrderRow,
+    to: Prc,
+    cause: &str,
+    facts: PaymentFacts,
+) -> Transition {
+    Transition {
+        uid: order.uid,
+        from: order.prc,
+        to,
+        cause: cause.to_owned(),
+        retmsg: String::new(),
+        at: state.clock.now(),
+        finishes: false,
+        facts,
+        notices: Vec::new(),
+        timers: Vec::new(),
+        completes_timer: None,
+    }
+}
+
+/// Add the notice of `kind` that `t` owes, built from the order as it will be after `t`.
+pub fn attach_notice(
+    t: &mut Transition,
+    order: &OrderRow,
+    merchant: &crate::store::Merchant,
+    kind: NoticeKind,
+) {
+    let after = notify::project(order, t);
+    if let Some(notice) = notify::notice_for(&merchant.settings, &after, kind) {
+        t.notices.push(notice);
+    }
+}
+
+fn conflict_as_not_payable(prc: Prc) -> impl Fn(StoreError) -> CheckoutError {
+    move |e| match e {
+        StoreError::Conflict => CheckoutError::NotPayable(prc),
+        other => CheckoutError::Store(other),
+    }
+}

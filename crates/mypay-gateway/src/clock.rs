@@ -1,0 +1,129 @@
+//! The one clock every timed rule reads (payment deadlines, notice retries, `A0001`
+//! resolution, recurring charges, key expiry).
+//!
+//! In sandbox mode it is a *test clock*: the real time plus an offset that
+//! `POST /sandbox/clock/advance` moves forward, so a merchant's test can jump days ahead
+//! and watch what falls due happen in order. Tests may also freeze it at a fixed instant.
+//! Handlers read it once at the edge and pass `now` down.
+
+use jiff::Timestamp;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+#[derive(Clone, Debug)]
+pub struct Clock {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Microseconds added to the system time.
+    offset_us: AtomicI64,
+    /// When set (not `i64::MIN`), the clock stands still at this instant plus the offset.
+    frozen_at_us: AtomicI64,
+    advanceable: bool,
+}
+
+impl Clock {
+    /// The real time; cannot be moved (production).
+    pub fn system() -> Clock {
+        Clock::build(false, None)
+    }
+
+    /// The real time plus a movable offset (sandbox).
+    pub fn test() -> Clock {
+        Clock::build(true, None)
+    }
+
+    /// A movable clock standing still at `at` (tests that want exact times).
+    pub fn frozen(at: Timestamp) -> Clock {
+        Clock::build(true, Some(at))
+    }
+
+    fn build(advanceable: bool, frozen: Option<Timestamp>) -> Clock {
+        Clock {
+            inner: Arc::new(Inner {
+                offset_us: AtomicI64::new(0),
+                frozen_at_us: AtomicI64::new(frozen.map_or(i64::MIN, |t| t.as_microsecond())),
+                advanceable,
+            }),
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        let frozen = self.inner.frozen_at_us.load(Ordering::Acquire);
+        let base = if frozen == i64::MIN {
+            Timestamp::now().as_microsecond()
+        } else {
+            frozen
+        };
+        let us = base.saturating_add(self.inner.offset_us.load(Ordering::Acquire));
+        Timestamp::from_microsecond(us).unwrap_or(Timestamp::MAX)
+    }
+
+    pub fn is_advanceable(&self) -> bool {
+        self.inner.advanceable
+    }
+
+    pub fn offset_seconds(&self) -> i64 {
+        self.inner.offset_us.load(Ordering::Acquire) / 1_000_000
+    }
+
+    /// Move the clock forward. `None` when this clock cannot move or `seconds` is negative.
+    pub fn advance(&self, seconds: i64) -> Option<Timestamp> {
+        if !self.inner.advanceable || seconds < 0 {
+            return None;
+        }
+        let us = seconds.checked_mul(1_000_000)?;
+        self.inner.offset_us.fetch_add(us, Ordering::AcqRel);
+        Some(self.now())
+    }
+}
+
+/// Business dates and times are Asia/Taipei (SPEC §2).
+pub mod taipei {
+    use jiff::Timestamp;
+    use jiff::tz::TimeZone;
+
+    fn zone() -> TimeZone {
+        TimeZone::get("Asia/Taipei").unwrap_or_else(|_| TimeZone::fixed(jiff::tz::offset(8)))
+    }
+
+    /// `YYYYMMDDHHmmss`, the document's `finishtime` format.
+    pub fn datetime14(t: Timestamp) -> String {
+        t.to_zoned(zone()).strftime("%Y%m%d%H%M%S").to_string()
+    }
+
+    /// `YYYYMMDD`.
+    pub fn date8(t: Timestamp) -> String {
+        t.to_zoned(zone()).strftime("%Y%m%d").to_string()
+    }
+
+    /// `YYYY-MM-DD HH:MM:SS` for people (the PayPage, the dashboard).
+    pub fn display(t: Timestamp) -> String {
+        t.to_zoned(zone()).strftime("%Y-%m-%d %H:%M:%S").to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_test_clock_moves_forward_and_a_system_clock_does_not() {
+        let at: Timestamp = "2026-01-01T00:00:00Z".parse().expect("timestamp");
+        let clock = Clock::frozen(at);
+        assert_eq!(clock.now(), at);
+        clock.advance(300).expect("movable");
+        assert_eq!(clock.now().as_second(), at.as_second() + 300);
+        assert!(Clock::system().advance(1).is_none());
+        assert!(clock.advance(-1).is_none());
+    }
+
+    #[test]
+    fn taipei_is_eight_hours_ahead() {
+        let at: Timestamp = "2020-02-27T08:54:36Z".parse().expect("timestamp");
+        assert_eq!(taipei::datetime14(at), "20200227165436");
+        assert_eq!(taipei::date8(at), "20200227");
+    }
+}

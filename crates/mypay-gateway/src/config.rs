@@ -1,0 +1,100 @@
+//! Settings, layered: built-in defaults, then `MYPAY_*` environment variables, then
+//! command-line flags (see `main.rs`). No configuration at all means: sandbox mode,
+//! SQLite in `./data`, listening on 127.0.0.1:8080.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Test cards, test clock, `/sandbox/*` helpers.
+    Sandbox,
+    /// Helpers off; notify-URL policy enforced.
+    Production,
+}
+
+#[derive(Clone)]
+pub struct Settings {
+    pub mode: Mode,
+    pub listen: SocketAddr,
+    /// The base URL consumers and merchants reach us at, used in PayPage links. `None`:
+    /// derived from the bound address.
+    pub public_url: Option<String>,
+    /// SQLite database file.
+    pub database_path: PathBuf,
+    /// How long a merchant has to answer a notice (the document's 5 seconds).
+    pub notify_timeout: Duration,
+    /// Seconds an `A0001` (pending with the acquirer) order waits before it resolves.
+    pub pending_resolution_secs: i64,
+    /// Seed the document's sample merchant when the database has none.
+    pub seed_sample_merchant: bool,
+    /// Orders batched into one commit at most (group commit).
+    pub max_commit_batch: usize,
+    /// How often background workers look for due work (real time).
+    pub worker_poll: Duration,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("mode", &self.mode)
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("database_path", &self.database_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            mode: Mode::Sandbox,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            database_path: PathBuf::from("data/mypay.sqlite"),
+            notify_timeout: Duration::from_secs(5),
+            pending_resolution_secs: 60,
+            seed_sample_merchant: true,
+            max_commit_batch: 256,
+            worker_poll: Duration::from_millis(500),
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults overridden by `MYPAY_MODE`, `MYPAY_LISTEN`, `MYPAY_PUBLIC_URL`,
+    /// `MYPAY_DATABASE`, `MYPAY_NOTIFY_TIMEOUT_MS`.
+    pub fn from_env() -> anyhow::Result<Settings> {
+        let mut s = Settings::default();
+        if let Ok(v) = std::env::var("MYPAY_MODE") {
+            s.mode = parse_mode(&v)?;
+        }
+        if let Ok(v) = std::env::var("MYPAY_LISTEN") {
+            s.listen = v
+                .parse()
+                .map_err(|e| anyhow::anyhow!("MYPAY_LISTEN {v:?}: {e}"))?;
+        }
+        if let Ok(v) = std::env::var("MYPAY_PUBLIC_URL") {
+            s.public_url = Some(v);
+        }
+        if let Ok(v) = std::env::var("MYPAY_DATABASE") {
+            s.database_path = PathBuf::from(v);
+        }
+        if let Ok(v) = std::env::var("MYPAY_NOTIFY_TIMEOUT_MS") {
+            let ms: u64 = v
+                .parse()
+                .map_err(|e| anyhow::anyhow!("MYPAY_NOTIFY_TIMEOUT_MS {v:?}: {e}"))?;
+            s.notify_timeout = Duration::from_millis(ms);
+        }
+        Ok(s)
+    }
+}
+
+pub fn parse_mode(text: &str) -> anyhow::Result<Mode> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "sandbox" => Ok(Mode::Sandbox),
+        "production" => Ok(Mode::Production),
+        other => anyhow::bail!("mode must be sandbox or production, got {other:?}"),
+    }
+}

@@ -1,0 +1,80 @@
+//! The scheduler: timed work on the gateway's clock. Each timer is done in the same
+//! transaction as the state change it causes, so it takes effect exactly once.
+
+use crate::app::AppState;
+use crate::checkout::{self, RESOLVE_PENDING};
+use crate::ledger::state::{self, Event};
+use crate::store::{StoreError, TimerRow};
+use mypay_protocol::notice::NoticeKind;
+
+pub async fn run(state: AppState) {
+    loop {
+        if let Err(e) = run_due(&state).await {
+            tracing::error!(error = %e, "scheduler");
+        }
+        tokio::time::sleep(state.settings.worker_poll).await;
+    }
+}
+
+/// Run every timer due now, oldest first; returns how many ran.
+pub async fn run_due(state: &AppState) -> Result<usize, StoreError> {
+    let mut ran = 0;
+    loop {
+        let due = state.store.due_timers(state.clock.now(), 100).await?;
+        if due.is_empty() {
+            return Ok(ran);
+        }
+        for timer in due {
+            match fire(state, &timer).await {
+                Ok(()) | Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e),
+            }
+            ran += 1;
+        }
+    }
+}
+
+async fn fire(state: &AppState, timer: &TimerRow) -> Result<(), StoreError> {
+    let now = state.clock.now();
+    let Some(order) = state.store.order(timer.uid).await? else {
+        return state.store.close_timer(timer.id, now).await;
+    };
+    match timer.kind.as_str() {
+        RESOLVE_PENDING => {
+            let paid = timer.payload == "paid";
+            let Ok(to) = state::next(order.prc, Event::PendingResolved { paid }) else {
+                return state.store.close_timer(timer.id, now).await;
+            };
+            let Some(merchant) = state.store.merchant(&order.store_uid).await? else {
+                return state.store.close_timer(timer.id, now).await;
+            };
+            let mut facts = crate::store::PaymentFacts::default();
+            if paid {
+                facts.actual_cost = Some(order.cost);
+                facts.acode = Some(crate::sandbox::cards::auth_code(order.uid));
+            }
+            let mut t = checkout::transition(
+                state,
+                &order,
+                to,
+                "acquirer confirmed the pending charge",
+                facts,
+            );
+            t.retmsg = if paid {
+                String::new()
+            } else {
+                "收單行確認交易失敗".to_owned()
+            };
+            t.finishes = true;
+            t.completes_timer = Some(timer.id);
+            checkout::attach_notice(&mut t, &order, &merchant, NoticeKind::Confirmation);
+            state.store.apply(&t).await?;
+            state.notices_waiting.notify_one();
+            Ok(())
+        }
+        other => {
+            tracing::warn!(kind = other, "unknown timer kind; closing it");
+            state.store.close_timer(timer.id, now).await
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! The one interface between order logic and whoever moves the money: an acquirer, a
+//! bank, a convenience-store network. The sandbox implements it with test cards; a real
+//! connector can be added without touching the order logic.
+
+use crate::ledger::card::CardInput;
+use mypay_protocol::PaymentTool;
+
+/// A card charge as the PayPage (or the sandbox helper) submits it.
+pub struct CardCharge<'a> {
+    pub uid: u64,
+    pub tool: PaymentTool,
+    pub amount: i64,
+    pub card: &'a CardInput,
+    /// The business date, to judge the expiry of cards that are not test cards.
+    pub today_year_month: (i32, u32),
+}
+
+/// What an acquirer answers to a card charge.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum CardAnswer {
+    /// Approved; `acode` is the authorisation code.
+    Approved { acode: String },
+    /// Declined by the issuer (`300`).
+    Declined { reason: String },
+    /// The issuer or acquirer is unavailable (`400`).
+    Unavailable,
+    /// No answer yet (`A0001`); it resolves later to paid or failed.
+    Pending { resolves_paid: bool },
+    /// Paid, but the amount the acquirer reports differs (`290`).
+    AmountMismatch { acode: String, actual_amount: i64 },
+    /// The card needs a 3-D Secure step first: `then` is the answer once the consumer
+    /// has typed `password` (the test card's documented 3D password).
+    ThreeDSecure {
+        password: String,
+        then: Box<CardAnswer>,
+    },
+}
+
+pub trait CardAcquirer: Send + Sync {
+    fn charge(&self, charge: &CardCharge<'_>) -> CardAnswer;
+}

@@ -1,0 +1,199 @@
+//! A merchant (特約商店) and its settings: enabled tools with amount limits and
+//! suppliers, notification URLs (交易回傳設定, 附錄三), redirect defaults.
+
+use mypay_protocol::PaymentTool;
+use mypay_protocol::notice::NoticeKind;
+use serde::{Deserialize, Serialize};
+
+/// The document's sample merchant, present on first start (SPEC §1).
+pub const SAMPLE_STORE_UID: &str = "289151880002";
+pub const SAMPLE_STORE_KEY: &str = "KYTjd9ACcjGaTK6V3zWmMkyrQS08Ndcx";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolSetting {
+    /// The 附錄一 code.
+    pub tool: String,
+    pub min_amount: i64,
+    pub max_amount: i64,
+    /// 『金流供應商代碼』 of the supplier that handles this tool for the merchant.
+    pub supplier: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyUrls {
+    #[serde(default)]
+    pub completed: Option<String>,
+    #[serde(default)]
+    pub non_real_time: Option<String>,
+    #[serde(default)]
+    pub confirmation: Option<String>,
+}
+
+impl NotifyUrls {
+    pub fn for_kind(&self, kind: NoticeKind) -> Option<&str> {
+        match kind {
+            NoticeKind::Completed => self.completed.as_deref(),
+            NoticeKind::NonRealTime => self.non_real_time.as_deref(),
+            NoticeKind::Confirmation => self.confirmation.as_deref(),
+        }
+        .filter(|u| !u.is_empty())
+    }
+}
+
+/// How transaction notices are retried (SPEC §6): 5 attempts, 5 minutes apart by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetrySchedule {
+    pub attempts: i64,
+    pub interval_secs: i64,
+}
+
+impl Default for RetrySchedule {
+    fn default() -> Self {
+        RetrySchedule {
+            attempts: 5,
+            interval_secs: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MerchantSettings {
+    pub name: String,
+    pub tools: Vec<ToolSetting>,
+    #[serde(default)]
+    pub notify: NotifyUrls,
+    #[serde(default)]
+    pub success_returl: Option<String>,
+    #[serde(default)]
+    pub failure_returl: Option<String>,
+    /// When set, an `order_id` may be used once only (SPEC §4).
+    #[serde(default)]
+    pub strict_order_id: bool,
+    #[serde(default)]
+    pub notice_retry: RetrySchedule,
+    #[serde(default)]
+    pub contact_email: Option<String>,
+}
+
+impl MerchantSettings {
+    /// Every tool of 附錄一 enabled, with the sandbox's limits (documented in the README).
+    pub fn sandbox_defaults(name: &str) -> MerchantSettings {
+        let tools = PaymentTool::ALL
+            .iter()
+            .map(|&tool| {
+                let (min, max) = sandbox_limits(tool);
+                ToolSetting {
+                    tool: tool.code().to_owned(),
+                    min_amount: min,
+                    max_amount: max,
+                    supplier: default_supplier(tool).to_owned(),
+                }
+            })
+            .collect();
+        MerchantSettings {
+            name: name.to_owned(),
+            tools,
+            notify: NotifyUrls::default(),
+            success_returl: None,
+            failure_returl: None,
+            strict_order_id: false,
+            notice_retry: RetrySchedule::default(),
+            contact_email: Some("tech@example.com".to_owned()),
+        }
+    }
+
+    pub fn tool(&self, tool: PaymentTool) -> Option<&ToolSetting> {
+        self.tools
+            .iter()
+            .find(|t| PaymentTool::parse(&t.tool) == Some(tool))
+    }
+
+    /// The enabled tools whose limits admit `amount`, in 附錄一 order.
+    pub fn tools_for_amount(&self, amount: i64) -> Vec<PaymentTool> {
+        PaymentTool::ALL
+            .iter()
+            .copied()
+            .filter(|&tool| {
+                self.tool(tool)
+                    .is_some_and(|s| s.min_amount <= amount && amount <= s.max_amount)
+            })
+            .collect()
+    }
+}
+
+/// Convenience stores cap a code at 20,000 and take at least 30 (ibon/FamiPort practice);
+/// other tools take 1 to 1,000,000 in the sandbox.
+fn sandbox_limits(tool: PaymentTool) -> (i64, i64) {
+    match tool {
+        PaymentTool::CvsCode => (30, 20_000),
+        PaymentTool::CvsBarcode => (20, 20_000),
+        PaymentTool::WebAtm | PaymentTool::VirtualAccount => (1, 2_000_000),
+        _ => (1, 1_000_000),
+    }
+}
+
+/// The supplier (金流供應商代碼) a sandbox merchant uses per tool.
+pub fn default_supplier(tool: PaymentTool) -> &'static str {
+    use PaymentTool::*;
+    match tool {
+        CreditCard | Abroad | UnionPay | ApplePay | GooglePay | CardInstallment | CardRedeem
+        | DirectDebit | DirectDebitAbroad | Amex => "T0",
+        CvsCode => "S1",
+        CvsBarcode => "S0",
+        VirtualAccount | WebAtm => "B1",
+        LinePayOnline | LinePayOffline => "W2",
+        JkoOnline | JkoOffline => "W4",
+        PiOnline | PiOffline => "W9",
+        EasyWalletOnline | EasyWalletOffline | EasyCard => "W5",
+        IPass => "W6",
+        ICash => "W7",
+        PxPayOnline | PxPayOffline | PlusPayOnline | PlusPayOffline => "W8",
+        Cardless => "A1",
+        PostPay => "A2",
+        Alipay | AlipayOffline | WeChat | WeChatOffline => "T1",
+        Recharge | Cash => "E0",
+    }
+}
+
+/// 『金流供應商代碼』 names.
+pub fn supplier_name(code: &str) -> &'static str {
+    match code {
+        "A1" => "裕富數位資融",
+        "A2" => "三環亞洲",
+        "B0" => "新光銀行",
+        "B1" => "永豐銀行",
+        "B2" => "合作金庫",
+        "B3" => "台北富邦",
+        "B4" => "玉山銀行",
+        "B5" => "台新銀行",
+        "B6" => "聯合信用卡處理中心",
+        "B7" => "台中商銀",
+        "B8" => "中國信託商業銀行",
+        "B9" => "上海商業儲蓄銀行",
+        "BA" => "第一銀行",
+        "BB" => "元大商業銀行",
+        "BC" => "凱基銀行",
+        "BD" => "國泰世華商業銀行",
+        "BE" => "華泰商業銀行",
+        "BF" => "兆豐銀行",
+        "BG" => "環滙亞太",
+        "S0" => "全網行銷股份有限公司(FamiPort)",
+        "S1" => "安源資訊股份有限公司(ibon)",
+        "S2" => "萊爾富國際股份有限公司(Hi-Life)",
+        "T0" => "高鉅科技",
+        "T1" => "藍新金流",
+        "T2" => "統一客樂得(黑貓Pay)",
+        "W0" => "統振",
+        "W1" => "遊戲橘子數位",
+        "W2" => "台灣連線(LINEPay)",
+        "W3" => "博經",
+        "W4" => "街口電子支付",
+        "W5" => "悠遊卡",
+        "W6" => "一卡通票證",
+        "W7" => "iCash",
+        "W8" => "全支付(PXPay plus)",
+        "W9" => "拍付國際資訊(Pi錢包)",
+        "E0" => "MYTIX",
+        _ => "",
+    }
+}

@@ -1,0 +1,399 @@
+//! A new order (`api/orders`), validated: SPEC §4. Parse, don't validate: a [`NewOrder`]
+//! exists only when every rule holds, and each refusal names its field.
+
+use crate::ledger::merchant::MerchantSettings;
+use mypay_protocol::messages::{Item, OrderRequest};
+use mypay_protocol::values::Currency;
+use mypay_protocol::{PaymentTool, Preselection};
+use std::net::IpAddr;
+
+/// A refusal of an order, naming the field (`msg` of a `100` answer).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct OrderRefused {
+    pub field: String,
+    pub problem: String,
+}
+
+fn refuse(field: impl Into<String>, problem: impl Into<String>) -> OrderRefused {
+    OrderRefused {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+/// The largest amount we accept in one order; keeps every sum far from overflow.
+const MAX_AMOUNT: i64 = 1_000_000_000_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOrder {
+    pub store_uid: String,
+    pub order_id: String,
+    pub user_id: String,
+    pub cost: i64,
+    pub currency: Currency,
+    pub preselection: Preselection,
+    pub items: Vec<Item>,
+    /// Authorise only (`creditcard_is_automatic_payment` = 0).
+    pub authorise_only: bool,
+    pub success_returl: Option<String>,
+    pub failure_returl: Option<String>,
+    /// The request as received (normalised JSON), kept for retries and echo fields.
+    pub request: OrderRequest,
+}
+
+impl NewOrder {
+    /// Validate `req` for the merchant `store_uid` (the one the credentials named).
+    pub fn parse(
+        store_uid: &str,
+        mut req: OrderRequest,
+        settings: &MerchantSettings,
+    ) -> Result<NewOrder, OrderRefused> {
+        if let Some(inner) = req.store_uid.as_deref() {
+            if inner != store_uid {
+                return Err(refuse(
+                    "store_uid",
+                    format!("{inner:?} does not match the credentials' merchant {store_uid:?}"),
+                ));
+            }
+        }
+        req.store_uid = Some(store_uid.to_owned());
+        let user_id = required(&req.user_id, "user_id")?.to_owned();
+        let order_id = required(&req.order_id, "order_id")?.to_owned();
+        if order_id.len() > 50 {
+            return Err(refuse(
+                "order_id",
+                format!("must be at most 50 bytes, got {}", order_id.len()),
+            ));
+        }
+        let ip = required(&req.ip, "ip")?;
+        if ip.trim().parse::<IpAddr>().is_err() {
+            return Err(refuse(
+                "ip",
+                format!("{ip:?} is not an IPv4 or IPv6 address"),
+            ));
+        }
+        let cost = amount(required(&req.cost, "cost")?, "cost")?;
+        if cost <= 0 {
+            return Err(refuse("cost", "must be greater than 0"));
+        }
+        let currency = Currency::parse(req.currency.as_deref())
+            .ok_or_else(|| refuse("currency", "must be TWD or CNY"))?;
+
+        let items = match req.items.take() {
+            Some(items) => items,
+            None => Vec::new(),
+        };
+        if items.is_empty() {
+            return Err(refuse(
+                "items",
+                "is required and must list at least one item",
+            ));
+        }
+        let mut sum: i64 = 0;
+        for (i, item) in items.iter().enumerate() {
+            let field = |name: &str| format!("items[{i}].{name}");
+            if item.id.trim().is_empty() {
+                return Err(refuse(field("id"), "is required"));
+            }
+            if item.name.trim().is_empty() {
+                return Err(refuse(field("name"), "is required"));
+            }
+            for (name, v) in [
+                ("cost", item.cost),
+                ("amount", item.amount),
+                ("total", item.total),
+            ] {
+                if !(0..=MAX_AMOUNT).contains(&v) {
+                    return Err(refuse(field(name), "is out of range"));
+                }
+            }
+            if item.cost * item.amount != item.total {
+                return Err(refuse(
+                    field("total"),
+                    format!(
+                        "must equal cost × amount ({} × {} = {}), got {}",
+                        item.cost,
+                        item.amount,
+                        item.cost * item.amount,
+                        item.total
+                    ),
+                ));
+            }
+            sum += item.total;
+        }
+        let shipping = optional_amount(&req.shipping_fee, "shipping_fee")?;
+        // The document writes cost = items + discount + shipping; merchants send the
+        // discount positive (and subtract) or negative (and add): accept both.
+        let discount = optional_amount(&req.discount, "discount")?.abs();
+        let expected = sum + shipping - discount;
+        if cost != expected {
+            return Err(refuse(
+                "cost",
+                format!(
+                    "must equal the items' totals + shipping_fee − discount ({sum} + {shipping} − {discount} = {expected}), got {cost}"
+                ),
+            ));
+        }
+
+        let preselection = Preselection::parse(req.pfn.as_deref()).ok_or_else(|| {
+            refuse(
+                "pfn",
+                format!(
+                    "{:?} is not a payment tool of 附錄一",
+                    req.pfn.as_deref().unwrap_or("")
+                ),
+            )
+        })?;
+        let usable = settings.tools_for_amount(cost);
+        match preselection {
+            Preselection::Tool(tool) => check_tool(tool, cost, settings)?,
+            Preselection::All | Preselection::MobilePay => {
+                if !usable.iter().any(|&t| preselection.allows(t)) {
+                    return Err(refuse(
+                        "pfn",
+                        format!("no enabled payment tool accepts the amount {cost}"),
+                    ));
+                }
+            }
+        }
+
+        let authorise_only = match req.creditcard_is_automatic_payment.as_deref() {
+            None | Some("1") => false,
+            Some("0") => true,
+            Some(other) => {
+                return Err(refuse(
+                    "creditcard_is_automatic_payment",
+                    format!("must be 0 or 1, got {other:?}"),
+                ));
+            }
+        };
+        for (name, url) in [
+            ("success_returl", &req.success_returl),
+            ("failure_returl", &req.failure_returl),
+        ] {
+            if let Some(u) = url {
+                if !(u.starts_with("http://") || u.starts_with("https://")) {
+                    return Err(refuse(name, "must be an http:// or https:// URL"));
+                }
+            }
+        }
+        req.items = Some(items.clone());
+        Ok(NewOrder {
+            store_uid: store_uid.to_owned(),
+            order_id,
+            user_id,
+            cost,
+            currency,
+            preselection,
+            items,
+            authorise_only,
+            success_returl: req.success_returl.clone(),
+            failure_returl: req.failure_returl.clone(),
+            request: req,
+        })
+    }
+
+    /// The request as stored: identical requests give identical text (retry detection).
+    pub fn request_json(&self) -> String {
+        serde_json::to_string(&self.request).unwrap_or_default()
+    }
+}
+
+fn check_tool(
+    tool: PaymentTool,
+    cost: i64,
+    settings: &MerchantSettings,
+) -> Result<(), OrderRefused> {
+    let Some(setting) = settings.tool(tool) else {
+        return Err(refuse(
+            "pfn",
+            format!("{} is not enabled for this merchant", tool.code()),
+        ));
+    };
+    if cost < setting.min_amount || cost > setting.max_amount {
+        return Err(refuse(
+            "pfn",
+            format!(
+                "{} accepts amounts from {} to {}, got {cost}",
+                tool.code(),
+                setting.min_amount,
+                setting.max_amount
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, OrderRefused> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| refuse(field, "is required"))
+}
+
+fn amount(text: &str, field: &str) -> Result<i64, OrderRefused> {
+    let v = mypay_protocol::lenient::parse_integer(text)
+        .ok_or_else(|| refuse(field, format!("must be a whole number, got {text:?}")))?;
+    if v.abs() > MAX_AMOUNT {
+        return Err(refuse(field, "is out of range"));
+    }
+    Ok(v)
+}
+
+fn optional_amount(value: &Option<String>, field: &str) -> Result<i64, OrderRefused> {
+    value.as_deref().map_or(Ok(0), |v| amount(v, field))
+}
+
+/// Rebuild `items` from the older format: `item` (count) and `i_[n]_id/name/cost/amount/total`
+/// (SPEC §4), numbered from 0 or 1.
+pub fn items_from_legacy(
+    raw: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Vec<Item>, OrderRefused> {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let count = raw
+        .get("item")
+        .and_then(text)
+        .and_then(|t| t.trim().parse::<usize>().ok())
+        .ok_or_else(|| refuse("item", "must give the number of i_[n]_* items"))?;
+    if count == 0 || count > 1000 {
+        return Err(refuse("item", "must be between 1 and 1000"));
+    }
+    let start = if raw.contains_key("i_0_id") || raw.contains_key("i_0_name") {
+        0
+    } else {
+        1
+    };
+    let mut items = Vec::with_capacity(count);
+    for n in start..start + count {
+        let get = |name: &str| {
+            let key = format!("i_{n}_{name}");
+            raw.get(&key)
+                .and_then(text)
+                .ok_or_else(|| refuse(key, "is required"))
+        };
+        let num = |name: &str| -> Result<i64, OrderRefused> {
+            let t = get(name)?;
+            amount(&t, &format!("i_{n}_{name}"))
+        };
+        items.push(Item {
+            id: get("id")?,
+            name: get("name")?,
+            cost: num("cost")?,
+            amount: num("amount")?,
+            total: num("total")?,
+            image_url: None,
+        });
+    }
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> MerchantSettings {
+        MerchantSettings::sandbox_defaults("test")
+    }
+
+    fn request(json: &str) -> OrderRequest {
+        serde_json::from_str(json).expect("json")
+    }
+
+    const SAMPLE: &str = r#"{"store_uid":"289151880002","items":[{"id":"1","name":"商品名稱","cost":"10","amount":"1","total":"10"}],"cost":"10","user_id":"phper","order_id":"1234567890","ip":"127.0.0.1","pfn":"0"}"#;
+
+    #[test]
+    fn the_documents_sample_is_a_valid_order() {
+        let order = NewOrder::parse("289151880002", request(SAMPLE), &settings()).expect("valid");
+        assert_eq!(order.cost, 10);
+        assert_eq!(order.preselection, Preselection::All);
+    }
+
+    #[test]
+    fn a_wrong_sum_names_cost() {
+        let json = SAMPLE.replace(r#""cost":"10","user_id""#, r#""cost":"11","user_id""#);
+        let err =
+            NewOrder::parse("289151880002", request(&json), &settings()).expect_err("refused");
+        assert_eq!(err.field, "cost");
+    }
+
+    #[test]
+    fn a_negative_or_positive_discount_both_subtract() {
+        for d in ["2", "-2"] {
+            let json = SAMPLE.replace(
+                r#""cost":"10","user_id""#,
+                &format!(r#""cost":"8","discount":"{d}","user_id""#),
+            );
+            NewOrder::parse("289151880002", request(&json), &settings()).expect("valid");
+        }
+    }
+
+    #[test]
+    fn item_totals_must_be_cost_times_amount() {
+        let json = SAMPLE.replace(
+            r#""amount":"1","total":"10""#,
+            r#""amount":"2","total":"10""#,
+        );
+        let err =
+            NewOrder::parse("289151880002", request(&json), &settings()).expect_err("refused");
+        assert_eq!(err.field, "items[0].total");
+    }
+
+    #[test]
+    fn a_bad_ip_or_long_order_id_is_refused() {
+        let json = SAMPLE.replace("127.0.0.1", "999.1.1.1");
+        assert_eq!(
+            NewOrder::parse("289151880002", request(&json), &settings())
+                .expect_err("ip")
+                .field,
+            "ip"
+        );
+        let json = SAMPLE.replace("1234567890", &"x".repeat(51));
+        assert_eq!(
+            NewOrder::parse("289151880002", request(&json), &settings())
+                .expect_err("id")
+                .field,
+            "order_id"
+        );
+    }
+
+    #[test]
+    fn a_tool_outside_its_limits_is_refused() {
+        // A CVS code takes at least 30 in the sandbox.
+        let json = SAMPLE.replace(r#""pfn":"0""#, r#""pfn":"CSTORECODE""#);
+        let err =
+            NewOrder::parse("289151880002", request(&json), &settings()).expect_err("refused");
+        assert_eq!(err.field, "pfn");
+        let json = SAMPLE.replace(r#""pfn":"0""#, r#""pfn":"BITCOIN""#);
+        assert_eq!(
+            NewOrder::parse("289151880002", request(&json), &settings())
+                .expect_err("pfn")
+                .field,
+            "pfn"
+        );
+    }
+
+    #[test]
+    fn another_merchants_store_uid_is_refused() {
+        let err = NewOrder::parse("111", request(SAMPLE), &settings()).expect_err("refused");
+        assert_eq!(err.field, "store_uid");
+    }
+
+    #[test]
+    fn legacy_items_are_read() {
+        let raw: serde_json::Value = serde_json::json!({
+            "item": "2",
+            "i_1_id": "a", "i_1_name": "A", "i_1_cost": 5, "i_1_amount": "2", "i_1_total": "10",
+            "i_2_id": "b", "i_2_name": "B", "i_2_cost": "1", "i_2_amount": 1, "i_2_total": 1,
+        });
+        let items = items_from_legacy(raw.as_object().expect("object")).expect("items");
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].total, 10);
+        assert_eq!(items[1].name, "B");
+    }
+}

@@ -1,0 +1,55 @@
+//! Transaction notices (交易回傳, SPEC §6): which notice a state change owes, to which of
+//! the merchant's URLs, with which body. Delivery is [`worker`]'s.
+
+pub mod worker;
+
+use crate::ledger::merchant::MerchantSettings;
+use crate::records;
+use crate::store::{NewNotice, OrderRow, Transition};
+use mypay_protocol::notice::NoticeKind;
+
+/// The order as it will be once `t` is applied (for building the notice that `t` writes).
+pub fn project(order: &OrderRow, t: &Transition) -> OrderRow {
+    let mut after = order.clone();
+    let f = &t.facts;
+    after.prc = t.to;
+    after.retmsg = t.retmsg.clone();
+    after.updated_at = t.at;
+    if t.finishes {
+        after.finished_at = Some(t.at);
+    }
+    macro_rules! take {
+        ($($field:ident),*) => { $( if f.$field.is_some() { after.$field = f.$field.clone(); } )* };
+    }
+    take!(
+        paid_pfn,
+        cardno,
+        card_type,
+        issuing_bank,
+        issuing_bank_uid,
+        acode,
+        supplier_code,
+        actual_cost
+    );
+    after
+}
+
+/// The notice of `kind` for `order` (as it is after the change), or `None` when the
+/// merchant has no URL for that kind.
+pub fn notice_for(
+    settings: &MerchantSettings,
+    order: &OrderRow,
+    kind: NoticeKind,
+) -> Option<NewNotice> {
+    let url = settings.notify.for_kind(kind)?;
+    Some(NewNotice {
+        uid: order.uid,
+        store_uid: order.store_uid.clone(),
+        kind: kind.as_str().to_owned(),
+        prc: order.prc.code().to_owned(),
+        url: url.to_owned(),
+        body: records::transaction_notice(order).to_form(),
+        max_attempts: settings.notice_retry.attempts.max(1),
+        interval_secs: settings.notice_retry.interval_secs.max(1),
+    })
+}

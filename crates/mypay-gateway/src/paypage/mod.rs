@@ -1,0 +1,533 @@
+//! The PayPage (SPEC §4): server-rendered HTML that works without JavaScript, mobile
+//! first, in four languages. The consumer chooses a card tool, types the card, passes a
+//! 3-D Secure step for 3D cards, sees the result and goes back to the merchant's
+//! `success_returl`/`failure_returl` — with no result parameters (the document: results go
+//! only through notices and queries).
+//!
+//! Forms carry a CSRF token that must match the `mypay_csrf` cookie set with the page
+//! (double-submit), so another site cannot post a payment or an abandonment for the
+//! consumer.
+
+mod i18n;
+
+use crate::app::AppState;
+use crate::checkout::{self, CardForm, CheckoutError, Outcome};
+use crate::config::Mode;
+use crate::ledger::state;
+use crate::store::OrderRow;
+use askama::Template;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use i18n::{Texts, texts};
+use mypay_protocol::Prc;
+use mypay_protocol::messages::{Item, OrderRequest};
+use mypay_protocol::values::Locale;
+use std::collections::HashMap;
+
+const LOCALE_COOKIE: &str = "mypay_locale";
+const CSRF_COOKIE: &str = "mypay_csrf";
+/// Seconds the result page shows before it sends the consumer back to the merchant.
+const REDIRECT_SECONDS: u32 = 3;
+
+static LANGUAGES: [(&str, &str); 4] = [
+    ("zh-TW", "繁中"),
+    ("zh-CN", "简中"),
+    ("en", "English"),
+    ("id", "Indonesia"),
+];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/payment/{page}", get(show))
+        .route("/payment/{uid}/pay", post(pay))
+        .route("/payment/{uid}/otp", get(otp_page).post(otp_submit))
+        .route("/payment/{uid}/result", get(result))
+        .route("/payment/{uid}/abandon", post(abandon))
+}
+
+#[derive(Template)]
+#[template(path = "paypage/checkout.html")]
+struct CheckoutPage {
+    t: &'static Texts,
+    languages: &'static [(&'static str, &'static str)],
+    page_path: String,
+    locale: &'static str,
+    sandbox: bool,
+    uid: u64,
+    order_id: String,
+    currency: String,
+    amount: i64,
+    items: Vec<Item>,
+    tools: Vec<(String, String, bool)>,
+    csrf: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "paypage/otp.html")]
+struct OtpPage {
+    t: &'static Texts,
+    languages: &'static [(&'static str, &'static str)],
+    page_path: String,
+    locale: &'static str,
+    uid: u64,
+    cardno: String,
+    currency: String,
+    amount: i64,
+    csrf: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "paypage/result.html")]
+struct ResultPage {
+    t: &'static Texts,
+    languages: &'static [(&'static str, &'static str)],
+    page_path: String,
+    locale: &'static str,
+    success: bool,
+    headline: &'static str,
+    order_id: String,
+    currency: String,
+    amount: i64,
+    cardno: String,
+    prc: &'static str,
+    retmsg: String,
+    redirect: Option<String>,
+    redirect_seconds: u32,
+}
+
+#[derive(Template)]
+#[template(path = "paypage/message.html")]
+struct MessagePage {
+    t: &'static Texts,
+    languages: &'static [(&'static str, &'static str)],
+    page_path: String,
+    locale: &'static str,
+    message: String,
+}
+
+/// What one request knows of the consumer: language and CSRF token (from cookies).
+struct Visitor {
+    locale: Locale,
+    csrf: Option<String>,
+    /// Cookies to set on the answer.
+    set_cookies: Vec<String>,
+}
+
+impl Visitor {
+    fn from_request(headers: &HeaderMap, locale_param: Option<&str>) -> Visitor {
+        let cookies = cookies(headers);
+        let mut set_cookies = Vec::new();
+        let chosen = locale_param.and_then(Locale::parse);
+        if let Some(l) = chosen {
+            set_cookies.push(format!(
+                "{LOCALE_COOKIE}={}; Path=/payment; SameSite=Lax; Max-Age=2592000",
+                l.code()
+            ));
+        }
+        let locale = chosen
+            .or_else(|| cookies.get(LOCALE_COOKIE).and_then(|c| Locale::parse(c)))
+            .unwrap_or_default();
+        let csrf = cookies
+            .get(CSRF_COOKIE)
+            .filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit()))
+            .cloned();
+        Visitor {
+            locale,
+            csrf,
+            set_cookies,
+        }
+    }
+
+    /// The CSRF token, creating one (and its cookie) when the consumer has none.
+    fn csrf_token(&mut self) -> String {
+        if let Some(t) = &self.csrf {
+            return t.clone();
+        }
+        let token = crate::api::new_token();
+        self.set_cookies.push(format!(
+            "{CSRF_COOKIE}={token}; Path=/payment; HttpOnly; SameSite=Lax"
+        ));
+        self.csrf = Some(token.clone());
+        token
+    }
+
+    fn csrf_matches(&self, form: &HashMap<String, String>) -> bool {
+        match (&self.csrf, form.get("csrf")) {
+            (Some(cookie), Some(field)) => cookie == field,
+            _ => false,
+        }
+    }
+
+    fn respond(self, status: StatusCode, body: Result<String, askama::Error>) -> Response {
+        let mut response = match body {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "rendering a PayPage template");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+            }
+        };
+        for c in self.set_cookies {
+            if let Ok(v) = HeaderValue::from_str(&c) {
+                response.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+
+    fn message(self, status: StatusCode, uid: u64, text: String) -> Response {
+        let page = MessagePage {
+            t: texts(self.locale),
+            languages: &LANGUAGES,
+            page_path: format!("/payment/{uid}.html"),
+            locale: self.locale.code(),
+            message: text,
+        };
+        let body = page.render();
+        self.respond(status, body)
+    }
+}
+
+fn cookies(headers: &HeaderMap) -> HashMap<String, String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            Some((k.trim().to_owned(), v.trim().to_owned()))
+        })
+        .collect()
+}
+
+fn form_fields(body: &[u8]) -> HashMap<String, String> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+#[derive(serde::Deserialize)]
+struct LocaleQuery {
+    locale: Option<String>,
+}
+
+async fn load(
+    state: &AppState,
+    uid: u64,
+) -> Result<Option<(OrderRow, crate::store::Merchant)>, Response> {
+    let order = match state.store.order(uid).await {
+        Ok(Some(o)) => o,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            tracing::error!(error = %e, uid, "loading an order for the PayPage");
+            return Err((StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response());
+        }
+    };
+    match state.store.merchant(&order.store_uid).await {
+        Ok(Some(m)) => Ok(Some((order, m))),
+        Ok(None) => Ok(None),
+        Err(e) => {
+            tracing::error!(error = %e, uid, "loading a merchant for the PayPage");
+            Err((StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response())
+        }
+    }
+}
+
+/// `GET /payment/<uid>.html`.
+async fn show(
+    State(state): State<AppState>,
+    Path(page): Path<String>,
+    Query(q): Query<LocaleQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let visitor = Visitor::from_request(&headers, q.locale.as_deref());
+    let Some(uid) = page
+        .strip_suffix(".html")
+        .and_then(|u| u.parse::<u64>().ok())
+    else {
+        let t = texts(visitor.locale).not_found.to_owned();
+        return visitor.message(StatusCode::NOT_FOUND, 0, t);
+    };
+    checkout_page(&state, visitor, uid, None, StatusCode::OK).await
+}
+
+async fn checkout_page(
+    state: &AppState,
+    mut visitor: Visitor,
+    uid: u64,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let (order, merchant) = match load(state, uid).await {
+        Ok(Some(x)) => x,
+        Ok(None) => {
+            let t = texts(visitor.locale).not_found.to_owned();
+            return visitor.message(StatusCode::NOT_FOUND, uid, t);
+        }
+        Err(r) => return r,
+    };
+    if !state::is_payable(order.prc) {
+        return result_page(state, visitor, &order, &merchant);
+    }
+    let request: OrderRequest = serde_json::from_str(&order.request).unwrap_or_default();
+    let tools = checkout::card_tools(&merchant.settings, &order);
+    let tools = tools
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            (
+                t.code().to_owned(),
+                i18n::tool_name(*t, visitor.locale).to_owned(),
+                i == 0,
+            )
+        })
+        .collect();
+    let page = CheckoutPage {
+        t: texts(visitor.locale),
+        languages: &LANGUAGES,
+        page_path: format!("/payment/{uid}.html"),
+        locale: visitor.locale.code(),
+        sandbox: state.settings.mode == Mode::Sandbox,
+        uid,
+        order_id: order.order_id.clone(),
+        currency: order.currency.clone(),
+        amount: order.cost,
+        items: request.items.unwrap_or_default(),
+        tools,
+        csrf: visitor.csrf_token(),
+        error,
+    };
+    let body = page.render();
+    visitor.respond(status, body)
+}
+
+fn result_page(
+    state: &AppState,
+    visitor: Visitor,
+    order: &OrderRow,
+    merchant: &crate::store::Merchant,
+) -> Response {
+    let t = texts(visitor.locale);
+    let request: OrderRequest = serde_json::from_str(&order.request).unwrap_or_default();
+    let success = state::is_success(order.prc);
+    let headline = match order.prc {
+        Prc::Paid | Prc::PaidMismatch | Prc::Settled | Prc::Capturing => t.result_paid,
+        Prc::Authorised => t.result_authorised,
+        Prc::Pending => t.result_pending,
+        Prc::Abandoned => t.result_abandoned,
+        Prc::Failed | Prc::SystemError => t.result_failed,
+        _ => t.result_other,
+    };
+    let finished_failure = matches!(order.prc, Prc::Failed | Prc::SystemError | Prc::Abandoned);
+    let redirect = if success {
+        request
+            .success_returl
+            .or_else(|| merchant.settings.success_returl.clone())
+    } else if finished_failure {
+        request
+            .failure_returl
+            .or_else(|| merchant.settings.failure_returl.clone())
+    } else {
+        None
+    };
+    let _ = state;
+    let page = ResultPage {
+        t,
+        languages: &LANGUAGES,
+        page_path: format!("/payment/{}.html", order.uid),
+        locale: visitor.locale.code(),
+        success,
+        headline,
+        order_id: order.order_id.clone(),
+        currency: order.currency.clone(),
+        amount: order.cost,
+        cardno: order.cardno.clone().unwrap_or_default(),
+        prc: order.prc.code(),
+        retmsg: crate::records::query_record(order).retmsg,
+        redirect,
+        redirect_seconds: REDIRECT_SECONDS,
+    };
+    let body = page.render();
+    visitor.respond(StatusCode::OK, body)
+}
+
+fn see_other(path: String) -> Response {
+    Redirect::to(&path).into_response()
+}
+
+/// `POST /payment/<uid>/pay`: the card form.
+async fn pay(
+    State(state): State<AppState>,
+    Path(uid): Path<u64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let visitor = Visitor::from_request(&headers, None);
+    let form = form_fields(&body);
+    if !visitor.csrf_matches(&form) {
+        let t = texts(visitor.locale).session_expired.to_owned();
+        return visitor.message(StatusCode::FORBIDDEN, uid, t);
+    }
+    let card = CardForm {
+        pfn: form.get("pfn").cloned(),
+        card_number: form.get("card_number").cloned().unwrap_or_default(),
+        expiry: form.get("expiry").cloned().unwrap_or_default(),
+        cvc: form.get("cvc").cloned().unwrap_or_default(),
+        otp: None,
+    };
+    match checkout::pay_card(&state, uid, &card).await {
+        Ok(Outcome::NeedsOtp) => see_other(format!("/payment/{uid}/otp")),
+        Ok(Outcome::Done(_)) | Err(CheckoutError::NotPayable(_)) => {
+            see_other(format!("/payment/{uid}/result"))
+        }
+        Err(CheckoutError::NotFound) => {
+            let t = texts(visitor.locale).not_found.to_owned();
+            visitor.message(StatusCode::NOT_FOUND, uid, t)
+        }
+        Err(CheckoutError::Store(e)) => {
+            tracing::error!(error = %e, uid, "PayPage payment");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+        Err(e) => {
+            checkout_page(
+                &state,
+                visitor,
+                uid,
+                Some(e.to_string()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+async fn otp_page(
+    State(state): State<AppState>,
+    Path(uid): Path<u64>,
+    headers: HeaderMap,
+) -> Response {
+    let visitor = Visitor::from_request(&headers, None);
+    render_otp(&state, visitor, uid, None, StatusCode::OK).await
+}
+
+async fn render_otp(
+    state: &AppState,
+    mut visitor: Visitor,
+    uid: u64,
+    error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let (order, _) = match load(state, uid).await {
+        Ok(Some(x)) => x,
+        Ok(None) => {
+            let t = texts(visitor.locale).not_found.to_owned();
+            return visitor.message(StatusCode::NOT_FOUND, uid, t);
+        }
+        Err(r) => return r,
+    };
+    let challenge = match state.store.challenge(uid).await {
+        Ok(Some(c)) if state::is_payable(order.prc) => c,
+        Ok(_) => return see_other(format!("/payment/{uid}.html")),
+        Err(e) => {
+            tracing::error!(error = %e, uid, "loading a 3D challenge");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+    };
+    let page = OtpPage {
+        t: texts(visitor.locale),
+        languages: &LANGUAGES,
+        page_path: format!("/payment/{uid}.html"),
+        locale: visitor.locale.code(),
+        uid,
+        cardno: challenge.cardno,
+        currency: order.currency.clone(),
+        amount: order.cost,
+        csrf: visitor.csrf_token(),
+        error,
+    };
+    let body = page.render();
+    visitor.respond(status, body)
+}
+
+async fn otp_submit(
+    State(state): State<AppState>,
+    Path(uid): Path<u64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let visitor = Visitor::from_request(&headers, None);
+    let form = form_fields(&body);
+    if !visitor.csrf_matches(&form) {
+        let t = texts(visitor.locale).session_expired.to_owned();
+        return visitor.message(StatusCode::FORBIDDEN, uid, t);
+    }
+    let password = form.get("otp").map(String::as_str).unwrap_or_default();
+    match checkout::submit_otp(&state, uid, password).await {
+        Ok(_) | Err(CheckoutError::NotPayable(_)) => see_other(format!("/payment/{uid}/result")),
+        Err(CheckoutError::NoChallenge) => see_other(format!("/payment/{uid}.html")),
+        Err(e @ CheckoutError::WrongOtp(_)) => {
+            render_otp(
+                &state,
+                visitor,
+                uid,
+                Some(e.to_string()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, uid, "3D password");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+async fn result(
+    State(state): State<AppState>,
+    Path(uid): Path<u64>,
+    headers: HeaderMap,
+) -> Response {
+    let visitor = Visitor::from_request(&headers, None);
+    match load(&state, uid).await {
+        Ok(Some((order, _))) if state::is_payable(order.prc) => {
+            see_other(format!("/payment/{uid}.html"))
+        }
+        Ok(Some((order, merchant))) => result_page(&state, visitor, &order, &merchant),
+        Ok(None) => {
+            let t = texts(visitor.locale).not_found.to_owned();
+            visitor.message(StatusCode::NOT_FOUND, uid, t)
+        }
+        Err(r) => r,
+    }
+}
+
+async fn abandon(
+    State(state): State<AppState>,
+    Path(uid): Path<u64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let visitor = Visitor::from_request(&headers, None);
+    if !visitor.csrf_matches(&form_fields(&body)) {
+        let t = texts(visitor.locale).session_expired.to_owned();
+        return visitor.message(StatusCode::FORBIDDEN, uid, t);
+    }
+    match checkout::abandon(&state, uid).await {
+        Ok(_) | Err(CheckoutError::NotPayable(_)) => see_other(format!("/payment/{uid}/result")),
+        Err(CheckoutError::NotFound) => {
+            let t = texts(visitor.locale).not_found.to_owned();
+            visitor.message(StatusCode::NOT_FOUND, uid, t)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, uid, "abandoning an order");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}

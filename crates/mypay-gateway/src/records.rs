@@ -1,0 +1,154 @@
+//! The two views of an order a merchant sees: the query record (`api/queryorder`) and the
+//! transaction notice (交易回傳). Both are built from the same stored order here, so they
+//! always agree.
+
+use crate::clock::taipei;
+use crate::ledger::merchant::supplier_name;
+use crate::store::OrderRow;
+use mypay_protocol::Prc;
+use mypay_protocol::messages::{OrderRequest, QueryRecord};
+use mypay_protocol::notice::TransactionNotice;
+use mypay_protocol::values::{TransType, TransactionMode};
+
+fn request(order: &OrderRow) -> OrderRequest {
+    serde_json::from_str(&order.request).unwrap_or_default()
+}
+
+fn text(v: &Option<String>) -> String {
+    v.clone().unwrap_or_default()
+}
+
+fn finishtime(order: &OrderRow) -> String {
+    order
+        .finished_at
+        .map(taipei::datetime14)
+        .unwrap_or_default()
+}
+
+/// The tool the order was paid with, else its preselection.
+fn pfn(order: &OrderRow) -> String {
+    order.paid_pfn.clone().unwrap_or_else(|| order.pfn.clone())
+}
+
+fn transaction_mode(order: &OrderRow) -> i64 {
+    if order.supplier_code.is_some() {
+        TransactionMode::Collection as i64
+    } else {
+        TransactionMode::NotYet as i64
+    }
+}
+
+fn retmsg(order: &OrderRow) -> String {
+    if order.retmsg.is_empty() {
+        order.prc.description().to_owned()
+    } else {
+        order.retmsg.clone()
+    }
+}
+
+fn actual_cost(order: &OrderRow) -> i64 {
+    match order.prc {
+        Prc::Paid | Prc::Authorised | Prc::Capturing | Prc::Settled | Prc::PaidMismatch => {
+            order.actual_cost.unwrap_or(order.cost)
+        }
+        _ => 0,
+    }
+}
+
+pub fn query_record(order: &OrderRow) -> QueryRecord {
+    let req = request(order);
+    let supplier = text(&order.supplier_code);
+    QueryRecord {
+        key: order.token.clone(),
+        prc: order.prc.code().to_owned(),
+        cardno: text(&order.cardno),
+        acode: text(&order.acode),
+        card_type: order.card_type.map(|c| c.to_string()).unwrap_or_default(),
+        issuing_bank: text(&order.issuing_bank),
+        issuing_bank_uid: text(&order.issuing_bank_uid),
+        is_agent_charge: req.is_agent_charge.unwrap_or(0),
+        transaction_mode: transaction_mode(order),
+        supplier_name: supplier_name(&supplier).to_owned(),
+        supplier_code: supplier,
+        order_id: order.order_id.clone(),
+        user_id: text(&req.user_id),
+        uid: order.uid,
+        cost: order.cost,
+        currency: order.currency.clone(),
+        actual_cost: actual_cost(order),
+        actual_currency: order.currency.clone(),
+        price: text(&req.price),
+        actual_price: String::new(),
+        recharge_code: text(&req.recharge_code),
+        love_cost: 0,
+        retmsg: retmsg(order),
+        pay_mode_uid: mypay_protocol::PaymentTool::parse(&pfn(order))
+            .map_or(0, |t| i64::from(t.number())),
+        pfn: pfn(order),
+        trans_type: TransType::Normal as i64,
+        finishtime: finishtime(order),
+        result_type: 4,
+        result_content_type: order.paid_pfn.clone().unwrap_or_default(),
+        result_content: "{}".to_owned(),
+        items: req.items.clone().unwrap_or_default(),
+        echo_0: text(&req.echo_0),
+        echo_1: text(&req.echo_1),
+        echo_2: text(&req.echo_2),
+        echo_3: text(&req.echo_3),
+        echo_4: text(&req.echo_4),
+        invoice_title_type: 1,
+        invoice_amount: "0".to_owned(),
+        invoice_sales_amount: "0".to_owned(),
+        invoice_tax_amount: "0".to_owned(),
+        invoice_order_detail: "[]".to_owned(),
+        invoice_ratetype: 1,
+        ..QueryRecord::default()
+    }
+}
+
+pub fn transaction_notice(order: &OrderRow) -> TransactionNotice {
+    let r = query_record(order);
+    TransactionNotice {
+        uid: r.uid.to_string(),
+        key: r.key,
+        prc: r.prc,
+        finishtime: r.finishtime,
+        cardno: r.cardno,
+        acode: r.acode,
+        card_type: r.card_type,
+        issuing_bank: r.issuing_bank,
+        issuing_bank_uid: r.issuing_bank_uid,
+        is_agent_charge: r.is_agent_charge.to_string(),
+        transaction_mode: r.transaction_mode.to_string(),
+        supplier_name: r.supplier_name,
+        supplier_code: r.supplier_code,
+        order_id: r.order_id,
+        user_id: r.user_id,
+        cost: r.cost.to_string(),
+        currency: r.currency,
+        actual_cost: r.actual_cost.to_string(),
+        actual_currency: r.actual_currency,
+        price: r.price,
+        actual_price: r.actual_price,
+        recharge_code: r.recharge_code,
+        love_cost: r.love_cost.to_string(),
+        retmsg: r.retmsg,
+        pfn: r.pfn,
+        trans_type: r.trans_type.to_string(),
+        redeem: r.redeem,
+        installment: r.installment,
+        payment_name: r.payment_name,
+        nois: r.nois,
+        group_id: r.group_id,
+        bank_id: r.bank_id,
+        expired_date: r.expired_date,
+        result_type: r.result_type.to_string(),
+        result_content_type: r.result_content_type,
+        result_content: r.result_content,
+        echo_0: r.echo_0,
+        echo_1: r.echo_1,
+        echo_2: r.echo_2,
+        echo_3: r.echo_3,
+        echo_4: r.echo_4,
+    }
+}

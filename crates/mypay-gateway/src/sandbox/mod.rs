@@ -1,0 +1,199 @@
+//! Sandbox helpers (SPEC §12), mounted only in sandbox mode: plain JSON under
+//! `/sandbox/`, for tests and for merchants' CI. Errors answer a 4xx status with
+//! `{"error": "…"}` (this is our API, not the document's).
+
+pub mod cards;
+
+use crate::app::AppState;
+use crate::checkout::{self, CardForm, CheckoutError, Outcome};
+use crate::clock::taipei;
+use crate::store::NoticeFilter;
+use crate::{jobs, notify};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sandbox/orders/{uid}/pay", post(pay))
+        .route("/sandbox/orders/{uid}/abandon", post(abandon))
+        .route("/sandbox/clock", get(clock))
+        .route("/sandbox/clock/advance", post(advance))
+        .route("/sandbox/notifications", get(notifications))
+        .route("/sandbox/notifications/{id}/resend", post(resend))
+}
+
+fn error(status: StatusCode, msg: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": msg.into() }))).into_response()
+}
+
+/// Read a body as JSON or as a form, by its content type.
+fn read_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, Response> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("json"));
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return serde_json::from_str("{}")
+            .map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()));
+    }
+    if is_json {
+        serde_json::from_slice(body)
+            .map_err(|e| error(StatusCode::BAD_REQUEST, format!("body: {e}")))
+    } else {
+        let map: serde_json::Map<String, Value> = form_urlencoded::parse(body)
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+        serde_json::from_value(Value::Object(map))
+            .map_err(|e| error(StatusCode::BAD_REQUEST, format!("body: {e}")))
+    }
+}
+
+async fn order_state(state: &AppState, uid: u64, outcome: Outcome) -> Response {
+    match state.store.order(uid).await {
+        Ok(Some(order)) => Json(json!({
+            "uid": uid,
+            "prc": order.prc.code(),
+            "retmsg": crate::records::query_record(&order).retmsg,
+            "needs_otp": outcome == Outcome::NeedsOtp,
+        }))
+        .into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("uid: no order {uid}")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+fn checkout_error(uid: u64, e: CheckoutError) -> Response {
+    let status = match &e {
+        CheckoutError::NotFound => StatusCode::NOT_FOUND,
+        CheckoutError::NotPayable(_) => StatusCode::CONFLICT,
+        CheckoutError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let msg = match e {
+        CheckoutError::NotFound => format!("uid: no order {uid}"),
+        other => other.to_string(),
+    };
+    error(status, msg)
+}
+
+async fn pay(
+    State(state): State<AppState>,
+    Path(uid): Path<u64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form: CardForm = match read_body(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    match checkout::pay_card(&state, uid, &form).await {
+        Ok(outcome) => order_state(&state, uid, outcome).await,
+        Err(e) => checkout_error(uid, e),
+    }
+}
+
+async fn abandon(State(state): State<AppState>, Path(uid): Path<u64>) -> Response {
+    match checkout::abandon(&state, uid).await {
+        Ok(outcome) => order_state(&state, uid, outcome).await,
+        Err(e) => checkout_error(uid, e),
+    }
+}
+
+fn clock_json(state: &AppState) -> Value {
+    let now = state.clock.now();
+    json!({
+        "now": now.to_string(),
+        "taipei": taipei::display(now),
+        "offset_seconds": state.clock.offset_seconds(),
+    })
+}
+
+async fn clock(State(state): State<AppState>) -> Response {
+    Json(clock_json(&state)).into_response()
+}
+
+#[derive(Deserialize)]
+struct Advance {
+    #[serde(deserialize_with = "mypay_protocol::lenient::i64")]
+    seconds: i64,
+}
+
+/// Move the test clock, then run in order everything that fell due: timers first (they
+/// write notices), then the notices.
+async fn advance(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let req: Advance = match read_body(&headers, &body) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    if state.clock.advance(req.seconds).is_none() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "seconds: must be a whole number ≥ 0",
+        );
+    }
+    let timers = match jobs::run_due(&state).await {
+        Ok(n) => n,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let attempts = match notify::worker::deliver_due(&state).await {
+        Ok(n) => n,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let mut out = clock_json(&state);
+    out["timers_run"] = json!(timers);
+    out["notice_attempts"] = json!(attempts);
+    Json(out).into_response()
+}
+
+#[derive(Deserialize)]
+struct NoticeQuery {
+    store_uid: Option<String>,
+    uid: Option<u64>,
+}
+
+async fn notifications(State(state): State<AppState>, Query(q): Query<NoticeQuery>) -> Response {
+    let filter = NoticeFilter {
+        store_uid: q.store_uid,
+        uid: q.uid,
+    };
+    let notices = match state.store.notices(&filter).await {
+        Ok(n) => n,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let mut out = Vec::with_capacity(notices.len());
+    for n in notices {
+        let attempts = match state.store.notice_attempts(n.id).await {
+            Ok(a) => a,
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        };
+        let mut v = serde_json::to_value(&n).unwrap_or(Value::Null);
+        v["fields"] = serde_json::to_value(mypay_protocol::notice::TransactionNotice::from_form(
+            n.body.as_bytes(),
+        ))
+        .unwrap_or(Value::Null);
+        v["attempt_log"] = serde_json::to_value(attempts).unwrap_or(Value::Null);
+        out.push(v);
+    }
+    Json(json!({ "notifications": out })).into_response()
+}
+
+async fn resend(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
+    match state.store.resend_notice(id, state.clock.now()).await {
+        Ok(true) => {}
+        Ok(false) => return error(StatusCode::NOT_FOUND, format!("id: no notification {id}")),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+    match notify::worker::deliver_due(&state).await {
+        Ok(n) => Json(json!({ "resent": id, "notice_attempts": n })).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}

@@ -1,0 +1,189 @@
+//! Merchants, dealers and their credentials.
+
+use super::{Store, StoreError, StoreResult, micros};
+use crate::ledger::merchant::MerchantSettings;
+use jiff::Timestamp;
+use sqlx::Row;
+
+#[derive(Debug, Clone)]
+pub struct Merchant {
+    pub store_uid: String,
+    pub agent_uid: Option<String>,
+    pub settings: MerchantSettings,
+}
+
+/// Whose key a request is sealed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialOwner {
+    Store,
+    Agent,
+    Client,
+}
+
+impl CredentialOwner {
+    fn as_str(self) -> &'static str {
+        match self {
+            CredentialOwner::Store => "store",
+            CredentialOwner::Agent => "agent",
+            CredentialOwner::Client => "client",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub secret: String,
+    pub valid_until: Timestamp,
+}
+
+impl Store {
+    pub async fn merchant(&self, store_uid: &str) -> StoreResult<Option<Merchant>> {
+        let row =
+            sqlx::query("SELECT store_uid, agent_uid, settings FROM merchants WHERE store_uid = ?")
+                .bind(store_uid)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| {
+            let settings: String = r.try_get("settings")?;
+            Ok(Merchant {
+                store_uid: r.try_get("store_uid")?,
+                agent_uid: r.try_get("agent_uid")?,
+                settings: serde_json::from_str(&settings)
+                    .map_err(|e| StoreError::Corrupt(format!("merchant settings: {e}")))?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn merchant_count(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM merchants")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Create a merchant with one key valid for a year from `now`.
+    pub async fn create_merchant(
+        &self,
+        store_uid: &str,
+        agent_uid: Option<&str>,
+        settings: &MerchantSettings,
+        key: &str,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let json =
+            serde_json::to_string(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO merchants (store_uid, agent_uid, settings, created_at) VALUES (?, ?, ?, ?)")
+            .bind(store_uid)
+            .bind(agent_uid)
+            .bind(json)
+            .bind(micros(now))
+            .execute(&mut *tx)
+            .await?;
+        insert_credential(&mut tx, CredentialOwner::Store, store_uid, key, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn create_dealer(
+        &self,
+        agent_uid: &str,
+        name: &str,
+        key: &str,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO dealers (agent_uid, name, created_at) VALUES (?, ?, ?)")
+            .bind(agent_uid)
+            .bind(name)
+            .bind(micros(now))
+            .execute(&mut *tx)
+            .await?;
+        insert_credential(&mut tx, CredentialOwner::Agent, agent_uid, key, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn add_credential(
+        &self,
+        owner: CredentialOwner,
+        owner_uid: &str,
+        secret: &str,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        insert_credential(&mut tx, owner, owner_uid, secret, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn save_settings(
+        &self,
+        store_uid: &str,
+        settings: &MerchantSettings,
+    ) -> StoreResult<()> {
+        let json =
+            serde_json::to_string(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let done = sqlx::query("UPDATE merchants SET settings = ? WHERE store_uid = ?")
+            .bind(json)
+            .bind(store_uid)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Keys of `owner_uid` valid at `now`, newest first.
+    pub async fn credentials(
+        &self,
+        owner: CredentialOwner,
+        owner_uid: &str,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Credential>> {
+        let rows = sqlx::query(
+            "SELECT secret, valid_until FROM credentials
+             WHERE owner_kind = ? AND owner_uid = ? AND valid_from <= ? AND valid_until > ?
+             ORDER BY valid_from DESC",
+        )
+        .bind(owner.as_str())
+        .bind(owner_uid)
+        .bind(micros(now))
+        .bind(micros(now))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Credential {
+                    secret: r.try_get("secret")?,
+                    valid_until: super::timestamp(r.try_get("valid_until")?),
+                })
+            })
+            .collect()
+    }
+}
+
+async fn insert_credential(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    owner: CredentialOwner,
+    owner_uid: &str,
+    secret: &str,
+    now: Timestamp,
+) -> StoreResult<()> {
+    // Keys live one year (SPEC §3).
+    let until = now
+        .checked_add(jiff::SignedDuration::from_hours(24 * 365))
+        .unwrap_or(Timestamp::MAX);
+    sqlx::query(
+        "INSERT INTO credentials (owner_kind, owner_uid, secret, valid_from, valid_until) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(owner.as_str())
+    .bind(owner_uid)
+    .bind(secret)
+    .bind(micros(now))
+    .bind(micros(until))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

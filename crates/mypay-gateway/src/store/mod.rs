@@ -1,0 +1,76 @@
+//! Storage: SQLite through sqlx, with the migrations in `migrations/`. No SQL lives
+//! outside this module; the rest of the gateway calls these methods.
+//!
+//! Durability: WAL with `synchronous=FULL`, so an answered order has been fsync'd. New
+//! orders go through [`writer`], which commits many concurrent orders in one transaction
+//! (one fsync for the batch) and answers each only after that commit.
+
+mod merchants;
+mod notices;
+mod orders;
+pub mod writer;
+
+pub use merchants::{Credential, CredentialOwner, Merchant};
+pub use notices::{NewNotice, NoticeAttempt, NoticeFilter, NoticeRow};
+pub use orders::{Challenge, NewTimer, OrderEvent, OrderRow, PaymentFacts, TimerRow, Transition};
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row changed under us (another request or node moved the order first).
+    #[error("the order's state changed concurrently")]
+    Conflict,
+    #[error("not found")]
+    NotFound,
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Open (creating if needed) the SQLite database at `path` and run the migrations.
+    pub async fn open(path: &Path) -> StoreResult<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+pub(crate) fn micros(t: jiff::Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+pub(crate) fn timestamp(us: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_microsecond(us).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}

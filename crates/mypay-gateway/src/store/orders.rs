@@ -1,0 +1,328 @@
+//! Orders, their state changes, 3-D Secure challenges and timers.
+//!
+//! A state change is one transaction: the guarded `UPDATE … WHERE prc = from` (so two
+//! racing requests cannot both move the order), its event row, the notices it owes and
+//! the timers it starts. Either all of it is written or none.
+
+use super::notices::{NewNotice, insert_notice};
+use super::{Store, StoreError, StoreResult, micros, timestamp};
+use jiff::Timestamp;
+use mypay_protocol::Prc;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+#[derive(Debug, Clone)]
+pub struct OrderRow {
+    pub uid: u64,
+    pub store_uid: String,
+    pub order_id: String,
+    pub token: String,
+    pub request: String,
+    pub pfn: String,
+    pub cost: i64,
+    pub currency: String,
+    pub authorise_only: bool,
+    pub prc: Prc,
+    pub paid_pfn: Option<String>,
+    pub cardno: Option<String>,
+    pub card_type: Option<i64>,
+    pub issuing_bank: Option<String>,
+    pub issuing_bank_uid: Option<String>,
+    pub acode: Option<String>,
+    pub supplier_code: Option<String>,
+    pub actual_cost: Option<i64>,
+    pub retmsg: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+}
+
+impl OrderRow {
+    fn from_row(r: &SqliteRow) -> StoreResult<OrderRow> {
+        let prc: String = r.try_get("prc")?;
+        let uid: i64 = r.try_get("uid")?;
+        Ok(OrderRow {
+            uid: uid as u64,
+            store_uid: r.try_get("store_uid")?,
+            order_id: r.try_get("order_id")?,
+            token: r.try_get("token")?,
+            request: r.try_get("request")?,
+            pfn: r.try_get("pfn")?,
+            cost: r.try_get("cost")?,
+            currency: r.try_get("currency")?,
+            authorise_only: r.try_get::<i64, _>("authorise_only")? != 0,
+            prc: Prc::parse(&prc).ok_or_else(|| StoreError::Corrupt(format!("prc {prc:?}")))?,
+            paid_pfn: r.try_get("paid_pfn")?,
+            cardno: r.try_get("cardno")?,
+            card_type: r.try_get("card_type")?,
+            issuing_bank: r.try_get("issuing_bank")?,
+            issuing_bank_uid: r.try_get("issuing_bank_uid")?,
+            acode: r.try_get("acode")?,
+            supplier_code: r.try_get("supplier_code")?,
+            actual_cost: r.try_get("actual_cost")?,
+            retmsg: r.try_get("retmsg")?,
+            created_at: timestamp(r.try_get("created_at")?),
+            updated_at: timestamp(r.try_get("updated_at")?),
+            finished_at: r.try_get::<Option<i64>, _>("finished_at")?.map(timestamp),
+        })
+    }
+}
+
+/// What a payment attempt learned, written with the state change.
+#[derive(Debug, Clone, Default)]
+pub struct PaymentFacts {
+    pub paid_pfn: Option<String>,
+    pub cardno: Option<String>,
+    pub card_type: Option<i64>,
+    pub issuing_bank: Option<String>,
+    pub issuing_bank_uid: Option<String>,
+    pub acode: Option<String>,
+    pub supplier_code: Option<String>,
+    pub actual_cost: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTimer {
+    pub kind: String,
+    pub due_at: Timestamp,
+    pub payload: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TimerRow {
+    pub id: i64,
+    pub kind: String,
+    pub uid: u64,
+    pub due_at: Timestamp,
+    pub payload: String,
+}
+
+/// One state change of one order.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub uid: u64,
+    pub from: Prc,
+    pub to: Prc,
+    pub cause: String,
+    pub retmsg: String,
+    pub at: Timestamp,
+    /// Whether this change is the order's final result (sets `finished_at`).
+    pub finishes: bool,
+    pub facts: PaymentFacts,
+    pub notices: Vec<NewNotice>,
+    pub timers: Vec<NewTimer>,
+    /// A timer this change completes (the one that triggered it).
+    pub completes_timer: Option<i64>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OrderEvent {
+    pub from_prc: Option<String>,
+    pub to_prc: String,
+    pub at: String,
+    pub cause: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    pub uid: u64,
+    pub pfn: String,
+    pub cardno: String,
+    pub card_type: i64,
+    pub issuing_bank: String,
+    pub issuing_bank_uid: String,
+    pub password: String,
+    pub answer: String,
+    pub failures: i64,
+}
+
+impl Store {
+    pub async fn order(&self, uid: u64) -> StoreResult<Option<OrderRow>> {
+        let Ok(uid) = i64::try_from(uid) else {
+            return Ok(None);
+        };
+        let row = sqlx::query("SELECT * FROM orders WHERE uid = ?")
+            .bind(uid)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(OrderRow::from_row).transpose()
+    }
+
+    pub async fn events(&self, uid: u64) -> StoreResult<Vec<OrderEvent>> {
+        let rows = sqlx::query(
+            "SELECT from_prc, to_prc, at, cause FROM order_events WHERE uid = ? ORDER BY id",
+        )
+        .bind(uid as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OrderEvent {
+                    from_prc: r.try_get("from_prc")?,
+                    to_prc: r.try_get("to_prc")?,
+                    at: crate::clock::taipei::display(timestamp(r.try_get("at")?)),
+                    cause: r.try_get("cause")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Apply one state change atomically; [`StoreError::Conflict`] when the order is no
+    /// longer in `from`.
+    pub async fn apply(&self, t: &Transition) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let at = micros(t.at);
+        let f = &t.facts;
+        let done = sqlx::query(
+            "UPDATE orders SET prc = ?, retmsg = ?, updated_at = ?,
+                 finished_at = CASE WHEN ? THEN ? ELSE finished_at END,
+                 paid_pfn = COALESCE(?, paid_pfn), cardno = COALESCE(?, cardno),
+                 card_type = COALESCE(?, card_type), issuing_bank = COALESCE(?, issuing_bank),
+                 issuing_bank_uid = COALESCE(?, issuing_bank_uid), acode = COALESCE(?, acode),
+                 supplier_code = COALESCE(?, supplier_code), actual_cost = COALESCE(?, actual_cost)
+             WHERE uid = ? AND prc = ?",
+        )
+        .bind(t.to.code())
+        .bind(&t.retmsg)
+        .bind(at)
+        .bind(t.finishes)
+        .bind(at)
+        .bind(&f.paid_pfn)
+        .bind(&f.cardno)
+        .bind(f.card_type)
+        .bind(&f.issuing_bank)
+        .bind(&f.issuing_bank_uid)
+        .bind(&f.acode)
+        .bind(&f.supplier_code)
+        .bind(f.actual_cost)
+        .bind(t.uid as i64)
+        .bind(t.from.code())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Conflict);
+        }
+        sqlx::query(
+            "INSERT INTO order_events (uid, from_prc, to_prc, at, cause) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(t.uid as i64)
+        .bind(t.from.code())
+        .bind(t.to.code())
+        .bind(at)
+        .bind(&t.cause)
+        .execute(&mut *tx)
+        .await?;
+        for notice in &t.notices {
+            insert_notice(&mut tx, notice, t.at).await?;
+        }
+        for timer in &t.timers {
+            sqlx::query("INSERT INTO timers (kind, uid, due_at, payload) VALUES (?, ?, ?, ?) ON CONFLICT (kind, uid) DO NOTHING")
+                .bind(&timer.kind)
+                .bind(t.uid as i64)
+                .bind(micros(timer.due_at))
+                .bind(&timer.payload)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(id) = t.completes_timer {
+            sqlx::query("UPDATE timers SET done_at = ? WHERE id = ?")
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM challenges WHERE uid = ?")
+            .bind(t.uid as i64)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Timers due at `now`, oldest first.
+    pub async fn due_timers(&self, now: Timestamp, limit: i64) -> StoreResult<Vec<TimerRow>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, uid, due_at, payload FROM timers WHERE done_at IS NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?",
+        )
+        .bind(micros(now))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TimerRow {
+                    id: r.try_get("id")?,
+                    kind: r.try_get("kind")?,
+                    uid: r.try_get::<i64, _>("uid")? as u64,
+                    due_at: timestamp(r.try_get("due_at")?),
+                    payload: r.try_get("payload")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Close a timer whose work no longer applies (the order moved on by itself).
+    pub async fn close_timer(&self, id: i64, now: Timestamp) -> StoreResult<()> {
+        sqlx::query("UPDATE timers SET done_at = ? WHERE id = ? AND done_at IS NULL")
+            .bind(micros(now))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn put_challenge(&self, c: &Challenge, now: Timestamp) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO challenges (uid, pfn, cardno, card_type, issuing_bank, issuing_bank_uid, password, answer, failures, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+             ON CONFLICT (uid) DO UPDATE SET pfn = excluded.pfn, cardno = excluded.cardno,
+                 card_type = excluded.card_type, issuing_bank = excluded.issuing_bank,
+                 issuing_bank_uid = excluded.issuing_bank_uid, password = excluded.password,
+                 answer = excluded.answer, failures = 0, created_at = excluded.created_at",
+        )
+        .bind(c.uid as i64)
+        .bind(&c.pfn)
+        .bind(&c.cardno)
+        .bind(c.card_type)
+        .bind(&c.issuing_bank)
+        .bind(&c.issuing_bank_uid)
+        .bind(&c.password)
+        .bind(&c.answer)
+        .bind(micros(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn challenge(&self, uid: u64) -> StoreResult<Option<Challenge>> {
+        let row = sqlx::query("SELECT * FROM challenges WHERE uid = ?")
+            .bind(uid as i64)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(Challenge {
+                uid,
+                pfn: r.try_get("pfn")?,
+                cardno: r.try_get("cardno")?,
+                card_type: r.try_get("card_type")?,
+                issuing_bank: r.try_get("issuing_bank")?,
+                issuing_bank_uid: r.try_get("issuing_bank_uid")?,
+                password: r.try_get("password")?,
+                answer: r.try_get("answer")?,
+                failures: r.try_get("failures")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Count a wrong 3D password; returns the failures so far.
+    pub async fn fail_challenge(&self, uid: u64) -> StoreResult<i64> {
+        let failures: Option<i64> = sqlx::query_scalar(
+            "UPDATE challenges SET failures = failures + 1 WHERE uid = ? RETURNING failures",
+        )
+        .bind(uid as i64)
+        .fetch_optional(&self.pool)
+        .await?;
+        failures.ok_or(StoreError::NotFound)
+    }
+}
