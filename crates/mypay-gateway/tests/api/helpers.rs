@@ -1,0 +1,352 @@
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use mypay_client::Client;
+use mypay_gateway::app::{AppState, Application};
+use mypay_gateway::clock::Clock;
+use mypay_gateway::config::Settings;
+use mypay_gateway::ledger::merchant::{SAMPLE_STORE_KEY, SAMPLE_STORE_UID};
+use mypay_protocol::envelope::{self, MerchantKey};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// The instant every test starts at (a Monday, 10:00 in Taipei).
+pub fn start_time() -> jiff::Timestamp {
+    "2026-11-23T02:00:00Z".parse().expect("timestamp")
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub client: Client,
+    /// A consumer's browser without cookies or redirects.
+    pub http: reqwest::Client,
+    pub db_path: PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+static NEXT_DB: AtomicU64 = AtomicU64::new(0);
+
+pub fn fresh_db_path() -> PathBuf {
+    let n = NEXT_DB.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("mypay-test-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir.join("mypay.sqlite")
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(fresh_db_path(), Clock::frozen(start_time()), |_| {}).await
+}
+
+pub async fn spawn_app_with(
+    db_path: PathBuf,
+    clock: Clock,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        database_path: db_path.clone(),
+        worker_poll: Duration::from_millis(50),
+        ..Settings::default()
+    };
+    tweak(&mut settings);
+    let app = Application::build(settings, clock)
+        .await
+        .expect("gateway builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        app.run_until(async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("gateway runs");
+    });
+    let client = Client::new(
+        &format!("{base}/api/init"),
+        SAMPLE_STORE_UID,
+        SAMPLE_STORE_KEY,
+    )
+    .expect("client");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http");
+    TestApp {
+        base,
+        state,
+        client,
+        http,
+        db_path,
+        shutdown: Some(tx),
+        task: Some(task),
+    }
+}
+
+impl TestApp {
+    /// Stop serving and the workers (the database stays for a restart).
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Post a sealed command with the sample merchant's key, as a PHP/Python client would.
+    pub async fn api(&self, cmd: &str, data: &Value) -> Value {
+        let key = MerchantKey::parse(SAMPLE_STORE_KEY).expect("key");
+        let body = form(&[
+            ("store_uid", SAMPLE_STORE_UID),
+            (
+                "service",
+                &envelope::seal(
+                    &key,
+                    json!({"service_name": "api", "cmd": cmd})
+                        .to_string()
+                        .as_bytes(),
+                ),
+            ),
+            (
+                "encry_data",
+                &envelope::seal(&key, data.to_string().as_bytes()),
+            ),
+        ]);
+        self.post_raw("/api/init", "application/x-www-form-urlencoded", body)
+            .await
+    }
+
+    /// Post any body; assert HTTP 200 and a JSON answer.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: String) -> Value {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "the API always answers HTTP 200");
+        assert_eq!(
+            response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/json; charset=utf-8")
+        );
+        response.json().await.expect("JSON answer")
+    }
+
+    pub async fn order(&self, data: &Value) -> Value {
+        self.api("api/orders", data).await
+    }
+
+    /// Create an order like the document's sample, with `order_id` and `cost`.
+    pub async fn sample_order(&self, order_id: &str, cost: i64) -> (u64, String) {
+        let answer = self.order(&sample_order_json(order_id, cost)).await;
+        assert_eq!(answer["code"], "200", "{answer}");
+        (
+            answer["uid"].as_u64().expect("uid"),
+            answer["key"].as_str().expect("key").to_owned(),
+        )
+    }
+
+    pub async fn query(&self, uid: u64, key: &str) -> Value {
+        self.api(
+            "api/queryorder",
+            &json!({"uid": uid.to_string(), "key": key}),
+        )
+        .await
+    }
+
+    pub async fn sandbox(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = StatusCode::from_u16(response.status().as_u16()).expect("status");
+        (status, response.json().await.expect("json"))
+    }
+
+    pub async fn pay(
+        &self,
+        uid: u64,
+        card: &str,
+        expiry: &str,
+        cvc: &str,
+        otp: Option<&str>,
+    ) -> Value {
+        let (status, body) = self
+            .sandbox(
+                &format!("/sandbox/orders/{uid}/pay"),
+                json!({"card_number": card, "expiry": expiry, "cvc": cvc, "otp": otp}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    pub async fn advance(&self, seconds: i64) -> Value {
+        let (status, body) = self
+            .sandbox("/sandbox/clock/advance", json!({"seconds": seconds}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    pub async fn notices(&self, uid: u64) -> Vec<Value> {
+        let v: Value = self
+            .http
+            .get(format!("{}/sandbox/notifications?uid={uid}", self.base))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        v["notifications"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn set_notify_url(&self, url: &str) {
+        let mut m = self
+            .state
+            .store
+            .merchant(SAMPLE_STORE_UID)
+            .await
+            .expect("db")
+            .expect("merchant");
+        m.settings.notify.completed = Some(url.to_owned());
+        m.settings.notify.non_real_time = Some(url.to_owned());
+        m.settings.notify.confirmation = Some(url.to_owned());
+        self.state
+            .store
+            .save_settings(SAMPLE_STORE_UID, &m.settings)
+            .await
+            .expect("saved");
+    }
+
+    pub async fn order_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+            .fetch_one(self.state.store.pool())
+            .await
+            .expect("count")
+    }
+}
+
+pub fn sample_order_json(order_id: &str, cost: i64) -> Value {
+    json!({
+        "store_uid": SAMPLE_STORE_UID,
+        "items": [{"id": "1", "name": "商品名稱", "cost": cost.to_string(), "amount": "1", "total": cost.to_string()}],
+        "cost": cost.to_string(),
+        "user_id": "phper",
+        "order_id": order_id,
+        "ip": "127.0.0.1",
+        "pfn": "0",
+        "echo_0": "first echo",
+    })
+}
+
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (k, v) in pairs {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        mypay_protocol::outer::percent_encode_into(v, &mut out);
+    }
+    out
+}
+
+/// Poll `probe` until it gives `Some`, for up to 10 s.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..200 {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// How a test merchant answers notices, one entry per notice received (the last repeats).
+#[derive(Clone, Debug)]
+pub enum Reply {
+    Ack,
+    Status(u16, &'static str),
+    Slow(Duration),
+}
+
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    pub received: Arc<Mutex<Vec<String>>>,
+}
+
+impl Receiver {
+    pub async fn start(script: Vec<Reply>) -> Receiver {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let shared = (received.clone(), Arc::new(script));
+        let app = axum::Router::new()
+            .route("/notify", post(receive))
+            .with_state(shared);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver {
+            url: format!("http://127.0.0.1:{port}/notify"),
+            received,
+        }
+    }
+
+    pub fn bodies(&self) -> Vec<String> {
+        self.received.lock().expect("lock").clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.received.lock().expect("lock").len()
+    }
+}
+
+type Shared = (Arc<Mutex<Vec<String>>>, Arc<Vec<Reply>>);
+
+async fn receive(State((received, script)): State<Shared>, body: Bytes) -> (StatusCode, String) {
+    let n = {
+        let mut r = received.lock().expect("lock");
+        r.push(String::from_utf8_lossy(&body).into_owned());
+        r.len() - 1
+    };
+    let reply = script
+        .get(n)
+        .or(script.last())
+        .cloned()
+        .unwrap_or(Reply::Ack);
+    match reply {
+        Reply::Ack => (StatusCode::OK, "8888".to_owned()),
+        Reply::Status(code, body) => (StatusCode::from_u16(code).expect("status"), body.to_owned()),
+        Reply::Slow(d) => {
+            tokio::time::sleep(d).await;
+            (StatusCode::OK, "8888".to_owned())
+        }
+    }
+}

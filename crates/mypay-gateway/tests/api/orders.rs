@@ -1,0 +1,227 @@
+use crate::helpers::{sample_order_json, spawn_app};
+use mypay_gateway::ledger::merchant::SAMPLE_STORE_UID;
+use serde_json::json;
+
+#[tokio::test]
+async fn an_order_answers_200_with_uid_key_and_the_paypage_url() {
+    let app = spawn_app().await;
+    let answer = app.order(&sample_order_json("A-1", 10)).await;
+    assert_eq!(answer["code"], "200");
+    assert_eq!(answer["msg"], "資料正確");
+    let uid = answer["uid"].as_u64().expect("uid is a number");
+    assert_eq!(answer["url"], format!("{}/payment/{uid}.html", app.base));
+    let key = answer["key"].as_str().expect("key");
+    assert_eq!(key.len(), 32);
+    assert!(key.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(app.order_count().await, 1);
+}
+
+#[tokio::test]
+async fn the_same_unpaid_request_again_is_the_same_transaction() {
+    let app = spawn_app().await;
+    let (uid1, key1) = app.sample_order("RETRY-1", 10).await;
+    let (uid2, key2) = app.sample_order("RETRY-1", 10).await;
+    assert_eq!((uid1, &key1), (uid2, &key2));
+    // Different content under the same order_id: a new transaction.
+    let (uid3, key3) = app.sample_order("RETRY-1", 20).await;
+    assert_ne!(uid3, uid1);
+    assert_ne!(key3, key1);
+    // Once paid, the same request again starts a new transaction (recurring, re-buys).
+    app.pay(uid1, "4058650600065507", "1022", "395", None).await;
+    let (uid4, _) = app.sample_order("RETRY-1", 10).await;
+    assert!(uid4 != uid1 && uid4 != uid3);
+    assert_eq!(app.order_count().await, 3);
+}
+
+#[tokio::test]
+async fn concurrent_identical_requests_get_one_transaction() {
+    let app = spawn_app().await;
+    let data = sample_order_json("RACE-1", 10);
+    let (a, b, c) = tokio::join!(app.order(&data), app.order(&data), app.order(&data));
+    assert_eq!(a["uid"], b["uid"]);
+    assert_eq!(b["uid"], c["uid"]);
+    assert_eq!(app.order_count().await, 1);
+}
+
+#[tokio::test]
+async fn a_strict_merchant_refuses_a_reused_order_id() {
+    let app = spawn_app().await;
+    let mut m = app
+        .state
+        .store
+        .merchant(SAMPLE_STORE_UID)
+        .await
+        .expect("db")
+        .expect("merchant");
+    m.settings.strict_order_id = true;
+    app.state
+        .store
+        .save_settings(SAMPLE_STORE_UID, &m.settings)
+        .await
+        .expect("saved");
+    app.sample_order("STRICT-1", 10).await;
+    let again = app.order(&sample_order_json("STRICT-1", 20)).await;
+    assert_eq!(again["code"], "100");
+    assert!(
+        again["msg"].as_str().expect("msg").contains("order_id"),
+        "{again}"
+    );
+    assert_eq!(app.order_count().await, 1);
+}
+
+#[tokio::test]
+async fn invalid_orders_answer_100_naming_the_field_and_write_nothing() {
+    let app = spawn_app().await;
+    let base = sample_order_json("BAD-1", 10);
+    let cases: Vec<(&str, serde_json::Value)> = vec![
+        ("user_id", {
+            let mut v = base.clone();
+            v.as_object_mut().expect("obj").remove("user_id");
+            v
+        }),
+        ("order_id", {
+            let mut v = base.clone();
+            v["order_id"] = json!("x".repeat(51));
+            v
+        }),
+        ("ip", {
+            let mut v = base.clone();
+            v["ip"] = json!("not-an-ip");
+            v
+        }),
+        ("cost", {
+            let mut v = base.clone();
+            v["cost"] = json!("11");
+            v
+        }),
+        ("cost", {
+            let mut v = base.clone();
+            v["cost"] = json!("ten");
+            v
+        }),
+        ("items", {
+            let mut v = base.clone();
+            v.as_object_mut().expect("obj").remove("items");
+            v
+        }),
+        ("items[0].total", {
+            let mut v = base.clone();
+            v["items"][0]["amount"] = json!("2");
+            v
+        }),
+        ("items[0].cost", {
+            let mut v = base.clone();
+            v["items"][0]["cost"] = json!("abc");
+            v
+        }),
+        ("pfn", {
+            let mut v = base.clone();
+            v["pfn"] = json!("BITCOIN");
+            v
+        }),
+        ("pfn", {
+            let mut v = base.clone();
+            v["pfn"] = json!("CSTORECODE");
+            v
+        }),
+        ("currency", {
+            let mut v = base.clone();
+            v["currency"] = json!("USD");
+            v
+        }),
+        ("store_uid", {
+            let mut v = base.clone();
+            v["store_uid"] = json!("999");
+            v
+        }),
+        ("success_returl", {
+            let mut v = base.clone();
+            v["success_returl"] = json!("javascript:alert(1)");
+            v
+        }),
+    ];
+    for (field, data) in cases {
+        let answer = app.order(&data).await;
+        assert_eq!(answer["code"], "100", "{field}: {answer}");
+        let msg = answer["msg"].as_str().expect("msg");
+        assert!(msg.contains(field), "msg {msg:?} should name {field}");
+    }
+    assert_eq!(app.order_count().await, 0);
+}
+
+#[tokio::test]
+async fn discounts_shipping_and_the_older_item_format_are_accepted() {
+    let app = spawn_app().await;
+    let mut data = sample_order_json("SUM-1", 100);
+    data["shipping_fee"] = json!(60);
+    data["discount"] = json!("-10");
+    data["cost"] = json!(150);
+    assert_eq!(app.order(&data).await["code"], "200");
+
+    let legacy = json!({
+        "store_uid": SAMPLE_STORE_UID, "user_id": "u", "order_id": "LEGACY-1", "ip": "::1",
+        "cost": 25, "item": "2",
+        "i_1_id": "a", "i_1_name": "A", "i_1_cost": "10", "i_1_amount": "2", "i_1_total": "20",
+        "i_2_id": "b", "i_2_name": "B", "i_2_cost": 5, "i_2_amount": 1, "i_2_total": 5,
+    });
+    let answer = app.order(&legacy).await;
+    assert_eq!(answer["code"], "200", "{answer}");
+    let record = app
+        .query(
+            answer["uid"].as_u64().expect("uid"),
+            answer["key"].as_str().expect("key"),
+        )
+        .await;
+    assert_eq!(record["items"][0]["name"], "A");
+    assert_eq!(record["items"][1]["total"], 5);
+}
+
+#[tokio::test]
+async fn the_query_record_has_the_documents_shape() {
+    let app = spawn_app().await;
+    let (uid, key) = app.sample_order("Q-1", 10).await;
+    let before = app.query(uid, &key).await;
+    assert_eq!(before["prc"], "200");
+    assert_eq!(before["uid"], uid);
+    assert_eq!(before["cost"], 10);
+    assert_eq!(before["finishtime"], "");
+    assert_eq!(before["echo_0"], "first echo");
+
+    app.pay(uid, "4938170130000003", "1228", "985", Some("nccc1234"))
+        .await;
+    let record = app.query(uid, &key).await;
+    assert_eq!(record["key"], key);
+    assert_eq!(record["prc"], "250");
+    assert_eq!(record["cardno"], "493817******0003");
+    assert_eq!(record["card_type"], "1");
+    assert_eq!(record["issuing_bank"], "合作金庫");
+    assert_eq!(record["issuing_bank_uid"], "006");
+    assert_eq!(record["supplier_code"], "T0");
+    assert_eq!(record["supplier_name"], "高鉅科技");
+    assert_eq!(record["transaction_mode"], 1);
+    assert_eq!(record["pfn"], "CREDITCARD");
+    assert_eq!(record["order_id"], "Q-1");
+    assert_eq!(record["user_id"], "phper");
+    assert_eq!(record["currency"], "TWD");
+    assert_eq!(record["actual_cost"], 10);
+    assert_eq!(record["acode"].as_str().expect("acode").len(), 6);
+    // 10:00 in Taipei on the test clock's day.
+    assert_eq!(record["finishtime"], "20261123100000");
+    for field in ["refund_order", "cancel_order", "invoice_allowance", "items"] {
+        assert!(record[field].is_array(), "{field}");
+    }
+}
+
+#[tokio::test]
+async fn a_query_with_the_wrong_key_or_uid_answers_100() {
+    let app = spawn_app().await;
+    let (uid, _) = app.sample_order("Q-2", 10).await;
+    let answer = app.query(uid, "00000000000000000000000000000000").await;
+    assert_eq!(answer["code"], "100");
+    assert!(answer["msg"].as_str().expect("msg").contains("uid/key"));
+    let answer = app
+        .api("api/queryorder", &json!({"uid": "abc", "key": "x"}))
+        .await;
+    assert_eq!(answer["code"], "100");
+    assert!(answer["msg"].as_str().expect("msg").contains("uid"));
+}

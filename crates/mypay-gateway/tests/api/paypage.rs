@@ -1,0 +1,296 @@
+//! The PayPage over plain HTTP, as a browser without JavaScript uses it.
+
+use crate::helpers::{Receiver, Reply, eventually, form, spawn_app};
+use serde_json::json;
+
+fn cookies(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn hidden_csrf(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
+    html[at..at + 32].to_owned()
+}
+
+#[tokio::test]
+async fn a_consumer_pays_with_a_3d_card_and_goes_back_to_the_merchant_without_parameters() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start(vec![Reply::Ack]).await;
+    app.set_notify_url(&receiver.url).await;
+    let mut data = crate::helpers::sample_order_json("WEB-1", 120);
+    data["success_returl"] = json!("https://shop.example/thanks");
+    data["failure_returl"] = json!("https://shop.example/sorry");
+    let answer = app.order(&data).await;
+    let url = answer["url"].as_str().expect("url").to_owned();
+    let uid = answer["uid"].as_u64().expect("uid");
+
+    let page = app
+        .http
+        .get(format!("{url}?locale=en"))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 200);
+    let jar = cookies(&page);
+    assert!(jar.contains("mypay_csrf="));
+    assert!(jar.contains("mypay_locale=en"));
+    let html = page.text().await.expect("html");
+    assert!(html.contains("Pay now"));
+    assert!(html.contains("WEB-1"));
+    assert!(html.contains("value=\"CREDITCARD\""));
+    let csrf = hidden_csrf(&html);
+
+    // Without the cookie's token, nothing happens.
+    let forged = app
+        .http
+        .post(format!("{}/payment/{uid}/pay", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("csrf", &"0".repeat(32)),
+            ("card_number", "4938170130000003"),
+            ("expiry", "1228"),
+            ("cvc", "985"),
+        ]))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(forged.status(), 403);
+
+    // A Luhn-invalid number re-shows the form with the error.
+    let bad = app
+        .http
+        .post(format!("{}/payment/{uid}/pay", app.base))
+        .header("cookie", &jar)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("csrf", &csrf),
+            ("pfn", "CREDITCARD"),
+            ("card_number", "4938170130000004"),
+            ("expiry", "1228"),
+            ("cvc", "985"),
+        ]))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(bad.status(), 422);
+    assert!(bad.text().await.expect("html").contains("card_number"));
+
+    let paid = app
+        .http
+        .post(format!("{}/payment/{uid}/pay", app.base))
+        .header("cookie", &jar)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("csrf", &csrf),
+            ("pfn", "CREDITCARD"),
+            ("card_number", "4938 1701 3000 0003"),
+            ("expiry", "12/28"),
+            ("cvc", "985"),
+        ]))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(paid.status(), 303);
+    assert_eq!(paid.headers()["location"], format!("/payment/{uid}/otp"));
+
+    let otp_page = app
+        .http
+        .get(format!("{}/payment/{uid}/otp", app.base))
+        .header("cookie", &jar)
+        .send()
+        .await
+        .expect("otp");
+    let otp_html = otp_page.text().await.expect("html");
+    assert!(otp_html.contains("493817******0003"));
+    assert!(
+        !otp_html.contains("4938170130000003"),
+        "the full card number is never shown again"
+    );
+
+    let wrong = app
+        .http
+        .post(format!("{}/payment/{uid}/otp", app.base))
+        .header("cookie", &jar)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf", &csrf), ("otp", "nope")]))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(wrong.status(), 422);
+    let right = app
+        .http
+        .post(format!("{}/payment/{uid}/otp", app.base))
+        .header("cookie", &jar)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf", &csrf), ("otp", "nccc1234")]))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(right.status(), 303);
+    assert_eq!(
+        right.headers()["location"],
+        format!("/payment/{uid}/result")
+    );
+
+    let result = app
+        .http
+        .get(format!("{}/payment/{uid}/result", app.base))
+        .header("cookie", &jar)
+        .send()
+        .await
+        .expect("result");
+    let html = result.text().await.expect("html");
+    assert!(html.contains("Payment successful"), "{html}");
+    assert!(
+        html.contains("content=\"3;url=https://shop.example/thanks\""),
+        "redirect without parameters"
+    );
+    assert!(html.contains("href=\"https://shop.example/thanks\""));
+
+    let notice = eventually("the notice", || {
+        let r = receiver.clone();
+        async move { r.bodies().first().cloned() }
+    })
+    .await;
+    assert!(notice.contains("prc=250"));
+}
+
+#[tokio::test]
+async fn the_page_speaks_four_languages_and_defaults_to_traditional_chinese() {
+    let app = spawn_app().await;
+    let (uid, _) = app.sample_order("LANG-1", 10).await;
+    let url = format!("{}/payment/{uid}.html", app.base);
+    let zh_tw = app
+        .http
+        .get(&url)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(zh_tw.contains("確認付款"));
+    assert!(zh_tw.contains("lang=\"zh-Hant-TW\""));
+    for (locale, words) in [
+        ("zh-CN", "确认付款"),
+        ("en", "Pay now"),
+        ("id", "Bayar sekarang"),
+    ] {
+        let html = app
+            .http
+            .get(format!("{url}?locale={locale}"))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("html");
+        assert!(html.contains(words), "{locale}");
+    }
+    // The choice sticks through the cookie.
+    let first = app
+        .http
+        .get(format!("{url}?locale=id"))
+        .send()
+        .await
+        .expect("page");
+    let jar = cookies(&first);
+    let again = app
+        .http
+        .get(&url)
+        .header("cookie", jar)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(again.contains("Bayar sekarang"));
+}
+
+#[tokio::test]
+async fn abandoning_on_the_page_fails_the_order_and_goes_to_the_failure_url() {
+    let app = spawn_app().await;
+    let mut data = crate::helpers::sample_order_json("WEB-2", 10);
+    data["failure_returl"] = json!("https://shop.example/sorry");
+    let answer = app.order(&data).await;
+    let uid = answer["uid"].as_u64().expect("uid");
+    let key = answer["key"].as_str().expect("key").to_owned();
+    let page = app
+        .http
+        .get(format!("{}/payment/{uid}.html", app.base))
+        .send()
+        .await
+        .expect("page");
+    let jar = cookies(&page);
+    let csrf = hidden_csrf(&page.text().await.expect("html"));
+    let left = app
+        .http
+        .post(format!("{}/payment/{uid}/abandon", app.base))
+        .header("cookie", &jar)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf", &csrf)]))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(left.status(), 303);
+    assert_eq!(app.query(uid, &key).await["prc"], "A0002");
+    let html = app
+        .http
+        .get(format!("{}/payment/{uid}.html", app.base))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("url=https://shop.example/sorry"));
+}
+
+#[tokio::test]
+async fn an_unknown_order_is_a_404_page() {
+    let app = spawn_app().await;
+    for path in [
+        "/payment/999.html",
+        "/payment/abc.html",
+        "/payment/999/result",
+    ] {
+        let response = app
+            .http
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(response.status(), 404, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn no_full_card_number_reaches_the_database() {
+    let app = spawn_app().await;
+    let (uid, _) = app.sample_order("PCI-1", 10).await;
+    app.pay(uid, "4003618704777729", "0130", "987", None).await; // waits at the 3D step
+    let (uid2, _) = app.sample_order("PCI-2", 10).await;
+    app.pay(uid2, "5433760200078009", "1022", "597", None).await;
+    // Checkpoint the WAL so the main file holds everything, then read every byte.
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(app.state.store.pool())
+        .await
+        .expect("checkpoint");
+    let dir = app.db_path.parent().expect("dir");
+    for entry in std::fs::read_dir(dir).expect("dir") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+        let text = String::from_utf8_lossy(&bytes);
+        // Only full numbers are searched: a 3-digit CVC could occur by chance in random tokens.
+        for secret in ["4003618704777729", "5433760200078009"] {
+            assert!(!text.contains(secret), "{secret} found on disk");
+        }
+    }
+}
