@@ -33,6 +33,13 @@ pub struct Texts {
     pub sandbox_note: &'static str,
     pub card: &'static str,
     pub status: &'static str,
+    pub err_card_format: &'static str,
+    pub err_card_checksum: &'static str,
+    pub err_expiry: &'static str,
+    pub err_cvc: &'static str,
+    pub err_tool: &'static str,
+    /// Followed by the number of tries left.
+    pub err_otp: &'static str,
 }
 
 pub fn texts(locale: Locale) -> &'static Texts {
@@ -75,6 +82,12 @@ static ZH_TW: Texts = Texts {
     sandbox_note: "測試環境：請使用測試卡號",
     card: "卡號",
     status: "狀態",
+    err_card_format: "卡號須為 12 至 19 位數字",
+    err_card_checksum: "卡號不正確（檢查碼錯誤）",
+    err_expiry: "有效期限須為月月年年，月份 01 至 12",
+    err_cvc: "安全碼須為 3 或 4 位數字",
+    err_tool: "請選擇此訂單可用的付款方式",
+    err_otp: "3D 交易密碼錯誤，剩餘嘗試次數：",
 };
 
 static ZH_CN: Texts = Texts {
@@ -108,6 +121,12 @@ static ZH_CN: Texts = Texts {
     sandbox_note: "测试环境：请使用测试卡号",
     card: "卡号",
     status: "状态",
+    err_card_format: "卡号须为 12 至 19 位数字",
+    err_card_checksum: "卡号不正确（校验码错误）",
+    err_expiry: "有效期须为月月年年，月份 01 至 12",
+    err_cvc: "安全码须为 3 或 4 位数字",
+    err_tool: "请选择此订单可用的付款方式",
+    err_otp: "3D 交易密码错误，剩余尝试次数：",
 };
 
 static EN: Texts = Texts {
@@ -141,6 +160,12 @@ static EN: Texts = Texts {
     sandbox_note: "Sandbox: use a test card",
     card: "Card",
     status: "Status",
+    err_card_format: "The card number must be 12 to 19 digits",
+    err_card_checksum: "The card number is not valid (check digit)",
+    err_expiry: "The expiry must be MMYY with a month from 01 to 12",
+    err_cvc: "The security code must be 3 or 4 digits",
+    err_tool: "Choose a payment method this order allows",
+    err_otp: "Wrong 3-D Secure password; tries left: ",
 };
 
 static ID: Texts = Texts {
@@ -174,6 +199,12 @@ static ID: Texts = Texts {
     sandbox_note: "Sandbox: gunakan kartu uji",
     card: "Kartu",
     status: "Status",
+    err_card_format: "Nomor kartu harus 12 sampai 19 digit",
+    err_card_checksum: "Nomor kartu tidak valid (digit periksa)",
+    err_expiry: "Masa berlaku harus BBTT dengan bulan 01 sampai 12",
+    err_cvc: "Kode keamanan harus 3 atau 4 digit",
+    err_tool: "Pilih metode pembayaran yang diizinkan",
+    err_otp: "Kata sandi 3-D Secure salah; sisa percobaan: ",
 };
 
 /// The tool's name in the consumer's language.

@@ -358,6 +358,20 @@ fn result_page(
     visitor.respond(StatusCode::OK, body)
 }
 
+/// A form error in the consumer's language.
+fn error_text(t: &Texts, e: &CheckoutError) -> String {
+    use crate::ledger::card::CardFormError;
+    match e {
+        CheckoutError::Card(CardFormError::NumberFormat) => t.err_card_format.to_owned(),
+        CheckoutError::Card(CardFormError::NumberChecksum) => t.err_card_checksum.to_owned(),
+        CheckoutError::Card(CardFormError::Expiry) => t.err_expiry.to_owned(),
+        CheckoutError::Card(CardFormError::Cvc) => t.err_cvc.to_owned(),
+        CheckoutError::WrongOtp(left) => format!("{}{left}", t.err_otp),
+        CheckoutError::Tool(_) => t.err_tool.to_owned(),
+        other => other.to_string(),
+    }
+}
+
 fn see_other(path: String) -> Response {
     Redirect::to(&path).into_response()
 }
@@ -396,11 +410,12 @@ async fn pay(
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
         }
         Err(e) => {
+            let text = error_text(texts(visitor.locale), &e);
             checkout_page(
                 &state,
                 visitor,
                 uid,
-                Some(e.to_string()),
+                Some(text),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
@@ -473,11 +488,12 @@ async fn otp_submit(
         Ok(_) | Err(CheckoutError::NotPayable(_)) => see_other(format!("/payment/{uid}/result")),
         Err(CheckoutError::NoChallenge) => see_other(format!("/payment/{uid}.html")),
         Err(e @ CheckoutError::WrongOtp(_)) => {
+            let text = error_text(texts(visitor.locale), &e);
             render_otp(
                 &state,
                 visitor,
                 uid,
-                Some(e.to_string()),
+                Some(text),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await

@@ -80,7 +80,11 @@ async fn a_consumer_pays_with_a_3d_card_and_goes_back_to_the_merchant_without_pa
         .await
         .expect("post");
     assert_eq!(bad.status(), 422);
-    assert!(bad.text().await.expect("html").contains("card_number"));
+    let bad_html = bad.text().await.expect("html");
+    assert!(
+        bad_html.contains("role=\"alert\">The card number is not valid (check digit)"),
+        "{bad_html}"
+    );
 
     let paid = app
         .http
@@ -124,6 +128,13 @@ async fn a_consumer_pays_with_a_3d_card_and_goes_back_to_the_merchant_without_pa
         .await
         .expect("post");
     assert_eq!(wrong.status(), 422);
+    assert!(
+        wrong
+            .text()
+            .await
+            .expect("html")
+            .contains("Wrong 3-D Secure password; tries left: 2")
+    );
     let right = app
         .http
         .post(format!("{}/payment/{uid}/otp", app.base))

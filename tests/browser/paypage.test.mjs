@@ -1,0 +1,99 @@
+// The PayPage in a real browser: a consumer pays with a 3-D Secure test card, from the
+// merchant's link to the redirect back to the shop, and the merchant receives the notice.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { startMerchant, startGateway, createOrder, pngSize } from './gateway.mjs';
+
+const SHOTS = join(import.meta.dirname, 'screenshots');
+mkdirSync(SHOTS, { recursive: true });
+
+let merchant, gateway, browser;
+
+before(async () => {
+  merchant = await startMerchant();
+  gateway = await startGateway(`${merchant.base}/notify`);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  gateway?.stop();
+  merchant?.close();
+});
+
+async function shot(page, name, minBytes = 8000) {
+  const buffer = await page.screenshot({ fullPage: true });
+  writeFileSync(join(SHOTS, `${name}.png`), buffer);
+  const { width } = pngSize(buffer);
+  assert.equal(width, page.viewportSize().width, `${name}: screenshot as wide as the viewport`);
+  assert.ok(buffer.length > minBytes, `${name}: the screenshot has content (${buffer.length} bytes)`);
+  return buffer;
+}
+
+test('a consumer pays with a 3D card on a phone and lands back at the shop', async () => {
+  const order = await createOrder(gateway.base, {
+    success_returl: `${merchant.base}/thanks`,
+    failure_returl: `${merchant.base}/sorry`,
+  });
+  assert.equal(order.code, '200');
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, javaScriptEnabled: false });
+  const page = await context.newPage();
+
+  await page.goto(order.url);
+  assert.equal(await page.locator('html').getAttribute('lang'), 'zh-Hant-TW');
+  await page.getByRole('link', { name: 'English' }).click();
+  await page.getByText('Pay now').waitFor();
+  await page.fill('#card_number', '4938 1701 3000 0003');
+  await page.fill('#expiry', '1228');
+  await page.fill('#cvc', '985');
+  await shot(page, '1-checkout-en-mobile');
+  await page.getByRole('button', { name: /Pay now/ }).click();
+
+  await page.getByRole('heading', { name: '3-D Secure' }).waitFor();
+  assert.match(await page.content(), /493817\*{6}0003/);
+  assert.doesNotMatch(await page.content(), /4938170130000003/);
+  await page.fill('#otp', 'wrong');
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await page.getByRole('alert').waitFor();
+  assert.match(await page.getByRole('alert').innerText(), /Wrong 3-D Secure password; tries left: 2/);
+  await page.fill('#otp', 'nccc1234');
+  await shot(page, '2-otp');
+  await page.getByRole('button', { name: 'Confirm' }).click();
+
+  await page.locator('#result-title').waitFor();
+  assert.equal(await page.locator('#result-title').innerText(), 'Payment successful');
+  await shot(page, '3-result');
+
+  // The meta refresh takes the consumer back, with no result parameters.
+  await page.waitForURL(`${merchant.base}/thanks`, { timeout: 10000 });
+  assert.equal(new URL(page.url()).search, '');
+  await shot(page, '4-back-at-shop', 1000);
+  await context.close();
+
+  // The merchant's server got the result notice.
+  for (let i = 0; i < 100 && merchant.notices.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  const notice = merchant.notices.find((n) => n.get('uid') === String(order.uid));
+  assert.ok(notice, 'the notice arrived');
+  assert.equal(notice.get('key'), order.key);
+  assert.equal(notice.get('prc'), '250');
+  assert.equal(notice.get('cardno'), '493817******0003');
+  assert.equal(notice.get('cost'), '1200');
+});
+
+test('the checkout page on a desktop, in Traditional Chinese', async () => {
+  const order = await createOrder(gateway.base, { pfn: '0' });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(order.url);
+  await page.getByText('確認付款').first().waitFor();
+  const tools = await page.locator('input[name=pfn]').evaluateAll((els) => els.map((e) => e.value));
+  assert.ok(tools.includes('CREDITCARD') && tools.includes('AMEX'), `card tools offered: ${tools}`);
+  await shot(page, '5-checkout-zh-TW-desktop');
+  await context.close();
+});
