@@ -20,6 +20,7 @@ pub struct AppState {
     pub store: Store,
     pub clock: Clock,
     pub writer: OrderWriter,
+    pub directory: crate::directory::Directory,
     pub acquirer: Arc<dyn CardAcquirer>,
     /// Wakes the notification worker when a notice is written.
     pub notices_waiting: Arc<Notify>,
@@ -63,6 +64,7 @@ impl Application {
             .build()?;
         let state = AppState {
             writer: OrderWriter::spawn(store.clone(), settings.max_commit_batch),
+            directory: crate::directory::Directory::new(store.clone()),
             settings: Arc::new(settings),
             store,
             clock,

@@ -12,6 +12,7 @@
 //! - [`jobs`]: the scheduler for timed work on the gateway's clock.
 //! - [`sandbox`]: test cards and the `/sandbox/*` helpers.
 //! - [`store`]: SQLite storage, migrations, the group-committing order writer.
+//! - [`directory`]: merchants and keys cached for the API's hot path.
 //! - [`clock`], [`config`], [`app`]: the one clock, settings, and wiring.
 
 pub mod api;
@@ -19,6 +20,7 @@ pub mod app;
 pub mod checkout;
 pub mod clock;
 pub mod config;
+pub mod directory;
 pub mod jobs;
 pub mod ledger;
 pub mod notify;

@@ -133,14 +133,23 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let db = settings.database_path.clone();
     let app = Application::build(settings, clock).await?;
     let base = app.state().base_url.clone();
-    println!("mypay-gateway ({mode:?} mode), database {}", db.display());
-    println!(
-        "  merchant API   POST {base}/api/init   (dealers: {base}/api/agent, client mode: {base}/api/open)"
+    // The banner must not take the gateway down if stdout is closed (a supervisor that
+    // stopped reading), so write errors are ignored.
+    let mut banner = format!("mypay-gateway ({mode:?} mode), database {}\n", db.display());
+    banner += &format!(
+        "  merchant API   POST {base}/api/init   (dealers: {base}/api/agent, client mode: {base}/api/open)\n"
     );
-    println!("  PayPage        {base}/payment/<uid>.html");
+    banner += &format!("  PayPage        {base}/payment/<uid>.html\n");
     if mode == Mode::Sandbox {
-        println!("  sandbox        {base}/sandbox/clock, {base}/sandbox/notifications");
-        println!("  sample merchant store_uid {SAMPLE_STORE_UID}  key {SAMPLE_STORE_KEY}");
+        banner += &format!("  sandbox        {base}/sandbox/clock, {base}/sandbox/notifications\n");
+        banner +=
+            &format!("  sample merchant store_uid {SAMPLE_STORE_UID}  key {SAMPLE_STORE_KEY}\n");
+    }
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes());
+        let _ = out.flush();
     }
     app.run_until(async {
         let _ = tokio::signal::ctrl_c().await;
@@ -210,7 +219,7 @@ async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()
                 s.tools = defaults
                     .tools
                     .into_iter()
-                    .filter(|ts| PaymentTool::parse(&ts.tool).is_some_and(|p| chosen.contains(&p)))
+                    .filter(|ts| chosen.contains(&ts.tool))
                     .collect();
             }
             if let Some(v) = set.strict_order_id {

@@ -139,6 +139,22 @@ impl PaymentTool {
     }
 }
 
+/// Serialized as its code; read from a number or a code.
+impl serde::Serialize for PaymentTool {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PaymentTool {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = crate::lenient::string(d)?;
+        PaymentTool::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!("{text:?} is not a payment tool of 附錄一"))
+        })
+    }
+}
+
 impl fmt::Display for PaymentTool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())

@@ -5,14 +5,14 @@
 use super::{ApiError, Route};
 use crate::app::AppState;
 use crate::store::{CredentialOwner, Merchant};
-use mypay_protocol::envelope::{self, MerchantKey};
+use mypay_protocol::envelope;
 use mypay_protocol::outer::OuterRequest;
 use mypay_protocol::{Command, Service};
 
 /// A request whose envelope opened, for one merchant.
 pub struct Authenticated {
     pub command: Command,
-    pub merchant: Merchant,
+    pub merchant: std::sync::Arc<Merchant>,
     /// The decrypted `encry_data` JSON.
     pub data: Vec<u8>,
 }
@@ -52,8 +52,8 @@ pub async fn authenticate(
 
     let now = state.clock.now();
     let credentials = state
-        .store
-        .credentials(owner, &owner_uid, now)
+        .directory
+        .keys(owner, &owner_uid, now)
         .await
         .map_err(ApiError::internal)?;
     if credentials.is_empty() {
@@ -79,10 +79,7 @@ pub async fn authenticate(
     // A request is tried against every valid key (two overlap before a key expires).
     let mut last_error = String::new();
     let mut opened = None;
-    for credential in &credentials {
-        let Ok(key) = MerchantKey::parse(&credential.secret) else {
-            continue;
-        };
+    for key in credentials {
         match envelope::open_bytes(&key, &service_raw) {
             Ok(plain) => match serde_json::from_slice::<Service>(&plain) {
                 Ok(service) => {
@@ -119,7 +116,7 @@ pub async fn authenticate(
 
     let merchant = match owner {
         CredentialOwner::Store | CredentialOwner::Client => state
-            .store
+            .directory
             .merchant(&owner_uid)
             .await
             .map_err(ApiError::internal)?
@@ -135,7 +132,7 @@ pub async fn authenticate(
                 ApiError::new(command, "encry_data.store_uid: is required in dealer mode")
             })?;
             let merchant = state
-                .store
+                .directory
                 .merchant(&store_uid)
                 .await
                 .map_err(ApiError::internal)?

@@ -11,8 +11,8 @@ pub const SAMPLE_STORE_KEY: &str = "KYTjd9ACcjGaTK6V3zWmMkyrQS08Ndcx";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolSetting {
-    /// The 附錄一 code.
-    pub tool: String,
+    /// Stored as its 附錄一 code.
+    pub tool: PaymentTool,
     pub min_amount: i64,
     pub max_amount: i64,
     /// 『金流供應商代碼』 of the supplier that handles this tool for the merchant.
@@ -83,7 +83,7 @@ impl MerchantSettings {
             .map(|&tool| {
                 let (min, max) = sandbox_limits(tool);
                 ToolSetting {
-                    tool: tool.code().to_owned(),
+                    tool,
                     min_amount: min,
                     max_amount: max,
                     supplier: default_supplier(tool).to_owned(),
@@ -103,21 +103,20 @@ impl MerchantSettings {
     }
 
     pub fn tool(&self, tool: PaymentTool) -> Option<&ToolSetting> {
-        self.tools
-            .iter()
-            .find(|t| PaymentTool::parse(&t.tool) == Some(tool))
+        self.tools.iter().find(|t| t.tool == tool)
     }
 
     /// The enabled tools whose limits admit `amount`, in 附錄一 order.
     pub fn tools_for_amount(&self, amount: i64) -> Vec<PaymentTool> {
-        PaymentTool::ALL
+        let mut tools: Vec<PaymentTool> = self
+            .tools
             .iter()
-            .copied()
-            .filter(|&tool| {
-                self.tool(tool)
-                    .is_some_and(|s| s.min_amount <= amount && amount <= s.max_amount)
-            })
-            .collect()
+            .filter(|s| s.min_amount <= amount && amount <= s.max_amount)
+            .map(|s| s.tool)
+            .collect();
+        tools.sort_unstable_by_key(|t| PaymentTool::ALL.iter().position(|x| x == t));
+        tools.dedup();
+        tools
     }
 }
 

@@ -145,11 +145,13 @@ impl NewOrder {
                 ),
             )
         })?;
-        let usable = settings.tools_for_amount(cost);
         match preselection {
             Preselection::Tool(tool) => check_tool(tool, cost, settings)?,
             Preselection::All | Preselection::MobilePay => {
-                if !usable.iter().any(|&t| preselection.allows(t)) {
+                let usable = settings.tools.iter().any(|s| {
+                    s.min_amount <= cost && cost <= s.max_amount && preselection.allows(s.tool)
+                });
+                if !usable {
                     return Err(refuse(
                         "pfn",
                         format!("no enabled payment tool accepts the amount {cost}"),

@@ -13,7 +13,7 @@ pub struct Merchant {
 }
 
 /// Whose key a request is sealed with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CredentialOwner {
     Store,
     Agent,
@@ -33,6 +33,7 @@ impl CredentialOwner {
 #[derive(Debug, Clone)]
 pub struct Credential {
     pub secret: String,
+    pub valid_from: Timestamp,
     pub valid_until: Timestamp,
 }
 
@@ -82,6 +83,7 @@ impl Store {
             .await?;
         insert_credential(&mut tx, CredentialOwner::Store, store_uid, key, now).await?;
         tx.commit().await?;
+        self.bump_generation();
         Ok(())
     }
 
@@ -101,6 +103,7 @@ impl Store {
             .await?;
         insert_credential(&mut tx, CredentialOwner::Agent, agent_uid, key, now).await?;
         tx.commit().await?;
+        self.bump_generation();
         Ok(())
     }
 
@@ -114,6 +117,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         insert_credential(&mut tx, owner, owner_uid, secret, now).await?;
         tx.commit().await?;
+        self.bump_generation();
         Ok(())
     }
 
@@ -132,31 +136,31 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        self.bump_generation();
         Ok(())
     }
 
-    /// Keys of `owner_uid` valid at `now`, newest first.
+    /// Every key of `owner_uid`, past and future ones too, newest first: whether one is
+    /// valid depends on the clock at the moment of use.
     pub async fn credentials(
         &self,
         owner: CredentialOwner,
         owner_uid: &str,
-        now: Timestamp,
     ) -> StoreResult<Vec<Credential>> {
         let rows = sqlx::query(
-            "SELECT secret, valid_until FROM credentials
-             WHERE owner_kind = ? AND owner_uid = ? AND valid_from <= ? AND valid_until > ?
+            "SELECT secret, valid_from, valid_until FROM credentials
+             WHERE owner_kind = ? AND owner_uid = ?
              ORDER BY valid_from DESC",
         )
         .bind(owner.as_str())
         .bind(owner_uid)
-        .bind(micros(now))
-        .bind(micros(now))
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
             .map(|r| {
                 Ok(Credential {
                     secret: r.try_get("secret")?,
+                    valid_from: super::timestamp(r.try_get("valid_from")?),
                     valid_until: super::timestamp(r.try_get("valid_until")?),
                 })
             })

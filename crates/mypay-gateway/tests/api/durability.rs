@@ -31,6 +31,8 @@ fn start_gateway(db: &Path) -> (Child, String) {
                 .to_owned();
         }
     };
+    // Keep reading what it prints, as a supervisor would.
+    std::thread::spawn(move || for _ in lines {});
     (child, base)
 }
 

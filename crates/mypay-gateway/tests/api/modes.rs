@@ -27,7 +27,7 @@ async fn payment_modes_follow_the_merchants_settings() {
         .expect("merchant");
     m.settings
         .tools
-        .retain(|t| t.tool == "CREDITCARD" || t.tool == "LINEPAYON");
+        .retain(|t| matches!(t.tool.code(), "CREDITCARD" | "LINEPAYON"));
     app.state
         .store
         .save_settings(SAMPLE_STORE_UID, &m.settings)
