@@ -90,10 +90,11 @@ impl Drop for Server {
     }
 }
 
-fn start(mut command: Command) -> Server {
+fn start(mut command: Command, log: &std::path::Path) -> Server {
+    let stderr = std::fs::File::create(log).expect("log file");
     let mut child = command
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("server starts");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
@@ -258,11 +259,14 @@ async fn run(duration: Duration, connections: usize, rss_orders: usize) {
     let order_bodies: Arc<Vec<String>> =
         Arc::new((0..400_000).map(|i| order_body(&key, &run_id, i)).collect());
 
-    let bare = start({
-        let mut c = Command::new(std::env::current_exe().expect("exe"));
-        c.arg("--bare-server");
-        c
-    });
+    let bare = start(
+        {
+            let mut c = Command::new(std::env::current_exe().expect("exe"));
+            c.arg("--bare-server");
+            c
+        },
+        &std::env::temp_dir().join("mypay-bench-bare.log"),
+    );
     let (ceiling, _) = load(
         &format!("{}/api/init", bare.base),
         order_bodies.clone(),
@@ -276,13 +280,18 @@ async fn run(duration: Duration, connections: usize, rss_orders: usize) {
 
     let dir = std::env::temp_dir().join(format!("mypay-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let gateway = start({
-        let mut c = Command::new(env!("CARGO_BIN_EXE_mypay-gateway"));
-        c.args(["--listen", "127.0.0.1:0", "--database"])
-            .arg(dir.join("mypay.sqlite"))
-            .env("RUST_LOG", "warn");
-        c
-    });
+    let _ = std::fs::create_dir_all(&dir);
+    // The gateway's log is kept in the temporary folder (mypay-bench-gateway.log).
+    let gateway = start(
+        {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_mypay-gateway"));
+            c.args(["--listen", "127.0.0.1:0", "--database"])
+                .arg(dir.join("mypay.sqlite"))
+                .env("RUST_LOG", "warn");
+            c
+        },
+        &std::env::temp_dir().join("mypay-bench-gateway.log"),
+    );
     let url = format!("{}/api/init", gateway.base);
     let (orders, answers) = load(
         &url,

@@ -73,7 +73,7 @@ impl Store {
     ) -> StoreResult<()> {
         let json =
             serde_json::to_string(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO merchants (store_uid, agent_uid, settings, created_at) VALUES (?, ?, ?, ?)")
             .bind(store_uid)
             .bind(agent_uid)
@@ -94,7 +94,7 @@ impl Store {
         key: &str,
         now: Timestamp,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO dealers (agent_uid, name, created_at) VALUES (?, ?, ?)")
             .bind(agent_uid)
             .bind(name)
@@ -114,7 +114,7 @@ impl Store {
         secret: &str,
         now: Timestamp,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_credential(&mut tx, owner, owner_uid, secret, now).await?;
         tx.commit().await?;
         self.bump_generation();

@@ -68,6 +68,16 @@ impl Store {
         })
     }
 
+    /// A write transaction. `BEGIN IMMEDIATE` takes the write lock at the start: a deferred
+    /// transaction that reads first and writes later fails at once with SQLITE_BUSY (no
+    /// busy wait) when another connection committed in between, which under load turned
+    /// into spurious internal errors.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     /// The generation of merchants and credentials (see the field).
     pub fn generation(&self) -> u64 {
         self.generation.load(std::sync::atomic::Ordering::Acquire)

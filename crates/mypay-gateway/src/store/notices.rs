@@ -117,6 +117,17 @@ impl Store {
         real_now: Timestamp,
         lease_until: Timestamp,
     ) -> StoreResult<Option<NoticeRow>> {
+        // Look before taking the write lock: the workers poll often and mostly find nothing.
+        let due: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM notices WHERE status = 'pending' AND next_attempt_at <= ? AND lease_until <= ? LIMIT 1",
+        )
+        .bind(micros(now))
+        .bind(micros(real_now))
+        .fetch_optional(&self.pool)
+        .await?;
+        if due.is_none() {
+            return Ok(None);
+        }
         let row = sqlx::query(
             "UPDATE notices SET lease_until = ?
              WHERE id = (SELECT id FROM notices
@@ -150,7 +161,7 @@ impl Store {
         alert: Option<(&str, &str, &str)>,
     ) -> StoreResult<()> {
         let attempt = notice.attempts + 1;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO notice_attempts (notice_id, attempt, at, http_status, reply, elapsed_ms, outcome)
              VALUES (?, ?, ?, ?, ?, ?, ?)",

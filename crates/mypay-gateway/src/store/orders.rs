@@ -170,7 +170,7 @@ impl Store {
     /// Apply one state change atomically; [`StoreError::Conflict`] when the order is no
     /// longer in `from`.
     pub async fn apply(&self, t: &Transition) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let at = micros(t.at);
         let f = &t.facts;
         let done = sqlx::query(

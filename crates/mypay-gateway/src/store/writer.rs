@@ -14,6 +14,7 @@ use super::{Store, StoreError, micros};
 use crate::ledger::order::NewOrder;
 use jiff::Timestamp;
 use sqlx::Row;
+use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 
 /// The answer for one new order.
@@ -97,60 +98,156 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     }
 }
 
+/// What the batch knows of the latest transaction of one `(store_uid, order_id)`.
+#[derive(Clone)]
+enum Latest {
+    /// Already in the database.
+    Stored {
+        uid: u64,
+        token: String,
+        request: String,
+        unpaid: bool,
+    },
+    /// Created earlier in this batch: the job at this index.
+    InBatch(usize),
+}
+
+/// Write one batch in a handful of statements, whatever its size: one read of the latest
+/// transaction of every `order_id` in it, one multi-row insert of the new orders, one of
+/// their creation events. Each statement is a round trip to SQLite's thread, so statements
+/// per batch, not per order, is what lets a batch finish before the next one is waiting.
 async fn write_batch(store: &Store, batch: &[Job]) -> Result<Vec<Created>, sqlx::Error> {
-    let mut tx = store.pool.begin().await?;
-    let mut answers = Vec::with_capacity(batch.len());
-    for job in batch {
-        let o = &job.order;
-        let previous = sqlx::query(
-            "SELECT uid, token, request, prc FROM orders WHERE store_uid = ? AND order_id = ? ORDER BY uid DESC LIMIT 1",
-        )
-        .bind(&o.store_uid)
-        .bind(&o.order_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(prev) = previous {
-            let same_request = prev.try_get::<String, _>("request")? == job.request_json;
-            let unpaid = prev.try_get::<String, _>("prc")? == "200";
-            if same_request && unpaid {
-                answers.push(Created::Retry {
-                    uid: prev.try_get::<i64, _>("uid")? as u64,
-                    token: prev.try_get("token")?,
-                });
+    let mut tx = store.begin_write().await?;
+
+    let mut latest: HashMap<(&str, &str), Latest> = HashMap::with_capacity(batch.len());
+    for chunk in batch.chunks(400) {
+        let tuples = vec!["(?, ?)"; chunk.len()].join(", ");
+        let sql = format!(
+            "SELECT uid, store_uid, order_id, token, request, prc FROM orders WHERE uid IN (
+                 SELECT MAX(uid) FROM orders WHERE (store_uid, order_id) IN (VALUES {tuples})
+                 GROUP BY store_uid, order_id)"
+        );
+        let mut query = sqlx::query(&sql);
+        for job in chunk {
+            query = query.bind(&job.order.store_uid).bind(&job.order.order_id);
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            let store_uid: String = row.try_get("store_uid")?;
+            let order_id: String = row.try_get("order_id")?;
+            // Borrow the key from the batch so the map needs no owned strings.
+            let Some(job) = chunk
+                .iter()
+                .find(|j| j.order.store_uid == store_uid && j.order.order_id == order_id)
+            else {
                 continue;
+            };
+            latest.insert(
+                (job.order.store_uid.as_str(), job.order.order_id.as_str()),
+                Latest::Stored {
+                    uid: row.try_get::<i64, _>("uid")? as u64,
+                    token: row.try_get("token")?,
+                    request: row.try_get("request")?,
+                    unpaid: row.try_get::<String, _>("prc")? == "200",
+                },
+            );
+        }
+    }
+
+    // Decide every job in arrival order.
+    enum Decision {
+        Done(Created),
+        New,
+        /// The same request as the new order at this index of the batch.
+        SameAs(usize),
+    }
+    let mut decisions: Vec<Decision> = Vec::with_capacity(batch.len());
+    let mut fresh: Vec<usize> = Vec::new();
+    for (i, job) in batch.iter().enumerate() {
+        let key = (job.order.store_uid.as_str(), job.order.order_id.as_str());
+        let decision = match latest.get(&key) {
+            Some(Latest::Stored {
+                uid,
+                token,
+                request,
+                unpaid,
+            }) if *unpaid && *request == job.request_json => Decision::Done(Created::Retry {
+                uid: *uid,
+                token: token.clone(),
+            }),
+            Some(Latest::InBatch(first)) if batch[*first].request_json == job.request_json => {
+                Decision::SameAs(*first)
             }
-            if job.strict {
-                answers.push(Created::DuplicateOrderId);
-                continue;
+            Some(_) if job.strict => Decision::Done(Created::DuplicateOrderId),
+            _ => Decision::New,
+        };
+        if matches!(decision, Decision::New) {
+            fresh.push(i);
+            latest.insert(key, Latest::InBatch(i));
+        }
+        decisions.push(decision);
+    }
+
+    let mut uids: HashMap<usize, u64> = HashMap::with_capacity(fresh.len());
+    for chunk in fresh.chunks(200) {
+        let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, '200', ?, ?)"; chunk.len()].join(", ");
+        let sql = format!(
+            "INSERT INTO orders (store_uid, order_id, token, request, pfn, cost, currency, authorise_only, prc, created_at, updated_at)
+             VALUES {rows} RETURNING uid, token"
+        );
+        let mut query = sqlx::query(&sql);
+        for &i in chunk {
+            let (job, o) = (&batch[i], &batch[i].order);
+            let at = micros(job.now);
+            query = query
+                .bind(&o.store_uid)
+                .bind(&o.order_id)
+                .bind(&job.token)
+                .bind(&job.request_json)
+                .bind(o.preselection.as_text())
+                .bind(o.cost)
+                .bind(o.currency.code())
+                .bind(o.authorise_only)
+                .bind(at)
+                .bind(at);
+        }
+        // RETURNING gives no order guarantee: match rows by their (random, unique) token.
+        for row in query.fetch_all(&mut *tx).await? {
+            let token: String = row.try_get("token")?;
+            let uid = row.try_get::<i64, _>("uid")? as u64;
+            if let Some(&i) = chunk.iter().find(|&&i| batch[i].token == token) {
+                uids.insert(i, uid);
             }
         }
-        let at = micros(job.now);
-        let uid: i64 = sqlx::query_scalar(
-            "INSERT INTO orders (store_uid, order_id, token, request, pfn, cost, currency, authorise_only, prc, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, '200', ?, ?) RETURNING uid",
-        )
-        .bind(&o.store_uid)
-        .bind(&o.order_id)
-        .bind(&job.token)
-        .bind(&job.request_json)
-        .bind(o.preselection.as_text())
-        .bind(o.cost)
-        .bind(o.currency.code())
-        .bind(o.authorise_only)
-        .bind(at)
-        .bind(at)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query("INSERT INTO order_events (uid, from_prc, to_prc, at, cause) VALUES (?, NULL, '200', ?, 'api/orders')")
-            .bind(uid)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-        answers.push(Created::New {
-            uid: uid as u64,
-            token: job.token.clone(),
-        });
+        let events = vec!["(?, NULL, '200', ?, 'api/orders')"; chunk.len()].join(", ");
+        let sql =
+            format!("INSERT INTO order_events (uid, from_prc, to_prc, at, cause) VALUES {events}");
+        let mut query = sqlx::query(&sql);
+        for &i in chunk {
+            let uid = uids
+                .get(&i)
+                .copied()
+                .ok_or_else(|| sqlx::Error::Protocol("an inserted order returned no uid".into()))?;
+            query = query.bind(uid as i64).bind(micros(batch[i].now));
+        }
+        query.execute(&mut *tx).await?;
     }
     tx.commit().await?;
-    Ok(answers)
+
+    // Every new order has its uid here: the events insert above refused otherwise.
+    let uid_of = |i: usize| uids.get(&i).copied().unwrap_or_default();
+    Ok(decisions
+        .into_iter()
+        .enumerate()
+        .map(|(i, decision)| match decision {
+            Decision::Done(created) => created,
+            Decision::New => Created::New {
+                uid: uid_of(i),
+                token: batch[i].token.clone(),
+            },
+            Decision::SameAs(first) => Created::Retry {
+                uid: uid_of(first),
+                token: batch[first].token.clone(),
+            },
+        })
+        .collect())
 }

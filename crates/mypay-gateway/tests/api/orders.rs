@@ -225,3 +225,67 @@ async fn a_query_with_the_wrong_key_or_uid_answers_100() {
     assert_eq!(answer["code"], "100");
     assert!(answer["msg"].as_str().expect("msg").contains("uid"));
 }
+
+#[tokio::test]
+async fn a_burst_of_orders_and_retries_gets_one_transaction_per_request() {
+    let app = spawn_app().await;
+    let requests: Vec<serde_json::Value> = (0..60)
+        .flat_map(|i| {
+            let data = sample_order_json(&format!("BURST-{i}"), 10 + i);
+            [data.clone(), data]
+        })
+        .collect();
+    let answers = futures_join_all(requests.iter().map(|r| app.order(r))).await;
+    for pair in answers.chunks(2) {
+        assert_eq!(pair[0]["code"], "200", "{}", pair[0]);
+        assert_eq!(pair[0]["uid"], pair[1]["uid"]);
+        assert_eq!(pair[0]["key"], pair[1]["key"]);
+    }
+    let mut uids: Vec<u64> = answers.iter().filter_map(|a| a["uid"].as_u64()).collect();
+    uids.sort_unstable();
+    uids.dedup();
+    assert_eq!(uids.len(), 60);
+    assert_eq!(app.order_count().await, 60);
+    for (i, pair) in answers.chunks(2).enumerate() {
+        let record = app
+            .query(
+                pair[0]["uid"].as_u64().expect("uid"),
+                pair[0]["key"].as_str().expect("key"),
+            )
+            .await;
+        assert_eq!(record["order_id"], format!("BURST-{i}"));
+        assert_eq!(record["cost"], 10 + i as i64);
+    }
+}
+
+/// Run futures concurrently on this task, keeping their order.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let handles: Vec<_> = futures.map(Box::pin).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    let mut pending: Vec<_> = handles.into_iter().map(Some).collect();
+    let mut results: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all_done = true;
+        for (slot, result) in pending.iter_mut().zip(results.iter_mut()) {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        *result = Some(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => all_done = false,
+                }
+            }
+        }
+        if all_done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    out.extend(results.into_iter().flatten());
+    out
+}
