@@ -106,18 +106,18 @@ impl Client {
         ok_code: Option<&str>,
     ) -> Result<R, ClientError> {
         let value = self.call_raw(command, payload).await?;
-        if let Some(code) = value.get("code").and_then(|c| c.as_str()) {
-            if ok_code != Some(code) {
-                let msg = value
-                    .get("msg")
-                    .and_then(|m| m.as_str())
-                    .unwrap_or_default()
-                    .to_owned();
-                return Err(ClientError::Refused {
-                    code: code.to_owned(),
-                    msg,
-                });
-            }
+        if let Some(code) = value.get("code").and_then(|c| c.as_str())
+            && ok_code != Some(code)
+        {
+            let msg = value
+                .get("msg")
+                .and_then(|m| m.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            return Err(ClientError::Refused {
+                code: code.to_owned(),
+                msg,
+            });
         }
         serde_json::from_value(value).map_err(|e| ClientError::Answer(e.to_string()))
     }

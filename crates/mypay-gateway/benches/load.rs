@@ -7,8 +7,9 @@
 //!    POST body of the same size and answers a small JSON, in its own process;
 //! 2. `api/orders` against the release `mypay-gateway` binary in its own process (real
 //!    sealed bodies, each a new order, each answered only after its fsync'd commit);
-//! 3. `api/queryorder` of those orders;
-//! and prints requests/s, p50 and p99 latency and the ratios to the ceiling. With
+//! 3. `api/queryorder` of those orders.
+//!
+//! It prints requests/s, p50 and p99 latency and the ratios to the ceiling. With
 //! `BENCH_RSS_ORDERS=1000000` it then creates that many orders and prints the gateway's RSS.
 //!
 //! Settings (environment): `BENCH_SECONDS` (default 10), `BENCH_CONNECTIONS` (64),

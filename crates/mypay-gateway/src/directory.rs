@@ -42,12 +42,12 @@ impl Directory {
     async fn entry(&self, owner: CredentialOwner, uid: &str) -> Result<Arc<Entry>, StoreError> {
         let generation = self.store.generation();
         let key = (owner, uid.to_owned());
-        if let Ok(map) = self.entries.read() {
-            if let Some(e) = map.get(&key) {
-                if e.generation == generation && e.loaded.elapsed() < MAX_AGE {
-                    return Ok(e.clone());
-                }
-            }
+        if let Ok(map) = self.entries.read()
+            && let Some(e) = map.get(&key)
+            && e.generation == generation
+            && e.loaded.elapsed() < MAX_AGE
+        {
+            return Ok(e.clone());
         }
         let keys = self
             .store

@@ -42,6 +42,8 @@ struct Global {
     public_url: Option<String>,
 }
 
+// Parsed once at startup; the size of the `merchant set` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway (the default).

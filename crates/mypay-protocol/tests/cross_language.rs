@@ -19,7 +19,10 @@ fn python(script: &str, args: &[&str]) -> String {
         "python failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8(output.stdout).expect("utf-8").trim().to_owned()
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
 }
 
 const PY_OPEN: &str = r#"
@@ -59,9 +62,18 @@ fn rust_opens_what_python_seals_and_the_bytes_agree() {
     let key = MerchantKey::parse(KEY).expect("key");
     let iv = [0x5au8; 16];
     let iv_hex: String = iv.iter().map(|b| format!("{b:02x}")).collect();
-    for plain in [r#"{"uid":"34799","key":"c23dd140aa9536eb4c09ef053171110f"}"#, "倚天劍模型"] {
+    for plain in [
+        r#"{"uid":"34799","key":"c23dd140aa9536eb4c09ef053171110f"}"#,
+        "倚天劍模型",
+    ] {
         let from_python = python(PY_SEAL, &[KEY, &iv_hex, plain]);
-        assert_eq!(envelope::open(&key, &from_python).expect("opens"), plain.as_bytes());
-        assert_eq!(envelope::seal_with_iv(&key, &iv, plain.as_bytes()), from_python);
+        assert_eq!(
+            envelope::open(&key, &from_python).expect("opens"),
+            plain.as_bytes()
+        );
+        assert_eq!(
+            envelope::seal_with_iv(&key, &iv, plain.as_bytes()),
+            from_python
+        );
     }
 }

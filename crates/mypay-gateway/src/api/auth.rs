@@ -131,7 +131,8 @@ pub async fn authenticate(
             let store_uid = inner.store_uid.ok_or_else(|| {
                 ApiError::new(command, "encry_data.store_uid: is required in dealer mode")
             })?;
-            let merchant = state
+
+            state
                 .directory
                 .merchant(&store_uid)
                 .await
@@ -144,8 +145,7 @@ pub async fn authenticate(
                             "store_uid: {store_uid:?} is not a merchant of dealer {owner_uid:?}"
                         ),
                     )
-                })?;
-            merchant
+                })?
         }
     };
     Ok(Authenticated {

@@ -49,13 +49,13 @@ impl NewOrder {
         mut req: OrderRequest,
         settings: &MerchantSettings,
     ) -> Result<NewOrder, OrderRefused> {
-        if let Some(inner) = req.store_uid.as_deref() {
-            if inner != store_uid {
-                return Err(refuse(
-                    "store_uid",
-                    format!("{inner:?} does not match the credentials' merchant {store_uid:?}"),
-                ));
-            }
+        if let Some(inner) = req.store_uid.as_deref()
+            && inner != store_uid
+        {
+            return Err(refuse(
+                "store_uid",
+                format!("{inner:?} does not match the credentials' merchant {store_uid:?}"),
+            ));
         }
         req.store_uid = Some(store_uid.to_owned());
         let user_id = required(&req.user_id, "user_id")?.to_owned();
@@ -80,10 +80,7 @@ impl NewOrder {
         let currency = Currency::parse(req.currency.as_deref())
             .ok_or_else(|| refuse("currency", "must be TWD or CNY"))?;
 
-        let items = match req.items.take() {
-            Some(items) => items,
-            None => Vec::new(),
-        };
+        let items = req.items.take().unwrap_or_default();
         if items.is_empty() {
             return Err(refuse(
                 "items",
@@ -174,10 +171,10 @@ impl NewOrder {
             ("success_returl", &req.success_returl),
             ("failure_returl", &req.failure_returl),
         ] {
-            if let Some(u) = url {
-                if !(u.starts_with("http://") || u.starts_with("https://")) {
-                    return Err(refuse(name, "must be an http:// or https:// URL"));
-                }
+            if let Some(u) = url
+                && !(u.starts_with("http://") || u.starts_with("https://"))
+            {
+                return Err(refuse(name, "must be an http:// or https:// URL"));
             }
         }
         req.items = Some(items.clone());

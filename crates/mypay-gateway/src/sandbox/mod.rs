@@ -32,7 +32,8 @@ fn error(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Json(json!({ "error": msg.into() }))).into_response()
 }
 
-/// Read a body as JSON or as a form, by its content type.
+/// Read a body as JSON or as a form, by its content type. The error is the reply itself.
+#[allow(clippy::result_large_err)]
 fn read_body<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: &[u8],
