@@ -20,6 +20,7 @@ pub struct AppState {
     pub store: Store,
     pub clock: Clock,
     pub writer: OrderWriter,
+    pub reader: crate::store::reader::OrderReader,
     pub directory: crate::directory::Directory,
     pub acquirer: Arc<dyn CardAcquirer>,
     /// Wakes the notification worker when a notice is written.
@@ -65,6 +66,7 @@ impl Application {
         let state = AppState {
             writer: OrderWriter::spawn(store.clone(), settings.max_commit_batch),
             directory: crate::directory::Directory::new(store.clone()),
+            reader: crate::store::reader::OrderReader::spawn(store.clone(), 2, 64),
             settings: Arc::new(settings),
             store,
             clock,

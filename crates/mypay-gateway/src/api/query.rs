@@ -25,7 +25,7 @@ pub async fn query(state: &AppState, request: &Authenticated) -> Result<Vec<u8>,
         )
     })?;
     let order = state
-        .store
+        .reader
         .order(uid)
         .await
         .map_err(ApiError::internal)?

@@ -8,6 +8,7 @@
 mod merchants;
 mod notices;
 mod orders;
+pub mod reader;
 pub mod writer;
 
 pub use merchants::{Credential, CredentialOwner, Merchant};

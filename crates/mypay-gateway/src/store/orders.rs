@@ -38,7 +38,7 @@ pub struct OrderRow {
 }
 
 impl OrderRow {
-    fn from_row(r: &SqliteRow) -> StoreResult<OrderRow> {
+    pub(super) fn from_row(r: &SqliteRow) -> StoreResult<OrderRow> {
         let prc: String = r.try_get("prc")?;
         let uid: i64 = r.try_get("uid")?;
         Ok(OrderRow {
