@@ -286,3 +286,179 @@ mod tests {
         assert_eq!(v["uid"], 81127);
     }
 }
+
+/// 『退款完成回傳資訊』: a refund's record (`row_data` of `api/refund`, and the refund notice).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RefundRow {
+    pub uid: u64,
+    pub refund_uid: u64,
+    pub key: String,
+    pub prc: String,
+    pub finishtime: String,
+    pub order_id: String,
+    pub user_id: String,
+    pub cost: i64,
+    pub currency: String,
+    pub actual_cost: i64,
+    pub actual_currency: String,
+    pub retmsg: String,
+    pub pfn: String,
+    pub payment_name: String,
+    pub nois: String,
+    pub group_id: String,
+    /// 1 直接線上退款, 2 手動退款(信用卡類), 3 手動退款(現金類).
+    pub refund_type: i64,
+    /// `YYYYMMDD`, for cash-type refunds.
+    pub expected_refund_date: String,
+    pub echo_0: String,
+    pub echo_1: String,
+    pub echo_2: String,
+    pub echo_3: String,
+    pub echo_4: String,
+}
+
+/// 『交易退款』回傳欄位, and the answer of `api/refundcancel` (`row_data` null there).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefundResponse {
+    #[serde(default)]
+    pub key: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub uid: String,
+    pub code: String,
+    pub msg: String,
+    pub row_data: Option<RefundRow>,
+}
+
+/// The answer of `api/cancelauthorization` and `api/authorizedrequestpayment`: the full
+/// query record in `content`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordResponse {
+    pub code: String,
+    pub msg: String,
+    pub content: QueryRecord,
+}
+
+/// The answer of `api/disabledirectdebit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisableDirectDebitResponse {
+    pub code: String,
+    pub msg: String,
+    pub order_id: String,
+    pub group_id: String,
+}
+
+/// The answer of `api/ewalletbind`: the binding page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EwalletBindResponse {
+    pub code: String,
+    pub msg: String,
+    pub url: String,
+}
+
+/// 『電子發票查詢』回傳欄位, also the answer of `api/issueinvoice` (with `code`/`msg`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct InvoiceRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    pub uid: String,
+    pub key: String,
+    #[serde(default)]
+    pub prc: String,
+    pub order_id: String,
+    #[serde(default)]
+    pub cost: i64,
+    #[serde(default)]
+    pub currency: String,
+    pub actual_cost: i64,
+    pub actual_currency: String,
+    /// 0 不處理, 1 等候處理中, 2 成功, 3 失敗, 4 作廢, 5 系統服務異常, 6 折讓.
+    pub state: i64,
+    pub date: String,
+    pub wordtrack: String,
+    pub number: String,
+    pub rand_code: String,
+    pub seller_ban: String,
+    pub buyer_ban: String,
+    pub left_qrcode: String,
+    pub middle_barcode: String,
+    pub right_qrcode: String,
+    pub title_type: i64,
+    pub title: String,
+    #[serde(default)]
+    pub print_type: i64,
+    #[serde(default)]
+    pub print_device: i64,
+    #[serde(default)]
+    pub amount: String,
+    pub sales_amount: String,
+    pub tax_amount: String,
+    pub order_detail: String,
+    pub ratetype: i64,
+    pub input_type: i64,
+    #[serde(default)]
+    pub cloud_type: String,
+    #[serde(default)]
+    pub mobile_code: String,
+    #[serde(default)]
+    pub tax_id: String,
+    #[serde(default)]
+    pub natural_person: String,
+    #[serde(default)]
+    pub love_code: String,
+    #[serde(default)]
+    pub b2b_title: String,
+    #[serde(default)]
+    pub b2b_id: String,
+    #[serde(default)]
+    pub b2b_address: String,
+    #[serde(default)]
+    pub allowance: Vec<Value>,
+    #[serde(default)]
+    pub group_id: String,
+    #[serde(default)]
+    pub payment_name: String,
+    #[serde(default)]
+    pub nois: String,
+    pub echo_0: String,
+    pub echo_1: String,
+    pub echo_2: String,
+    pub echo_3: String,
+    pub echo_4: String,
+}
+
+#[cfg(test)]
+mod response_tests {
+    use super::*;
+
+    #[test]
+    fn the_documents_refundcancel_answer_reads() {
+        let json = r#"{"key":"2b848830072c0db6273d5637ad4b8337","uid":"30587","code":"B500","msg":"無法取消此筆退款,原因為目前此筆狀態不是申請中。","row_data":null}"#;
+        let r: RefundResponse = serde_json::from_str(json).expect("reads");
+        assert_eq!(r.uid, "30587");
+        assert!(r.row_data.is_none());
+    }
+
+    #[test]
+    fn the_documents_disabledirectdebit_answer_reads() {
+        let json = r#"{"code":"B500","msg":"停扣日必須大於今日","order_id":"F3DCB0AD-23F3-4721-BBBA-FAC8CDDB9E5F","group_id":"D0000000520"}"#;
+        let r: DisableDirectDebitResponse = serde_json::from_str(json).expect("reads");
+        assert_eq!(r.group_id, "D0000000520");
+    }
+
+    #[test]
+    fn a_refund_row_round_trips() {
+        let row = RefundRow {
+            uid: 88833,
+            refund_uid: 88834,
+            prc: "230".into(),
+            refund_type: 1,
+            ..Default::default()
+        };
+        let back: RefundRow =
+            serde_json::from_value(serde_json::to_value(&row).expect("json")).expect("reads");
+        assert_eq!(back, row);
+    }
+}
