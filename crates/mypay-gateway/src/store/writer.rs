@@ -120,7 +120,7 @@ async fn write_batch(store: &Store, batch: &[Job]) -> Result<Vec<Created>, sqlx:
     let mut tx = store.begin_write().await?;
 
     let mut latest: HashMap<(&str, &str), Latest> = HashMap::with_capacity(batch.len());
-    for chunk in batch.chunks(400) {
+    for chunk in pow2_chunks(batch, 256) {
         let tuples = vec!["(?, ?)"; chunk.len()].join(", ");
         let sql = format!(
             "SELECT uid, store_uid, order_id, token, request, prc FROM orders WHERE uid IN (
@@ -188,7 +188,7 @@ async fn write_batch(store: &Store, batch: &[Job]) -> Result<Vec<Created>, sqlx:
     }
 
     let mut uids: HashMap<usize, u64> = HashMap::with_capacity(fresh.len());
-    for chunk in fresh.chunks(200) {
+    for chunk in pow2_chunks(&fresh, 128) {
         let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, '200', ?, ?)"; chunk.len()].join(", ");
         let sql = format!(
             "INSERT INTO orders (store_uid, order_id, token, request, pfn, cost, currency, authorise_only, prc, created_at, updated_at)
@@ -250,4 +250,36 @@ async fn write_batch(store: &Store, batch: &[Job]) -> Result<Vec<Created>, sqlx:
             },
         })
         .collect())
+}
+
+/// Split `items` into chunks whose sizes are powers of two (largest first, at most `max`).
+/// A multi-row statement's text depends on its row count, and sqlx caches prepared
+/// statements by text: with only a few sizes they stay prepared instead of being parsed
+/// again for every batch.
+fn pow2_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = (1usize << rest.len().ilog2()).min(max);
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pow2_chunks;
+
+    #[test]
+    fn chunks_are_powers_of_two_and_cover_everything() {
+        let items: Vec<u32> = (0..203).collect();
+        let sizes: Vec<usize> = pow2_chunks(&items, 128).map(<[u32]>::len).collect();
+        assert_eq!(sizes, vec![128, 64, 8, 2, 1]);
+        let joined: Vec<u32> = pow2_chunks(&items, 128).flatten().copied().collect();
+        assert_eq!(joined, items);
+        assert_eq!(pow2_chunks::<u32>(&[], 8).count(), 0);
+    }
 }
