@@ -260,24 +260,7 @@ async fn run(duration: Duration, connections: usize, rss_orders: usize) {
     let order_bodies: Arc<Vec<String>> =
         Arc::new((0..400_000).map(|i| order_body(&key, &run_id, i)).collect());
 
-    let bare = start(
-        {
-            let mut c = Command::new(std::env::current_exe().expect("exe"));
-            c.arg("--bare-server");
-            c
-        },
-        &std::env::temp_dir().join("mypay-bench-bare.log"),
-    );
-    let (ceiling_before, _) = load(
-        &format!("{}/api/init", bare.base),
-        order_bodies.clone(),
-        connections,
-        duration,
-        usize::MAX,
-        "200",
-    )
-    .await;
-    drop(bare);
+    let (ceiling_before, _) = ceiling(&order_bodies, connections, duration).await;
 
     let dir = std::env::temp_dir().join(format!("mypay-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -329,24 +312,7 @@ async fn run(duration: Duration, connections: usize, rss_orders: usize) {
     .await;
 
     // The ceiling again: this machine's speed drifts, so the ratio uses the mean of both.
-    let bare = start(
-        {
-            let mut c = Command::new(std::env::current_exe().expect("exe"));
-            c.arg("--bare-server");
-            c
-        },
-        &std::env::temp_dir().join("mypay-bench-bare.log"),
-    );
-    let (ceiling_after, _) = load(
-        &format!("{}/api/init", bare.base),
-        order_bodies.clone(),
-        connections,
-        duration,
-        usize::MAX,
-        "200",
-    )
-    .await;
-    drop(bare);
+    let (ceiling_after, _) = ceiling(&order_bodies, connections, duration).await;
     let ceiling = Figures {
         requests: ceiling_before.requests + ceiling_after.requests,
         per_second: (ceiling_before.per_second + ceiling_after.per_second) / 2.0,
@@ -392,4 +358,31 @@ async fn run(duration: Duration, connections: usize, rss_orders: usize) {
     }
     drop(gateway);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The bare handler's figures under the same load.
+async fn ceiling(
+    bodies: &Arc<Vec<String>>,
+    connections: usize,
+    duration: Duration,
+) -> (Figures, Vec<String>) {
+    let bare = start(
+        {
+            let mut c = Command::new(std::env::current_exe().expect("exe"));
+            c.arg("--bare-server");
+            c
+        },
+        &std::env::temp_dir().join("mypay-bench-bare.log"),
+    );
+    let figures = load(
+        &format!("{}/api/init", bare.base),
+        bodies.clone(),
+        connections,
+        duration,
+        usize::MAX,
+        "200",
+    )
+    .await;
+    drop(bare);
+    figures
 }

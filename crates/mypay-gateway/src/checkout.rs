@@ -207,12 +207,7 @@ pub async fn abandon(state: &AppState, uid: u64) -> Result<Outcome, CheckoutErro
     );
     t.finishes = true;
     attach_notice(&mut t, &order, &merchant, NoticeKind::Completed);
-    state
-        .store
-        .apply(&t)
-        .await
-        .map_err(conflict_as_not_payable(order.prc))?;
-    state.notices_waiting.notify_one();
+    commit(state, &t).await?;
     Ok(Outcome::Done(to))
 }
 
@@ -287,12 +282,7 @@ async fn settle(
         });
     }
     attach_notice(&mut t, order, merchant, NoticeKind::Completed);
-    state
-        .store
-        .apply(&t)
-        .await
-        .map_err(conflict_as_not_payable(order.prc))?;
-    state.notices_waiting.notify_one();
+    commit(state, &t).await?;
     Ok(Outcome::Done(to))
 }
 
@@ -332,9 +322,13 @@ pub fn attach_notice(
     }
 }
 
-fn conflict_as_not_payable(prc: Prc) -> impl Fn(StoreError) -> CheckoutError {
-    move |e| match e {
-        StoreError::Conflict => CheckoutError::NotPayable(prc),
+/// Persist `t` and wake the notification worker for the notices it wrote. A conflict
+/// means another request moved the order first: it is no longer payable.
+async fn commit(state: &AppState, t: &Transition) -> Result<(), CheckoutError> {
+    state.store.apply(t).await.map_err(|e| match e {
+        StoreError::Conflict => CheckoutError::NotPayable(t.from),
         other => CheckoutError::Store(other),
-    }
+    })?;
+    state.notices_waiting.notify_one();
+    Ok(())
 }

@@ -10,6 +10,10 @@ use jiff::Timestamp;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+/// The test clock moves at most a century ahead: far enough for any schedule, and far
+/// from the limits of timestamps.
+pub const MAX_OFFSET_SECONDS: i64 = 100 * 366 * 24 * 3600;
+
 #[derive(Clone, Debug)]
 pub struct Clock {
     inner: Arc<Inner>,
@@ -69,13 +73,21 @@ impl Clock {
         self.inner.offset_us.load(Ordering::Acquire) / 1_000_000
     }
 
-    /// Move the clock forward. `None` when this clock cannot move or `seconds` is negative.
+    /// Move the clock forward. `None` when this clock cannot move, `seconds` is negative,
+    /// or the total offset would pass [`MAX_OFFSET_SECONDS`].
     pub fn advance(&self, seconds: i64) -> Option<Timestamp> {
         if !self.inner.advanceable || seconds < 0 {
             return None;
         }
         let us = seconds.checked_mul(1_000_000)?;
-        self.inner.offset_us.fetch_add(us, Ordering::AcqRel);
+        self.inner
+            .offset_us
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |offset| {
+                offset
+                    .checked_add(us)
+                    .filter(|o| *o <= MAX_OFFSET_SECONDS * 1_000_000)
+            })
+            .ok()?;
         Some(self.now())
     }
 }
@@ -118,6 +130,16 @@ mod tests {
         assert_eq!(clock.now().as_second(), at.as_second() + 300);
         assert!(Clock::system().advance(1).is_none());
         assert!(clock.advance(-1).is_none());
+        assert!(clock.advance(i64::MAX).is_none());
+        assert!(
+            clock.advance(MAX_OFFSET_SECONDS).is_none(),
+            "past a century in total"
+        );
+        assert_eq!(
+            clock.now().as_second(),
+            at.as_second() + 300,
+            "a refused move changes nothing"
+        );
     }
 
     #[test]

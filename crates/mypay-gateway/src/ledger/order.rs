@@ -105,19 +105,30 @@ impl NewOrder {
                     return Err(refuse(field(name), "is out of range"));
                 }
             }
-            if item.cost * item.amount != item.total {
+            // Each factor is at most MAX_AMOUNT, but their product can overflow i64.
+            let product = item
+                .cost
+                .checked_mul(item.amount)
+                .filter(|p| *p <= MAX_AMOUNT);
+            if product != Some(item.total) {
+                let shown = product.map_or_else(|| "out of range".to_owned(), |p| p.to_string());
                 return Err(refuse(
                     field("total"),
                     format!(
-                        "must equal cost × amount ({} × {} = {}), got {}",
-                        item.cost,
-                        item.amount,
-                        item.cost * item.amount,
-                        item.total
+                        "must equal cost × amount ({} × {} = {shown}), got {}",
+                        item.cost, item.amount, item.total
                     ),
                 ));
             }
-            sum += item.total;
+            sum = sum
+                .checked_add(item.total)
+                .filter(|s| *s <= MAX_AMOUNT)
+                .ok_or_else(|| {
+                    refuse(
+                        "items",
+                        "the items' totals add up to more than the largest amount",
+                    )
+                })?;
         }
         let shipping = optional_amount(&req.shipping_fee, "shipping_fee")?;
         // The document writes cost = items + discount + shipping; merchants send the
@@ -337,6 +348,17 @@ mod tests {
         let json = SAMPLE.replace(
             r#""amount":"1","total":"10""#,
             r#""amount":"2","total":"10""#,
+        );
+        let err =
+            NewOrder::parse("289151880002", request(&json), &settings()).expect_err("refused");
+        assert_eq!(err.field, "items[0].total");
+    }
+
+    #[test]
+    fn huge_quantities_are_refused_not_overflowed() {
+        let json = SAMPLE.replace(
+            r#""cost":"10","amount":"1","total":"10""#,
+            r#""cost":"999999999999","amount":"999999999999","total":"1""#,
         );
         let err =
             NewOrder::parse("289151880002", request(&json), &settings()).expect_err("refused");

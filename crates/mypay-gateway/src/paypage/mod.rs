@@ -183,6 +183,17 @@ impl Visitor {
         response
     }
 
+    fn not_found(self, uid: u64) -> Response {
+        let text = texts(self.locale).not_found.to_owned();
+        self.message(StatusCode::NOT_FOUND, uid, text)
+    }
+
+    /// The form's CSRF token did not match the cookie.
+    fn expired(self, uid: u64) -> Response {
+        let text = texts(self.locale).session_expired.to_owned();
+        self.message(StatusCode::FORBIDDEN, uid, text)
+    }
+
     fn message(self, status: StatusCode, uid: u64, text: String) -> Response {
         let page = MessagePage {
             t: texts(self.locale),
@@ -252,8 +263,7 @@ async fn show(
         .strip_suffix(".html")
         .and_then(|u| u.parse::<u64>().ok())
     else {
-        let t = texts(visitor.locale).not_found.to_owned();
-        return visitor.message(StatusCode::NOT_FOUND, 0, t);
+        return visitor.not_found(0);
     };
     checkout_page(&state, visitor, uid, None, StatusCode::OK).await
 }
@@ -268,8 +278,7 @@ async fn checkout_page(
     let (order, merchant) = match load(state, uid).await {
         Ok(Some(x)) => x,
         Ok(None) => {
-            let t = texts(visitor.locale).not_found.to_owned();
-            return visitor.message(StatusCode::NOT_FOUND, uid, t);
+            return visitor.not_found(uid);
         }
         Err(r) => return r,
     };
@@ -386,8 +395,7 @@ async fn pay(
     let visitor = Visitor::from_request(&headers, None);
     let form = form_fields(&body);
     if !visitor.csrf_matches(&form) {
-        let t = texts(visitor.locale).session_expired.to_owned();
-        return visitor.message(StatusCode::FORBIDDEN, uid, t);
+        return visitor.expired(uid);
     }
     let card = CardForm {
         pfn: form.get("pfn").cloned(),
@@ -401,10 +409,7 @@ async fn pay(
         Ok(Outcome::Done(_)) | Err(CheckoutError::NotPayable(_)) => {
             see_other(format!("/payment/{uid}/result"))
         }
-        Err(CheckoutError::NotFound) => {
-            let t = texts(visitor.locale).not_found.to_owned();
-            visitor.message(StatusCode::NOT_FOUND, uid, t)
-        }
+        Err(CheckoutError::NotFound) => visitor.not_found(uid),
         Err(CheckoutError::Store(e)) => {
             tracing::error!(error = %e, uid, "PayPage payment");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
@@ -442,8 +447,7 @@ async fn render_otp(
     let (order, _) = match load(state, uid).await {
         Ok(Some(x)) => x,
         Ok(None) => {
-            let t = texts(visitor.locale).not_found.to_owned();
-            return visitor.message(StatusCode::NOT_FOUND, uid, t);
+            return visitor.not_found(uid);
         }
         Err(r) => return r,
     };
@@ -480,8 +484,7 @@ async fn otp_submit(
     let visitor = Visitor::from_request(&headers, None);
     let form = form_fields(&body);
     if !visitor.csrf_matches(&form) {
-        let t = texts(visitor.locale).session_expired.to_owned();
-        return visitor.message(StatusCode::FORBIDDEN, uid, t);
+        return visitor.expired(uid);
     }
     let password = form.get("otp").map(String::as_str).unwrap_or_default();
     match checkout::submit_otp(&state, uid, password).await {
@@ -516,10 +519,7 @@ async fn result(
             see_other(format!("/payment/{uid}.html"))
         }
         Ok(Some((order, merchant))) => result_page(&state, visitor, &order, &merchant),
-        Ok(None) => {
-            let t = texts(visitor.locale).not_found.to_owned();
-            visitor.message(StatusCode::NOT_FOUND, uid, t)
-        }
+        Ok(None) => visitor.not_found(uid),
         Err(r) => r,
     }
 }
@@ -532,15 +532,11 @@ async fn abandon(
 ) -> Response {
     let visitor = Visitor::from_request(&headers, None);
     if !visitor.csrf_matches(&form_fields(&body)) {
-        let t = texts(visitor.locale).session_expired.to_owned();
-        return visitor.message(StatusCode::FORBIDDEN, uid, t);
+        return visitor.expired(uid);
     }
     match checkout::abandon(&state, uid).await {
         Ok(_) | Err(CheckoutError::NotPayable(_)) => see_other(format!("/payment/{uid}/result")),
-        Err(CheckoutError::NotFound) => {
-            let t = texts(visitor.locale).not_found.to_owned();
-            visitor.message(StatusCode::NOT_FOUND, uid, t)
-        }
+        Err(CheckoutError::NotFound) => visitor.not_found(uid),
         Err(e) => {
             tracing::error!(error = %e, uid, "abandoning an order");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
