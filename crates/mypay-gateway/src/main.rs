@@ -236,6 +236,18 @@ async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()
             if let Some(v) = set.contact_email {
                 s.contact_email = Some(v);
             }
+            let production = settings.mode == Mode::Production;
+            for url in [
+                &s.notify.completed,
+                &s.notify.non_real_time,
+                &s.notify.confirmation,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                mypay_gateway::ledger::merchant::check_notify_url(url, production)
+                    .map_err(|e| anyhow::anyhow!("notify URL {e}"))?;
+            }
             store.save_settings(&m.store_uid, &m.settings).await?;
             println!("{}", serde_json::to_string_pretty(&m.settings)?);
         }

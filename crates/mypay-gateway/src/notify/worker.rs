@@ -121,6 +121,11 @@ async fn attempt(state: &AppState, notice: &NoticeRow) -> Result<(), crate::stor
 }
 
 async fn post(state: &AppState, notice: &NoticeRow) -> Reply {
+    // Settings may have been written before a switch to production: check at delivery too.
+    let production = state.settings.mode == crate::config::Mode::Production;
+    if let Err(e) = crate::ledger::merchant::check_notify_url(&notice.url, production) {
+        return Reply::Refused(None, format!("not sent: {e}"));
+    }
     let sent = state
         .http
         .post(&notice.url)
