@@ -4,7 +4,6 @@
 use crate::clock::Clock;
 use crate::config::{Mode, Settings};
 use crate::ledger::connector::CardAcquirer;
-use crate::ledger::merchant::{MerchantSettings, SAMPLE_STORE_KEY, SAMPLE_STORE_UID};
 use crate::store::Store;
 use crate::store::writer::OrderWriter;
 use crate::{api, jobs, notify, paypage, sandbox};
@@ -40,16 +39,8 @@ impl Application {
     /// Open the store, seed the sample merchant, bind the listener.
     pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<Application> {
         let store = Store::open(&settings.database_path).await?;
-        if settings.seed_sample_merchant && store.merchant(SAMPLE_STORE_UID).await?.is_none() {
-            store
-                .create_merchant(
-                    SAMPLE_STORE_UID,
-                    None,
-                    &MerchantSettings::sandbox_defaults("MYPAY sample merchant"),
-                    SAMPLE_STORE_KEY,
-                    clock.now(),
-                )
-                .await?;
+        if settings.seed_sample_merchant {
+            store.seed_sample_merchant(clock.now()).await?;
         }
         let listener = TcpListener::bind(settings.listen).await?;
         let port = listener.local_addr()?.port();

@@ -62,11 +62,11 @@ pub enum CheckoutError {
 /// The card-like tools the PayPage can offer for `order` (SPEC §4): those its `pfn`
 /// allows, the merchant has enabled, and whose limits admit the amount.
 pub fn card_tools(
-    state_settings: &crate::ledger::merchant::MerchantSettings,
+    settings: &crate::ledger::merchant::MerchantSettings,
     order: &OrderRow,
 ) -> Vec<PaymentTool> {
     let preselection = Preselection::parse(Some(&order.pfn)).unwrap_or(Preselection::All);
-    state_settings
+    settings
         .tools_for_amount(order.cost)
         .into_iter()
         .filter(|t| t.family() == ToolFamily::Card && preselection.allows(*t))

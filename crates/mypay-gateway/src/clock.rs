@@ -65,10 +65,6 @@ impl Clock {
         Timestamp::from_microsecond(us).unwrap_or(Timestamp::MAX)
     }
 
-    pub fn is_advanceable(&self) -> bool {
-        self.inner.advanceable
-    }
-
     pub fn offset_seconds(&self) -> i64 {
         self.inner.offset_us.load(Ordering::Acquire) / 1_000_000
     }

@@ -167,18 +167,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 
 async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()> {
     let store = Store::open(&settings.database_path).await?;
-    if settings.seed_sample_merchant && store.merchant(SAMPLE_STORE_UID).await?.is_none() {
-        store
-            .create_merchant(
-                SAMPLE_STORE_UID,
-                None,
-                &mypay_gateway::ledger::merchant::MerchantSettings::sandbox_defaults(
-                    "MYPAY sample merchant",
-                ),
-                SAMPLE_STORE_KEY,
-                jiff::Timestamp::now(),
-            )
-            .await?;
+    if settings.seed_sample_merchant {
+        store.seed_sample_merchant(jiff::Timestamp::now()).await?;
     }
     match cmd {
         MerchantCommand::Show { store_uid } => {

@@ -73,7 +73,9 @@ async fn attempt(state: &AppState, notice: &NoticeRow) -> Result<(), crate::stor
             )
         }
     };
-    let next = at + SignedDuration::from_secs(notice.interval_secs);
+    let next = at
+        .checked_add(SignedDuration::from_secs(notice.interval_secs))
+        .unwrap_or(jiff::Timestamp::MAX);
     let alert_body;
     let merchant_contact;
     let alert = if status == "failed" {

@@ -283,7 +283,7 @@ async fn checkout_page(
         Err(r) => return r,
     };
     if !state::is_payable(order.prc) {
-        return result_page(state, visitor, &order, &merchant);
+        return result_page(visitor, &order, &merchant);
     }
     let request: OrderRequest = serde_json::from_str(&order.request).unwrap_or_default();
     let tools = checkout::card_tools(&merchant.settings, &order);
@@ -317,12 +317,7 @@ async fn checkout_page(
     visitor.respond(status, body)
 }
 
-fn result_page(
-    state: &AppState,
-    visitor: Visitor,
-    order: &OrderRow,
-    merchant: &crate::store::Merchant,
-) -> Response {
+fn result_page(visitor: Visitor, order: &OrderRow, merchant: &crate::store::Merchant) -> Response {
     let t = texts(visitor.locale);
     let request: OrderRequest = serde_json::from_str(&order.request).unwrap_or_default();
     let success = state::is_success(order.prc);
@@ -346,7 +341,6 @@ fn result_page(
     } else {
         None
     };
-    let _ = state;
     let page = ResultPage {
         t,
         languages: &LANGUAGES,
@@ -518,7 +512,7 @@ async fn result(
         Ok(Some((order, _))) if state::is_payable(order.prc) => {
             see_other(format!("/payment/{uid}.html"))
         }
-        Ok(Some((order, merchant))) => result_page(&state, visitor, &order, &merchant),
+        Ok(Some((order, merchant))) => result_page(visitor, &order, &merchant),
         Ok(None) => visitor.not_found(uid),
         Err(r) => r,
     }

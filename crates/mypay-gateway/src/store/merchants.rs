@@ -56,10 +56,15 @@ impl Store {
         .transpose()
     }
 
-    pub async fn merchant_count(&self) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM merchants")
-            .fetch_one(&self.pool)
-            .await?)
+    /// Create the document's sample merchant (SPEC §1) unless it exists.
+    pub async fn seed_sample_merchant(&self, now: Timestamp) -> StoreResult<()> {
+        use crate::ledger::merchant::{SAMPLE_STORE_KEY, SAMPLE_STORE_UID};
+        if self.merchant(SAMPLE_STORE_UID).await?.is_some() {
+            return Ok(());
+        }
+        let settings = MerchantSettings::sandbox_defaults("MYPAY sample merchant");
+        self.create_merchant(SAMPLE_STORE_UID, None, &settings, SAMPLE_STORE_KEY, now)
+            .await
     }
 
     /// Create a merchant with one key valid for a year from `now`.

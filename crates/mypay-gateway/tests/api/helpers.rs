@@ -6,7 +6,7 @@ use mypay_client::Client;
 use mypay_gateway::app::{AppState, Application};
 use mypay_gateway::clock::Clock;
 use mypay_gateway::config::Settings;
-use mypay_gateway::ledger::merchant::{SAMPLE_STORE_KEY, SAMPLE_STORE_UID};
+use mypay_gateway::ledger::merchant::{MerchantSettings, SAMPLE_STORE_KEY, SAMPLE_STORE_UID};
 use mypay_protocol::envelope::{self, MerchantKey};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -218,22 +218,28 @@ impl TestApp {
         v["notifications"].as_array().cloned().unwrap_or_default()
     }
 
-    pub async fn set_notify_url(&self, url: &str) {
-        let mut m = self
-            .state
-            .store
+    /// Change the sample merchant's settings as the `merchant set` command would.
+    pub async fn update_merchant(&self, change: impl FnOnce(&mut MerchantSettings)) {
+        let store = &self.state.store;
+        let mut m = store
             .merchant(SAMPLE_STORE_UID)
             .await
             .expect("db")
             .expect("merchant");
-        m.settings.notify.completed = Some(url.to_owned());
-        m.settings.notify.non_real_time = Some(url.to_owned());
-        m.settings.notify.confirmation = Some(url.to_owned());
-        self.state
-            .store
+        change(&mut m.settings);
+        store
             .save_settings(SAMPLE_STORE_UID, &m.settings)
             .await
             .expect("saved");
+    }
+
+    pub async fn set_notify_url(&self, url: &str) {
+        self.update_merchant(|s| {
+            s.notify.completed = Some(url.to_owned());
+            s.notify.non_real_time = Some(url.to_owned());
+            s.notify.confirmation = Some(url.to_owned());
+        })
+        .await;
     }
 
     pub async fn order_count(&self) -> i64 {

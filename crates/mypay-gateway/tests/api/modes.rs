@@ -18,21 +18,11 @@ async fn payment_modes_list_the_tools_whose_limits_fit() {
 #[tokio::test]
 async fn payment_modes_follow_the_merchants_settings() {
     let app = spawn_app().await;
-    let mut m = app
-        .state
-        .store
-        .merchant(SAMPLE_STORE_UID)
-        .await
-        .expect("db")
-        .expect("merchant");
-    m.settings
-        .tools
-        .retain(|t| matches!(t.tool.code(), "CREDITCARD" | "LINEPAYON"));
-    app.state
-        .store
-        .save_settings(SAMPLE_STORE_UID, &m.settings)
-        .await
-        .expect("saved");
+    app.update_merchant(|s| {
+        s.tools
+            .retain(|t| matches!(t.tool.code(), "CREDITCARD" | "LINEPAYON"))
+    })
+    .await;
     let modes = app.client.payment_modes(500, "TWD").await.expect("B200");
     assert_eq!(modes, vec!["CREDITCARD".to_owned(), "LINEPAYON".to_owned()]);
 }

@@ -215,6 +215,31 @@ async fn a_pending_charge_resolves_on_the_test_clock_with_a_confirmation_notice(
         ]
     );
     assert_eq!(notices[1]["fields"]["finishtime"], "20261123100100");
+    let timeline: Vec<(Option<String>, String, String)> = app
+        .state
+        .store
+        .events(paid_uid)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| (e.from_prc, e.to_prc, e.at))
+        .collect();
+    assert_eq!(
+        timeline,
+        vec![
+            (None, "200".to_owned(), "2026-11-23 10:00:00".to_owned()),
+            (
+                Some("200".to_owned()),
+                "A0001".to_owned(),
+                "2026-11-23 10:00:00".to_owned()
+            ),
+            (
+                Some("A0001".to_owned()),
+                "250".to_owned(),
+                "2026-11-23 10:01:00".to_owned()
+            ),
+        ]
+    );
     eventually("four notices delivered", || {
         let r = receiver.clone();
         async move { (r.count() == 4).then_some(()) }

@@ -46,19 +46,7 @@ async fn concurrent_identical_requests_get_one_transaction() {
 #[tokio::test]
 async fn a_strict_merchant_refuses_a_reused_order_id() {
     let app = spawn_app().await;
-    let mut m = app
-        .state
-        .store
-        .merchant(SAMPLE_STORE_UID)
-        .await
-        .expect("db")
-        .expect("merchant");
-    m.settings.strict_order_id = true;
-    app.state
-        .store
-        .save_settings(SAMPLE_STORE_UID, &m.settings)
-        .await
-        .expect("saved");
+    app.update_merchant(|s| s.strict_order_id = true).await;
     app.sample_order("STRICT-1", 10).await;
     let again = app.order(&sample_order_json("STRICT-1", 20)).await;
     assert_eq!(again["code"], "100");

@@ -1,6 +1,6 @@
 //! The PayPage over plain HTTP, as a browser without JavaScript uses it.
 
-use crate::helpers::{Receiver, Reply, eventually, form, spawn_app};
+use crate::helpers::{Receiver, Reply, TestApp, eventually, form, spawn_app};
 use serde_json::json;
 
 fn cookies(response: &reqwest::Response) -> String {
@@ -12,6 +12,33 @@ fn cookies(response: &reqwest::Response) -> String {
         .filter_map(|v| v.split(';').next())
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// A browser's form post, with its cookies.
+async fn post_form(
+    app: &TestApp,
+    path: &str,
+    jar: &str,
+    pairs: &[(&str, &str)],
+) -> reqwest::Response {
+    app.http
+        .post(format!("{}{path}", app.base))
+        .header("cookie", jar)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(pairs))
+        .send()
+        .await
+        .expect("post")
+}
+
+/// A browser's page load, with its cookies.
+async fn get_page(app: &TestApp, path: &str, jar: &str) -> reqwest::Response {
+    app.http
+        .get(format!("{}{path}", app.base))
+        .header("cookie", jar)
+        .send()
+        .await
+        .expect("page")
 }
 
 fn hidden_csrf(html: &str) -> String {
@@ -48,37 +75,34 @@ async fn a_consumer_pays_with_a_3d_card_and_goes_back_to_the_merchant_without_pa
     let csrf = hidden_csrf(&html);
 
     // Without the cookie's token, nothing happens.
-    let forged = app
-        .http
-        .post(format!("{}/payment/{uid}/pay", app.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
+    let forged = post_form(
+        &app,
+        &format!("/payment/{uid}/pay"),
+        "",
+        &[
             ("csrf", &"0".repeat(32)),
             ("card_number", "4938170130000003"),
             ("expiry", "1228"),
             ("cvc", "985"),
-        ]))
-        .send()
-        .await
-        .expect("post");
+        ],
+    )
+    .await;
     assert_eq!(forged.status(), 403);
 
     // A Luhn-invalid number re-shows the form with the error.
-    let bad = app
-        .http
-        .post(format!("{}/payment/{uid}/pay", app.base))
-        .header("cookie", &jar)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
+    let bad = post_form(
+        &app,
+        &format!("/payment/{uid}/pay"),
+        &jar,
+        &[
             ("csrf", &csrf),
             ("pfn", "CREDITCARD"),
             ("card_number", "4938170130000004"),
             ("expiry", "1228"),
             ("cvc", "985"),
-        ]))
-        .send()
-        .await
-        .expect("post");
+        ],
+    )
+    .await;
     assert_eq!(bad.status(), 422);
     let bad_html = bad.text().await.expect("html");
     assert!(
@@ -86,31 +110,23 @@ async fn a_consumer_pays_with_a_3d_card_and_goes_back_to_the_merchant_without_pa
         "{bad_html}"
     );
 
-    let paid = app
-        .http
-        .post(format!("{}/payment/{uid}/pay", app.base))
-        .header("cookie", &jar)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
+    let paid = post_form(
+        &app,
+        &format!("/payment/{uid}/pay"),
+        &jar,
+        &[
             ("csrf", &csrf),
             ("pfn", "CREDITCARD"),
             ("card_number", "4938 1701 3000 0003"),
             ("expiry", "12/28"),
             ("cvc", "985"),
-        ]))
-        .send()
-        .await
-        .expect("post");
+        ],
+    )
+    .await;
     assert_eq!(paid.status(), 303);
     assert_eq!(paid.headers()["location"], format!("/payment/{uid}/otp"));
 
-    let otp_page = app
-        .http
-        .get(format!("{}/payment/{uid}/otp", app.base))
-        .header("cookie", &jar)
-        .send()
-        .await
-        .expect("otp");
+    let otp_page = get_page(&app, &format!("/payment/{uid}/otp"), &jar).await;
     let otp_html = otp_page.text().await.expect("html");
     assert!(otp_html.contains("493817******0003"));
     assert!(
@@ -118,15 +134,13 @@ async fn a_consumer_pays_with_a_3d_card_and_goes_back_to_the_merchant_without_pa
         "the full card number is never shown again"
     );
 
-    let wrong = app
-        .http
-        .post(format!("{}/payment/{uid}/otp", app.base))
-        .header("cookie", &jar)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("csrf", &csrf), ("otp", "nope")]))
-        .send()
-        .await
-        .expect("post");
+    let wrong = post_form(
+        &app,
+        &format!("/payment/{uid}/otp"),
+        &jar,
+        &[("csrf", &csrf), ("otp", "nope")],
+    )
+    .await;
     assert_eq!(wrong.status(), 422);
     assert!(
         wrong
@@ -135,28 +149,20 @@ async fn a_consumer_pays_with_a_3d_card_and_goes_back_to_the_merchant_without_pa
             .expect("html")
             .contains("Wrong 3-D Secure password; tries left: 2")
     );
-    let right = app
-        .http
-        .post(format!("{}/payment/{uid}/otp", app.base))
-        .header("cookie", &jar)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("csrf", &csrf), ("otp", "nccc1234")]))
-        .send()
-        .await
-        .expect("post");
+    let right = post_form(
+        &app,
+        &format!("/payment/{uid}/otp"),
+        &jar,
+        &[("csrf", &csrf), ("otp", "nccc1234")],
+    )
+    .await;
     assert_eq!(right.status(), 303);
     assert_eq!(
         right.headers()["location"],
         format!("/payment/{uid}/result")
     );
 
-    let result = app
-        .http
-        .get(format!("{}/payment/{uid}/result", app.base))
-        .header("cookie", &jar)
-        .send()
-        .await
-        .expect("result");
+    let result = get_page(&app, &format!("/payment/{uid}/result"), &jar).await;
     let html = result.text().await.expect("html");
     assert!(html.contains("Payment successful"), "{html}");
     assert!(
@@ -242,15 +248,13 @@ async fn abandoning_on_the_page_fails_the_order_and_goes_to_the_failure_url() {
         .expect("page");
     let jar = cookies(&page);
     let csrf = hidden_csrf(&page.text().await.expect("html"));
-    let left = app
-        .http
-        .post(format!("{}/payment/{uid}/abandon", app.base))
-        .header("cookie", &jar)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("csrf", &csrf)]))
-        .send()
-        .await
-        .expect("post");
+    let left = post_form(
+        &app,
+        &format!("/payment/{uid}/abandon"),
+        &jar,
+        &[("csrf", &csrf)],
+    )
+    .await;
     assert_eq!(left.status(), 303);
     assert_eq!(app.query(uid, &key).await["prc"], "A0002");
     let html = app
