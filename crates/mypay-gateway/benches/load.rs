@@ -3,17 +3,22 @@
 //!     cargo bench -p mypay-gateway --bench load
 //!
 //! In one run it measures, at the same concurrency:
-//! 1. the ceiling, before and after the rest (the mean is used): a bare axum handler of the same stack (tokio, hyper, axum) that reads a
+//! 1. the ceiling: a bare axum handler of the same stack (tokio, hyper, axum) that reads a
 //!    POST body of the same size and answers a small JSON, in its own process;
 //! 2. `api/orders` against the release `mypay-gateway` binary in its own process (real
 //!    sealed bodies, each a new order, each answered only after its fsync'd commit);
 //! 3. `api/queryorder` of those orders.
 //!
+//! This machine's speed drifts by ±15 % within a minute, so each load is cut into slices
+//! that alternate with slices of the ceiling, and each ratio compares a load with the
+//! ceiling measured between its own slices.
+//!
 //! It prints requests/s, p50 and p99 latency and the ratios to the ceiling. With
 //! `BENCH_RSS_ORDERS=1000000` it then creates that many orders and prints the gateway's RSS.
 //!
-//! Settings (environment): `BENCH_SECONDS` (default 10), `BENCH_CONNECTIONS` (64),
-//! `BENCH_RSS_ORDERS` (0). Every load stops by itself after its duration or count.
+//! Settings (environment): `BENCH_SECONDS` (default 12, per load), `BENCH_ROUNDS` (4
+//! slices per load), `BENCH_CONNECTIONS` (64), `BENCH_RSS_ORDERS` (0). Every load stops
+//! by itself after its duration or count.
 
 use mypay_protocol::envelope::{self, MerchantKey};
 use mypay_protocol::outer::OuterRequest;
@@ -39,7 +44,8 @@ fn main() {
         bare_server();
         return;
     }
-    let seconds = env_number("BENCH_SECONDS", 10) as u64;
+    let seconds = env_number("BENCH_SECONDS", 12) as u64;
+    let rounds = env_number("BENCH_ROUNDS", 4);
     let connections = env_number("BENCH_CONNECTIONS", 64);
     let rss_orders = env_number("BENCH_RSS_ORDERS", 0);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -47,7 +53,12 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    runtime.block_on(run(Duration::from_secs(seconds), connections, rss_orders));
+    runtime.block_on(run(
+        Duration::from_secs(seconds),
+        rounds,
+        connections,
+        rss_orders,
+    ));
 }
 
 /// The ceiling: the same stack with no work behind the handler.
@@ -157,21 +168,57 @@ struct Figures {
     p99_ms: f64,
 }
 
-/// Post `bodies` (cycling) over `connections` keep-alive connections for `duration`, or
-/// until `limit` requests were sent. Every answer must contain `expect`.
+/// What one or more slices of a load measured.
+#[derive(Default)]
+struct Measured {
+    latencies_us: Vec<u32>,
+    seconds: f64,
+}
+
+impl Measured {
+    fn add(&mut self, other: Measured) {
+        self.latencies_us.extend(other.latencies_us);
+        self.seconds += other.seconds;
+    }
+
+    fn figures(mut self) -> Figures {
+        self.latencies_us.sort_unstable();
+        let n = self.latencies_us.len();
+        let pick = |q: f64| {
+            self.latencies_us
+                .get(((n as f64 * q) as usize).min(n.saturating_sub(1)))
+                .copied()
+                .unwrap_or(0) as f64
+                / 1000.0
+        };
+        Figures {
+            requests: n,
+            per_second: n as f64 / self.seconds.max(f64::EPSILON),
+            p50_ms: pick(0.50),
+            p99_ms: pick(0.99),
+        }
+    }
+}
+
+/// Post `bodies[from..]` (cycling) over `connections` keep-alive connections for
+/// `duration`, or until body number `limit`. Every answer must contain `expect`. Answers
+/// are kept when `keep` (to build queries from). Returns the next body's index.
+#[allow(clippy::too_many_arguments)]
 async fn load(
     url: &str,
-    bodies: Arc<Vec<String>>,
+    bodies: &Arc<Vec<String>>,
+    from: usize,
     connections: usize,
     duration: Duration,
     limit: usize,
     expect: &'static str,
-) -> (Figures, Vec<String>) {
+    keep: bool,
+) -> (Measured, Vec<String>, usize) {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .build()
         .expect("client");
-    let next = Arc::new(AtomicUsize::new(0));
+    let next = Arc::new(AtomicUsize::new(from));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..connections {
@@ -199,38 +246,23 @@ async fn load(
                     .expect("answer");
                 latencies.push(t.elapsed().as_micros() as u32);
                 assert!(answer.contains(expect), "unexpected answer: {answer}");
-                if answers.len() < 1_000_000 && expect == "\"code\":\"200\"" {
+                if keep {
                     answers.push(answer);
                 }
             }
             (latencies, answers)
         }));
     }
-    let mut latencies = Vec::new();
+    let mut measured = Measured::default();
     let mut answers = Vec::new();
     for t in tasks {
         let (l, a) = t.await.expect("task");
-        latencies.extend(l);
+        measured.latencies_us.extend(l);
         answers.extend(a);
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort_unstable();
-    let pick = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(0) as f64
-            / 1000.0
-    };
-    (
-        Figures {
-            requests: latencies.len(),
-            per_second: latencies.len() as f64 / elapsed,
-            p50_ms: pick(0.50),
-            p99_ms: pick(0.99),
-        },
-        answers,
-    )
+    measured.seconds = started.elapsed().as_secs_f64();
+    let next = next.load(Ordering::Relaxed).min(limit);
+    (measured, answers, next)
 }
 
 fn print(name: &str, f: &Figures, ceiling: Option<&Figures>) {
@@ -243,25 +275,89 @@ fn print(name: &str, f: &Figures, ceiling: Option<&Figures>) {
         })
         .unwrap_or_default();
     println!(
-        "{name:<16} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} requests){ratio}",
+        "{name:<22} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  ({} requests){ratio}",
         f.per_second, f.p50_ms, f.p99_ms, f.requests
     );
 }
 
-async fn run(duration: Duration, connections: usize, rss_orders: usize) {
+/// A load cut into `rounds` slices, each followed by a slice of the ceiling.
+struct Alternating<'a> {
+    ceiling_url: &'a str,
+    ceiling_bodies: &'a Arc<Vec<String>>,
+    connections: usize,
+    slice: Duration,
+    rounds: usize,
+}
+
+impl Alternating<'_> {
+    /// Returns (load, ceiling). Bodies are each sent once when `once` (new orders), else
+    /// cycled (queries).
+    async fn run(
+        &self,
+        url: &str,
+        bodies: &Arc<Vec<String>>,
+        expect: &'static str,
+        once: bool,
+    ) -> (Measured, Measured) {
+        let (mut measured, mut ceiling) = (Measured::default(), Measured::default());
+        let limit = if once { bodies.len() } else { usize::MAX };
+        let mut next = 0;
+        for _ in 0..self.rounds {
+            let (m, _, n) = load(
+                url,
+                bodies,
+                next,
+                self.connections,
+                self.slice,
+                limit,
+                expect,
+                false,
+            )
+            .await;
+            measured.add(m);
+            next = n;
+            let (c, _, _) = load(
+                self.ceiling_url,
+                self.ceiling_bodies,
+                0,
+                self.connections,
+                self.slice,
+                usize::MAX,
+                "200",
+                false,
+            )
+            .await;
+            ceiling.add(c);
+        }
+        (measured, ceiling)
+    }
+}
+
+async fn run(duration: Duration, rounds: usize, connections: usize, rss_orders: usize) {
     let key = MerchantKey::parse(STORE_KEY).expect("key");
     let run_id = format!("B{}", std::process::id());
     println!(
-        "loopback, {connections} connections, {} s per load, load generator in the same machine (2 cores)",
+        "loopback, {connections} connections, {} s per load in {rounds} slices alternating with the ceiling, load generator in the same machine (2 cores)",
         duration.as_secs()
     );
 
     // Sealing is the client's work: done before any clock starts.
     let order_bodies: Arc<Vec<String>> =
         Arc::new((0..400_000).map(|i| order_body(&key, &run_id, i)).collect());
+    let warm_bodies: Arc<Vec<String>> = Arc::new(
+        (0..50_000)
+            .map(|i| order_body(&key, &format!("{run_id}W"), i))
+            .collect(),
+    );
 
-    let (ceiling_before, _) = ceiling(&order_bodies, connections, duration).await;
-
+    let bare = start(
+        {
+            let mut c = Command::new(std::env::current_exe().expect("exe"));
+            c.arg("--bare-server");
+            c
+        },
+        &std::env::temp_dir().join("mypay-bench-bare.log"),
+    );
     let dir = std::env::temp_dir().join(format!("mypay-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::create_dir_all(&dir);
@@ -277,20 +373,32 @@ async fn run(duration: Duration, connections: usize, rss_orders: usize) {
         &std::env::temp_dir().join("mypay-bench-gateway.log"),
     );
     let url = format!("{}/api/init", gateway.base);
-    let (orders, answers) = load(
-        &url,
-        order_bodies.clone(),
+    let ceiling_url = format!("{}/api/init", bare.base);
+    let alternating = Alternating {
+        ceiling_url: &ceiling_url,
+        ceiling_bodies: &order_bodies,
         connections,
-        duration,
-        order_bodies.len(),
+        slice: duration / rounds.max(1) as u32,
+        rounds: rounds.max(1),
+    };
+
+    // The orders to query are created first, unmeasured (this also warms the gateway):
+    // the measured loads keep no answers, so the load generator's memory stays the same
+    // in every slice.
+    let (_, answers, _) = load(
+        &url,
+        &warm_bodies,
+        0,
+        connections,
+        Duration::from_secs(3600),
+        warm_bodies.len(),
         "\"code\":\"200\"",
+        true,
     )
     .await;
-
     let query_bodies: Arc<Vec<String>> = Arc::new(
         answers
             .iter()
-            .take(100_000)
             .map(|a| {
                 let v: serde_json::Value = serde_json::from_str(a).expect("json");
                 sealed(
@@ -301,88 +409,56 @@ async fn run(duration: Duration, connections: usize, rss_orders: usize) {
             })
             .collect(),
     );
-    let (queries, _) = load(
-        &url,
-        query_bodies,
-        connections,
-        duration,
-        usize::MAX,
-        "\"prc\":\"200\"",
-    )
-    .await;
+    drop(answers);
 
-    // The ceiling again: this machine's speed drifts, so the ratio uses the mean of both.
-    let (ceiling_after, _) = ceiling(&order_bodies, connections, duration).await;
-    let ceiling = Figures {
-        requests: ceiling_before.requests + ceiling_after.requests,
-        per_second: (ceiling_before.per_second + ceiling_after.per_second) / 2.0,
-        p50_ms: (ceiling_before.p50_ms + ceiling_after.p50_ms) / 2.0,
-        p99_ms: (ceiling_before.p99_ms + ceiling_after.p99_ms) / 2.0,
-    };
+    let (orders, orders_ceiling) = alternating
+        .run(&url, &order_bodies, "\"code\":\"200\"", true)
+        .await;
+    let orders_count = orders.latencies_us.len();
+    let (queries, queries_ceiling) = alternating
+        .run(&url, &query_bodies, "\"prc\":\"200\"", false)
+        .await;
+
+    let (orders, orders_ceiling) = (orders.figures(), orders_ceiling.figures());
+    let (queries, queries_ceiling) = (queries.figures(), queries_ceiling.figures());
     println!();
-    print("bare (before)", &ceiling_before, None);
-    print("bare (after)", &ceiling_after, None);
-    print("bare (mean)", &ceiling, None);
-    print("api/orders", &orders, Some(&ceiling));
-    print("api/queryorder", &queries, Some(&ceiling));
+    print("bare (between orders)", &orders_ceiling, None);
+    print("api/orders", &orders, Some(&orders_ceiling));
+    print("bare (between queries)", &queries_ceiling, None);
+    print("api/queryorder", &queries, Some(&queries_ceiling));
     println!(
-        "gateway RSS after {} orders: {} MiB",
-        orders.requests,
+        "gateway RSS after {orders_count} orders: {} MiB",
         rss_kib(gateway.child.id()) / 1024
     );
+    drop(bare);
 
     if rss_orders > 0 {
-        let more = rss_orders.saturating_sub(orders.requests);
+        let more = rss_orders.saturating_sub(orders_count);
         let bodies: Arc<Vec<String>> = Arc::new(
             (0..more)
                 .map(|i| order_body(&key, &format!("{run_id}R"), i))
                 .collect(),
         );
         let started = Instant::now();
-        let (filled, _) = load(
+        let (filled, _, _) = load(
             &url,
-            bodies,
+            &bodies,
+            0,
             connections,
             Duration::from_secs(3600),
             more,
             "\"code\":\"200\"",
+            false,
         )
         .await;
         println!(
             "gateway RSS after {} orders: {} MiB ({:.0} s to add {})",
-            orders.requests + filled.requests,
+            orders_count + filled.latencies_us.len(),
             rss_kib(gateway.child.id()) / 1024,
             started.elapsed().as_secs_f64(),
-            filled.requests
+            filled.latencies_us.len()
         );
     }
     drop(gateway);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The bare handler's figures under the same load.
-async fn ceiling(
-    bodies: &Arc<Vec<String>>,
-    connections: usize,
-    duration: Duration,
-) -> (Figures, Vec<String>) {
-    let bare = start(
-        {
-            let mut c = Command::new(std::env::current_exe().expect("exe"));
-            c.arg("--bare-server");
-            c
-        },
-        &std::env::temp_dir().join("mypay-bench-bare.log"),
-    );
-    let figures = load(
-        &format!("{}/api/init", bare.base),
-        bodies.clone(),
-        connections,
-        duration,
-        usize::MAX,
-        "200",
-    )
-    .await;
-    drop(bare);
-    figures
 }

@@ -12,9 +12,19 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-/// Everything a request handler or worker needs, cheap to clone.
+/// Everything a request handler or worker needs. Cloned for every request, so it is one
+/// reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub clock: Clock,
@@ -54,10 +64,10 @@ impl Application {
             .timeout(settings.notify_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        let state = AppState {
-            writer: OrderWriter::spawn(store.clone(), settings.max_commit_batch),
+        let state = AppState(Arc::new(Shared {
+            writer: OrderWriter::spawn(&store, settings.max_commit_batch)?,
             directory: crate::directory::Directory::new(store.clone()),
-            reader: crate::store::reader::OrderReader::spawn(store.clone(), 2, 64),
+            reader: crate::store::reader::OrderReader::open(&store, 4)?,
             settings: Arc::new(settings),
             store,
             clock,
@@ -65,7 +75,7 @@ impl Application {
             notices_waiting: Arc::new(Notify::new()),
             http,
             base_url,
-        };
+        }));
         let mut router = Router::new().merge(api::router()).merge(paypage::router());
         if state.settings.mode == Mode::Sandbox {
             router = router.merge(sandbox::router());

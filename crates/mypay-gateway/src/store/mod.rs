@@ -1,10 +1,12 @@
-//! Storage: SQLite through sqlx, with the migrations in `migrations/`. No SQL lives
-//! outside this module; the rest of the gateway calls these methods.
+//! Storage: SQLite through sqlx, with the migrations in `migrations/`; the two hot paths
+//! (new orders, order lookups) on dedicated connections of their own ([`direct`]). No SQL
+//! lives outside this module; the rest of the gateway calls these methods.
 //!
 //! Durability: WAL with `synchronous=FULL`, so an answered order has been fsync'd. New
 //! orders go through [`writer`], which commits many concurrent orders in one transaction
 //! (one fsync for the batch) and answers each only after that commit.
 
+mod direct;
 mod merchants;
 mod notices;
 mod orders;
@@ -29,6 +31,8 @@ pub enum StoreError {
     NotFound,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database: {0}")]
+    Direct(#[from] rusqlite::Error),
     #[error("migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
@@ -40,6 +44,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// The database file, for the dedicated connections of [`writer`] and [`reader`].
+    path: std::sync::Arc<std::path::PathBuf>,
     /// Bumped by every change of merchants or credentials made through this store, so
     /// caches in this process notice at once (other processes: see `directory`).
     generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -60,11 +66,15 @@ impl Store {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A ping before every use is one more round trip to SQLite's thread; an
+            // embedded database has no connection that silently goes stale.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Store {
             pool,
+            path: std::sync::Arc::new(path.to_owned()),
             generation: Default::default(),
         })
     }

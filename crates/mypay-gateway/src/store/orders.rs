@@ -4,12 +4,12 @@
 //! racing requests cannot both move the order), its event row, the notices it owes and
 //! the timers it starts. Either all of it is written or none.
 
+use super::direct::Columns;
 use super::notices::{NewNotice, insert_notice};
 use super::{Store, StoreError, StoreResult, micros, timestamp};
 use jiff::Timestamp;
 use mypay_protocol::Prc;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 #[derive(Debug, Clone)]
 pub struct OrderRow {
@@ -38,32 +38,39 @@ pub struct OrderRow {
 }
 
 impl OrderRow {
-    pub(super) fn from_row(r: &SqliteRow) -> StoreResult<OrderRow> {
-        let prc: String = r.try_get("prc")?;
-        let uid: i64 = r.try_get("uid")?;
+    /// The columns [`OrderRow::from_row`] reads, in its order: select exactly these.
+    pub(super) const COLUMNS: &'static str = "uid, store_uid, order_id, token, request, pfn, \
+        cost, currency, authorise_only, prc, paid_pfn, cardno, card_type, issuing_bank, \
+        issuing_bank_uid, acode, supplier_code, actual_cost, retmsg, created_at, updated_at, \
+        finished_at";
+
+    /// Decode a row of [`OrderRow::COLUMNS`]. By position: looking columns up by name
+    /// was a visible part of a query's cost.
+    pub(super) fn from_row(r: &impl Columns) -> StoreResult<OrderRow> {
+        let prc = r.text(9)?;
         Ok(OrderRow {
-            uid: uid as u64,
-            store_uid: r.try_get("store_uid")?,
-            order_id: r.try_get("order_id")?,
-            token: r.try_get("token")?,
-            request: r.try_get("request")?,
-            pfn: r.try_get("pfn")?,
-            cost: r.try_get("cost")?,
-            currency: r.try_get("currency")?,
-            authorise_only: r.try_get::<i64, _>("authorise_only")? != 0,
+            uid: r.int(0)? as u64,
+            store_uid: r.text(1)?,
+            order_id: r.text(2)?,
+            token: r.text(3)?,
+            request: r.text(4)?,
+            pfn: r.text(5)?,
+            cost: r.int(6)?,
+            currency: r.text(7)?,
+            authorise_only: r.int(8)? != 0,
             prc: Prc::parse(&prc).ok_or_else(|| StoreError::Corrupt(format!("prc {prc:?}")))?,
-            paid_pfn: r.try_get("paid_pfn")?,
-            cardno: r.try_get("cardno")?,
-            card_type: r.try_get("card_type")?,
-            issuing_bank: r.try_get("issuing_bank")?,
-            issuing_bank_uid: r.try_get("issuing_bank_uid")?,
-            acode: r.try_get("acode")?,
-            supplier_code: r.try_get("supplier_code")?,
-            actual_cost: r.try_get("actual_cost")?,
-            retmsg: r.try_get("retmsg")?,
-            created_at: timestamp(r.try_get("created_at")?),
-            updated_at: timestamp(r.try_get("updated_at")?),
-            finished_at: r.try_get::<Option<i64>, _>("finished_at")?.map(timestamp),
+            paid_pfn: r.opt_text(10)?,
+            cardno: r.opt_text(11)?,
+            card_type: r.opt_int(12)?,
+            issuing_bank: r.opt_text(13)?,
+            issuing_bank_uid: r.opt_text(14)?,
+            acode: r.opt_text(15)?,
+            supplier_code: r.opt_text(16)?,
+            actual_cost: r.opt_int(17)?,
+            retmsg: r.text(18)?,
+            created_at: timestamp(r.int(19)?),
+            updated_at: timestamp(r.int(20)?),
+            finished_at: r.opt_int(21)?.map(timestamp),
         })
     }
 }
@@ -141,7 +148,8 @@ impl Store {
         let Ok(uid) = i64::try_from(uid) else {
             return Ok(None);
         };
-        let row = sqlx::query("SELECT * FROM orders WHERE uid = ?")
+        let sql = format!("SELECT {} FROM orders WHERE uid = ?", OrderRow::COLUMNS);
+        let row = sqlx::query(&sql)
             .bind(uid)
             .fetch_optional(&self.pool)
             .await?;

@@ -1,98 +1,52 @@
-//! Batched reads of orders by `uid`, for `api/queryorder`.
+//! Reads of orders by `uid`, for `api/queryorder`.
 //!
-//! sqlx runs each SQLite connection on its own thread, so every statement costs two
-//! thread hand-offs; under load those hand-offs, not SQLite, were most of a query's cost.
-//! Concurrent lookups are gathered here and answered by one `SELECT … WHERE uid IN (…)`.
-//! Reads see committed data only, exactly as a single lookup would.
+//! A point read by primary key from SQLite's page cache takes a few microseconds: less
+//! than handing it to another thread and waking the handler again, which is what sqlx
+//! does for every statement and what most of a query's cost was under load. So lookups
+//! run right on the request's thread, on one of a few dedicated read-only connections
+//! (see [`super::direct`]). Reads see committed data only.
 
+use super::direct;
 use super::{OrderRow, Store, StoreError};
-use std::collections::HashMap;
-use tokio::sync::{mpsc, oneshot};
-
-type Reply = oneshot::Sender<Result<Option<OrderRow>, String>>;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone)]
 pub struct OrderReader {
-    tx: mpsc::Sender<(u64, Reply)>,
+    connections: Arc<[Mutex<rusqlite::Connection>]>,
+    next: Arc<AtomicUsize>,
 }
 
 impl OrderReader {
-    /// Start `tasks` reader tasks on `store`, each answering up to `max_batch` lookups at once.
-    pub fn spawn(store: Store, tasks: usize, max_batch: usize) -> OrderReader {
-        let (tx, rx) = mpsc::channel(max_batch.max(1) * 4);
-        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
-        for _ in 0..tasks.max(1) {
-            tokio::spawn(run(store.clone(), rx.clone(), max_batch.max(1)));
-        }
-        OrderReader { tx }
+    /// Open `count` read-only connections to `store`'s file.
+    pub fn open(store: &Store, count: usize) -> Result<OrderReader, StoreError> {
+        let connections = (0..count.max(1))
+            .map(|_| direct::open(&store.path, true).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(OrderReader {
+            connections: connections.into(),
+            next: Default::default(),
+        })
     }
 
     pub async fn order(&self, uid: u64) -> Result<Option<OrderRow>, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send((uid, reply))
-            .await
-            .map_err(|_| StoreError::Corrupt("the order reader has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Corrupt("the order reader dropped a request".into()))?
-            .map_err(StoreError::Corrupt)
-    }
-}
-
-async fn run(
-    store: Store,
-    rx: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<(u64, Reply)>>>,
-    max_batch: usize,
-) {
-    let mut batch = Vec::with_capacity(max_batch);
-    loop {
-        {
-            let mut rx = rx.lock().await;
-            if rx.recv_many(&mut batch, max_batch).await == 0 {
-                return;
-            }
-        }
-        let uids: Vec<u64> = batch.iter().map(|(uid, _)| *uid).collect();
-        match store.orders_by_uid(&uids).await {
-            Ok(found) => {
-                for (uid, reply) in batch.drain(..) {
-                    let _ = reply.send(Ok(found.get(&uid).cloned()));
-                }
-            }
-            Err(e) => {
-                for (_, reply) in batch.drain(..) {
-                    let _ = reply.send(Err(e.to_string()));
-                }
-            }
-        }
-    }
-}
-
-impl Store {
-    /// The orders among `uids` that exist. A uid asked for twice is answered once; the
-    /// caller gets a clone per request.
-    pub async fn orders_by_uid(&self, uids: &[u64]) -> Result<HashMap<u64, OrderRow>, StoreError> {
-        let mut wanted: Vec<i64> = uids.iter().filter_map(|&u| i64::try_from(u).ok()).collect();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let mut out = HashMap::with_capacity(wanted.len());
-        // Fixed statement sizes keep the prepared-statement cache small and warm.
-        for chunk in wanted.chunks(64) {
-            let size = chunk.len().next_power_of_two();
-            let sql = format!(
-                "SELECT * FROM orders WHERE uid IN ({})",
-                vec!["?"; size].join(", ")
-            );
-            let mut query = sqlx::query(&sql);
-            for i in 0..size {
-                query = query.bind(chunk[i.min(chunk.len() - 1)]);
-            }
-            for row in query.fetch_all(&self.pool).await? {
-                let order = OrderRow::from_row(&row)?;
-                out.insert(order.uid, order);
-            }
-        }
-        Ok(out)
+        let Ok(uid) = i64::try_from(uid) else {
+            return Ok(None);
+        };
+        // Take a free connection if there is one, else wait for the next in turn.
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.connections.len();
+        let conn = (0..n)
+            .find_map(|i| self.connections[(start + i) % n].try_lock().ok())
+            // A poisoned lock only means a reader panicked; the connection is intact.
+            .unwrap_or_else(|| {
+                self.connections[start % n]
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+            });
+        let sql = format!("SELECT {} FROM orders WHERE uid = ?", OrderRow::COLUMNS);
+        let mut statement = conn.prepare_cached(&sql)?;
+        let mut rows = statement.query([uid])?;
+        rows.next()?.map(OrderRow::from_row).transpose()
     }
 }

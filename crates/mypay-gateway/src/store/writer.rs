@@ -10,10 +10,10 @@
 //! race-free on one node: the check "is the same request still unpaid?" and the insert
 //! happen in the same serial transaction.
 
-use super::{Store, StoreError, micros};
+use super::{Store, StoreError, direct, micros};
 use crate::ledger::order::NewOrder;
 use jiff::Timestamp;
-use sqlx::Row;
+use rusqlite::{ToSql, TransactionBehavior, params_from_iter};
 use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 
@@ -43,11 +43,16 @@ pub struct OrderWriter {
 }
 
 impl OrderWriter {
-    /// Start the writer task on `store`.
-    pub fn spawn(store: Store, max_batch: usize) -> OrderWriter {
-        let (tx, rx) = mpsc::channel(max_batch.max(1) * 4);
-        tokio::spawn(run(store, rx, max_batch.max(1)));
-        OrderWriter { tx }
+    /// Start the writer on a thread of its own with its own connection to `store`'s file.
+    pub fn spawn(store: &Store, max_batch: usize) -> Result<OrderWriter, StoreError> {
+        let conn = direct::open(&store.path, false)?;
+        let max_batch = max_batch.max(1);
+        let (tx, rx) = mpsc::channel(max_batch * 4);
+        std::thread::Builder::new()
+            .name("order-writer".into())
+            .spawn(move || run(conn, rx, max_batch))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the order writer: {e}")))?;
+        Ok(OrderWriter { tx })
     }
 
     /// Store `order` (durably) and say which transaction it is.
@@ -79,10 +84,19 @@ impl OrderWriter {
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+/// The writer thread: wait for one order, take every other one already waiting, write
+/// them all, answer them all. Ends when every sender is gone.
+fn run(mut conn: rusqlite::Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     let mut batch = Vec::with_capacity(max_batch);
-    while rx.recv_many(&mut batch, max_batch).await > 0 {
-        match write_batch(&store, &batch).await {
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        match write_batch(&mut conn, &batch) {
             Ok(answers) => {
                 for (job, answer) in batch.drain(..).zip(answers) {
                     let _ = job.reply.send(Ok(answer));
@@ -112,12 +126,11 @@ enum Latest {
     InBatch(usize),
 }
 
-/// Write one batch in a handful of statements, whatever its size: one read of the latest
-/// transaction of every `order_id` in it, one multi-row insert of the new orders, one of
-/// their creation events. Each statement is a round trip to SQLite's thread, so statements
-/// per batch, not per order, is what lets a batch finish before the next one is waiting.
-async fn write_batch(store: &Store, batch: &[Job]) -> Result<Vec<Created>, sqlx::Error> {
-    let mut tx = store.begin_write().await?;
+/// Write one batch in one transaction and a handful of statements, whatever its size: one
+/// read of the latest transaction of every `order_id` in it, one multi-row insert of the
+/// new orders, one of their creation events.
+fn write_batch(conn: &mut rusqlite::Connection, batch: &[Job]) -> Result<Vec<Created>, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
 
     let mut latest: HashMap<(&str, &str), Latest> = HashMap::with_capacity(batch.len());
     for chunk in pow2_chunks(batch, 256) {
@@ -127,13 +140,14 @@ async fn write_batch(store: &Store, batch: &[Job]) -> Result<Vec<Created>, sqlx:
                  SELECT MAX(uid) FROM orders WHERE (store_uid, order_id) IN (VALUES {tuples})
                  GROUP BY store_uid, order_id)"
         );
-        let mut query = sqlx::query(&sql);
-        for job in chunk {
-            query = query.bind(&job.order.store_uid).bind(&job.order.order_id);
-        }
-        for row in query.fetch_all(&mut *tx).await? {
-            let store_uid: String = row.try_get("store_uid")?;
-            let order_id: String = row.try_get("order_id")?;
+        let mut statement = tx.prepare_cached(&sql)?;
+        let keys = chunk
+            .iter()
+            .flat_map(|j| [j.order.store_uid.as_str(), j.order.order_id.as_str()]);
+        let mut rows = statement.query(params_from_iter(keys))?;
+        while let Some(row) = rows.next()? {
+            let store_uid: String = row.get("store_uid")?;
+            let order_id: String = row.get("order_id")?;
             // Borrow the key from the batch so the map needs no owned strings.
             let Some(job) = chunk
                 .iter()
@@ -144,10 +158,10 @@ async fn write_batch(store: &Store, batch: &[Job]) -> Result<Vec<Created>, sqlx:
             latest.insert(
                 (job.order.store_uid.as_str(), job.order.order_id.as_str()),
                 Latest::Stored {
-                    uid: row.try_get::<i64, _>("uid")? as u64,
-                    token: row.try_get("token")?,
-                    request: row.try_get("request")?,
-                    unpaid: row.try_get::<String, _>("prc")? == "200",
+                    uid: row.get::<_, i64>("uid")? as u64,
+                    token: row.get("token")?,
+                    request: row.get("request")?,
+                    unpaid: row.get::<_, String>("prc")? == "200",
                 },
             );
         }
@@ -194,44 +208,60 @@ async fn write_batch(store: &Store, batch: &[Job]) -> Result<Vec<Created>, sqlx:
             "INSERT INTO orders (store_uid, order_id, token, request, pfn, cost, currency, authorise_only, prc, created_at, updated_at)
              VALUES {rows} RETURNING uid, token"
         );
-        let mut query = sqlx::query(&sql);
-        for &i in chunk {
+        // Values computed per row, kept alive here so the parameters can borrow them.
+        let derived: Vec<(&str, &str, i64)> = chunk
+            .iter()
+            .map(|&i| {
+                let o = &batch[i].order;
+                (
+                    o.preselection.as_text(),
+                    o.currency.code(),
+                    micros(batch[i].now),
+                )
+            })
+            .collect();
+        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(chunk.len() * 10);
+        for (&i, (pfn, currency, at)) in chunk.iter().zip(&derived) {
             let (job, o) = (&batch[i], &batch[i].order);
-            let at = micros(job.now);
-            query = query
-                .bind(&o.store_uid)
-                .bind(&o.order_id)
-                .bind(&job.token)
-                .bind(&job.request_json)
-                .bind(o.preselection.as_text())
-                .bind(o.cost)
-                .bind(o.currency.code())
-                .bind(o.authorise_only)
-                .bind(at)
-                .bind(at);
+            values.extend([
+                &o.store_uid as &dyn ToSql,
+                &o.order_id,
+                &job.token,
+                &job.request_json,
+                pfn,
+                &o.cost,
+                currency,
+                &o.authorise_only,
+                at,
+                at,
+            ]);
         }
+        let mut statement = tx.prepare_cached(&sql)?;
+        let mut rows = statement.query(params_from_iter(values))?;
         // RETURNING gives no order guarantee: match rows by their (random, unique) token.
-        for row in query.fetch_all(&mut *tx).await? {
-            let token: String = row.try_get("token")?;
-            let uid = row.try_get::<i64, _>("uid")? as u64;
+        while let Some(row) = rows.next()? {
+            let token: String = row.get("token")?;
+            let uid = row.get::<_, i64>("uid")? as u64;
             if let Some(&i) = chunk.iter().find(|&&i| batch[i].token == token) {
                 uids.insert(i, uid);
             }
         }
+        drop(rows);
+        drop(statement);
         let events = vec!["(?, NULL, '200', ?, 'api/orders')"; chunk.len()].join(", ");
         let sql =
             format!("INSERT INTO order_events (uid, from_prc, to_prc, at, cause) VALUES {events}");
-        let mut query = sqlx::query(&sql);
+        let mut values: Vec<i64> = Vec::with_capacity(chunk.len() * 2);
         for &i in chunk {
             let uid = uids
                 .get(&i)
                 .copied()
-                .ok_or_else(|| sqlx::Error::Protocol("an inserted order returned no uid".into()))?;
-            query = query.bind(uid as i64).bind(micros(batch[i].now));
+                .ok_or_else(|| StoreError::Corrupt("an inserted order returned no uid".into()))?;
+            values.extend([uid as i64, micros(batch[i].now)]);
         }
-        query.execute(&mut *tx).await?;
+        tx.prepare_cached(&sql)?.execute(params_from_iter(values))?;
     }
-    tx.commit().await?;
+    tx.commit()?;
 
     // Every new order has its uid here: the events insert above refused otherwise.
     let uid_of = |i: usize| uids.get(&i).copied().unwrap_or_default();
@@ -253,8 +283,8 @@ async fn write_batch(store: &Store, batch: &[Job]) -> Result<Vec<Created>, sqlx:
 }
 
 /// Split `items` into chunks whose sizes are powers of two (largest first, at most `max`).
-/// A multi-row statement's text depends on its row count, and sqlx caches prepared
-/// statements by text: with only a few sizes they stay prepared instead of being parsed
+/// A multi-row statement's text depends on its row count, and prepared statements are
+/// cached by text: with only a few sizes they stay prepared instead of being parsed
 /// again for every batch.
 fn pow2_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
     let mut rest = items;
