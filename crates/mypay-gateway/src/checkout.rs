@@ -306,6 +306,7 @@ pub fn transition(
         notices: Vec::new(),
         timers: Vec::new(),
         completes_timer: None,
+        reversals: Vec::new(),
     }
 }
 

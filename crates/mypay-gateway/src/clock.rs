@@ -107,6 +107,31 @@ pub mod taipei {
         t.to_zoned(zone()).strftime("%Y%m%d").to_string()
     }
 
+    /// The next 00:00 in Taipei strictly after `t`: when the nightly batches run (refunds,
+    /// batch captures).
+    pub fn next_midnight(t: Timestamp) -> Timestamp {
+        let zoned = t.to_zoned(zone());
+        zoned
+            .date()
+            .tomorrow()
+            .ok()
+            .and_then(|d| d.to_zoned(zone()).ok())
+            .map(|z| z.timestamp())
+            // Only at the end of jiff's range; a day later is then as good as midnight.
+            .unwrap_or_else(|| {
+                t.saturating_add(jiff::SignedDuration::from_hours(24))
+                    .unwrap_or(t)
+            })
+    }
+
+    /// `YYYYMMDD` of the day `days` after `t` (Taipei).
+    pub fn date8_after_days(t: Timestamp, days: i64) -> String {
+        let later = t
+            .saturating_add(jiff::SignedDuration::from_hours(24 * days))
+            .unwrap_or(t);
+        date8(later)
+    }
+
     /// `YYYY-MM-DD HH:MM:SS` for people (the PayPage, the dashboard).
     pub fn display(t: Timestamp) -> String {
         t.to_zoned(zone()).strftime("%Y-%m-%d %H:%M:%S").to_string()
@@ -116,6 +141,23 @@ pub mod taipei {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_nightly_batch_is_the_next_taipei_midnight() {
+        // 2026-03-10 23:59:59 in Taipei is 15:59:59 UTC.
+        let late: Timestamp = "2026-03-10T15:59:59Z".parse().expect("timestamp");
+        assert_eq!(
+            taipei::next_midnight(late).to_string(),
+            "2026-03-10T16:00:00Z"
+        );
+        let midnight: Timestamp = "2026-03-10T16:00:00Z".parse().expect("timestamp");
+        assert_eq!(
+            taipei::next_midnight(midnight).to_string(),
+            "2026-03-11T16:00:00Z",
+            "strictly after"
+        );
+        assert_eq!(taipei::date8_after_days(midnight, 7), "20260318");
+    }
 
     #[test]
     fn a_test_clock_moves_forward_and_a_system_clock_does_not() {

@@ -1,9 +1,13 @@
 //! The scheduler: timed work on the gateway's clock. Each timer is done in the same
 //! transaction as the state change it causes, so it takes effect exactly once.
 
+use crate::api::CAPTURE_BATCH;
 use crate::app::AppState;
 use crate::checkout::{self, RESOLVE_PENDING};
+use crate::clock::taipei;
+use crate::ledger::reversal::{CASH_REFUND_DAYS, refund_type};
 use crate::ledger::state::{self, Event};
+use crate::store::reversals::REFUND_BATCH;
 use crate::store::{StoreError, TimerRow};
 use mypay_protocol::notice::NoticeKind;
 
@@ -36,6 +40,10 @@ pub async fn run_due(state: &AppState) -> Result<usize, StoreError> {
 
 async fn fire(state: &AppState, timer: &TimerRow) -> Result<(), StoreError> {
     let now = state.clock.now();
+    // A refund batch timer names the refund, every other timer the order.
+    if timer.kind == REFUND_BATCH {
+        return complete_refund(state, timer).await;
+    }
     let Some(order) = state.store.order(timer.uid).await? else {
         return state.store.close_timer(timer.id, now).await;
     };
@@ -72,9 +80,70 @@ async fn fire(state: &AppState, timer: &TimerRow) -> Result<(), StoreError> {
             state.notices_waiting.notify_one();
             Ok(())
         }
+        CAPTURE_BATCH => {
+            let Ok(to) = state::next(order.prc, Event::CaptureConfirmed) else {
+                return state.store.close_timer(timer.id, now).await;
+            };
+            let Some(merchant) = state.store.merchant(&order.store_uid).await? else {
+                return state.store.close_timer(timer.id, now).await;
+            };
+            let facts = crate::store::PaymentFacts {
+                actual_cost: order.captured,
+                ..Default::default()
+            };
+            let mut t = checkout::transition(
+                state,
+                &order,
+                to,
+                "the acquirer's nightly batch confirmed the capture",
+                facts,
+            );
+            t.finishes = true;
+            t.completes_timer = Some(timer.id);
+            checkout::attach_notice(&mut t, &order, &merchant, NoticeKind::Completed);
+            state.store.apply(&t).await?;
+            state.notices_waiting.notify_one();
+            Ok(())
+        }
         other => {
             tracing::warn!(kind = other, "unknown timer kind; closing it");
             state.store.close_timer(timer.id, now).await
         }
     }
+}
+
+/// The nightly refund batch reached a queued refund: complete it and notify.
+async fn complete_refund(state: &AppState, timer: &TimerRow) -> Result<(), StoreError> {
+    let now = state.clock.now();
+    let refund = state.store.reversal(timer.uid).await?;
+    let order = match &refund {
+        Some(r) => state.store.order(r.uid).await?,
+        None => None,
+    };
+    let merchant = match &order {
+        Some(o) => state.store.merchant(&o.store_uid).await?,
+        None => None,
+    };
+    let (Some(refund), Some(order), Some(merchant)) = (refund, order, merchant) else {
+        return state.store.close_timer(timer.id, now).await;
+    };
+    // Cancelled meanwhile (220): nothing to do.
+    if state::refund_next(refund.prc, true).is_none() {
+        return state.store.close_timer(timer.id, now).await;
+    }
+    let expected = if refund.refund_type == refund_type::CASH {
+        taipei::date8_after_days(now, CASH_REFUND_DAYS)
+    } else {
+        String::new()
+    };
+    let done = state
+        .store
+        .complete_refund(refund.id, timer.id, &expected, now, |row| {
+            crate::notify::refund_notice(&merchant.settings, &order, row)
+        })
+        .await?;
+    if done.is_some() {
+        state.notices_waiting.notify_one();
+    }
+    Ok(())
 }

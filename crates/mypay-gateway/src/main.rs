@@ -64,7 +64,7 @@ enum MerchantCommand {
     /// Print a merchant's settings as JSON.
     Show { store_uid: String },
     /// Change a merchant's settings; only the options given change.
-    Set(MerchantSet),
+    Set(Box<MerchantSet>),
 }
 
 #[derive(Args)]
@@ -82,6 +82,9 @@ struct MerchantSet {
     /// URL for 訂單確認回傳資訊 only.
     #[arg(long)]
     confirmation_url: Option<String>,
+    /// URL for refund-complete notices (退款完成回傳資訊); unset: the 交易完成 URL.
+    #[arg(long)]
+    refund_url: Option<String>,
     /// Default success redirect.
     #[arg(long)]
     success_returl: Option<String>,
@@ -198,6 +201,9 @@ async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()
             if let Some(u) = set.confirmation_url {
                 s.notify.confirmation = Some(u);
             }
+            if let Some(u) = set.refund_url {
+                s.notify.refund = Some(u);
+            }
             if let Some(u) = set.success_returl {
                 s.success_returl = Some(u);
             }
@@ -231,6 +237,7 @@ async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()
                 &s.notify.completed,
                 &s.notify.non_real_time,
                 &s.notify.confirmation,
+                &s.notify.refund,
             ]
             .into_iter()
             .flatten()

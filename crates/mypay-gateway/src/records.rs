@@ -4,9 +4,9 @@
 
 use crate::clock::taipei;
 use crate::ledger::merchant::supplier_name;
-use crate::store::OrderRow;
+use crate::store::{OrderRow, ReversalKind, ReversalRow};
 use mypay_protocol::Prc;
-use mypay_protocol::messages::{OrderRequest, QueryRecord};
+use mypay_protocol::messages::{OrderRequest, QueryRecord, RefundRow};
 use mypay_protocol::notice::TransactionNotice;
 use mypay_protocol::values::{TransType, TransactionMode};
 
@@ -19,6 +19,11 @@ fn text(v: &Option<String>) -> String {
 }
 
 fn finishtime(order: &OrderRow) -> String {
+    // As the document's recorded capture answer: no finish time while a capture waits
+    // for its batch.
+    if order.prc == Prc::Capturing {
+        return String::new();
+    }
     order
         .finished_at
         .map(taipei::datetime14)
@@ -48,9 +53,13 @@ fn retmsg(order: &OrderRow) -> String {
 
 fn actual_cost(order: &OrderRow) -> i64 {
     match order.prc {
-        Prc::Paid | Prc::Authorised | Prc::Capturing | Prc::Settled | Prc::PaidMismatch => {
+        Prc::Paid | Prc::Authorised | Prc::Settled | Prc::PaidMismatch => {
             order.actual_cost.unwrap_or(order.cost)
         }
+        // The document's recorded cancellation answer keeps the authorised amount.
+        Prc::Failed => order.actual_cost.unwrap_or(0),
+        // The document's recorded capture answer: 247 shows actual_cost 0 until the
+        // batch confirms the amount.
         _ => 0,
     }
 }
@@ -103,6 +112,78 @@ pub fn query_record(order: &OrderRow) -> QueryRecord {
         invoice_order_detail: "[]".to_owned(),
         invoice_ratetype: 1,
         ..QueryRecord::default()
+    }
+}
+
+/// The query record with the order's refunds (`refund_order`) and cancelled
+/// authorisations (`cancel_order`).
+pub fn query_record_with(order: &OrderRow, reversals: &[ReversalRow]) -> QueryRecord {
+    let mut record = query_record(order);
+    for r in reversals {
+        let finish = r.finished_at.map(taipei::datetime14).unwrap_or_default();
+        let actual = if r.prc == Prc::Refunded
+            || (r.prc == Prc::Cancelled && r.kind == ReversalKind::Cancel)
+        {
+            r.cost
+        } else {
+            0
+        };
+        let mut entry = serde_json::json!({
+            "uid": r.id.to_string(),
+            "prc": r.prc.code(),
+            "cost": r.cost.to_string(),
+            "currency": order.currency,
+            "actual_cost": actual.to_string(),
+            "actual_currency": order.currency,
+            "retmsg": r.retmsg,
+            "finishtime": finish,
+        });
+        match r.kind {
+            ReversalKind::Refund => {
+                if let Some(fields) = entry.as_object_mut() {
+                    fields.insert("appropriation_date".into(), "".into());
+                    fields.insert("invoice_state".into(), r.invoice_state.unwrap_or(0).into());
+                    fields.insert("invoice_allowance".into(), serde_json::json!([]));
+                }
+                record.refund_order.push(entry);
+            }
+            ReversalKind::Cancel => record.cancel_order.push(entry),
+        }
+    }
+    record
+}
+
+/// 『退款完成回傳資訊』 of one refund: `row_data` of `api/refund` and the refund notice.
+pub fn refund_row(order: &OrderRow, refund: &ReversalRow) -> RefundRow {
+    let req = request(order);
+    let done = refund.prc == Prc::Refunded;
+    RefundRow {
+        uid: order.uid,
+        refund_uid: refund.id,
+        key: order.token.clone(),
+        prc: refund.prc.code().to_owned(),
+        finishtime: refund
+            .finished_at
+            .map(taipei::datetime14)
+            .unwrap_or_default(),
+        order_id: order.order_id.clone(),
+        user_id: text(&req.user_id),
+        cost: refund.cost,
+        currency: order.currency.clone(),
+        actual_cost: if done { refund.cost } else { 0 },
+        actual_currency: order.currency.clone(),
+        retmsg: refund.retmsg.clone(),
+        pfn: pfn(order),
+        payment_name: String::new(),
+        nois: String::new(),
+        group_id: text(&req.group_id),
+        refund_type: refund.refund_type,
+        expected_refund_date: refund.expected_refund_date.clone(),
+        echo_0: text(&req.echo_0),
+        echo_1: text(&req.echo_1),
+        echo_2: text(&req.echo_2),
+        echo_3: text(&req.echo_3),
+        echo_4: text(&req.echo_4),
     }
 }
 

@@ -317,6 +317,77 @@ pub struct RefundRow {
     pub echo_4: String,
 }
 
+impl RefundRow {
+    /// The refund notice's form body (退款完成回傳資訊, posted like the transaction notices).
+    pub fn to_form(&self) -> String {
+        let mut out = String::with_capacity(512);
+        if let Ok(Value::Object(fields)) = serde_json::to_value(self) {
+            for (name, value) in fields {
+                if !out.is_empty() {
+                    out.push('&');
+                }
+                out.push_str(&name);
+                out.push('=');
+                let text = match value {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                crate::outer::percent_encode_into(&text, &mut out);
+            }
+        }
+        out
+    }
+
+    /// Read a posted refund notice (for merchants' receivers and tests). Numbers that do not
+    /// parse read as 0; unknown fields are ignored.
+    pub fn from_form(body: &[u8]) -> RefundRow {
+        let mut fields = serde_json::Map::new();
+        for pair in body.split(|&b| b == b'&') {
+            let (name, value) = match pair.iter().position(|&b| b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &[][..]),
+            };
+            let decode = |b: &[u8]| {
+                String::from_utf8_lossy(&crate::outer::percent_decode(b, true)).into_owned()
+            };
+            fields.insert(decode(name), Value::String(decode(value)));
+        }
+        let mut row = RefundRow::default();
+        let text = |name: &str| {
+            fields
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let number = |name: &str| text(name).trim().parse::<i64>().unwrap_or(0);
+        row.uid = number("uid").max(0) as u64;
+        row.refund_uid = number("refund_uid").max(0) as u64;
+        row.key = text("key");
+        row.prc = text("prc");
+        row.finishtime = text("finishtime");
+        row.order_id = text("order_id");
+        row.user_id = text("user_id");
+        row.cost = number("cost");
+        row.currency = text("currency");
+        row.actual_cost = number("actual_cost");
+        row.actual_currency = text("actual_currency");
+        row.retmsg = text("retmsg");
+        row.pfn = text("pfn");
+        row.payment_name = text("payment_name");
+        row.nois = text("nois");
+        row.group_id = text("group_id");
+        row.refund_type = number("refund_type");
+        row.expected_refund_date = text("expected_refund_date");
+        row.echo_0 = text("echo_0");
+        row.echo_1 = text("echo_1");
+        row.echo_2 = text("echo_2");
+        row.echo_3 = text("echo_3");
+        row.echo_4 = text("echo_4");
+        row
+    }
+}
+
 /// 『交易退款』回傳欄位, and the answer of `api/refundcancel` (`row_data` null there).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RefundResponse {
@@ -460,5 +531,24 @@ mod response_tests {
         let back: RefundRow =
             serde_json::from_value(serde_json::to_value(&row).expect("json")).expect("reads");
         assert_eq!(back, row);
+    }
+
+    #[test]
+    fn a_refund_notice_form_round_trips() {
+        let row = RefundRow {
+            uid: 88833,
+            refund_uid: 88834,
+            key: "1c943777706d68f757afdb9034213001".into(),
+            prc: "230".into(),
+            retmsg: "退款完成 & more".into(),
+            cost: 100,
+            refund_type: 3,
+            expected_refund_date: "20261130".into(),
+            ..Default::default()
+        };
+        let form = row.to_form();
+        assert!(form.contains("refund_uid=88834"), "{form}");
+        assert!(!form.contains("完成 &"), "values are encoded: {form}");
+        assert_eq!(RefundRow::from_form(form.as_bytes()), row);
     }
 }

@@ -116,6 +116,40 @@ impl PaymentTool {
         }
     }
 
+    /// Whether a refund through `api/refund` completes at once (`230` in the answer) or
+    /// waits for the nightly batch. The document's list (交易退款): credit card, AMEX,
+    /// LINE Pay, Pi, JKO, WeChat Pay, Alipay, 悠遊付, cash, Google Pay, Apple Pay; the other
+    /// card tools (foreign cards, UnionPay, instalments, bonus points) are card charges too.
+    pub fn refunds_in_real_time(self) -> bool {
+        use PaymentTool::*;
+        self.family() == ToolFamily::Card
+            || matches!(
+                self,
+                LinePayOnline
+                    | LinePayOffline
+                    | PiOnline
+                    | PiOffline
+                    | JkoOnline
+                    | JkoOffline
+                    | WeChat
+                    | WeChatOffline
+                    | Alipay
+                    | AlipayOffline
+                    | EasyWalletOnline
+                    | EasyWalletOffline
+                    | Cash
+            )
+    }
+
+    /// Whether a refund is paid back by hand in cash (`refund_type` 3, with an
+    /// `expected_refund_date`): the consumer paid at a counter or by bank transfer.
+    pub fn refunds_in_cash(self) -> bool {
+        matches!(
+            self.family(),
+            ToolFamily::Counter | ToolFamily::VirtualAccount | ToolFamily::OnlineTransfer
+        )
+    }
+
     /// The tools of 『付款方式』 `MobilePayAll`: 支付寶、Pi 拍錢包、LINEPay、微信、街口支付、悠遊付.
     pub fn is_mobile_pay(self) -> bool {
         use PaymentTool::*;

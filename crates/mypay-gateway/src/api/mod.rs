@@ -3,11 +3,15 @@
 //! (the C# and Java samples lose the body of a 4xx), as `application/json; charset=utf-8`.
 
 mod auth;
+mod authorisation;
+pub use authorisation::CAPTURE_BATCH;
 mod error;
+mod lookup;
 mod orders;
 pub use orders::new_token;
 mod paymodes;
 mod query;
+mod refunds;
 
 pub use error::ApiError;
 
@@ -68,6 +72,10 @@ async fn dispatch(state: &AppState, request: auth::Authenticated) -> Result<Vec<
         Command::Orders => orders::create(state, &request).await,
         Command::QueryOrder => query::query(state, &request).await,
         Command::PaymentSupportPayMode => paymodes::list(state, &request).await,
+        Command::Refund => refunds::refund(state, &request).await,
+        Command::RefundCancel => refunds::cancel(state, &request).await,
+        Command::AuthorizedRequestPayment => authorisation::capture(state, &request).await,
+        Command::CancelAuthorization => authorisation::cancel(state, &request).await,
         other => Err(ApiError::new(
             command,
             format!("cmd {} is not supported by this gateway yet", other.cmd()),

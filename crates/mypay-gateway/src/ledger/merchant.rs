@@ -27,6 +27,9 @@ pub struct NotifyUrls {
     pub non_real_time: Option<String>,
     #[serde(default)]
     pub confirmation: Option<String>,
+    /// Refund-complete notices (退款完成回傳資訊); when unset they go to `completed`.
+    #[serde(default)]
+    pub refund: Option<String>,
 }
 
 impl NotifyUrls {
@@ -37,6 +40,14 @@ impl NotifyUrls {
             NoticeKind::Confirmation => self.confirmation.as_deref(),
         }
         .filter(|u| !u.is_empty())
+    }
+
+    /// Where refund notices go: their own URL, else the transaction-completed one.
+    pub fn for_refunds(&self) -> Option<&str> {
+        self.refund
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .or_else(|| self.for_kind(NoticeKind::Completed))
     }
 }
 

@@ -5,4 +5,5 @@ pub mod card;
 pub mod connector;
 pub mod merchant;
 pub mod order;
+pub mod reversal;
 pub mod state;

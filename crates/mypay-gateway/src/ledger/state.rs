@@ -22,6 +22,13 @@ pub enum Event {
     PendingResolved { paid: bool },
     /// The consumer left the PayPage.
     Abandoned,
+    /// The merchant captured an authorisation (`api/authorizedrequestpayment`); a batch
+    /// acquirer confirms it at its nightly batch.
+    Captured { batch: bool },
+    /// The batch acquirer's nightly batch confirmed the capture.
+    CaptureConfirmed,
+    /// The merchant cancelled an authorisation (`api/cancelauthorization`).
+    AuthorisationCancelled,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,9 +51,26 @@ pub fn next(from: Prc, event: Event) -> Result<Prc, TransitionRefused> {
         (Prc::Created, Abandoned) => Prc::Abandoned,
         (Prc::Pending, PendingResolved { paid: true }) => Prc::Paid,
         (Prc::Pending, PendingResolved { paid: false }) => Prc::Failed,
+        (Prc::Authorised, Captured { batch: true }) => Prc::Capturing,
+        (Prc::Authorised, Captured { batch: false }) => Prc::Paid,
+        (Prc::Capturing, CaptureConfirmed) => Prc::Paid,
+        // The document's recorded answer: the order becomes 交易失敗, and the cancellation
+        // is a record of its own (`cancel_order`, 220).
+        (Prc::Authorised, AuthorisationCancelled) => Prc::Failed,
         (from, event) => return Err(TransitionRefused { from, event }),
     };
     Ok(to)
+}
+
+/// The states of a refund record (`refund_order`): queued until the batch (200 申請中),
+/// then refunded (230) or, cancelled by `api/refundcancel` before the batch, 220. A
+/// real-time refund is born 230. Nothing leaves 230 or 220.
+pub fn refund_next(from: Prc, completed: bool) -> Option<Prc> {
+    match (from, completed) {
+        (Prc::Created, true) => Some(Prc::Refunded),
+        (Prc::Created, false) => Some(Prc::Cancelled),
+        _ => None,
+    }
 }
 
 /// Whether the consumer can still pay an order in this state on the PayPage.
@@ -87,6 +111,34 @@ mod tests {
     }
 
     #[test]
+    fn an_authorisation_is_captured_or_cancelled_once() {
+        assert_eq!(
+            next(Prc::Authorised, Event::Captured { batch: false }),
+            Ok(Prc::Paid)
+        );
+        assert_eq!(
+            next(Prc::Authorised, Event::Captured { batch: true }),
+            Ok(Prc::Capturing)
+        );
+        assert_eq!(next(Prc::Capturing, Event::CaptureConfirmed), Ok(Prc::Paid));
+        assert_eq!(
+            next(Prc::Authorised, Event::AuthorisationCancelled),
+            Ok(Prc::Failed)
+        );
+        assert!(next(Prc::Capturing, Event::AuthorisationCancelled).is_err());
+        assert!(next(Prc::Paid, Event::Captured { batch: false }).is_err());
+        assert!(next(Prc::Capturing, Event::Captured { batch: true }).is_err());
+    }
+
+    #[test]
+    fn refund_records_leave_the_queue_once() {
+        assert_eq!(refund_next(Prc::Created, true), Some(Prc::Refunded));
+        assert_eq!(refund_next(Prc::Created, false), Some(Prc::Cancelled));
+        assert_eq!(refund_next(Prc::Refunded, false), None);
+        assert_eq!(refund_next(Prc::Cancelled, true), None);
+    }
+
+    #[test]
     fn final_states_take_no_event() {
         let events = [
             Event::CardPaid,
@@ -97,6 +149,10 @@ mod tests {
             Event::PaidWithMismatch,
             Event::PendingResolved { paid: true },
             Event::Abandoned,
+            Event::Captured { batch: true },
+            Event::Captured { batch: false },
+            Event::CaptureConfirmed,
+            Event::AuthorisationCancelled,
         ];
         for from in [
             Prc::Failed,

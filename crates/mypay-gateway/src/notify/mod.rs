@@ -29,7 +29,8 @@ pub fn project(order: &OrderRow, t: &Transition) -> OrderRow {
         issuing_bank_uid,
         acode,
         supplier_code,
-        actual_cost
+        actual_cost,
+        captured
     );
     after
 }
@@ -44,11 +45,36 @@ pub fn notice_for(
     let url = settings.notify.for_kind(kind)?;
     Some(NewNotice {
         uid: order.uid,
+        ref_uid: 0,
         store_uid: order.store_uid.clone(),
         kind: kind.as_str().to_owned(),
         prc: order.prc.code().to_owned(),
         url: url.to_owned(),
         body: records::transaction_notice(order).to_form(),
+        max_attempts: settings.notice_retry.attempts.max(1),
+        interval_secs: settings.notice_retry.interval_secs.max(1),
+    })
+}
+
+/// Kind of the refund-complete notice in the outbox.
+pub const REFUND_KIND: &str = "refund";
+
+/// The refund-complete notice (退款完成回傳資訊) of `refund`, or `None` when the merchant
+/// has no URL for it. Same retry schedule as transaction notices.
+pub fn refund_notice(
+    settings: &MerchantSettings,
+    order: &OrderRow,
+    refund: &crate::store::ReversalRow,
+) -> Option<NewNotice> {
+    let url = settings.notify.for_refunds()?;
+    Some(NewNotice {
+        uid: order.uid,
+        ref_uid: refund.id,
+        store_uid: order.store_uid.clone(),
+        kind: REFUND_KIND.to_owned(),
+        prc: refund.prc.code().to_owned(),
+        url: url.to_owned(),
+        body: records::refund_row(order, refund).to_form(),
         max_attempts: settings.notice_retry.attempts.max(1),
         interval_secs: settings.notice_retry.interval_secs.max(1),
     })

@@ -11,11 +11,13 @@ mod merchants;
 mod notices;
 mod orders;
 pub mod reader;
+pub mod reversals;
 pub mod writer;
 
 pub use merchants::{Credential, CredentialOwner, Merchant};
 pub use notices::{NewNotice, NoticeAttempt, NoticeFilter, NoticeRow};
 pub use orders::{Challenge, NewTimer, OrderEvent, OrderRow, PaymentFacts, TimerRow, Transition};
+pub use reversals::{NewReversal, ReversalKind, ReversalRow};
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

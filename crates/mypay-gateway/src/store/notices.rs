@@ -14,6 +14,9 @@ use sqlx::sqlite::SqliteRow;
 #[derive(Debug, Clone)]
 pub struct NewNotice {
     pub uid: u64,
+    /// Tells apart notices of one order with the same kind and state: the refund's
+    /// `refund_uid` for refund notices, 0 for the order's own.
+    pub ref_uid: u64,
     pub store_uid: String,
     pub kind: String,
     pub prc: String,
@@ -87,13 +90,14 @@ pub(super) async fn insert_notice(
     n: &NewNotice,
     now: Timestamp,
 ) -> StoreResult<()> {
-    // UNIQUE (uid, kind, prc): a state is notified once, however often it is reached.
+    // UNIQUE (uid, kind, prc, ref_uid): a state is notified once, however often it is reached.
     sqlx::query(
-        "INSERT INTO notices (uid, store_uid, kind, prc, url, body, status, max_attempts, interval_secs, next_attempt_at, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)
-         ON CONFLICT (uid, kind, prc) DO NOTHING",
+        "INSERT INTO notices (uid, ref_uid, store_uid, kind, prc, url, body, status, max_attempts, interval_secs, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)
+         ON CONFLICT (uid, kind, prc, ref_uid) DO NOTHING",
     )
     .bind(n.uid as i64)
+    .bind(n.ref_uid as i64)
     .bind(&n.store_uid)
     .bind(&n.kind)
     .bind(&n.prc)

@@ -6,6 +6,7 @@
 
 use super::direct::Columns;
 use super::notices::{NewNotice, insert_notice};
+use super::reversals::{NewReversal, insert_reversal};
 use super::{Store, StoreError, StoreResult, micros, timestamp};
 use jiff::Timestamp;
 use mypay_protocol::Prc;
@@ -35,6 +36,10 @@ pub struct OrderRow {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub finished_at: Option<Timestamp>,
+    /// Refunded or queued for refund (not cancelled), in the order's currency.
+    pub refunded: i64,
+    /// The amount captured from an authorisation (`api/authorizedrequestpayment`).
+    pub captured: Option<i64>,
 }
 
 impl OrderRow {
@@ -42,7 +47,7 @@ impl OrderRow {
     pub(super) const COLUMNS: &'static str = "uid, store_uid, order_id, token, request, pfn, \
         cost, currency, authorise_only, prc, paid_pfn, cardno, card_type, issuing_bank, \
         issuing_bank_uid, acode, supplier_code, actual_cost, retmsg, created_at, updated_at, \
-        finished_at";
+        finished_at, refunded, captured";
 
     /// Decode a row of [`OrderRow::COLUMNS`]. By position: looking columns up by name
     /// was a visible part of a query's cost.
@@ -71,6 +76,8 @@ impl OrderRow {
             created_at: timestamp(r.int(19)?),
             updated_at: timestamp(r.int(20)?),
             finished_at: r.opt_int(21)?.map(timestamp),
+            refunded: r.int(22)?,
+            captured: r.opt_int(23)?,
         })
     }
 }
@@ -86,6 +93,7 @@ pub struct PaymentFacts {
     pub acode: Option<String>,
     pub supplier_code: Option<String>,
     pub actual_cost: Option<i64>,
+    pub captured: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -120,6 +128,8 @@ pub struct Transition {
     pub timers: Vec<NewTimer>,
     /// A timer this change completes (the one that triggered it).
     pub completes_timer: Option<i64>,
+    /// Records of money taken back that this change creates (a cancelled authorisation).
+    pub reversals: Vec<NewReversal>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -187,7 +197,8 @@ impl Store {
                  paid_pfn = COALESCE(?, paid_pfn), cardno = COALESCE(?, cardno),
                  card_type = COALESCE(?, card_type), issuing_bank = COALESCE(?, issuing_bank),
                  issuing_bank_uid = COALESCE(?, issuing_bank_uid), acode = COALESCE(?, acode),
-                 supplier_code = COALESCE(?, supplier_code), actual_cost = COALESCE(?, actual_cost)
+                 supplier_code = COALESCE(?, supplier_code), actual_cost = COALESCE(?, actual_cost),
+                 captured = COALESCE(?, captured)
              WHERE uid = ? AND prc = ?",
         )
         .bind(t.to.code())
@@ -203,6 +214,7 @@ impl Store {
         .bind(&f.acode)
         .bind(&f.supplier_code)
         .bind(f.actual_cost)
+        .bind(f.captured)
         .bind(t.uid as i64)
         .bind(t.from.code())
         .execute(&mut *tx)
@@ -222,6 +234,9 @@ impl Store {
         .await?;
         for notice in &t.notices {
             insert_notice(&mut tx, notice, t.at).await?;
+        }
+        for reversal in &t.reversals {
+            insert_reversal(&mut tx, t.uid, reversal, t.at).await?;
         }
         for timer in &t.timers {
             sqlx::query("INSERT INTO timers (kind, uid, due_at, payload) VALUES (?, ?, ?, ?) ON CONFLICT (kind, uid) DO NOTHING")

@@ -242,6 +242,45 @@ impl TestApp {
         .await;
     }
 
+    /// An order of `cost` paid by card (`250`), or authorised only (`245`) when
+    /// `authorise_only`.
+    pub async fn card_order(
+        &self,
+        order_id: &str,
+        cost: i64,
+        authorise_only: bool,
+    ) -> (u64, String) {
+        let mut data = sample_order_json(order_id, cost);
+        if authorise_only {
+            data["creditcard_is_automatic_payment"] = json!("0");
+        }
+        let answer = self.order(&data).await;
+        assert_eq!(answer["code"], "200", "{answer}");
+        let uid = answer["uid"].as_u64().expect("uid");
+        let key = answer["key"].as_str().expect("key").to_owned();
+        let paid = self.pay(uid, "4058650600065507", "1022", "395", None).await;
+        let expected = if authorise_only { "245" } else { "250" };
+        assert_eq!(paid["prc"], expected, "{paid}");
+        (uid, key)
+    }
+
+    /// `api/refund` of `cost` from the merchant's order.
+    pub async fn refund(&self, uid: u64, key: &str, cost: i64) -> Value {
+        self.api(
+            "api/refund",
+            &json!({"uid": uid.to_string(), "key": key, "cost": cost}),
+        )
+        .await
+    }
+
+    /// Rows of a table, for checks that nothing was written.
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(self.state.store.pool())
+            .await
+            .expect("count")
+    }
+
     pub async fn order_count(&self) -> i64 {
         sqlx::query_scalar("SELECT COUNT(*) FROM orders")
             .fetch_one(self.state.store.pool())
@@ -355,4 +394,26 @@ async fn receive(State((received, script)): State<Shared>, body: Bytes) -> (Stat
             (StatusCode::OK, "8888".to_owned())
         }
     }
+}
+
+/// Run futures concurrently on this task and collect their outputs in order, so that
+/// requests really race (no extra dependency for it).
+pub async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    use std::task::Poll;
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(v) => *output = Some(v),
+                    Poll::Pending => done = false,
+                }
+            }
+        }
+        if done { Poll::Ready(()) } else { Poll::Pending }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }

@@ -1,6 +1,7 @@
 //! Black-box tests: the gateway on a random loopback port with a fresh database, driven
 //! over HTTP like a merchant and a consumer, with notices received on a local receiver.
 
+mod authorisation;
 mod durability;
 mod envelope;
 mod helpers;
@@ -8,4 +9,5 @@ mod modes;
 mod notifications;
 mod orders;
 mod paypage;
+mod refunds;
 mod sample_clients;

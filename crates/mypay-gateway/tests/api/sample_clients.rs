@@ -2,7 +2,7 @@
 //! URL, against the gateway: the proof of wire compatibility.
 
 use crate::helpers::spawn_app;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -18,10 +18,20 @@ fn samples_dir() -> PathBuf {
 
 /// Run `apis` in every language; one parsed answer per (language, api).
 async fn run(base: &str, apis: &str, env: &[(&str, String)]) -> Vec<(String, String, Value)> {
+    run_in(base, "python node php", apis, env).await
+}
+
+/// Run `apis` in `langs`; one parsed answer per (language, api).
+async fn run_in(
+    base: &str,
+    langs: &str,
+    apis: &str,
+    env: &[(&str, String)],
+) -> Vec<(String, String, Value)> {
     let mut cmd = Command::new("bash");
     cmd.arg(samples_dir().join("run.sh"))
         .arg(base)
-        .env("LANGS", "python node php")
+        .env("LANGS", langs)
         .env("APIS", apis);
     for (k, v) in env {
         cmd.env(k, v);
@@ -50,7 +60,7 @@ async fn run(base: &str, apis: &str, env: &[(&str, String)]) -> Vec<(String, Str
     }
     assert_eq!(
         out.len(),
-        3 * apis.split_whitespace().count(),
+        langs.split_whitespace().count() * apis.split_whitespace().count(),
         "every language ran every api: {text}"
     );
     out
@@ -107,5 +117,95 @@ async fn the_documents_sample_clients_create_query_and_list_in_three_languages()
     // The documented example uid/key belong to no order here: a clean refusal.
     for (lang, _, record) in run(&app.base, "queryorder", &[]).await {
         assert_eq!(record["code"], "100", "{lang}: {record}");
+    }
+}
+
+const LANGS: [&str; 3] = ["python", "node", "php"];
+
+fn order_env(uid: u64, key: &str) -> [(&'static str, String); 2] {
+    [
+        ("MYPAY_UID", uid.to_string()),
+        ("MYPAY_KEY_TOKEN", key.to_owned()),
+    ]
+}
+
+#[tokio::test]
+async fn the_documents_samples_capture_and_cancel_authorisations_in_three_languages() {
+    let app = spawn_app().await;
+    for (i, lang) in LANGS.into_iter().enumerate() {
+        // The capture sample captures 9 of an item named 商品名稱, as ordered for 10.
+        let (uid, key) = app.card_order(&format!("S-CAP-{i}"), 10, true).await;
+        let env = order_env(uid, &key);
+        let answers = run_in(&app.base, lang, "authorizedrequestpayment", &env).await;
+        let answer = &answers[0].2;
+        assert_eq!(answer["code"], "B200", "{lang}: {answer}");
+        assert_eq!(answer["content"]["prc"], "250", "{lang}: {answer}");
+        assert_eq!(answer["content"]["actual_cost"], 9, "{lang}: {answer}");
+        // The same sample again: captured once only.
+        let again = run_in(&app.base, lang, "authorizedrequestpayment", &env).await;
+        assert_eq!(again[0].2["code"], "B500", "{lang}: {}", again[0].2);
+
+        let (uid, key) = app.card_order(&format!("S-CANCEL-{i}"), 10, true).await;
+        let answers = run_in(
+            &app.base,
+            lang,
+            "cancelauthorization",
+            &order_env(uid, &key),
+        )
+        .await;
+        let answer = &answers[0].2;
+        assert_eq!(answer["code"], "B200", "{lang}: {answer}");
+        assert_eq!(answer["msg"], "執行成功,取消授權完成");
+        assert_eq!(answer["content"]["prc"], "300", "{lang}: {answer}");
+        assert_eq!(answer["content"]["cancel_order"][0]["prc"], "220");
+    }
+    // The document's own uid/key name no order here: a refusal, not an error.
+    for (lang, _, answer) in run(
+        &app.base,
+        "authorizedrequestpayment cancelauthorization",
+        &[],
+    )
+    .await
+    {
+        assert_eq!(answer["code"], "B500", "{lang}: {answer}");
+    }
+}
+
+#[tokio::test]
+async fn the_documents_samples_refund_and_cancel_refunds_in_three_languages() {
+    let app = spawn_app().await;
+    // The refund sample refunds 100 of an item named 倚天劍模型 with an allowance
+    // (invoice_state 6): three languages, three refunds of an order of 300.
+    let data = json!({
+        "items": [{"id": "1", "name": "倚天劍模型", "cost": "100", "amount": "3", "total": "300"}],
+        "cost": "300", "user_id": "phper", "order_id": "S-REFUND", "ip": "127.0.0.1", "pfn": "0",
+    });
+    let answer = app.order(&data).await;
+    let uid = answer["uid"].as_u64().expect("uid");
+    let key = answer["key"].as_str().expect("key").to_owned();
+    app.pay(uid, "4058650600065507", "1022", "395", None).await;
+    let env = order_env(uid, &key);
+    let mut refund_uids = Vec::new();
+    for (lang, _, answer) in run(&app.base, "refund", &env).await {
+        assert_eq!(answer["code"], "B200", "{lang}: {answer}");
+        assert_eq!(answer["row_data"]["prc"], "230", "{lang}: {answer}");
+        assert_eq!(answer["row_data"]["cost"], 100, "{lang}: {answer}");
+        refund_uids.push(answer["row_data"]["refund_uid"].clone());
+    }
+    refund_uids.dedup();
+    assert_eq!(refund_uids.len(), 3, "three different refunds");
+    // Nothing is left to refund.
+    for (lang, _, answer) in run_in(&app.base, "php", "refund", &env).await {
+        assert_eq!(answer["code"], "B500", "{lang}: {answer}");
+    }
+    // Card refunds complete at once, so there is nothing queued to cancel: the document's
+    // own refusal, in every language.
+    for (lang, _, answer) in run(&app.base, "refundcancel", &env).await {
+        assert_eq!(answer["code"], "B500", "{lang}: {answer}");
+        assert_eq!(
+            answer["msg"], "無法取消此筆退款,原因為目前此筆狀態不是申請中。",
+            "{lang}"
+        );
+        assert_eq!(answer["uid"], uid.to_string());
     }
 }

@@ -1,0 +1,262 @@
+//! `api/refund` (交易退款) and `api/refundcancel` (取消退款), SPEC §7.
+//!
+//! Both answer `{key, uid, code, msg, row_data}` (B200/B500) as the document's examples
+//! do, refusals included; the multi-row form (`rows`) answers an array of those.
+
+use super::ApiError;
+use super::auth::{Authenticated, parse_data};
+use super::lookup::merchant_order;
+use crate::app::AppState;
+use crate::clock::taipei;
+use crate::ledger::reversal::{self, RefundAsk, RefundPlan, Refundable};
+use crate::notify;
+use crate::records;
+use crate::store::reversals::{REFUND_BATCH, RefundEffects};
+use crate::store::{Merchant, NewReversal, NewTimer, OrderRow, ReversalKind, StoreError};
+use mypay_protocol::messages::{Item, OrderRequest, RefundRequest, RefundResponse};
+use mypay_protocol::{Command, PaymentTool, Prc};
+use serde_json::Value;
+
+/// The most rows one multi-row request may carry.
+const MAX_ROWS: usize = 100;
+
+pub async fn refund(state: &AppState, request: &Authenticated) -> Result<Vec<u8>, ApiError> {
+    let command = Command::Refund;
+    let req: RefundRequest = parse_data(command, &request.data)?;
+    match rows(command, &req.rows)? {
+        None => {
+            let answer = refund_one(state, &request.merchant, &req).await?;
+            serde_json::to_vec(&answer).map_err(ApiError::internal)
+        }
+        Some(rows) => {
+            let mut answers = Vec::with_capacity(rows.len());
+            for (i, row) in rows.iter().enumerate() {
+                let one: RefundRequest = parse_row(command, i, row)?;
+                answers.push(refund_one(state, &request.merchant, &one).await?);
+            }
+            serde_json::to_vec(&answers).map_err(ApiError::internal)
+        }
+    }
+}
+
+pub async fn cancel(state: &AppState, request: &Authenticated) -> Result<Vec<u8>, ApiError> {
+    let command = Command::RefundCancel;
+    let req: RefundRequest = parse_data(command, &request.data)?;
+    match rows(command, &req.rows)? {
+        None => {
+            let answer = cancel_one(state, &request.merchant, &req).await?;
+            serde_json::to_vec(&answer).map_err(ApiError::internal)
+        }
+        Some(rows) => {
+            let mut answers = Vec::with_capacity(rows.len());
+            for (i, row) in rows.iter().enumerate() {
+                let one: RefundRequest = parse_row(command, i, row)?;
+                answers.push(cancel_one(state, &request.merchant, &one).await?);
+            }
+            serde_json::to_vec(&answers).map_err(ApiError::internal)
+        }
+    }
+}
+
+/// The rows of the multi-row form, if the request uses it.
+fn rows(command: Command, rows: &Option<Value>) -> Result<Option<Vec<Value>>, ApiError> {
+    match rows {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(rows)) if rows.is_empty() => {
+            Err(ApiError::new(command, "rows: must list at least one row"))
+        }
+        Some(Value::Array(rows)) if rows.len() > MAX_ROWS => Err(ApiError::new(
+            command,
+            format!("rows: at most {MAX_ROWS} rows per request"),
+        )),
+        Some(Value::Array(rows)) => Ok(Some(rows.clone())),
+        Some(_) => Err(ApiError::new(command, "rows: must be an array")),
+    }
+}
+
+fn parse_row(command: Command, i: usize, row: &Value) -> Result<RefundRequest, ApiError> {
+    let text = serde_json::to_vec(row).map_err(ApiError::internal)?;
+    parse_data::<RefundRequest>(command, &text)
+        .map_err(|e| ApiError::new(command, format!("rows[{i}].{}", e.msg)))
+}
+
+/// A refusal in the answer's own shape.
+fn refused(uid: Option<&str>, key: Option<&str>, msg: impl Into<String>) -> RefundResponse {
+    RefundResponse {
+        key: key.unwrap_or_default().trim().to_owned(),
+        uid: uid.unwrap_or_default().trim().to_owned(),
+        code: "B500".to_owned(),
+        msg: msg.into(),
+        row_data: None,
+    }
+}
+
+/// Internal failures stay `400` (nothing changed); refusals become a B500 answer.
+fn refusal_or_internal(e: ApiError, req: &RefundRequest) -> Result<RefundResponse, ApiError> {
+    if e.code == "400" {
+        Err(e)
+    } else {
+        Ok(refused(req.uid.as_deref(), req.key.as_deref(), e.msg))
+    }
+}
+
+fn order_items(order: &OrderRow) -> Vec<Item> {
+    serde_json::from_str::<OrderRequest>(&order.request)
+        .ok()
+        .and_then(|r| r.items)
+        .unwrap_or_default()
+}
+
+fn plan_for(order: &OrderRow, req: &RefundRequest) -> Result<RefundPlan, reversal::Refused> {
+    let items = order_items(order);
+    reversal::plan_refund(
+        Refundable {
+            prc: order.prc,
+            tool: order.paid_pfn.as_deref().and_then(PaymentTool::parse),
+            paid: order.actual_cost.unwrap_or(order.cost),
+            refunded: order.refunded,
+            order_items: &items,
+        },
+        &RefundAsk {
+            cost: req.cost.clone(),
+            invoice_state: req.invoice_state,
+            items: req.items.clone(),
+        },
+    )
+}
+
+async fn refund_one(
+    state: &AppState,
+    merchant: &Merchant,
+    req: &RefundRequest,
+) -> Result<RefundResponse, ApiError> {
+    let command = Command::Refund;
+    let order = match merchant_order(
+        state,
+        merchant,
+        command,
+        req.uid.as_deref(),
+        req.key.as_deref(),
+    )
+    .await
+    {
+        Ok(order) => order,
+        Err(e) => return refusal_or_internal(e, req),
+    };
+    let plan = match plan_for(&order, req) {
+        Ok(plan) => plan,
+        Err(e) => return Ok(refused(req.uid.as_deref(), req.key.as_deref(), e.0)),
+    };
+    let now = state.clock.now();
+    let new = NewReversal {
+        kind: ReversalKind::Refund,
+        cost: plan.cost,
+        prc: if plan.real_time {
+            Prc::Refunded
+        } else {
+            Prc::Created
+        },
+        retmsg: if plan.real_time {
+            "退款完成"
+        } else {
+            "退款申請中"
+        }
+        .to_owned(),
+        refund_type: plan.refund_type,
+        expected_refund_date: String::new(),
+        invoice_state: plan.invoice_state,
+        items: plan
+            .items
+            .as_ref()
+            .and_then(|items| serde_json::to_string(items).ok()),
+        finished: plan.real_time,
+    };
+    let written = state
+        .store
+        .refund(order.uid, &new, now, |row| RefundEffects {
+            notice: if plan.real_time {
+                notify::refund_notice(&merchant.settings, &order, row)
+            } else {
+                None
+            },
+            timer: (!plan.real_time).then(|| NewTimer {
+                kind: REFUND_BATCH.to_owned(),
+                due_at: taipei::next_midnight(now),
+                payload: String::new(),
+            }),
+        })
+        .await;
+    let row = match written {
+        Ok(row) => row,
+        Err(StoreError::Conflict) => {
+            // Another refund (or a state change) got there first: explain with fresh facts.
+            let fresh = state
+                .store
+                .order(order.uid)
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::internal("an order vanished during a refund"))?;
+            let msg = match plan_for(&fresh, req) {
+                Err(e) => e.0,
+                Ok(_) => "同時有另一筆退款變更了可退款餘額，請重新查詢後再試".to_owned(),
+            };
+            return Ok(refused(req.uid.as_deref(), req.key.as_deref(), msg));
+        }
+        Err(e) => return Err(ApiError::internal(e)),
+    };
+    state.notices_waiting.notify_one();
+    Ok(RefundResponse {
+        key: order.token.clone(),
+        uid: order.uid.to_string(),
+        code: "B200".to_owned(),
+        msg: if plan.real_time {
+            "執行成功".to_owned()
+        } else {
+            "執行成功,退款申請中，將於次日 00:00 批次退款".to_owned()
+        },
+        row_data: plan.real_time.then(|| records::refund_row(&order, &row)),
+    })
+}
+
+async fn cancel_one(
+    state: &AppState,
+    merchant: &Merchant,
+    req: &RefundRequest,
+) -> Result<RefundResponse, ApiError> {
+    let command = Command::RefundCancel;
+    let order = match merchant_order(
+        state,
+        merchant,
+        command,
+        req.uid.as_deref(),
+        req.key.as_deref(),
+    )
+    .await
+    {
+        Ok(order) => order,
+        Err(e) => return refusal_or_internal(e, req),
+    };
+    let cancelled = state
+        .store
+        .cancel_queued_refunds(order.uid, state.clock.now())
+        .await
+        .map_err(ApiError::internal)?;
+    if cancelled.is_empty() {
+        return Ok(refused(
+            req.uid.as_deref(),
+            req.key.as_deref(),
+            "無法取消此筆退款,原因為目前此筆狀態不是申請中。",
+        ));
+    }
+    let total: i64 = cancelled.iter().map(|r| r.cost).sum();
+    Ok(RefundResponse {
+        key: order.token.clone(),
+        uid: order.uid.to_string(),
+        code: "B200".to_owned(),
+        msg: format!(
+            "執行成功,已取消 {} 筆退款申請 (共 {total})",
+            cancelled.len()
+        ),
+        row_data: None,
+    })
+}
