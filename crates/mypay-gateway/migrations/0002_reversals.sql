@@ -27,8 +27,9 @@ ALTER TABLE orders ADD COLUMN captured INTEGER;
 
 -- A notice is unique per (uid, kind, prc, ref_uid): ref_uid tells the notices of several
 -- refunds of one order apart (0 for the order's own notices). SQLite cannot change a
--- table's UNIQUE constraint in place, so the table is rebuilt.
-PRAGMA defer_foreign_keys = ON;
+-- table's UNIQUE constraint in place, so the table is rebuilt. Its delivery log refers to
+-- it, so the log is set aside and rebuilt after it: dropping a table that still has
+-- referring rows would break the foreign key.
 CREATE TABLE notices_rebuilt (
     id              INTEGER PRIMARY KEY,
     uid             INTEGER NOT NULL,
@@ -52,6 +53,21 @@ INSERT INTO notices_rebuilt (id, uid, store_uid, kind, prc, url, body, status, a
         max_attempts, interval_secs, next_attempt_at, lease_until, created_at, delivered_at)
     SELECT id, uid, store_uid, kind, prc, url, body, status, attempts, max_attempts,
         interval_secs, next_attempt_at, lease_until, created_at, delivered_at FROM notices;
+CREATE TEMP TABLE notice_attempts_kept AS SELECT * FROM notice_attempts;
+DROP TABLE notice_attempts;
 DROP TABLE notices;
 ALTER TABLE notices_rebuilt RENAME TO notices;
 CREATE INDEX notices_due ON notices (status, next_attempt_at);
+CREATE TABLE notice_attempts (
+    id          INTEGER PRIMARY KEY,
+    notice_id   INTEGER NOT NULL REFERENCES notices (id),
+    attempt     INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    http_status INTEGER,
+    reply       TEXT NOT NULL,
+    elapsed_ms  INTEGER NOT NULL,
+    outcome     TEXT NOT NULL,
+    UNIQUE (notice_id, attempt)
+);
+INSERT INTO notice_attempts SELECT * FROM notice_attempts_kept;
+DROP TABLE notice_attempts_kept;

@@ -229,7 +229,12 @@ async fn commands_of_later_issues_answer_that_they_are_not_supported_yet() {
         .api("api/issueinvoice", &json!({"uid": "1", "key": "k"}))
         .await;
     assert_eq!(answer["code"], "B500");
-    assert!(answer["msg"].as_str().expect("msg").contains("api/issueinvoice"));
+    assert!(
+        answer["msg"]
+            .as_str()
+            .expect("msg")
+            .contains("api/issueinvoice")
+    );
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod authorisation;
 mod durability;
 mod envelope;
 mod helpers;
+mod migrations;
 mod modes;
 mod notifications;
 mod orders;
