@@ -5,6 +5,7 @@
 use crate::app::AppState;
 use crate::ledger::card::{CardFormError, CardInput, CardSummary};
 use crate::ledger::connector::{CardAnswer, CardCharge};
+use crate::ledger::counter;
 use crate::ledger::state::{self, Event};
 use crate::notify;
 use crate::store::{Challenge, NewTimer, OrderRow, PaymentFacts, StoreError, Transition};
@@ -49,6 +50,8 @@ pub enum CheckoutError {
     NotPayable(Prc),
     #[error("pfn: {0}")]
     Tool(String),
+    #[error("amount: {0}")]
+    Amount(String),
     #[error("{0}")]
     Card(#[from] CardFormError),
     #[error("otp: wrong 3-D Secure password, {0} tries left")]
@@ -57,6 +60,126 @@ pub enum CheckoutError {
     NoChallenge,
     #[error("internal: {0}")]
     Store(#[from] StoreError),
+}
+
+/// Timer kind: a pay-later order's deadline (`limit_pay_days`) passes.
+pub const PAYMENT_DEADLINE: &str = "payment_deadline";
+
+/// The pay-later tools (codes, barcodes, accounts, WebATM) the PayPage can offer for
+/// `order`, as [`card_tools`] does for cards.
+pub fn pay_later_tools(
+    settings: &crate::ledger::merchant::MerchantSettings,
+    order: &OrderRow,
+) -> Vec<PaymentTool> {
+    let preselection = Preselection::parse(Some(&order.pfn)).unwrap_or(Preselection::All);
+    settings
+        .tools_for_amount(order.cost)
+        .into_iter()
+        .filter(|t| counter::is_pay_later(*t) && preselection.allows(*t))
+        .collect()
+}
+
+/// The consumer chose a pay-later tool: issue the code, barcodes or account, notify the
+/// merchant (非即時交易回傳資訊) and start the deadline.
+pub async fn issue_pay_later(
+    state: &AppState,
+    uid: u64,
+    tool_text: &str,
+) -> Result<Outcome, CheckoutError> {
+    let (order, merchant) = payable_order(state, uid).await?;
+    let tool = PaymentTool::parse(tool_text)
+        .filter(|t| pay_later_tools(&merchant.settings, &order).contains(t))
+        .ok_or_else(|| {
+            CheckoutError::Tool(format!(
+                "{tool_text:?} is not a pay-later tool this order allows"
+            ))
+        })?;
+    let supplier = merchant
+        .settings
+        .tool(tool)
+        .map(|s| s.supplier.clone())
+        .unwrap_or_default();
+    let request: mypay_protocol::messages::OrderRequest =
+        serde_json::from_str(&order.request).unwrap_or_default();
+    let now = state.clock.now();
+    let deadline = counter::deadline(
+        now,
+        request.limit_pay_days.unwrap_or(counter::DEFAULT_PAY_DAYS),
+    );
+    let issued = counter::issue(tool, &supplier, uid, order.cost, deadline)
+        .ok_or_else(|| CheckoutError::Tool(format!("{} is not paid later", tool.code())))?;
+    let event = match issued.prc {
+        Prc::CvsIssued => Event::CounterCodeIssued,
+        Prc::VirtualAccountIssued => Event::AccountIssued,
+        _ => Event::OnlineTransferStarted,
+    };
+    let to = state::next(order.prc, event).map_err(|_| CheckoutError::NotPayable(order.prc))?;
+    let facts = PaymentFacts {
+        paid_pfn: Some(tool.code().to_owned()),
+        supplier_code: Some(supplier),
+        pay_deadline: Some(issued.deadline),
+        result_content_type: Some(issued.content_type.clone()),
+        result_content: Some(issued.content.clone()),
+        bank_id: issued.bank_id.clone(),
+        ..PaymentFacts::default()
+    };
+    let mut t = transition(state, &order, to, &format!("{} issued", tool.code()), facts);
+    t.timers.push(NewTimer {
+        kind: PAYMENT_DEADLINE.to_owned(),
+        due_at: issued.deadline + jiff::SignedDuration::from_secs(1),
+        payload: String::new(),
+    });
+    attach_notice(&mut t, &order, &merchant, NoticeKind::NonRealTime);
+    commit(state, &t).await?;
+    Ok(Outcome::Done(to))
+}
+
+/// The consumer paid a pay-later order at the counter, the ATM or online (`amount`:
+/// what was paid, the order's amount when not given). A different amount, or a payment
+/// after the deadline, is `290`.
+pub async fn pay_later_paid(
+    state: &AppState,
+    uid: u64,
+    amount: Option<i64>,
+) -> Result<Outcome, CheckoutError> {
+    let order = state
+        .store
+        .order(uid)
+        .await?
+        .ok_or(CheckoutError::NotFound)?;
+    let merchant = state
+        .store
+        .merchant(&order.store_uid)
+        .await?
+        .ok_or(CheckoutError::NotFound)?;
+    let paid = amount.unwrap_or(order.cost);
+    if paid <= 0 {
+        return Err(CheckoutError::Amount(format!(
+            "must be a positive amount, got {paid}"
+        )));
+    }
+    let exact = paid == order.cost;
+    let to = state::next(order.prc, Event::PaidLater { exact })
+        .map_err(|_| CheckoutError::NotPayable(order.prc))?;
+    let facts = PaymentFacts {
+        actual_cost: Some(paid),
+        ..PaymentFacts::default()
+    };
+    let cause = if order.prc == Prc::Expired {
+        "paid after the deadline"
+    } else {
+        "paid at the counter, ATM or online"
+    };
+    let mut t = transition(state, &order, to, cause, facts);
+    t.finishes = true;
+    t.retmsg = match (order.prc, exact) {
+        (Prc::Expired, _) => "交易成功 但已逾繳費期限".to_owned(),
+        (_, false) => format!("交易成功 但金額不符 (應繳 {}，實繳 {paid})", order.cost),
+        _ => String::new(),
+    };
+    attach_notice(&mut t, &order, &merchant, NoticeKind::Completed);
+    commit(state, &t).await?;
+    Ok(Outcome::Done(to))
 }
 
 /// The card-like tools the PayPage can offer for `order` (SPEC §4): those its `pfn`

@@ -3,7 +3,7 @@
 
 use crate::api::CAPTURE_BATCH;
 use crate::app::AppState;
-use crate::checkout::{self, RESOLVE_PENDING};
+use crate::checkout::{self, PAYMENT_DEADLINE, RESOLVE_PENDING};
 use crate::clock::taipei;
 use crate::ledger::reversal::{CASH_REFUND_DAYS, refund_type};
 use crate::ledger::state::{self, Event};
@@ -76,6 +76,29 @@ async fn fire(state: &AppState, timer: &TimerRow) -> Result<(), StoreError> {
             t.finishes = true;
             t.completes_timer = Some(timer.id);
             checkout::attach_notice(&mut t, &order, &merchant, NoticeKind::Confirmation);
+            state.store.apply(&t).await?;
+            state.notices_waiting.notify_one();
+            Ok(())
+        }
+        PAYMENT_DEADLINE => {
+            let Ok(to) = state::next(order.prc, Event::DeadlinePassed) else {
+                // Paid (or otherwise moved on) before the deadline.
+                return state.store.close_timer(timer.id, now).await;
+            };
+            let Some(merchant) = state.store.merchant(&order.store_uid).await? else {
+                return state.store.close_timer(timer.id, now).await;
+            };
+            let mut t = checkout::transition(
+                state,
+                &order,
+                to,
+                "the deadline to pay passed",
+                crate::store::PaymentFacts::default(),
+            );
+            t.retmsg = "逾期未繳費".to_owned();
+            t.finishes = true;
+            t.completes_timer = Some(timer.id);
+            checkout::attach_notice(&mut t, &order, &merchant, NoticeKind::Completed);
             state.store.apply(&t).await?;
             state.notices_waiting.notify_one();
             Ok(())

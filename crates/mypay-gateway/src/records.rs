@@ -97,8 +97,20 @@ pub fn query_record(order: &OrderRow) -> QueryRecord {
         trans_type: TransType::Normal as i64,
         finishtime: finishtime(order),
         result_type: 4,
-        result_content_type: order.paid_pfn.clone().unwrap_or_default(),
-        result_content: "{}".to_owned(),
+        result_content_type: order
+            .result_content_type
+            .clone()
+            .or_else(|| order.paid_pfn.clone())
+            .unwrap_or_default(),
+        result_content: order
+            .result_content
+            .clone()
+            .unwrap_or_else(|| "{}".to_owned()),
+        expired_date: order
+            .pay_deadline
+            .map(taipei::datetime14)
+            .unwrap_or_default(),
+        bank_id: text(&order.bank_id),
         items: req.items.clone().unwrap_or_default(),
         echo_0: text(&req.echo_0),
         echo_1: text(&req.echo_1),

@@ -3,6 +3,7 @@
 
 pub mod card;
 pub mod connector;
+pub mod counter;
 pub mod merchant;
 pub mod order;
 pub mod reversal;

@@ -168,6 +168,18 @@ impl NewOrder {
             }
         }
 
+        if let Some(days) = req.limit_pay_days
+            && !(1..=crate::ledger::counter::MAX_PAY_DAYS).contains(&days)
+        {
+            return Err(refuse(
+                "limit_pay_days",
+                format!(
+                    "must be from 1 to {} days, got {days}",
+                    crate::ledger::counter::MAX_PAY_DAYS
+                ),
+            ));
+        }
+
         let authorise_only = match req.creditcard_is_automatic_payment.as_deref() {
             None | Some("1") => false,
             Some("0") => true,

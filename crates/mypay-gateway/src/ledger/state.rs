@@ -29,6 +29,19 @@ pub enum Event {
     CaptureConfirmed,
     /// The merchant cancelled an authorisation (`api/cancelauthorization`).
     AuthorisationCancelled,
+    /// A store code or barcodes were issued (CSTORECODE, BARCODE).
+    CounterCodeIssued,
+    /// A virtual account was issued (E_COLLECTION).
+    AccountIssued,
+    /// The consumer went on to pay online (WEBATM, M_RECHARGE).
+    OnlineTransferStarted,
+    /// The consumer paid at the counter, the ATM or online; `exact` when the amount
+    /// matched the order's.
+    PaidLater { exact: bool },
+    /// The deadline to pay (`limit_pay_days`) passed unpaid.
+    DeadlinePassed,
+    /// The online transfer failed.
+    OnlineTransferFailed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,6 +70,23 @@ pub fn next(from: Prc, event: Event) -> Result<Prc, TransitionRefused> {
         // The document's recorded answer: the order becomes 交易失敗, and the cancellation
         // is a record of its own (`cancel_order`, 220).
         (Prc::Authorised, AuthorisationCancelled) => Prc::Failed,
+        (Prc::Created, CounterCodeIssued) => Prc::CvsIssued,
+        (Prc::Created, AccountIssued) => Prc::VirtualAccountIssued,
+        (Prc::Created, OnlineTransferStarted) => Prc::AwaitingOnline,
+        (
+            Prc::CvsIssued | Prc::VirtualAccountIssued | Prc::AwaitingOnline,
+            PaidLater { exact: true },
+        ) => Prc::Paid,
+        (
+            Prc::CvsIssued | Prc::VirtualAccountIssued | Prc::AwaitingOnline,
+            PaidLater { exact: false },
+        ) => Prc::PaidMismatch,
+        (Prc::CvsIssued | Prc::VirtualAccountIssued | Prc::AwaitingOnline, DeadlinePassed) => {
+            Prc::Expired
+        }
+        (Prc::AwaitingOnline, OnlineTransferFailed) => Prc::Failed,
+        // Paid after the deadline: money arrived, but not as agreed (附錄二 380 → 290).
+        (Prc::Expired, PaidLater { .. }) => Prc::PaidMismatch,
         (from, event) => return Err(TransitionRefused { from, event }),
     };
     Ok(to)
@@ -131,6 +161,33 @@ mod tests {
     }
 
     #[test]
+    fn pay_later_orders_are_paid_expire_or_are_paid_late() {
+        assert_eq!(
+            next(Prc::Created, Event::CounterCodeIssued),
+            Ok(Prc::CvsIssued)
+        );
+        assert_eq!(
+            next(Prc::CvsIssued, Event::PaidLater { exact: true }),
+            Ok(Prc::Paid)
+        );
+        assert_eq!(
+            next(Prc::VirtualAccountIssued, Event::PaidLater { exact: false }),
+            Ok(Prc::PaidMismatch)
+        );
+        assert_eq!(
+            next(Prc::CvsIssued, Event::DeadlinePassed),
+            Ok(Prc::Expired)
+        );
+        assert_eq!(
+            next(Prc::Expired, Event::PaidLater { exact: true }),
+            Ok(Prc::PaidMismatch)
+        );
+        assert!(next(Prc::Paid, Event::DeadlinePassed).is_err());
+        assert!(next(Prc::CvsIssued, Event::CardPaid).is_err());
+        assert!(next(Prc::CvsIssued, Event::OnlineTransferFailed).is_err());
+    }
+
+    #[test]
     fn refund_records_leave_the_queue_once() {
         assert_eq!(refund_next(Prc::Created, true), Some(Prc::Refunded));
         assert_eq!(refund_next(Prc::Created, false), Some(Prc::Cancelled));
@@ -153,6 +210,13 @@ mod tests {
             Event::Captured { batch: false },
             Event::CaptureConfirmed,
             Event::AuthorisationCancelled,
+            Event::CounterCodeIssued,
+            Event::AccountIssued,
+            Event::OnlineTransferStarted,
+            Event::PaidLater { exact: true },
+            Event::PaidLater { exact: false },
+            Event::DeadlinePassed,
+            Event::OnlineTransferFailed,
         ];
         for from in [
             Prc::Failed,

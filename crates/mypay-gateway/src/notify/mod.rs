@@ -30,7 +30,11 @@ pub fn project(order: &OrderRow, t: &Transition) -> OrderRow {
         acode,
         supplier_code,
         actual_cost,
-        captured
+        captured,
+        pay_deadline,
+        result_content_type,
+        result_content,
+        bank_id
     );
     after
 }

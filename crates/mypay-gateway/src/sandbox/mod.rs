@@ -7,6 +7,7 @@ pub mod cards;
 use crate::app::AppState;
 use crate::checkout::{self, CardForm, CheckoutError, Outcome};
 use crate::clock::taipei;
+use crate::ledger::counter;
 use crate::store::NoticeFilter;
 use crate::{jobs, notify};
 use axum::body::Bytes;
@@ -15,12 +16,17 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use mypay_protocol::PaymentTool;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/sandbox/orders/{uid}/pay", post(pay))
+        .route(
+            "/sandbox/orders/{uid}/offline-payment",
+            post(offline_payment),
+        )
         .route("/sandbox/orders/{uid}/abandon", post(abandon))
         .route("/sandbox/clock", get(clock))
         .route("/sandbox/clock/advance", post(advance))
@@ -60,13 +66,21 @@ fn read_body<T: serde::de::DeserializeOwned>(
 
 async fn order_state(state: &AppState, uid: u64, outcome: Outcome) -> Response {
     match state.store.order(uid).await {
-        Ok(Some(order)) => Json(json!({
-            "uid": uid,
-            "prc": order.prc.code(),
-            "retmsg": crate::records::query_record(&order).retmsg,
-            "needs_otp": outcome == Outcome::NeedsOtp,
-        }))
-        .into_response(),
+        Ok(Some(order)) => {
+            let record = crate::records::query_record(&order);
+            Json(json!({
+                "uid": uid,
+                "prc": order.prc.code(),
+                "retmsg": record.retmsg,
+                "needs_otp": outcome == Outcome::NeedsOtp,
+                "pfn": record.pfn,
+                "expired_date": record.expired_date,
+                "result_content_type": record.result_content_type,
+                "result_content": record.result_content,
+                "bank_id": record.bank_id,
+            }))
+            .into_response()
+        }
         Ok(None) => error(StatusCode::NOT_FOUND, format!("uid: no order {uid}")),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -96,7 +110,42 @@ async fn pay(
         Ok(f) => f,
         Err(r) => return r,
     };
-    match checkout::pay_card(&state, uid, &form).await {
+    // A pay-later tool issues its code or account; any other tool is a card payment.
+    let pay_later = form
+        .pfn
+        .as_deref()
+        .and_then(PaymentTool::parse)
+        .is_some_and(counter::is_pay_later);
+    let outcome = match (pay_later, form.pfn.as_deref()) {
+        (true, Some(pfn)) => checkout::issue_pay_later(&state, uid, pfn).await,
+        _ => checkout::pay_card(&state, uid, &form).await,
+    };
+    match outcome {
+        Ok(outcome) => order_state(&state, uid, outcome).await,
+        Err(e) => checkout_error(uid, e),
+    }
+}
+
+#[derive(Deserialize)]
+struct OfflinePayment {
+    /// What the consumer paid; the order's amount when absent.
+    #[serde(default, deserialize_with = "mypay_protocol::lenient::opt_i64")]
+    amount: Option<i64>,
+}
+
+/// `POST /sandbox/orders/{uid}/offline-payment`: the consumer paid a code, barcode,
+/// virtual account or WebATM order (SPEC §12).
+async fn offline_payment(
+    State(state): State<AppState>,
+    Path(uid): Path<u64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form: OfflinePayment = match read_body(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    match checkout::pay_later_paid(&state, uid, form.amount).await {
         Ok(outcome) => order_state(&state, uid, outcome).await,
         Err(e) => checkout_error(uid, e),
     }

@@ -40,6 +40,11 @@ pub struct OrderRow {
     pub refunded: i64,
     /// The amount captured from an authorisation (`api/authorizedrequestpayment`).
     pub captured: Option<i64>,
+    /// Pay-later tools: the last moment to pay, and what the consumer was given.
+    pub pay_deadline: Option<Timestamp>,
+    pub result_content_type: Option<String>,
+    pub result_content: Option<String>,
+    pub bank_id: Option<String>,
 }
 
 impl OrderRow {
@@ -47,7 +52,8 @@ impl OrderRow {
     pub(super) const COLUMNS: &'static str = "uid, store_uid, order_id, token, request, pfn, \
         cost, currency, authorise_only, prc, paid_pfn, cardno, card_type, issuing_bank, \
         issuing_bank_uid, acode, supplier_code, actual_cost, retmsg, created_at, updated_at, \
-        finished_at, refunded, captured";
+        finished_at, refunded, captured, pay_deadline, result_content_type, result_content, \
+        bank_id";
 
     /// Decode a row of [`OrderRow::COLUMNS`]. By position: looking columns up by name
     /// was a visible part of a query's cost.
@@ -78,6 +84,10 @@ impl OrderRow {
             finished_at: r.opt_int(21)?.map(timestamp),
             refunded: r.int(22)?,
             captured: r.opt_int(23)?,
+            pay_deadline: r.opt_int(24)?.map(timestamp),
+            result_content_type: r.opt_text(25)?,
+            result_content: r.opt_text(26)?,
+            bank_id: r.opt_text(27)?,
         })
     }
 }
@@ -94,6 +104,10 @@ pub struct PaymentFacts {
     pub supplier_code: Option<String>,
     pub actual_cost: Option<i64>,
     pub captured: Option<i64>,
+    pub pay_deadline: Option<Timestamp>,
+    pub result_content_type: Option<String>,
+    pub result_content: Option<String>,
+    pub bank_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -198,7 +212,9 @@ impl Store {
                  card_type = COALESCE(?, card_type), issuing_bank = COALESCE(?, issuing_bank),
                  issuing_bank_uid = COALESCE(?, issuing_bank_uid), acode = COALESCE(?, acode),
                  supplier_code = COALESCE(?, supplier_code), actual_cost = COALESCE(?, actual_cost),
-                 captured = COALESCE(?, captured)
+                 captured = COALESCE(?, captured), pay_deadline = COALESCE(?, pay_deadline),
+                 result_content_type = COALESCE(?, result_content_type),
+                 result_content = COALESCE(?, result_content), bank_id = COALESCE(?, bank_id)
              WHERE uid = ? AND prc = ?",
         )
         .bind(t.to.code())
@@ -215,6 +231,10 @@ impl Store {
         .bind(&f.supplier_code)
         .bind(f.actual_cost)
         .bind(f.captured)
+        .bind(f.pay_deadline.map(micros))
+        .bind(&f.result_content_type)
+        .bind(&f.result_content)
+        .bind(&f.bank_id)
         .bind(t.uid as i64)
         .bind(t.from.code())
         .execute(&mut *tx)

@@ -9,6 +9,7 @@ mod migrations;
 mod modes;
 mod notifications;
 mod orders;
+mod pay_later;
 mod paypage;
 mod refunds;
 mod sample_clients;

@@ -208,4 +208,25 @@ async fn the_documents_samples_refund_and_cancel_refunds_in_three_languages() {
         );
         assert_eq!(answer["uid"], uid.to_string());
     }
+    // A store-code payment refunds at the nightly batch: until then each language's
+    // refundcancel sample cancels the queued refund.
+    for (i, lang) in LANGS.into_iter().enumerate() {
+        let (uid, key) = app.sample_order(&format!("S-CVS-{i}"), 500).await;
+        let (status, body) = app
+            .sandbox(
+                &format!("/sandbox/orders/{uid}/pay"),
+                json!({"pfn": "CSTORECODE"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = app
+            .sandbox(&format!("/sandbox/orders/{uid}/offline-payment"), json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(app.refund(uid, &key, 200).await["code"], "B200");
+        let answers = run_in(&app.base, lang, "refundcancel", &order_env(uid, &key)).await;
+        let answer = &answers[0].2;
+        assert_eq!(answer["code"], "B200", "{lang}: {answer}");
+        assert_eq!(app.query(uid, &key).await["refund_order"][0]["prc"], "220");
+    }
 }
