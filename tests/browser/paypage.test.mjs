@@ -97,3 +97,37 @@ test('the checkout page on a desktop, in Traditional Chinese', async () => {
   await shot(page, '5-checkout-zh-TW-desktop');
   await context.close();
 });
+
+test('a consumer takes a convenience-store code with its barcodes and the merchant hears of it', async () => {
+  const order = await createOrder(gateway.base, { pfn: 'CSTORECODE' });
+  assert.equal(order.code, '200');
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(order.url);
+  // Only the pay-later form: the order preselects CSTORECODE.
+  assert.equal(await page.locator('#card_number').count(), 0);
+  await page.getByRole('button', { name: '取得繳費資訊' }).click();
+
+  await page.locator('#payment-details').waitFor();
+  assert.equal(await page.locator('#result-title').innerText(), '請於期限內完成繳費');
+  const pin = await page.locator('#pin-code').innerText();
+  assert.match(pin, /^MYP\d{11}$/);
+  const barcodes = page.locator('.barcode img');
+  assert.equal(await barcodes.count(), 3);
+  // Every barcode image loaded and has a barcode's proportions.
+  const sizes = await barcodes.evaluateAll((imgs) => imgs.map((i) => [i.complete, i.naturalWidth, i.naturalHeight]));
+  for (const [complete, w, h] of sizes) {
+    assert.ok(complete && w > 200 && h === 60, `barcode image loaded: ${[complete, w, h]}`);
+  }
+  await shot(page, '6-cvs-code-with-barcodes');
+  await context.close();
+
+  for (let i = 0; i < 100 && !merchant.notices.some((n) => n.get('uid') === String(order.uid)); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const notice = merchant.notices.find((n) => n.get('uid') === String(order.uid));
+  assert.ok(notice, 'the 非即時 notice arrived');
+  assert.equal(notice.get('prc'), '260');
+  assert.equal(notice.get('result_content_type'), 'IBON');
+  assert.equal(JSON.parse(notice.get('result_content')).PinCode, pin);
+});

@@ -40,6 +40,16 @@ pub struct Texts {
     pub err_tool: &'static str,
     /// Followed by the number of tries left.
     pub err_otp: &'static str,
+    pub pay_later: &'static str,
+    pub get_code: &'static str,
+    pub result_issued: &'static str,
+    pub result_awaiting_online: &'static str,
+    pub result_expired: &'static str,
+    pub pin_code: &'static str,
+    pub bank_code: &'static str,
+    pub account_number: &'static str,
+    pub pay_by: &'static str,
+    pub barcodes: &'static str,
 }
 
 pub fn texts(locale: Locale) -> &'static Texts {
@@ -88,6 +98,16 @@ static ZH_TW: Texts = Texts {
     err_cvc: "安全碼須為 3 或 4 位數字",
     err_tool: "請選擇此訂單可用的付款方式",
     err_otp: "3D 交易密碼錯誤，剩餘嘗試次數：",
+    pay_later: "其他付款方式（超商、ATM）",
+    get_code: "取得繳費資訊",
+    result_issued: "請於期限內完成繳費",
+    result_awaiting_online: "等待線上轉帳完成",
+    result_expired: "已逾繳費期限",
+    pin_code: "繳費代碼",
+    bank_code: "銀行代碼",
+    account_number: "轉帳帳號",
+    pay_by: "繳費期限",
+    barcodes: "繳費條碼",
 };
 
 static ZH_CN: Texts = Texts {
@@ -127,6 +147,16 @@ static ZH_CN: Texts = Texts {
     err_cvc: "安全码须为 3 或 4 位数字",
     err_tool: "请选择此订单可用的付款方式",
     err_otp: "3D 交易密码错误，剩余尝试次数：",
+    pay_later: "其他付款方式（超商、ATM）",
+    get_code: "取得缴费信息",
+    result_issued: "请于期限内完成缴费",
+    result_awaiting_online: "等待线上转账完成",
+    result_expired: "已逾缴费期限",
+    pin_code: "缴费代码",
+    bank_code: "银行代码",
+    account_number: "转账账号",
+    pay_by: "缴费期限",
+    barcodes: "缴费条码",
 };
 
 static EN: Texts = Texts {
@@ -166,6 +196,16 @@ static EN: Texts = Texts {
     err_cvc: "The security code must be 3 or 4 digits",
     err_tool: "Choose a payment method this order allows",
     err_otp: "Wrong 3-D Secure password; tries left: ",
+    pay_later: "Pay later (convenience store, ATM)",
+    get_code: "Get payment details",
+    result_issued: "Please pay before the deadline",
+    result_awaiting_online: "Waiting for the online transfer",
+    result_expired: "The deadline to pay has passed",
+    pin_code: "Payment code",
+    bank_code: "Bank code",
+    account_number: "Account number",
+    pay_by: "Pay by",
+    barcodes: "Barcodes",
 };
 
 static ID: Texts = Texts {
@@ -205,6 +245,16 @@ static ID: Texts = Texts {
     err_cvc: "Kode keamanan harus 3 atau 4 digit",
     err_tool: "Pilih metode pembayaran yang diizinkan",
     err_otp: "Kata sandi 3-D Secure salah; sisa percobaan: ",
+    pay_later: "Bayar nanti (minimarket, ATM)",
+    get_code: "Dapatkan detail pembayaran",
+    result_issued: "Silakan bayar sebelum batas waktu",
+    result_awaiting_online: "Menunggu transfer online",
+    result_expired: "Batas waktu pembayaran telah lewat",
+    pin_code: "Kode pembayaran",
+    bank_code: "Kode bank",
+    account_number: "Nomor rekening",
+    pay_by: "Bayar sebelum",
+    barcodes: "Kode batang",
 };
 
 /// The tool's name in the consumer's language.
@@ -219,6 +269,11 @@ pub fn tool_name(tool: mypay_protocol::PaymentTool, locale: Locale) -> &'static 
         GooglePay => "Google Pay",
         CardInstallment => "Card instalments",
         CardRedeem => "Card bonus points",
+        CvsCode => "Convenience store code",
+        CvsBarcode => "Convenience store barcode",
+        VirtualAccount => "ATM transfer (virtual account)",
+        WebAtm => "WebATM",
+        Recharge => "Stored value",
         _ => tool.code(),
     };
     match locale {
@@ -230,6 +285,11 @@ pub fn tool_name(tool: mypay_protocol::PaymentTool, locale: Locale) -> &'static 
             Amex => "美国运通",
             CardInstallment => "信用卡分期",
             CardRedeem => "信用卡红利",
+            CvsCode => "超商代码",
+            CvsBarcode => "超商条码缴费",
+            VirtualAccount => "虚拟账号 (ATM转账)",
+            WebAtm => "WEBATM",
+            Recharge => "储值",
             _ => en,
         },
         Locale::En | Locale::Id => en,

@@ -13,6 +13,7 @@ mod i18n;
 use crate::app::AppState;
 use crate::checkout::{self, CardForm, CheckoutError, Outcome};
 use crate::config::Mode;
+use crate::ledger::counter::Issued;
 use crate::ledger::state;
 use crate::store::OrderRow;
 use askama::Template;
@@ -44,6 +45,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/payment/{page}", get(show))
         .route("/payment/{uid}/pay", post(pay))
+        .route("/payment/{uid}/issue", post(issue))
+        .route("/payment/{uid}/barcode/{n}", get(barcode))
         .route("/payment/{uid}/otp", get(otp_page).post(otp_submit))
         .route("/payment/{uid}/result", get(result))
         .route("/payment/{uid}/abandon", post(abandon))
@@ -63,6 +66,8 @@ struct CheckoutPage {
     amount: i64,
     items: Vec<Item>,
     tools: Vec<(String, String, bool)>,
+    /// Pay-later tools: (code, name).
+    pay_later: Vec<(String, String)>,
     csrf: String,
     error: Option<String>,
 }
@@ -90,6 +95,8 @@ struct ResultPage {
     page_path: String,
     locale: &'static str,
     success: bool,
+    /// Not finished yet: the consumer still has to pay, or the acquirer to answer.
+    waiting: bool,
     headline: &'static str,
     order_id: String,
     currency: String,
@@ -99,6 +106,53 @@ struct ResultPage {
     retmsg: String,
     redirect: Option<String>,
     redirect_seconds: u32,
+    /// What to pay a pay-later order with.
+    payment: Option<PaymentDetails>,
+}
+
+/// The code, account and barcodes of a pay-later order, for its result page.
+struct PaymentDetails {
+    uid: u64,
+    tool: String,
+    pin_code: String,
+    bank_code: String,
+    deadline: String,
+    /// Barcode numbers (1-based) and their text.
+    barcodes: Vec<(usize, String)>,
+}
+
+impl PaymentDetails {
+    fn of(order: &OrderRow, locale: mypay_protocol::values::Locale) -> Option<PaymentDetails> {
+        let content = order.result_content.as_deref()?;
+        let v: serde_json::Value = serde_json::from_str(content).ok()?;
+        let text = |k: &str| {
+            v.get(k)
+                .and_then(|x| x.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let tool = order
+            .paid_pfn
+            .as_deref()
+            .and_then(mypay_protocol::PaymentTool::parse)
+            .map(|t| i18n::tool_name(t, locale).to_owned())
+            .unwrap_or_default();
+        Some(PaymentDetails {
+            uid: order.uid,
+            tool,
+            pin_code: text("PinCode"),
+            bank_code: text("BankCode"),
+            deadline: order
+                .pay_deadline
+                .map(crate::clock::taipei::display)
+                .unwrap_or_default(),
+            barcodes: Issued::barcodes(content)
+                .into_iter()
+                .enumerate()
+                .map(|(i, b)| (i + 1, b))
+                .collect(),
+        })
+    }
 }
 
 #[derive(Template)]
@@ -298,7 +352,17 @@ async fn checkout_page(
             )
         })
         .collect();
+    let pay_later = checkout::pay_later_tools(&merchant.settings, &order)
+        .iter()
+        .map(|t| {
+            (
+                t.code().to_owned(),
+                i18n::tool_name(*t, visitor.locale).to_owned(),
+            )
+        })
+        .collect();
     let page = CheckoutPage {
+        pay_later,
         t: texts(visitor.locale),
         languages: &LANGUAGES,
         page_path: format!("/payment/{uid}.html"),
@@ -325,11 +389,20 @@ fn result_page(visitor: Visitor, order: &OrderRow, merchant: &crate::store::Merc
         Prc::Paid | Prc::PaidMismatch | Prc::Settled | Prc::Capturing => t.result_paid,
         Prc::Authorised => t.result_authorised,
         Prc::Pending => t.result_pending,
+        Prc::CvsIssued | Prc::VirtualAccountIssued => t.result_issued,
+        Prc::AwaitingOnline => t.result_awaiting_online,
+        Prc::Expired => t.result_expired,
         Prc::Abandoned => t.result_abandoned,
         Prc::Failed | Prc::SystemError => t.result_failed,
         _ => t.result_other,
     };
-    let finished_failure = matches!(order.prc, Prc::Failed | Prc::SystemError | Prc::Abandoned);
+    let finished_failure = matches!(
+        order.prc,
+        Prc::Failed | Prc::SystemError | Prc::Abandoned | Prc::Expired
+    );
+    let payment = matches!(order.prc, Prc::CvsIssued | Prc::VirtualAccountIssued)
+        .then(|| PaymentDetails::of(order, visitor.locale))
+        .flatten();
     let redirect = if success {
         request
             .success_returl
@@ -347,6 +420,10 @@ fn result_page(visitor: Visitor, order: &OrderRow, merchant: &crate::store::Merc
         page_path: format!("/payment/{}.html", order.uid),
         locale: visitor.locale.code(),
         success,
+        waiting: matches!(
+            order.prc,
+            Prc::Pending | Prc::CvsIssued | Prc::VirtualAccountIssued | Prc::AwaitingOnline
+        ),
         headline,
         order_id: order.order_id.clone(),
         currency: order.currency.clone(),
@@ -356,6 +433,7 @@ fn result_page(visitor: Visitor, order: &OrderRow, merchant: &crate::store::Merc
         retmsg: crate::records::query_record(order).retmsg,
         redirect,
         redirect_seconds: REDIRECT_SECONDS,
+        payment,
     };
     let body = page.render();
     visitor.respond(StatusCode::OK, body)
@@ -418,6 +496,102 @@ async fn pay(
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
+        }
+    }
+}
+
+/// `POST /payment/<uid>/issue`: the consumer chose a pay-later tool.
+async fn issue(
+    State(state): State<AppState>,
+    Path(uid): Path<u64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let visitor = Visitor::from_request(&headers, None);
+    let form = form_fields(&body);
+    if !visitor.csrf_matches(&form) {
+        return visitor.expired(uid);
+    }
+    let pfn = form.get("pfn").cloned().unwrap_or_default();
+    match checkout::issue_pay_later(&state, uid, &pfn).await {
+        Ok(_) | Err(CheckoutError::NotPayable(_)) => see_other(format!("/payment/{uid}/result")),
+        Err(CheckoutError::NotFound) => visitor.not_found(uid),
+        Err(CheckoutError::Store(e)) => {
+            tracing::error!(error = %e, uid, "PayPage pay-later");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+        Err(e) => {
+            let text = error_text(texts(visitor.locale), &e);
+            checkout_page(
+                &state,
+                visitor,
+                uid,
+                Some(text),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+/// Barcode images: the width of the narrowest bar and the height, in pixels.
+const BARCODE_MODULE_PX: u32 = 2;
+const BARCODE_HEIGHT_PX: u32 = 60;
+
+/// `GET /payment/<uid>/barcode/<n>`: barcode `n` (1–3) of a pay-later order as a
+/// Code-39 SVG image.
+async fn barcode(State(state): State<AppState>, Path((uid, n)): Path<(u64, String)>) -> Response {
+    let n: usize = match n.trim_end_matches(".svg").parse() {
+        Ok(n) if (1..=3).contains(&n) => n,
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let order = match state.store.order(uid).await {
+        Ok(Some(o)) => o,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, uid, "loading an order for its barcode");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let Some(text) = order
+        .result_content
+        .as_deref()
+        .map(Issued::barcodes)
+        .and_then(|codes| codes.into_iter().nth(n - 1))
+    else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let svg = barcoders::sym::code39::Code39::new(&text)
+        .map_err(|e| e.to_string())
+        .and_then(|code| {
+            let modules = code.encode();
+            let width = modules.len() * BARCODE_MODULE_PX as usize;
+            barcoders::generators::svg::SVG::new(BARCODE_HEIGHT_PX)
+                .xdim(BARCODE_MODULE_PX)
+                .xmlns("http://www.w3.org/2000/svg".to_owned())
+                .generate(modules)
+                // An <img> needs an intrinsic size; the generator gives only a viewBox.
+                .map(|svg| {
+                    svg.replacen(
+                        "<svg ",
+                        &format!("<svg width=\"{width}\" height=\"{BARCODE_HEIGHT_PX}\" "),
+                        1,
+                    )
+                })
+                .map_err(|e| e.to_string())
+        });
+    match svg {
+        Ok(svg) => (
+            [
+                (header::CONTENT_TYPE, "image/svg+xml"),
+                (header::CACHE_CONTROL, "private, max-age=3600"),
+            ],
+            svg,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, uid, "rendering a barcode");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
 }

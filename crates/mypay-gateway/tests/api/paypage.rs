@@ -309,3 +309,79 @@ async fn no_full_card_number_reaches_the_database() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_consumer_gets_a_store_code_with_barcodes_on_the_page() {
+    let app = spawn_app().await;
+    let (uid, key) = app.sample_order("WEB-CVS", 1200).await;
+    let page = get_page(&app, &format!("/payment/{uid}.html?locale=zh-TW"), "").await;
+    let jar = cookies(&page);
+    let html = page.text().await.expect("html");
+    assert!(
+        html.contains(
+            "action=\"/payment/{uid}/issue\""
+                .replace("{uid}", &uid.to_string())
+                .as_str()
+        )
+    );
+    assert!(html.contains("value=\"CSTORECODE\""));
+    assert!(html.contains("value=\"E_COLLECTION\""));
+    let csrf = hidden_csrf(&html);
+
+    // A tool that is not pay-later is refused on this form, and nothing changes.
+    let wrong = post_form(
+        &app,
+        &format!("/payment/{uid}/issue"),
+        &jar,
+        &[("csrf", &csrf), ("pfn", "CREDITCARD")],
+    )
+    .await;
+    assert_eq!(wrong.status(), 422);
+    assert_eq!(app.query(uid, &key).await["prc"], "200");
+
+    let issued = post_form(
+        &app,
+        &format!("/payment/{uid}/issue"),
+        &jar,
+        &[("csrf", &csrf), ("pfn", "CSTORECODE")],
+    )
+    .await;
+    assert_eq!(issued.status(), 303);
+    let result = get_page(&app, &format!("/payment/{uid}/result"), &jar).await;
+    let html = result.text().await.expect("html");
+    let record = app.query(uid, &key).await;
+    assert_eq!(record["prc"], "260");
+    let content: serde_json::Value =
+        serde_json::from_str(record["result_content"].as_str().expect("text")).expect("json");
+    let pin = content["PinCode"].as_str().expect("pin");
+    assert!(html.contains(pin), "the code is shown");
+    assert!(
+        html.contains("2026-11-26 23:59:59"),
+        "the deadline is shown"
+    );
+    assert!(
+        !html.contains("http-equiv=\"refresh\""),
+        "no redirect while unpaid"
+    );
+    for n in 1..=3 {
+        assert!(html.contains(&format!("/payment/{uid}/barcode/{n}.svg")));
+        let image = get_page(&app, &format!("/payment/{uid}/barcode/{n}.svg"), "").await;
+        assert_eq!(image.status(), 200);
+        assert_eq!(
+            image.headers()["content-type"].to_str().expect("type"),
+            "image/svg+xml"
+        );
+        let svg = image.text().await.expect("svg");
+        assert!(
+            svg.starts_with("<svg") && svg.matches("<rect").count() > 40,
+            "{svg}"
+        );
+    }
+    let missing = get_page(&app, &format!("/payment/{uid}/barcode/4.svg"), "").await;
+    assert_eq!(missing.status(), 404);
+    // Revisiting the PayPage shows the same code, not the payment form.
+    let again = get_page(&app, &format!("/payment/{uid}.html"), &jar).await;
+    let html = again.text().await.expect("html");
+    assert!(html.contains(pin));
+    assert!(!html.contains("/issue\""));
+}
