@@ -92,6 +92,41 @@ pub fn next(from: Prc, event: Event) -> Result<Prc, TransitionRefused> {
     Ok(to)
 }
 
+impl Event {
+    /// Every event, each variant with each of its values: the table's whole input.
+    pub const ALL: &'static [Event] = &[
+        Event::CardPaid,
+        Event::CardAuthorised,
+        Event::Declined,
+        Event::Unavailable,
+        Event::AcquirerPending,
+        Event::PaidWithMismatch,
+        Event::PendingResolved { paid: true },
+        Event::PendingResolved { paid: false },
+        Event::Abandoned,
+        Event::Captured { batch: true },
+        Event::Captured { batch: false },
+        Event::CaptureConfirmed,
+        Event::AuthorisationCancelled,
+        Event::CounterCodeIssued,
+        Event::AccountIssued,
+        Event::OnlineTransferStarted,
+        Event::PaidLater { exact: true },
+        Event::PaidLater { exact: false },
+        Event::DeadlinePassed,
+        Event::OnlineTransferFailed,
+    ];
+}
+
+/// Whether the table has a move from `from` to `to` (`None`: the order's creation, which
+/// can only be `200`). For checking recorded histories.
+pub fn is_allowed(from: Option<Prc>, to: Prc) -> bool {
+    match from {
+        None => to == Prc::Created,
+        Some(from) => Event::ALL.iter().any(|&e| next(from, e) == Ok(to)),
+    }
+}
+
 /// The states of a refund record (`refund_order`): queued until the batch (200 申請中),
 /// then refunded (230) or, cancelled by `api/refundcancel` before the batch, 220. A
 /// real-time refund is born 230. Nothing leaves 230 or 220.
@@ -197,34 +232,14 @@ mod tests {
 
     #[test]
     fn final_states_take_no_event() {
-        let events = [
-            Event::CardPaid,
-            Event::CardAuthorised,
-            Event::Declined,
-            Event::Unavailable,
-            Event::AcquirerPending,
-            Event::PaidWithMismatch,
-            Event::PendingResolved { paid: true },
-            Event::Abandoned,
-            Event::Captured { batch: true },
-            Event::Captured { batch: false },
-            Event::CaptureConfirmed,
-            Event::AuthorisationCancelled,
-            Event::CounterCodeIssued,
-            Event::AccountIssued,
-            Event::OnlineTransferStarted,
-            Event::PaidLater { exact: true },
-            Event::PaidLater { exact: false },
-            Event::DeadlinePassed,
-            Event::OnlineTransferFailed,
-        ];
+        let events = Event::ALL;
         for from in [
             Prc::Failed,
             Prc::Abandoned,
             Prc::SystemError,
             Prc::PaidMismatch,
         ] {
-            for e in events {
+            for &e in events {
                 assert!(next(from, e).is_err(), "{from} took {e:?}");
             }
         }

@@ -13,3 +13,4 @@ mod pay_later;
 mod paypage;
 mod refunds;
 mod sample_clients;
+mod state_machine;
