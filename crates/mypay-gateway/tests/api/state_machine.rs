@@ -92,7 +92,7 @@ async fn run(seed: u64) -> Vec<String> {
     app.set_notify_url(&receiver.url).await;
     app.update_merchant(|s| {
         // Half the sequences capture through a batch acquirer.
-        if seed % 2 == 0 {
+        if seed.is_multiple_of(2) {
             for t in s.tools.iter_mut() {
                 if t.tool == mypay_protocol::PaymentTool::CreditCard {
                     t.supplier = "BC".into();
