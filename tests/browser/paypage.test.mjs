@@ -131,3 +131,34 @@ test('a consumer takes a convenience-store code with its barcodes and the mercha
   assert.equal(notice.get('result_content_type'), 'IBON');
   assert.equal(JSON.parse(notice.get('result_content')).PinCode, pin);
 });
+
+test('a consumer pays with an online wallet: QR page, confirmation in the wallet, back at the shop', async () => {
+  const order = await createOrder(gateway.base, { pfn: '0', success_returl: `${merchant.base}/thanks` });
+  assert.equal(order.code, '200');
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(`${order.url}?locale=en`);
+  const wallets = page.locator('#wallets');
+  await wallets.locator('input[value=LINEPAYON]').check();
+  await wallets.getByRole('button', { name: 'Continue' }).click();
+
+  await page.locator('#wallet-title').waitFor();
+  assert.match(await page.locator('#wallet-title').innerText(), /LINE Pay/);
+  const qr = await page.locator('.qr svg').boundingBox();
+  assert.ok(qr && qr.width >= 190 && Math.abs(qr.width - qr.height) < 2, `a square QR code: ${JSON.stringify(qr)}`);
+  await shot(page, '7-wallet-qr');
+  await page.getByRole('button', { name: 'Confirm in the wallet (sandbox)' }).click();
+
+  await page.locator('#result-title').waitFor();
+  assert.equal(await page.locator('#result-title').innerText(), 'Payment successful');
+  await page.waitForURL(`${merchant.base}/thanks`, { timeout: 10000 });
+  await context.close();
+
+  for (let i = 0; i < 100 && !merchant.notices.some((n) => n.get('uid') === String(order.uid)); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const notice = merchant.notices.find((n) => n.get('uid') === String(order.uid));
+  assert.ok(notice, 'the notice arrived');
+  assert.equal(notice.get('prc'), '250');
+  assert.equal(notice.get('pfn'), 'LINEPAYON');
+});

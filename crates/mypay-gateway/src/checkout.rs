@@ -32,6 +32,12 @@ pub struct CardForm {
     /// The 3D password given up front (sandbox helper), skipping the OTP page.
     #[serde(default)]
     pub otp: Option<String>,
+    /// In-person wallet payments: the consumer's payment code the merchant scanned.
+    #[serde(default)]
+    pub wallet_code: Option<String>,
+    /// Wallets (sandbox helper): the consumer refuses in the wallet app.
+    #[serde(default)]
+    pub decline: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +58,8 @@ pub enum CheckoutError {
     Tool(String),
     #[error("amount: {0}")]
     Amount(String),
+    #[error("wallet_code: the consumer's payment code is 12 to 24 digits")]
+    WalletCode,
     #[error("{0}")]
     Card(#[from] CardFormError),
     #[error("otp: wrong 3-D Secure password, {0} tries left")]
@@ -177,6 +185,79 @@ pub async fn pay_later_paid(
         (_, false) => format!("交易成功 但金額不符 (應繳 {}，實繳 {paid})", order.cost),
         _ => String::new(),
     };
+    attach_notice(&mut t, &order, &merchant, NoticeKind::Completed);
+    commit(state, &t).await?;
+    Ok(Outcome::Done(to))
+}
+
+/// The wallets the PayPage can offer for `order`: online ones (the consumer scans), or,
+/// for an in-person order (`transaction_type` 2), offline ones (the merchant scans).
+pub fn wallet_tools(
+    settings: &crate::ledger::merchant::MerchantSettings,
+    order: &OrderRow,
+) -> Vec<PaymentTool> {
+    let preselection = Preselection::parse(Some(&order.pfn)).unwrap_or(Preselection::All);
+    let request: mypay_protocol::messages::OrderRequest =
+        serde_json::from_str(&order.request).unwrap_or_default();
+    let family = if request.transaction_type == Some(2) {
+        ToolFamily::WalletOffline
+    } else {
+        ToolFamily::WalletOnline
+    };
+    settings
+        .tools_for_amount(order.cost)
+        .into_iter()
+        .filter(|t| t.family() == family && preselection.allows(*t))
+        .collect()
+}
+
+/// A sandbox wallet code the wallet refuses: one ending in `0002` (like the decline card).
+fn wallet_code_declines(code: &str) -> bool {
+    code.ends_with("0002")
+}
+
+/// Pay with a wallet: the consumer confirmed (`approve`) or refused in the app, or, in
+/// person, the merchant scanned `wallet_code` (12–24 digits).
+pub async fn pay_wallet(
+    state: &AppState,
+    uid: u64,
+    tool_text: &str,
+    approve: bool,
+    wallet_code: Option<&str>,
+) -> Result<Outcome, CheckoutError> {
+    let (order, merchant) = payable_order(state, uid).await?;
+    let tool = PaymentTool::parse(tool_text)
+        .filter(|t| wallet_tools(&merchant.settings, &order).contains(t))
+        .ok_or_else(|| {
+            CheckoutError::Tool(format!("{tool_text:?} is not a wallet this order allows"))
+        })?;
+    let mut approve = approve;
+    if tool.family() == ToolFamily::WalletOffline {
+        let code = wallet_code.map(str::trim).unwrap_or_default();
+        if !(12..=24).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(CheckoutError::WalletCode);
+        }
+        approve = approve && !wallet_code_declines(code);
+    }
+    let supplier = merchant.settings.tool(tool).map(|s| s.supplier.clone());
+    let mut facts = PaymentFacts {
+        paid_pfn: Some(tool.code().to_owned()),
+        supplier_code: supplier,
+        ..PaymentFacts::default()
+    };
+    let event = if approve {
+        facts.acode = Some(crate::sandbox::cards::auth_code(uid));
+        facts.actual_cost = Some(order.cost);
+        Event::WalletPaid
+    } else {
+        Event::WalletDeclined
+    };
+    let to = state::next(order.prc, event).map_err(|_| CheckoutError::NotPayable(order.prc))?;
+    let mut t = transition(state, &order, to, &format!("wallet {}", tool.code()), facts);
+    t.finishes = true;
+    if !approve {
+        t.retmsg = "錢包拒絕付款".to_owned();
+    }
     attach_notice(&mut t, &order, &merchant, NoticeKind::Completed);
     commit(state, &t).await?;
     Ok(Outcome::Done(to))

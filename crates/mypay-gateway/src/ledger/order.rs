@@ -168,6 +168,37 @@ impl NewOrder {
             }
         }
 
+        // 『交易類型』: 1 online (the consumer pays), 2 in person (the merchant enters the
+        // consumer's wallet code). Offline wallet tools exist only in person.
+        let in_person = match req.transaction_type {
+            None | Some(1) => false,
+            Some(2) => true,
+            Some(other) => {
+                return Err(refuse(
+                    "transaction_type",
+                    format!("must be 1 (網路交易) or 2 (實體交易), got {other}"),
+                ));
+            }
+        };
+        if let Preselection::Tool(tool) = preselection
+            && (tool.family() == mypay_protocol::pfn::ToolFamily::WalletOffline) != in_person
+        {
+            return Err(refuse(
+                "transaction_type",
+                if in_person {
+                    format!(
+                        "{} is not an in-person (被掃) tool; 2 needs one",
+                        tool.code()
+                    )
+                } else {
+                    format!(
+                        "{} is paid in person (消費者被掃): send transaction_type 2",
+                        tool.code()
+                    )
+                },
+            ));
+        }
+
         if let Some(days) = req.limit_pay_days
             && !(1..=crate::ledger::counter::MAX_PAY_DAYS).contains(&days)
         {

@@ -42,6 +42,10 @@ pub enum Event {
     DeadlinePassed,
     /// The online transfer failed.
     OnlineTransferFailed,
+    /// The wallet confirmed the payment (the consumer in the app, or the merchant's scan).
+    WalletPaid,
+    /// The wallet refused it.
+    WalletDeclined,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,6 +89,8 @@ pub fn next(from: Prc, event: Event) -> Result<Prc, TransitionRefused> {
             Prc::Expired
         }
         (Prc::AwaitingOnline, OnlineTransferFailed) => Prc::Failed,
+        (Prc::Created, WalletPaid) => Prc::Paid,
+        (Prc::Created, WalletDeclined) => Prc::Failed,
         // Paid after the deadline: money arrived, but not as agreed (附錄二 380 → 290).
         (Prc::Expired, PaidLater { .. }) => Prc::PaidMismatch,
         (from, event) => return Err(TransitionRefused { from, event }),
@@ -115,6 +121,8 @@ impl Event {
         Event::PaidLater { exact: false },
         Event::DeadlinePassed,
         Event::OnlineTransferFailed,
+        Event::WalletPaid,
+        Event::WalletDeclined,
     ];
 }
 

@@ -50,6 +50,14 @@ pub struct Texts {
     pub account_number: &'static str,
     pub pay_by: &'static str,
     pub barcodes: &'static str,
+    pub wallets: &'static str,
+    pub wallet_next: &'static str,
+    pub wallet_code: &'static str,
+    pub wallet_title: &'static str,
+    pub wallet_intro: &'static str,
+    pub wallet_confirm: &'static str,
+    pub wallet_decline: &'static str,
+    pub err_wallet_code: &'static str,
 }
 
 pub fn texts(locale: Locale) -> &'static Texts {
@@ -108,6 +116,14 @@ static ZH_TW: Texts = Texts {
     account_number: "轉帳帳號",
     pay_by: "繳費期限",
     barcodes: "繳費條碼",
+    wallets: "行動支付",
+    wallet_next: "下一步",
+    wallet_code: "消費者付款碼（掃描或輸入）",
+    wallet_title: "以錢包 App 付款",
+    wallet_intro: "請以錢包 App 掃描 QR Code，並在 App 中確認付款。",
+    wallet_confirm: "在錢包中確認付款（測試環境）",
+    wallet_decline: "在錢包中拒絕付款（測試環境）",
+    err_wallet_code: "付款碼為 12 至 24 位數字",
 };
 
 static ZH_CN: Texts = Texts {
@@ -157,6 +173,14 @@ static ZH_CN: Texts = Texts {
     account_number: "转账账号",
     pay_by: "缴费期限",
     barcodes: "缴费条码",
+    wallets: "移动支付",
+    wallet_next: "下一步",
+    wallet_code: "消费者付款码（扫描或输入）",
+    wallet_title: "以钱包 App 付款",
+    wallet_intro: "请以钱包 App 扫描二维码，并在 App 中确认付款。",
+    wallet_confirm: "在钱包中确认付款（测试环境）",
+    wallet_decline: "在钱包中拒绝付款（测试环境）",
+    err_wallet_code: "付款码为 12 至 24 位数字",
 };
 
 static EN: Texts = Texts {
@@ -206,6 +230,14 @@ static EN: Texts = Texts {
     account_number: "Account number",
     pay_by: "Pay by",
     barcodes: "Barcodes",
+    wallets: "Mobile wallets",
+    wallet_next: "Continue",
+    wallet_code: "Consumer's payment code (scan or type)",
+    wallet_title: "Pay with your wallet app",
+    wallet_intro: "Scan the QR code with your wallet app and confirm the payment there.",
+    wallet_confirm: "Confirm in the wallet (sandbox)",
+    wallet_decline: "Refuse in the wallet (sandbox)",
+    err_wallet_code: "The payment code is 12 to 24 digits",
 };
 
 static ID: Texts = Texts {
@@ -255,6 +287,14 @@ static ID: Texts = Texts {
     account_number: "Nomor rekening",
     pay_by: "Bayar sebelum",
     barcodes: "Kode batang",
+    wallets: "Dompet digital",
+    wallet_next: "Lanjut",
+    wallet_code: "Kode pembayaran konsumen (pindai atau ketik)",
+    wallet_title: "Bayar dengan aplikasi dompet",
+    wallet_intro: "Pindai kode QR dengan aplikasi dompet Anda dan konfirmasi pembayaran di sana.",
+    wallet_confirm: "Konfirmasi di dompet (sandbox)",
+    wallet_decline: "Tolak di dompet (sandbox)",
+    err_wallet_code: "Kode pembayaran terdiri dari 12 sampai 24 digit",
 };
 
 /// The tool's name in the consumer's language.
@@ -274,6 +314,14 @@ pub fn tool_name(tool: mypay_protocol::PaymentTool, locale: Locale) -> &'static 
         VirtualAccount => "ATM transfer (virtual account)",
         WebAtm => "WebATM",
         Recharge => "Stored value",
+        Alipay | AlipayOffline => "Alipay",
+        WeChat | WeChatOffline => "WeChat Pay",
+        LinePayOnline | LinePayOffline => "LINE Pay",
+        PiOnline | PiOffline => "Pi Wallet",
+        JkoOnline | JkoOffline => "JKO Pay",
+        EasyWalletOnline | EasyWalletOffline => "easy wallet",
+        PxPayOnline | PxPayOffline => "PX Pay",
+        PlusPayOnline | PlusPayOffline => "Plus Pay",
         _ => tool.code(),
     };
     match locale {

@@ -46,6 +46,11 @@ pub fn router() -> Router<AppState> {
         .route("/payment/{page}", get(show))
         .route("/payment/{uid}/pay", post(pay))
         .route("/payment/{uid}/issue", post(issue))
+        .route("/payment/{uid}/wallet", post(wallet_choose))
+        .route(
+            "/payment/{uid}/wallet/{pfn}",
+            get(wallet_page).post(wallet_confirm),
+        )
         .route("/payment/{uid}/barcode/{n}", get(barcode))
         .route("/payment/{uid}/otp", get(otp_page).post(otp_submit))
         .route("/payment/{uid}/result", get(result))
@@ -68,6 +73,9 @@ struct CheckoutPage {
     tools: Vec<(String, String, bool)>,
     /// Pay-later tools: (code, name).
     pay_later: Vec<(String, String)>,
+    /// Wallets: (code, name); `in_person`: the merchant scans the consumer's code.
+    wallets: Vec<(String, String)>,
+    in_person: bool,
     csrf: String,
     error: Option<String>,
 }
@@ -153,6 +161,23 @@ impl PaymentDetails {
                 .collect(),
         })
     }
+}
+
+#[derive(Template)]
+#[template(path = "paypage/wallet.html")]
+struct WalletPage {
+    t: &'static Texts,
+    languages: &'static [(&'static str, &'static str)],
+    page_path: String,
+    locale: &'static str,
+    uid: u64,
+    pfn: String,
+    wallet: String,
+    currency: String,
+    amount: i64,
+    /// The QR code to scan, as inline SVG markup (generated here, not user input).
+    qr_svg: String,
+    csrf: String,
 }
 
 #[derive(Template)]
@@ -361,8 +386,19 @@ async fn checkout_page(
             )
         })
         .collect();
+    let wallets = checkout::wallet_tools(&merchant.settings, &order)
+        .iter()
+        .map(|t| {
+            (
+                t.code().to_owned(),
+                i18n::tool_name(*t, visitor.locale).to_owned(),
+            )
+        })
+        .collect();
     let page = CheckoutPage {
         pay_later,
+        wallets,
+        in_person: request.transaction_type == Some(2),
         t: texts(visitor.locale),
         languages: &LANGUAGES,
         page_path: format!("/payment/{uid}.html"),
@@ -449,6 +485,7 @@ fn error_text(t: &Texts, e: &CheckoutError) -> String {
         CheckoutError::Card(CardFormError::Cvc) => t.err_cvc.to_owned(),
         CheckoutError::WrongOtp(left) => format!("{}{left}", t.err_otp),
         CheckoutError::Tool(_) => t.err_tool.to_owned(),
+        CheckoutError::WalletCode => t.err_wallet_code.to_owned(),
         other => other.to_string(),
     }
 }
@@ -475,29 +512,10 @@ async fn pay(
         expiry: form.get("expiry").cloned().unwrap_or_default(),
         cvc: form.get("cvc").cloned().unwrap_or_default(),
         otp: None,
+        ..CardForm::default()
     };
-    match checkout::pay_card(&state, uid, &card).await {
-        Ok(Outcome::NeedsOtp) => see_other(format!("/payment/{uid}/otp")),
-        Ok(Outcome::Done(_)) | Err(CheckoutError::NotPayable(_)) => {
-            see_other(format!("/payment/{uid}/result"))
-        }
-        Err(CheckoutError::NotFound) => visitor.not_found(uid),
-        Err(CheckoutError::Store(e)) => {
-            tracing::error!(error = %e, uid, "PayPage payment");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
-        Err(e) => {
-            let text = error_text(texts(visitor.locale), &e);
-            checkout_page(
-                &state,
-                visitor,
-                uid,
-                Some(text),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-    }
+    let outcome = checkout::pay_card(&state, uid, &card).await;
+    after_payment(&state, visitor, uid, outcome).await
 }
 
 /// `POST /payment/<uid>/issue`: the consumer chose a pay-later tool.
@@ -513,17 +531,31 @@ async fn issue(
         return visitor.expired(uid);
     }
     let pfn = form.get("pfn").cloned().unwrap_or_default();
-    match checkout::issue_pay_later(&state, uid, &pfn).await {
-        Ok(_) | Err(CheckoutError::NotPayable(_)) => see_other(format!("/payment/{uid}/result")),
+    let outcome = checkout::issue_pay_later(&state, uid, &pfn).await;
+    after_payment(&state, visitor, uid, outcome).await
+}
+
+/// Map a checkout outcome of a PayPage form to the page that follows it.
+async fn after_payment(
+    state: &AppState,
+    visitor: Visitor,
+    uid: u64,
+    outcome: Result<Outcome, CheckoutError>,
+) -> Response {
+    match outcome {
+        Ok(Outcome::NeedsOtp) => see_other(format!("/payment/{uid}/otp")),
+        Ok(Outcome::Done(_)) | Err(CheckoutError::NotPayable(_)) => {
+            see_other(format!("/payment/{uid}/result"))
+        }
         Err(CheckoutError::NotFound) => visitor.not_found(uid),
         Err(CheckoutError::Store(e)) => {
-            tracing::error!(error = %e, uid, "PayPage pay-later");
+            tracing::error!(error = %e, uid, "PayPage payment");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
         }
         Err(e) => {
             let text = error_text(texts(visitor.locale), &e);
             checkout_page(
-                &state,
+                state,
                 visitor,
                 uid,
                 Some(text),
@@ -532,6 +564,109 @@ async fn issue(
             .await
         }
     }
+}
+
+/// `POST /payment/<uid>/wallet`: a wallet chosen. Online wallets go on to the wallet's
+/// QR page; in person, the merchant's scan of the consumer's code pays at once.
+async fn wallet_choose(
+    State(state): State<AppState>,
+    Path(uid): Path<u64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let visitor = Visitor::from_request(&headers, None);
+    let form = form_fields(&body);
+    if !visitor.csrf_matches(&form) {
+        return visitor.expired(uid);
+    }
+    let pfn = form.get("pfn").cloned().unwrap_or_default();
+    let offline = mypay_protocol::PaymentTool::parse(&pfn)
+        .is_some_and(|t| t.family() == mypay_protocol::pfn::ToolFamily::WalletOffline);
+    if !offline {
+        return match mypay_protocol::PaymentTool::parse(&pfn) {
+            Some(tool) => see_other(format!("/payment/{uid}/wallet/{}", tool.code())),
+            None => {
+                let text = texts(visitor.locale).err_tool.to_owned();
+                checkout_page(
+                    &state,
+                    visitor,
+                    uid,
+                    Some(text),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await
+            }
+        };
+    }
+    let code = form.get("wallet_code").map(String::as_str);
+    let outcome = checkout::pay_wallet(&state, uid, &pfn, true, code).await;
+    after_payment(&state, visitor, uid, outcome).await
+}
+
+/// `GET /payment/<uid>/wallet/<pfn>`: the online wallet's page: a QR code to scan, and in
+/// the sandbox the wallet app's answer as two buttons.
+async fn wallet_page(
+    State(state): State<AppState>,
+    Path((uid, pfn)): Path<(u64, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let mut visitor = Visitor::from_request(&headers, None);
+    let (order, merchant) = match load(&state, uid).await {
+        Ok(Some(x)) => x,
+        Ok(None) => return visitor.not_found(uid),
+        Err(r) => return r,
+    };
+    let allowed = checkout::wallet_tools(&merchant.settings, &order);
+    let Some(tool) = mypay_protocol::PaymentTool::parse(&pfn).filter(|t| allowed.contains(t))
+    else {
+        return visitor.not_found(uid);
+    };
+    if !state::is_payable(order.prc) {
+        return result_page(visitor, &order, &merchant);
+    }
+    let target = format!("{}/payment/{uid}/wallet/{}", state.base_url, tool.code());
+    let qr_svg = match qrcode::QrCode::new(target.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(200, 200)
+            .build(),
+        Err(e) => {
+            tracing::error!(error = %e, uid, "rendering a wallet QR code");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+    };
+    let page = WalletPage {
+        t: texts(visitor.locale),
+        languages: &LANGUAGES,
+        page_path: format!("/payment/{uid}/wallet/{}", tool.code()),
+        locale: visitor.locale.code(),
+        uid,
+        pfn: tool.code().to_owned(),
+        wallet: i18n::tool_name(tool, visitor.locale).to_owned(),
+        currency: order.currency.clone(),
+        amount: order.cost,
+        qr_svg,
+        csrf: visitor.csrf_token(),
+    };
+    let body = page.render();
+    visitor.respond(StatusCode::OK, body)
+}
+
+/// `POST /payment/<uid>/wallet/<pfn>`: the wallet app's answer (sandbox).
+async fn wallet_confirm(
+    State(state): State<AppState>,
+    Path((uid, pfn)): Path<(u64, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let visitor = Visitor::from_request(&headers, None);
+    let form = form_fields(&body);
+    if !visitor.csrf_matches(&form) {
+        return visitor.expired(uid);
+    }
+    let approve = form.get("decision").map(String::as_str) == Some("approve");
+    let outcome = checkout::pay_wallet(&state, uid, &pfn, approve, None).await;
+    after_payment(&state, visitor, uid, outcome).await
 }
 
 /// Barcode images: the width of the narrowest bar and the height, in pixels.

@@ -17,8 +17,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use mypay_protocol::PaymentTool;
+use mypay_protocol::pfn::ToolFamily;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -116,8 +118,21 @@ async fn pay(
         .as_deref()
         .and_then(PaymentTool::parse)
         .is_some_and(counter::is_pay_later);
-    let outcome = match (pay_later, form.pfn.as_deref()) {
-        (true, Some(pfn)) => checkout::issue_pay_later(&state, uid, pfn).await,
+    let wallet = form
+        .pfn
+        .as_deref()
+        .and_then(PaymentTool::parse)
+        .is_some_and(|t| {
+            matches!(
+                t.family(),
+                ToolFamily::WalletOnline | ToolFamily::WalletOffline
+            )
+        });
+    let outcome = match (pay_later, wallet, form.pfn.as_deref()) {
+        (true, _, Some(pfn)) => checkout::issue_pay_later(&state, uid, pfn).await,
+        (_, true, Some(pfn)) => {
+            checkout::pay_wallet(&state, uid, pfn, !form.decline, form.wallet_code.as_deref()).await
+        }
         _ => checkout::pay_card(&state, uid, &form).await,
     };
     match outcome {
@@ -179,6 +194,26 @@ struct Advance {
 
 /// Move the test clock, then run in order everything that fell due: timers first (they
 /// write notices), then the notices.
+/// Deliver every notice due now, including those the background worker happened to claim
+/// at the same moment: wait for its attempts too (at most the merchant's reply time and a
+/// little), so that an answered `advance` means every due attempt was made.
+async fn deliver_everything_due(state: &AppState) -> Result<usize, crate::store::StoreError> {
+    let give_up =
+        std::time::Instant::now() + state.settings.notify_timeout + Duration::from_secs(2);
+    let mut attempts = 0;
+    loop {
+        attempts += notify::worker::deliver_due(state).await?;
+        let in_flight = state
+            .store
+            .notices_in_flight(state.clock.now(), jiff::Timestamp::now())
+            .await?;
+        if in_flight == 0 || std::time::Instant::now() >= give_up {
+            return Ok(attempts);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn advance(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let req: Advance = match read_body(&headers, &body) {
         Ok(a) => a,
@@ -194,7 +229,7 @@ async fn advance(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         Ok(n) => n,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    let attempts = match notify::worker::deliver_due(&state).await {
+    let attempts = match deliver_everything_due(&state).await {
         Ok(n) => n,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };

@@ -149,6 +149,18 @@ impl Store {
         row.as_ref().map(NoticeRow::from_row).transpose()
     }
 
+    /// Notices due at `now` that another worker is delivering right now (leased past
+    /// `real_now`).
+    pub async fn notices_in_flight(&self, now: Timestamp, real_now: Timestamp) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM notices WHERE status = 'pending' AND next_attempt_at <= ? AND lease_until > ?",
+        )
+        .bind(micros(now))
+        .bind(micros(real_now))
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// Record one delivery attempt and its consequence, releasing the lease.
     /// `next_attempt_at` `None` means the notice is finished (`delivered` or `failed`).
     #[allow(clippy::too_many_arguments)]

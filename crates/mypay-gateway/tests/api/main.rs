@@ -14,3 +14,4 @@ mod paypage;
 mod refunds;
 mod sample_clients;
 mod state_machine;
+mod wallets;

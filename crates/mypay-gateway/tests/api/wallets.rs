@@ -1,0 +1,115 @@
+use crate::helpers::{Receiver, Reply, eventually, sample_order_json, spawn_app};
+use mypay_protocol::notice::TransactionNotice;
+use serde_json::json;
+
+#[tokio::test]
+async fn an_online_wallet_payment_is_confirmed_or_refused_in_the_app() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start(vec![Reply::Ack]).await;
+    app.set_notify_url(&receiver.url).await;
+    let (uid, key) = app.sample_order("W-1", 500).await;
+    let (status, body) = app
+        .sandbox(
+            &format!("/sandbox/orders/{uid}/pay"),
+            json!({"pfn": "LINEPAYON"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["prc"], "250");
+    let record = app.query(uid, &key).await;
+    assert_eq!(record["pfn"], "LINEPAYON");
+    assert_eq!(record["supplier_code"], "W2");
+    assert_eq!(record["actual_cost"], 500);
+    let notice = eventually("the notice", || {
+        let r = receiver.clone();
+        async move {
+            r.bodies()
+                .first()
+                .map(|b| TransactionNotice::from_form(b.as_bytes()))
+        }
+    })
+    .await;
+    assert_eq!(notice.pfn, "LINEPAYON");
+    assert_eq!(notice.prc, "250");
+    // Wallet refunds complete at once (the document's list includes LINE Pay).
+    assert_eq!(app.refund(uid, &key, 100).await["row_data"]["prc"], "230");
+
+    let (uid, key) = app.sample_order("W-2", 500).await;
+    let (_, body) = app
+        .sandbox(
+            &format!("/sandbox/orders/{uid}/pay"),
+            json!({"pfn": "JKOON", "decline": true}),
+        )
+        .await;
+    assert_eq!(body["prc"], "300");
+    assert_eq!(app.query(uid, &key).await["retmsg"], "錢包拒絕付款");
+
+    // An offline wallet is not offered to an online order.
+    let (uid, _) = app.sample_order("W-3", 500).await;
+    let (status, _) = app
+        .sandbox(
+            &format!("/sandbox/orders/{uid}/pay"),
+            json!({"pfn": "LINEPAYOFF", "wallet_code": "123456789012"}),
+        )
+        .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn in_person_wallets_need_transaction_type_2_and_the_consumers_code() {
+    let app = spawn_app().await;
+    let mut data = sample_order_json("W-4", 300);
+    data["pfn"] = json!("LINEPAYOFF");
+    let refused = app.order(&data).await;
+    assert_eq!(refused["code"], "100");
+    assert!(
+        refused["msg"]
+            .as_str()
+            .expect("msg")
+            .starts_with("transaction_type"),
+        "{refused}"
+    );
+    data["transaction_type"] = json!(3);
+    assert_eq!(app.order(&data).await["code"], "100");
+    data["transaction_type"] = json!(2);
+    let answer = app.order(&data).await;
+    assert_eq!(answer["code"], "200", "{answer}");
+    let uid = answer["uid"].as_u64().expect("uid");
+    let key = answer["key"].as_str().expect("key").to_owned();
+
+    let path = format!("/sandbox/orders/{uid}/pay");
+    let (status, body) = app.sandbox(&path, json!({"pfn": "LINEPAYOFF"})).await;
+    assert_eq!(status, 400, "a code is required: {body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .expect("error")
+            .starts_with("wallet_code")
+    );
+    let (status, _) = app
+        .sandbox(&path, json!({"pfn": "LINEPAYOFF", "wallet_code": "12ab"}))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(app.query(uid, &key).await["prc"], "200");
+    let (_, body) = app
+        .sandbox(
+            &path,
+            json!({"pfn": "LINEPAYOFF", "wallet_code": "281234567890123456"}),
+        )
+        .await;
+    assert_eq!(body["prc"], "250", "{body}");
+
+    // A code ending in 0002 is refused by the sandbox wallet.
+    let mut data = sample_order_json("W-5", 300);
+    data["pfn"] = json!("JKOOFF");
+    data["transaction_type"] = json!("2");
+    let answer = app.order(&data).await;
+    let uid = answer["uid"].as_u64().expect("uid");
+    let (_, body) = app
+        .sandbox(
+            &format!("/sandbox/orders/{uid}/pay"),
+            json!({"pfn": "JKOOFF", "wallet_code": "900000000002"}),
+        )
+        .await;
+    assert_eq!(body["prc"], "300", "{body}");
+}
