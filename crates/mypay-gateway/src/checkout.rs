@@ -38,6 +38,9 @@ pub struct CardForm {
     /// Wallets (sandbox helper): the consumer refuses in the wallet app.
     #[serde(default)]
     pub decline: bool,
+    /// C_INSTALLMENT: the number of instalments chosen.
+    #[serde(default, deserialize_with = "mypay_protocol::lenient::opt_string")]
+    pub installment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +63,8 @@ pub enum CheckoutError {
     Amount(String),
     #[error("wallet_code: the consumer's payment code is 12 to 24 digits")]
     WalletCode,
+    #[error("installment: {0}")]
+    Installment(String),
     #[error("{0}")]
     Card(#[from] CardFormError),
     #[error("otp: wrong 3-D Secure password, {0} tries left")]
@@ -316,6 +321,12 @@ pub async fn pay_card(
             })?,
     };
     let card = CardInput::parse(&form.card_number, &form.expiry, &form.cvc)?;
+    let plan = card_plan(
+        &order,
+        tool,
+        form.installment.as_deref(),
+        &card.summary().issuing_bank_uid,
+    )?;
     let today = crate::clock::taipei::date8(state.clock.now());
     let year = today.get(..4).and_then(|y| y.parse().ok()).unwrap_or(2000);
     let month = today.get(4..6).and_then(|m| m.parse().ok()).unwrap_or(1);
@@ -331,13 +342,13 @@ pub async fn pay_card(
     match answer {
         CardAnswer::ThreeDSecure { password, then } => match form.otp.as_deref() {
             Some(otp) if otp == password => {
-                settle(state, &order, &merchant, tool, &summary, *then).await
+                settle(state, &order, &merchant, tool, &summary, &plan, *then).await
             }
             Some(_) => {
                 let declined = CardAnswer::Declined {
                     reason: "3D驗證失敗".into(),
                 };
-                settle(state, &order, &merchant, tool, &summary, declined).await
+                settle(state, &order, &merchant, tool, &summary, &plan, declined).await
             }
             None => {
                 let challenge = Challenge {
@@ -348,8 +359,11 @@ pub async fn pay_card(
                     issuing_bank: summary.issuing_bank.clone(),
                     issuing_bank_uid: summary.issuing_bank_uid.clone(),
                     password,
-                    answer: serde_json::to_string(&then)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    answer: serde_json::to_string(&PendingCharge {
+                        answer: *then,
+                        plan: plan.clone(),
+                    })
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     failures: 0,
                 };
                 state
@@ -359,7 +373,87 @@ pub async fn pay_card(
                 Ok(Outcome::NeedsOtp)
             }
         },
-        other => settle(state, &order, &merchant, tool, &summary, other).await,
+        other => settle(state, &order, &merchant, tool, &summary, &plan, other).await,
+    }
+}
+
+/// A charge waiting for its 3-D Secure password: the acquirer's answer once the password
+/// is right, and the plan chosen on the form.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PendingCharge {
+    answer: CardAnswer,
+    plan: CardPlan,
+}
+
+impl PendingCharge {
+    fn read(text: &str) -> Result<PendingCharge, StoreError> {
+        serde_json::from_str(text)
+            // Challenges written before plans existed hold the bare answer.
+            .or_else(|_| {
+                serde_json::from_str::<CardAnswer>(text).map(|answer| PendingCharge {
+                    answer,
+                    plan: CardPlan::default(),
+                })
+            })
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+/// How a card charge is split: instalments or bonus points (trans_type and its JSON).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct CardPlan {
+    trans_type: Option<i64>,
+    installment: Option<String>,
+    redeem: Option<String>,
+}
+
+/// The plan of a charge with `tool`: C_INSTALLMENT needs an instalment count the order
+/// offers and the card's bank gives; C_REDEEM pays part with points.
+fn card_plan(
+    order: &OrderRow,
+    tool: PaymentTool,
+    installment: Option<&str>,
+    bank: &str,
+) -> Result<CardPlan, CheckoutError> {
+    use crate::ledger::plans;
+    use mypay_protocol::values::TransType;
+    match tool {
+        PaymentTool::CardInstallment => {
+            let request: mypay_protocol::messages::OrderRequest =
+                serde_json::from_str(&order.request).unwrap_or_default();
+            let limits = request
+                .creditcard_installment
+                .as_deref()
+                .filter(|t| !t.trim().is_empty())
+                .and_then(|t| plans::parse_limits(t).ok());
+            let offered = plans::offered_periods(limits.as_ref());
+            let periods: u32 = installment
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| CheckoutError::Installment("choose a number of instalments".into()))?
+                .parse()
+                .ok()
+                .filter(|p| offered.contains(p))
+                .ok_or_else(|| {
+                    CheckoutError::Installment(format!("this order offers {offered:?} instalments"))
+                })?;
+            if !plans::bank_offers(limits.as_ref(), periods, bank) {
+                return Err(CheckoutError::Installment(format!(
+                    "the card's bank does not offer {periods} instalments for this order"
+                )));
+            }
+            Ok(CardPlan {
+                trans_type: Some(TransType::Installment as i64),
+                installment: Some(plans::installment_json(order.cost, periods)),
+                redeem: None,
+            })
+        }
+        PaymentTool::CardRedeem => Ok(CardPlan {
+            trans_type: Some(TransType::Redeem as i64),
+            installment: None,
+            redeem: Some(plans::redeem_json(order.cost).0),
+        }),
+        _ => Ok(CardPlan::default()),
     }
 }
 
@@ -383,16 +477,25 @@ pub async fn submit_otp(
         issuing_bank_uid: challenge.issuing_bank_uid.clone(),
     };
     if password.trim() == challenge.password {
-        let answer: CardAnswer = serde_json::from_str(&challenge.answer)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        return settle(state, &order, &merchant, tool, &summary, answer).await;
+        let pending = PendingCharge::read(&challenge.answer)?;
+        return settle(
+            state,
+            &order,
+            &merchant,
+            tool,
+            &summary,
+            &pending.plan,
+            pending.answer,
+        )
+        .await;
     }
     let failures = state.store.fail_challenge(uid).await?;
     if failures >= OTP_ATTEMPTS {
         let declined = CardAnswer::Declined {
             reason: "3D驗證失敗".into(),
         };
-        return settle(state, &order, &merchant, tool, &summary, declined).await;
+        let plan = PendingCharge::read(&challenge.answer)?.plan;
+        return settle(state, &order, &merchant, tool, &summary, &plan, declined).await;
     }
     Err(CheckoutError::WrongOtp(OTP_ATTEMPTS - failures))
 }
@@ -421,6 +524,7 @@ async fn settle(
     merchant: &crate::store::Merchant,
     tool: PaymentTool,
     card: &CardSummary,
+    plan: &CardPlan,
     answer: CardAnswer,
 ) -> Result<Outcome, CheckoutError> {
     let supplier = merchant.settings.tool(tool).map(|s| s.supplier.clone());
@@ -433,6 +537,14 @@ async fn settle(
         supplier_code: supplier,
         ..PaymentFacts::default()
     };
+    if matches!(
+        answer,
+        CardAnswer::Approved { .. } | CardAnswer::Pending { .. }
+    ) {
+        facts.trans_type = plan.trans_type;
+        facts.installment = plan.installment.clone();
+        facts.redeem = plan.redeem.clone();
+    }
     let (event, retmsg, resolves) = match answer {
         CardAnswer::Approved { acode } => {
             facts.acode = Some(acode);

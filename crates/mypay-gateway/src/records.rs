@@ -8,7 +8,7 @@ use crate::store::{OrderRow, ReversalKind, ReversalRow};
 use mypay_protocol::Prc;
 use mypay_protocol::messages::{OrderRequest, QueryRecord, RefundRow};
 use mypay_protocol::notice::TransactionNotice;
-use mypay_protocol::values::{TransType, TransactionMode};
+use mypay_protocol::values::TransactionMode;
 
 fn request(order: &OrderRow) -> OrderRequest {
     serde_json::from_str(&order.request).unwrap_or_default()
@@ -94,7 +94,9 @@ pub fn query_record(order: &OrderRow) -> QueryRecord {
         pay_mode_uid: mypay_protocol::PaymentTool::parse(&pfn(order))
             .map_or(0, |t| i64::from(t.number())),
         pfn: pfn(order),
-        trans_type: TransType::Normal as i64,
+        trans_type: order.trans_type,
+        installment: text(&order.installment),
+        redeem: text(&order.redeem),
         finishtime: finishtime(order),
         result_type: 4,
         result_content_type: order

@@ -6,5 +6,6 @@ pub mod connector;
 pub mod counter;
 pub mod merchant;
 pub mod order;
+pub mod plans;
 pub mod reversal;
 pub mod state;

@@ -199,6 +199,15 @@ impl NewOrder {
             ));
         }
 
+        if let Some(text) = req
+            .creditcard_installment
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())
+        {
+            crate::ledger::plans::parse_limits(text)
+                .map_err(|problem| refuse("creditcard_installment", problem))?;
+        }
+
         if let Some(days) = req.limit_pay_days
             && !(1..=crate::ledger::counter::MAX_PAY_DAYS).contains(&days)
         {

@@ -34,8 +34,13 @@ pub fn project(order: &OrderRow, t: &Transition) -> OrderRow {
         pay_deadline,
         result_content_type,
         result_content,
-        bank_id
+        bank_id,
+        installment,
+        redeem
     );
+    if let Some(tt) = f.trans_type {
+        after.trans_type = tt;
+    }
     after
 }
 

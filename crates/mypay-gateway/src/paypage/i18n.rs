@@ -58,6 +58,8 @@ pub struct Texts {
     pub wallet_confirm: &'static str,
     pub wallet_decline: &'static str,
     pub err_wallet_code: &'static str,
+    pub installments: &'static str,
+    pub err_installment: &'static str,
 }
 
 pub fn texts(locale: Locale) -> &'static Texts {
@@ -124,6 +126,8 @@ static ZH_TW: Texts = Texts {
     wallet_confirm: "在錢包中確認付款（測試環境）",
     wallet_decline: "在錢包中拒絕付款（測試環境）",
     err_wallet_code: "付款碼為 12 至 24 位數字",
+    installments: "分期期數（選擇信用卡分期時）",
+    err_installment: "此卡或此訂單不提供所選的分期期數",
 };
 
 static ZH_CN: Texts = Texts {
@@ -181,6 +185,8 @@ static ZH_CN: Texts = Texts {
     wallet_confirm: "在钱包中确认付款（测试环境）",
     wallet_decline: "在钱包中拒绝付款（测试环境）",
     err_wallet_code: "付款码为 12 至 24 位数字",
+    installments: "分期期数（选择信用卡分期时）",
+    err_installment: "此卡或此订单不提供所选的分期期数",
 };
 
 static EN: Texts = Texts {
@@ -238,6 +244,8 @@ static EN: Texts = Texts {
     wallet_confirm: "Confirm in the wallet (sandbox)",
     wallet_decline: "Refuse in the wallet (sandbox)",
     err_wallet_code: "The payment code is 12 to 24 digits",
+    installments: "Instalments (with card instalments)",
+    err_installment: "This card or order does not offer that number of instalments",
 };
 
 static ID: Texts = Texts {
@@ -295,6 +303,8 @@ static ID: Texts = Texts {
     wallet_confirm: "Konfirmasi di dompet (sandbox)",
     wallet_decline: "Tolak di dompet (sandbox)",
     err_wallet_code: "Kode pembayaran terdiri dari 12 sampai 24 digit",
+    installments: "Cicilan (untuk cicilan kartu)",
+    err_installment: "Kartu atau pesanan ini tidak menawarkan jumlah cicilan tersebut",
 };
 
 /// The tool's name in the consumer's language.

@@ -73,6 +73,8 @@ struct CheckoutPage {
     tools: Vec<(String, String, bool)>,
     /// Pay-later tools: (code, name).
     pay_later: Vec<(String, String)>,
+    /// Instalment counts, when C_INSTALLMENT is offered.
+    installments: Vec<u32>,
     /// Wallets: (code, name); `in_person`: the merchant scans the consumer's code.
     wallets: Vec<(String, String)>,
     in_person: bool,
@@ -365,8 +367,8 @@ async fn checkout_page(
         return result_page(visitor, &order, &merchant);
     }
     let request: OrderRequest = serde_json::from_str(&order.request).unwrap_or_default();
-    let tools = checkout::card_tools(&merchant.settings, &order);
-    let tools = tools
+    let card_choices = checkout::card_tools(&merchant.settings, &order);
+    let tools = card_choices
         .iter()
         .enumerate()
         .map(|(i, t)| {
@@ -395,7 +397,17 @@ async fn checkout_page(
             )
         })
         .collect();
+    let installments = if card_choices.contains(&mypay_protocol::PaymentTool::CardInstallment) {
+        let limits = request
+            .creditcard_installment
+            .as_deref()
+            .and_then(|t| crate::ledger::plans::parse_limits(t).ok());
+        crate::ledger::plans::offered_periods(limits.as_ref())
+    } else {
+        Vec::new()
+    };
     let page = CheckoutPage {
+        installments,
         pay_later,
         wallets,
         in_person: request.transaction_type == Some(2),
@@ -486,6 +498,7 @@ fn error_text(t: &Texts, e: &CheckoutError) -> String {
         CheckoutError::WrongOtp(left) => format!("{}{left}", t.err_otp),
         CheckoutError::Tool(_) => t.err_tool.to_owned(),
         CheckoutError::WalletCode => t.err_wallet_code.to_owned(),
+        CheckoutError::Installment(_) => t.err_installment.to_owned(),
         other => other.to_string(),
     }
 }
@@ -512,6 +525,7 @@ async fn pay(
         expiry: form.get("expiry").cloned().unwrap_or_default(),
         cvc: form.get("cvc").cloned().unwrap_or_default(),
         otp: None,
+        installment: form.get("installment").cloned(),
         ..CardForm::default()
     };
     let outcome = checkout::pay_card(&state, uid, &card).await;

@@ -45,6 +45,10 @@ pub struct OrderRow {
     pub result_content_type: Option<String>,
     pub result_content: Option<String>,
     pub bank_id: Option<String>,
+    /// 『交易類型定義』: 1 normal, 2 instalments, 3 bonus points.
+    pub trans_type: i64,
+    pub installment: Option<String>,
+    pub redeem: Option<String>,
 }
 
 impl OrderRow {
@@ -53,7 +57,7 @@ impl OrderRow {
         cost, currency, authorise_only, prc, paid_pfn, cardno, card_type, issuing_bank, \
         issuing_bank_uid, acode, supplier_code, actual_cost, retmsg, created_at, updated_at, \
         finished_at, refunded, captured, pay_deadline, result_content_type, result_content, \
-        bank_id";
+        bank_id, trans_type, installment, redeem";
 
     /// Decode a row of [`OrderRow::COLUMNS`]. By position: looking columns up by name
     /// was a visible part of a query's cost.
@@ -88,6 +92,9 @@ impl OrderRow {
             result_content_type: r.opt_text(25)?,
             result_content: r.opt_text(26)?,
             bank_id: r.opt_text(27)?,
+            trans_type: r.int(28)?,
+            installment: r.opt_text(29)?,
+            redeem: r.opt_text(30)?,
         })
     }
 }
@@ -108,6 +115,9 @@ pub struct PaymentFacts {
     pub result_content_type: Option<String>,
     pub result_content: Option<String>,
     pub bank_id: Option<String>,
+    pub trans_type: Option<i64>,
+    pub installment: Option<String>,
+    pub redeem: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -214,7 +224,9 @@ impl Store {
                  supplier_code = COALESCE(?, supplier_code), actual_cost = COALESCE(?, actual_cost),
                  captured = COALESCE(?, captured), pay_deadline = COALESCE(?, pay_deadline),
                  result_content_type = COALESCE(?, result_content_type),
-                 result_content = COALESCE(?, result_content), bank_id = COALESCE(?, bank_id)
+                 result_content = COALESCE(?, result_content), bank_id = COALESCE(?, bank_id),
+                 trans_type = COALESCE(?, trans_type), installment = COALESCE(?, installment),
+                 redeem = COALESCE(?, redeem)
              WHERE uid = ? AND prc = ?",
         )
         .bind(t.to.code())
@@ -235,6 +247,9 @@ impl Store {
         .bind(&f.result_content_type)
         .bind(&f.result_content)
         .bind(&f.bank_id)
+        .bind(f.trans_type)
+        .bind(&f.installment)
+        .bind(&f.redeem)
         .bind(t.uid as i64)
         .bind(t.from.code())
         .execute(&mut *tx)

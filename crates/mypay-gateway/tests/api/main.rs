@@ -2,6 +2,7 @@
 //! over HTTP like a merchant and a consumer, with notices received on a local receiver.
 
 mod authorisation;
+mod card_plans;
 mod durability;
 mod envelope;
 mod helpers;

@@ -1,0 +1,4 @@
+-- Card instalments and bonus points: 『交易類型定義』 and the JSON the notices carry.
+ALTER TABLE orders ADD COLUMN trans_type INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE orders ADD COLUMN installment TEXT;
+ALTER TABLE orders ADD COLUMN redeem TEXT;

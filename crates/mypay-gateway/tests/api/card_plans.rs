@@ -1,0 +1,99 @@
+use crate::helpers::{Receiver, Reply, eventually, sample_order_json, spawn_app};
+use mypay_protocol::notice::TransactionNotice;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn instalments_follow_the_orders_limits_and_the_cards_bank() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start(vec![Reply::Ack]).await;
+    app.set_notify_url(&receiver.url).await;
+    let mut data = sample_order_json("I-1", 1000);
+    data["pfn"] = json!("C_INSTALLMENT");
+    data["creditcard_installment"] = json!(r#"{"3": ["006", "822"], "6": ["822"]}"#);
+    let answer = app.order(&data).await;
+    assert_eq!(answer["code"], "200", "{answer}");
+    let uid = answer["uid"].as_u64().expect("uid");
+    let key = answer["key"].as_str().expect("key").to_owned();
+    let path = format!("/sandbox/orders/{uid}/pay");
+    // 4938170130000003 is a 合作金庫 (006) card: 3 instalments yes, 6 no.
+    let card = |n: Option<&str>| {
+        json!({"pfn": "C_INSTALLMENT", "card_number": "4938170130000003", "expiry": "1228",
+               "cvc": "985", "otp": "nccc1234", "installment": n})
+    };
+    for (n, field) in [
+        (None, "installment"),
+        (Some("6"), "installment"),
+        (Some("12"), "installment"),
+    ] {
+        let (status, body) = app.sandbox(&path, card(n)).await;
+        assert_eq!(status, 400, "{n:?}: {body}");
+        assert!(
+            body["error"].as_str().expect("error").starts_with(field),
+            "{body}"
+        );
+    }
+    assert_eq!(app.query(uid, &key).await["prc"], "200");
+    let (status, body) = app.sandbox(&path, card(Some("3"))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["prc"], "250");
+    let record = app.query(uid, &key).await;
+    assert_eq!(record["trans_type"], 2);
+    let plan: Value =
+        serde_json::from_str(record["installment"].as_str().expect("text")).expect("json");
+    assert_eq!(
+        plan,
+        json!({"period_number": 3, "total": 1000, "first": 334, "every": 333})
+    );
+    let notice = eventually("the notice", || {
+        let r = receiver.clone();
+        async move {
+            r.bodies()
+                .first()
+                .map(|b| TransactionNotice::from_form(b.as_bytes()))
+        }
+    })
+    .await;
+    assert_eq!(notice.trans_type, "2");
+    assert_eq!(notice.installment, record["installment"]);
+
+    // Limits that are not the document's shape are refused at order time.
+    data["order_id"] = json!("I-2");
+    data["creditcard_installment"] = json!(r#"{"3": "006"}"#);
+    let refused = app.order(&data).await;
+    assert_eq!(refused["code"], "100");
+    assert!(
+        refused["msg"]
+            .as_str()
+            .expect("msg")
+            .starts_with("creditcard_installment"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn bonus_points_pay_part_of_the_amount() {
+    let app = spawn_app().await;
+    let mut data = sample_order_json("BONUS-1", 1000);
+    data["pfn"] = json!("C_REDEEM");
+    let answer = app.order(&data).await;
+    let uid = answer["uid"].as_u64().expect("uid");
+    let key = answer["key"].as_str().expect("key").to_owned();
+    let (status, body) = app
+        .sandbox(
+            &format!("/sandbox/orders/{uid}/pay"),
+            json!({"pfn": "C_REDEEM", "card_number": "4111111111111111", "expiry": "1230", "cvc": "123"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let record = app.query(uid, &key).await;
+    assert_eq!(record["trans_type"], 3);
+    let redeem: Value =
+        serde_json::from_str(record["redeem"].as_str().expect("text")).expect("json");
+    assert_eq!(redeem, json!({"type": "2", "used": "100", "amount": "900"}));
+    // An ordinary card payment stays trans_type 1 with empty plans.
+    let (uid, key) = app.card_order("PLAIN-1", 100, false).await;
+    let record = app.query(uid, &key).await;
+    assert_eq!(record["trans_type"], 1);
+    assert_eq!(record["installment"], "");
+    assert_eq!(record["redeem"], "");
+}
