@@ -500,20 +500,165 @@ pub async fn submit_otp(
     Err(CheckoutError::WrongOtp(OTP_ATTEMPTS - failures))
 }
 
-/// The consumer left the PayPage (`A0002`).
+/// The consumer left the PayPage, or gave up a bound cardless application (`A0002`).
 pub async fn abandon(state: &AppState, uid: u64) -> Result<Outcome, CheckoutError> {
-    let (order, merchant) = payable_order(state, uid).await?;
+    let (order, merchant) = order_and_merchant(state, uid).await?;
     let to = state::next(order.prc, Event::Abandoned)
         .map_err(|_| CheckoutError::NotPayable(order.prc))?;
     let mut t = transition(
         state,
         &order,
         to,
-        "consumer abandoned the PayPage",
+        "consumer abandoned the payment",
         PaymentFacts::default(),
     );
     t.finishes = true;
     attach_notice(&mut t, &order, &merchant, NoticeKind::Completed);
+    commit(state, &t).await?;
+    Ok(Outcome::Done(to))
+}
+
+async fn order_and_merchant(
+    state: &AppState,
+    uid: u64,
+) -> Result<(OrderRow, crate::store::Merchant), CheckoutError> {
+    let order = state
+        .store
+        .order(uid)
+        .await?
+        .ok_or(CheckoutError::NotFound)?;
+    let merchant = state
+        .store
+        .merchant(&order.store_uid)
+        .await?
+        .ok_or(CheckoutError::NotFound)?;
+    Ok((order, merchant))
+}
+
+/// Timer kind: the provider's review of a post-pay or cardless application is due.
+pub const REVIEW: &str = "application_review";
+
+/// Post-pay (needs a valid `shipping_info`), cardless instalments (a valid `user_data`)
+/// and cash (in person only) as the order allows them.
+pub fn application_tools(
+    settings: &crate::ledger::merchant::MerchantSettings,
+    order: &OrderRow,
+) -> Vec<PaymentTool> {
+    use crate::ledger::applications::{check_shipping_info, check_user_data};
+    let preselection = Preselection::parse(Some(&order.pfn)).unwrap_or(Preselection::All);
+    let request: mypay_protocol::messages::OrderRequest =
+        serde_json::from_str(&order.request).unwrap_or_default();
+    settings
+        .tools_for_amount(order.cost)
+        .into_iter()
+        .filter(|t| preselection.allows(*t))
+        .filter(|t| match t {
+            PaymentTool::PostPay => check_shipping_info(request.shipping_info.as_ref()).is_ok(),
+            PaymentTool::Cardless => check_user_data(request.user_data.as_ref()).is_ok(),
+            PaymentTool::Cash => request.transaction_type == Some(2),
+            _ => false,
+        })
+        .collect()
+}
+
+/// The consumer chose post-pay, cardless instalments or cash. Post-pay goes to review
+/// (`282`); cardless binds the order (`265`), and choosing it again submits the
+/// application (`275`) for review; cash is received at once (`250`).
+pub async fn apply_for(
+    state: &AppState,
+    uid: u64,
+    tool_text: &str,
+) -> Result<Outcome, CheckoutError> {
+    let (order, merchant) = order_and_merchant(state, uid).await?;
+    let tool = PaymentTool::parse(tool_text)
+        .filter(|t| application_tools(&merchant.settings, &order).contains(t))
+        .ok_or_else(|| {
+            CheckoutError::Tool(format!("{tool_text:?} is not a tool this order allows"))
+        })?;
+    let (event, kind, review) = match (tool, order.prc) {
+        (PaymentTool::PostPay, _) => (Event::PostPayApplied, NoticeKind::NonRealTime, true),
+        (PaymentTool::Cardless, Prc::CardlessBound) => {
+            (Event::CardlessSubmitted, NoticeKind::NonRealTime, true)
+        }
+        (PaymentTool::Cardless, _) => (Event::CardlessBound, NoticeKind::NonRealTime, false),
+        _ => (Event::CashReceived, NoticeKind::Completed, false),
+    };
+    let to = state::next(order.prc, event).map_err(|_| CheckoutError::NotPayable(order.prc))?;
+    let mut facts = PaymentFacts {
+        paid_pfn: Some(tool.code().to_owned()),
+        supplier_code: merchant.settings.tool(tool).map(|s| s.supplier.clone()),
+        ..PaymentFacts::default()
+    };
+    if to == Prc::Paid {
+        facts.actual_cost = Some(order.cost);
+    }
+    let mut t = transition(state, &order, to, &format!("{} chosen", tool.code()), facts);
+    t.finishes = to == Prc::Paid;
+    if review {
+        t.timers.push(NewTimer {
+            kind: REVIEW.to_owned(),
+            due_at: t.at
+                + jiff::SignedDuration::from_secs(crate::ledger::applications::REVIEW_SECONDS),
+            payload: "approve".to_owned(),
+        });
+    }
+    attach_notice(&mut t, &order, &merchant, kind);
+    commit(state, &t).await?;
+    Ok(Outcome::Done(to))
+}
+
+/// Days from settlement to the payout (`appropriation_date`) in the sandbox.
+pub const PAYOUT_DAYS: i64 = 7;
+
+/// The acquirer's reconciliation settled a paid order (`600`, 訂單確認回傳資訊), to be
+/// paid out `PAYOUT_DAYS` later.
+pub async fn settle_order(state: &AppState, uid: u64) -> Result<Outcome, CheckoutError> {
+    let (order, merchant) = order_and_merchant(state, uid).await?;
+    let to =
+        state::next(order.prc, Event::Settled).map_err(|_| CheckoutError::NotPayable(order.prc))?;
+    let now = state.clock.now();
+    let facts = PaymentFacts {
+        appropriation_date: Some(crate::clock::taipei::date8_after_days(now, PAYOUT_DAYS)),
+        ..PaymentFacts::default()
+    };
+    let mut t = transition(state, &order, to, "the acquirer settled the order", facts);
+    attach_notice(&mut t, &order, &merchant, NoticeKind::Confirmation);
+    commit(state, &t).await?;
+    Ok(Outcome::Done(to))
+}
+
+/// The provider's review of a post-pay (`282`) or cardless (`275`) application.
+pub async fn review(
+    state: &AppState,
+    uid: u64,
+    approved: bool,
+    timer: Option<i64>,
+) -> Result<Outcome, CheckoutError> {
+    let (order, merchant) = order_and_merchant(state, uid).await?;
+    let to = state::next(order.prc, Event::Reviewed { approved })
+        .map_err(|_| CheckoutError::NotPayable(order.prc))?;
+    let mut facts = PaymentFacts::default();
+    if to == Prc::Paid {
+        facts.actual_cost = Some(order.cost);
+    }
+    let mut t = transition(
+        state,
+        &order,
+        to,
+        "the provider reviewed the application",
+        facts,
+    );
+    t.completes_timer = timer;
+    t.finishes = to != Prc::PostPayApproved;
+    if !approved {
+        t.retmsg = "審核不通過".to_owned();
+    }
+    let kind = if to == Prc::PostPayApproved {
+        NoticeKind::NonRealTime
+    } else {
+        NoticeKind::Completed
+    };
+    attach_notice(&mut t, &order, &merchant, kind);
     commit(state, &t).await?;
     Ok(Outcome::Done(to))
 }

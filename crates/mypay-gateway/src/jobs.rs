@@ -3,7 +3,7 @@
 
 use crate::api::CAPTURE_BATCH;
 use crate::app::AppState;
-use crate::checkout::{self, PAYMENT_DEADLINE, RESOLVE_PENDING};
+use crate::checkout::{self, PAYMENT_DEADLINE, RESOLVE_PENDING, REVIEW};
 use crate::clock::taipei;
 use crate::ledger::reversal::{CASH_REFUND_DAYS, refund_type};
 use crate::ledger::state::{self, Event};
@@ -79,6 +79,18 @@ async fn fire(state: &AppState, timer: &TimerRow) -> Result<(), StoreError> {
             state.store.apply(&t).await?;
             state.notices_waiting.notify_one();
             Ok(())
+        }
+        REVIEW => {
+            let approved = timer.payload == "approve";
+            match checkout::review(state, order.uid, approved, Some(timer.id)).await {
+                Ok(_) => {
+                    state.notices_waiting.notify_one();
+                    Ok(())
+                }
+                Err(checkout::CheckoutError::Store(e)) => Err(e),
+                // Reviewed already (the sandbox helper) or gone: nothing left to do.
+                Err(_) => state.store.close_timer(timer.id, now).await,
+            }
         }
         PAYMENT_DEADLINE => {
             let Ok(to) = state::next(order.prc, Event::DeadlinePassed) else {

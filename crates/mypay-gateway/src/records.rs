@@ -96,6 +96,7 @@ pub fn query_record(order: &OrderRow) -> QueryRecord {
         pfn: pfn(order),
         trans_type: order.trans_type,
         installment: text(&order.installment),
+        appropriation_date: text(&order.appropriation_date),
         redeem: text(&order.redeem),
         finishtime: finishtime(order),
         result_type: 4,

@@ -40,6 +40,7 @@ pub async fn capture(state: &AppState, request: &Authenticated) -> Result<Vec<u8
         Capturable {
             prc: order.prc,
             authorised: order.actual_cost.unwrap_or(order.cost),
+            // 284 has no actual_cost yet: the order's amount is what may be captured.
             authorised_at: order.finished_at,
             supplier: order.supplier_code.as_deref().unwrap_or_default(),
             order_items: &items,
@@ -49,8 +50,12 @@ pub async fn capture(state: &AppState, request: &Authenticated) -> Result<Vec<u8
         now,
     )
     .map_err(|e| ApiError::new(command, e.0))?;
-    let to = state::next(order.prc, Event::Captured { batch: plan.batch })
-        .map_err(|e| ApiError::new(command, e.to_string()))?;
+    let event = if order.prc == Prc::PostPayApproved {
+        Event::PostPayCaptured
+    } else {
+        Event::Captured { batch: plan.batch }
+    };
+    let to = state::next(order.prc, event).map_err(|e| ApiError::new(command, e.to_string()))?;
     let facts = PaymentFacts {
         captured: Some(plan.cost),
         // The captured amount is what the consumer pays; a batch confirms it later.

@@ -1,6 +1,7 @@
 //! The domain: merchants, orders, the state graph of 附錄二, cards. Pure rules, no HTTP
 //! and no SQL: handlers parse into these types, ask them for decisions, and persist.
 
+pub mod applications;
 pub mod card;
 pub mod connector;
 pub mod counter;

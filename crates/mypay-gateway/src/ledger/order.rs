@@ -208,6 +208,18 @@ impl NewOrder {
                 .map_err(|problem| refuse("creditcard_installment", problem))?;
         }
 
+        match preselection {
+            Preselection::Tool(PaymentTool::PostPay) => {
+                crate::ledger::applications::check_shipping_info(req.shipping_info.as_ref())
+                    .map_err(|(field, problem)| refuse(field, problem))?;
+            }
+            Preselection::Tool(PaymentTool::Cardless) => {
+                crate::ledger::applications::check_user_data(req.user_data.as_ref())
+                    .map_err(|(field, problem)| refuse(field, problem))?;
+            }
+            _ => {}
+        }
+
         if let Some(days) = req.limit_pay_days
             && !(1..=crate::ledger::counter::MAX_PAY_DAYS).contains(&days)
         {

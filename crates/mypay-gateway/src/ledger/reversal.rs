@@ -146,9 +146,14 @@ pub fn plan_capture(
     items: Option<&[Item]>,
     now: Timestamp,
 ) -> Result<CapturePlan, Refused> {
-    check_authorised(order.prc, "請款")?;
+    // A post-pay order approved by its provider (284) is captured when the merchant ships:
+    // no card deadline and no batch.
+    let post_pay = order.prc == Prc::PostPayApproved;
+    if !post_pay {
+        check_authorised(order.prc, "請款")?;
+    }
     let deadline = capture_deadline(order.authorised_at);
-    if deadline.is_none_or(|d| now > d) {
+    if !post_pay && deadline.is_none_or(|d| now > d) {
         return Err(refuse(format!(
             "已超過請款期限 (授權後 {CAPTURE_DAYS} 天)，無法請款，只能重新交易"
         )));
@@ -164,7 +169,7 @@ pub fn plan_capture(
     check_items(items, order.order_items, cost)?;
     Ok(CapturePlan {
         cost,
-        batch: captures_in_batch(order.supplier),
+        batch: !post_pay && captures_in_batch(order.supplier),
     })
 }
 

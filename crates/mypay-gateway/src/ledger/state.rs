@@ -46,6 +46,20 @@ pub enum Event {
     WalletPaid,
     /// The wallet refused it.
     WalletDeclined,
+    /// The consumer applied for post-pay (AFP); the provider reviews.
+    PostPayApplied,
+    /// The consumer bound the order to a cardless-instalment application (CARDLESS).
+    CardlessBound,
+    /// The consumer completed the cardless application; the provider reviews.
+    CardlessSubmitted,
+    /// The provider approved (post-pay: may ship; cardless: paid) or rejected.
+    Reviewed { approved: bool },
+    /// The merchant shipped a post-pay order and captured it.
+    PostPayCaptured,
+    /// Cash received in person.
+    CashReceived,
+    /// The acquirer's reconciliation settled a paid order (結帳完成): it will be paid out.
+    Settled,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,6 +105,17 @@ pub fn next(from: Prc, event: Event) -> Result<Prc, TransitionRefused> {
         (Prc::AwaitingOnline, OnlineTransferFailed) => Prc::Failed,
         (Prc::Created, WalletPaid) => Prc::Paid,
         (Prc::Created, WalletDeclined) => Prc::Failed,
+        (Prc::Created, PostPayApplied) => Prc::PostPayReview,
+        (Prc::PostPayReview, Reviewed { approved: true }) => Prc::PostPayApproved,
+        (Prc::PostPayReview, Reviewed { approved: false }) => Prc::Failed,
+        (Prc::PostPayApproved, PostPayCaptured) => Prc::Paid,
+        (Prc::Created, CardlessBound) => Prc::CardlessBound,
+        (Prc::CardlessBound, CardlessSubmitted) => Prc::CardlessReview,
+        (Prc::CardlessBound, Abandoned) => Prc::Abandoned,
+        (Prc::CardlessReview, Reviewed { approved: true }) => Prc::Paid,
+        (Prc::CardlessReview, Reviewed { approved: false }) => Prc::Failed,
+        (Prc::Created, CashReceived) => Prc::Paid,
+        (Prc::Paid, Settled) => Prc::Settled,
         // Paid after the deadline: money arrived, but not as agreed (附錄二 380 → 290).
         (Prc::Expired, PaidLater { .. }) => Prc::PaidMismatch,
         (from, event) => return Err(TransitionRefused { from, event }),
@@ -123,6 +148,14 @@ impl Event {
         Event::OnlineTransferFailed,
         Event::WalletPaid,
         Event::WalletDeclined,
+        Event::PostPayApplied,
+        Event::CardlessBound,
+        Event::CardlessSubmitted,
+        Event::Reviewed { approved: true },
+        Event::Reviewed { approved: false },
+        Event::PostPayCaptured,
+        Event::CashReceived,
+        Event::Settled,
     ];
 }
 
@@ -228,6 +261,32 @@ mod tests {
         assert!(next(Prc::Paid, Event::DeadlinePassed).is_err());
         assert!(next(Prc::CvsIssued, Event::CardPaid).is_err());
         assert!(next(Prc::CvsIssued, Event::OnlineTransferFailed).is_err());
+    }
+
+    #[test]
+    fn applications_are_reviewed_once() {
+        assert_eq!(
+            next(Prc::Created, Event::PostPayApplied),
+            Ok(Prc::PostPayReview)
+        );
+        assert_eq!(
+            next(Prc::PostPayReview, Event::Reviewed { approved: true }),
+            Ok(Prc::PostPayApproved)
+        );
+        assert_eq!(
+            next(Prc::PostPayApproved, Event::PostPayCaptured),
+            Ok(Prc::Paid)
+        );
+        assert!(next(Prc::PostPayReview, Event::PostPayCaptured).is_err());
+        assert_eq!(
+            next(Prc::CardlessBound, Event::Abandoned),
+            Ok(Prc::Abandoned)
+        );
+        assert_eq!(
+            next(Prc::CardlessReview, Event::Reviewed { approved: true }),
+            Ok(Prc::Paid)
+        );
+        assert!(next(Prc::CardlessReview, Event::Abandoned).is_err());
     }
 
     #[test]

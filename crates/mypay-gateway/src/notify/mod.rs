@@ -36,7 +36,8 @@ pub fn project(order: &OrderRow, t: &Transition) -> OrderRow {
         result_content,
         bank_id,
         installment,
-        redeem
+        redeem,
+        appropriation_date
     );
     if let Some(tt) = f.trans_type {
         after.trans_type = tt;

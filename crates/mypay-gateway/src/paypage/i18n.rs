@@ -59,6 +59,12 @@ pub struct Texts {
     pub wallet_decline: &'static str,
     pub err_wallet_code: &'static str,
     pub installments: &'static str,
+    pub other_tools: &'static str,
+    pub apply: &'static str,
+    pub result_review: &'static str,
+    pub result_approved: &'static str,
+    pub result_bound: &'static str,
+    pub submit_application: &'static str,
     pub err_installment: &'static str,
 }
 
@@ -128,6 +134,12 @@ static ZH_TW: Texts = Texts {
     err_wallet_code: "付款碼為 12 至 24 位數字",
     installments: "分期期數（選擇信用卡分期時）",
     err_installment: "此卡或此訂單不提供所選的分期期數",
+    other_tools: "其他付款方式（後付款、無卡分期、現金）",
+    apply: "使用此方式",
+    result_review: "申請審核中，結果將通知商店",
+    result_approved: "審核通過，商店出貨後請款",
+    result_bound: "請完成無卡分期申請",
+    submit_application: "送出無卡分期申請",
 };
 
 static ZH_CN: Texts = Texts {
@@ -187,6 +199,12 @@ static ZH_CN: Texts = Texts {
     err_wallet_code: "付款码为 12 至 24 位数字",
     installments: "分期期数（选择信用卡分期时）",
     err_installment: "此卡或此订单不提供所选的分期期数",
+    other_tools: "其他付款方式（后付款、无卡分期、现金）",
+    apply: "使用此方式",
+    result_review: "申请审核中，结果将通知商店",
+    result_approved: "审核通过，商店出货后请款",
+    result_bound: "请完成无卡分期申请",
+    submit_application: "送出无卡分期申请",
 };
 
 static EN: Texts = Texts {
@@ -246,6 +264,12 @@ static EN: Texts = Texts {
     err_wallet_code: "The payment code is 12 to 24 digits",
     installments: "Instalments (with card instalments)",
     err_installment: "This card or order does not offer that number of instalments",
+    other_tools: "Other ways to pay (post-pay, cardless instalments, cash)",
+    apply: "Use this",
+    result_review: "Your application is under review; the store will be told the result",
+    result_approved: "Approved; you pay after the store ships",
+    result_bound: "Please complete the cardless instalment application",
+    submit_application: "Submit the application",
 };
 
 static ID: Texts = Texts {
@@ -305,6 +329,12 @@ static ID: Texts = Texts {
     err_wallet_code: "Kode pembayaran terdiri dari 12 sampai 24 digit",
     installments: "Cicilan (untuk cicilan kartu)",
     err_installment: "Kartu atau pesanan ini tidak menawarkan jumlah cicilan tersebut",
+    other_tools: "Cara bayar lain (bayar nanti, cicilan tanpa kartu, tunai)",
+    apply: "Gunakan ini",
+    result_review: "Pengajuan sedang ditinjau; toko akan diberi tahu hasilnya",
+    result_approved: "Disetujui; Anda membayar setelah toko mengirim",
+    result_bound: "Silakan lengkapi pengajuan cicilan tanpa kartu",
+    submit_application: "Kirim pengajuan",
 };
 
 /// The tool's name in the consumer's language.
@@ -324,6 +354,9 @@ pub fn tool_name(tool: mypay_protocol::PaymentTool, locale: Locale) -> &'static 
         VirtualAccount => "ATM transfer (virtual account)",
         WebAtm => "WebATM",
         Recharge => "Stored value",
+        PostPay => "Pay after delivery (AFP)",
+        Cardless => "Cardless instalments",
+        Cash => "Cash",
         Alipay | AlipayOffline => "Alipay",
         WeChat | WeChatOffline => "WeChat Pay",
         LinePayOnline | LinePayOffline => "LINE Pay",

@@ -47,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .route("/payment/{uid}/pay", post(pay))
         .route("/payment/{uid}/issue", post(issue))
         .route("/payment/{uid}/wallet", post(wallet_choose))
+        .route("/payment/{uid}/apply", post(apply))
         .route(
             "/payment/{uid}/wallet/{pfn}",
             get(wallet_page).post(wallet_confirm),
@@ -73,6 +74,8 @@ struct CheckoutPage {
     tools: Vec<(String, String, bool)>,
     /// Pay-later tools: (code, name).
     pay_later: Vec<(String, String)>,
+    /// Post-pay, cardless instalments, cash: (code, name).
+    applications: Vec<(String, String)>,
     /// Instalment counts, when C_INSTALLMENT is offered.
     installments: Vec<u32>,
     /// Wallets: (code, name); `in_person`: the merchant scans the consumer's code.
@@ -118,6 +121,8 @@ struct ResultPage {
     redirect_seconds: u32,
     /// What to pay a pay-later order with.
     payment: Option<PaymentDetails>,
+    /// A bound cardless application: (uid, csrf) for its submit and abandon forms.
+    bound: Option<(u64, String)>,
 }
 
 /// The code, account and barcodes of a pay-later order, for its result page.
@@ -406,7 +411,17 @@ async fn checkout_page(
     } else {
         Vec::new()
     };
+    let applications = checkout::application_tools(&merchant.settings, &order)
+        .iter()
+        .map(|t| {
+            (
+                t.code().to_owned(),
+                i18n::tool_name(*t, visitor.locale).to_owned(),
+            )
+        })
+        .collect();
     let page = CheckoutPage {
+        applications,
         installments,
         pay_later,
         wallets,
@@ -429,8 +444,13 @@ async fn checkout_page(
     visitor.respond(status, body)
 }
 
-fn result_page(visitor: Visitor, order: &OrderRow, merchant: &crate::store::Merchant) -> Response {
+fn result_page(
+    mut visitor: Visitor,
+    order: &OrderRow,
+    merchant: &crate::store::Merchant,
+) -> Response {
     let t = texts(visitor.locale);
+    let csrf = visitor.csrf_token();
     let request: OrderRequest = serde_json::from_str(&order.request).unwrap_or_default();
     let success = state::is_success(order.prc);
     let headline = match order.prc {
@@ -440,6 +460,9 @@ fn result_page(visitor: Visitor, order: &OrderRow, merchant: &crate::store::Merc
         Prc::CvsIssued | Prc::VirtualAccountIssued => t.result_issued,
         Prc::AwaitingOnline => t.result_awaiting_online,
         Prc::Expired => t.result_expired,
+        Prc::PostPayReview | Prc::CardlessReview => t.result_review,
+        Prc::PostPayApproved => t.result_approved,
+        Prc::CardlessBound => t.result_bound,
         Prc::Abandoned => t.result_abandoned,
         Prc::Failed | Prc::SystemError => t.result_failed,
         _ => t.result_other,
@@ -470,8 +493,16 @@ fn result_page(visitor: Visitor, order: &OrderRow, merchant: &crate::store::Merc
         success,
         waiting: matches!(
             order.prc,
-            Prc::Pending | Prc::CvsIssued | Prc::VirtualAccountIssued | Prc::AwaitingOnline
+            Prc::Pending
+                | Prc::CvsIssued
+                | Prc::VirtualAccountIssued
+                | Prc::AwaitingOnline
+                | Prc::PostPayReview
+                | Prc::PostPayApproved
+                | Prc::CardlessBound
+                | Prc::CardlessReview
         ),
+        bound: (order.prc == Prc::CardlessBound).then(|| (order.uid, csrf.clone())),
         headline,
         order_id: order.order_id.clone(),
         currency: order.currency.clone(),
@@ -680,6 +711,24 @@ async fn wallet_confirm(
     }
     let approve = form.get("decision").map(String::as_str) == Some("approve");
     let outcome = checkout::pay_wallet(&state, uid, &pfn, approve, None).await;
+    after_payment(&state, visitor, uid, outcome).await
+}
+
+/// `POST /payment/<uid>/apply`: post-pay, cardless instalments (bind, then submit) or
+/// cash.
+async fn apply(
+    State(state): State<AppState>,
+    Path(uid): Path<u64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let visitor = Visitor::from_request(&headers, None);
+    let form = form_fields(&body);
+    if !visitor.csrf_matches(&form) {
+        return visitor.expired(uid);
+    }
+    let pfn = form.get("pfn").cloned().unwrap_or_default();
+    let outcome = checkout::apply_for(&state, uid, &pfn).await;
     after_payment(&state, visitor, uid, outcome).await
 }
 

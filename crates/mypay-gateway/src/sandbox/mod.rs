@@ -30,6 +30,8 @@ pub fn router() -> Router<AppState> {
             post(offline_payment),
         )
         .route("/sandbox/orders/{uid}/abandon", post(abandon))
+        .route("/sandbox/orders/{uid}/review", post(review))
+        .route("/sandbox/orders/{uid}/settle", post(settle))
         .route("/sandbox/clock", get(clock))
         .route("/sandbox/clock/advance", post(advance))
         .route("/sandbox/notifications", get(notifications))
@@ -128,7 +130,18 @@ async fn pay(
                 ToolFamily::WalletOnline | ToolFamily::WalletOffline
             )
         });
+    let application = form
+        .pfn
+        .as_deref()
+        .and_then(PaymentTool::parse)
+        .is_some_and(|t| {
+            matches!(
+                t,
+                PaymentTool::PostPay | PaymentTool::Cardless | PaymentTool::Cash
+            )
+        });
     let outcome = match (pay_later, wallet, form.pfn.as_deref()) {
+        (_, _, Some(pfn)) if application => checkout::apply_for(&state, uid, pfn).await,
         (true, _, Some(pfn)) => checkout::issue_pay_later(&state, uid, pfn).await,
         (_, true, Some(pfn)) => {
             checkout::pay_wallet(&state, uid, pfn, !form.decline, form.wallet_code.as_deref()).await
@@ -136,6 +149,43 @@ async fn pay(
         _ => checkout::pay_card(&state, uid, &form).await,
     };
     match outcome {
+        Ok(outcome) => order_state(&state, uid, outcome).await,
+        Err(e) => checkout_error(uid, e),
+    }
+}
+
+#[derive(Deserialize)]
+struct Review {
+    #[serde(default = "approve_by_default")]
+    approve: bool,
+}
+
+fn approve_by_default() -> bool {
+    true
+}
+
+/// `POST /sandbox/orders/{uid}/review`: the provider's answer to a post-pay (`282`) or
+/// cardless (`275`) application now, instead of after its review time.
+async fn review(
+    State(state): State<AppState>,
+    Path(uid): Path<u64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form: Review = match read_body(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    match checkout::review(&state, uid, form.approve, None).await {
+        Ok(outcome) => order_state(&state, uid, outcome).await,
+        Err(e) => checkout_error(uid, e),
+    }
+}
+
+/// `POST /sandbox/orders/{uid}/settle`: the acquirer's reconciliation settles a paid
+/// order (`600`, with `appropriation_date`).
+async fn settle(State(state): State<AppState>, Path(uid): Path<u64>) -> Response {
+    match checkout::settle_order(&state, uid).await {
         Ok(outcome) => order_state(&state, uid, outcome).await,
         Err(e) => checkout_error(uid, e),
     }

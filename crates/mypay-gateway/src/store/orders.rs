@@ -49,6 +49,8 @@ pub struct OrderRow {
     pub trans_type: i64,
     pub installment: Option<String>,
     pub redeem: Option<String>,
+    /// `YYYYMMDD` a settled (`600`) order is paid out.
+    pub appropriation_date: Option<String>,
 }
 
 impl OrderRow {
@@ -57,7 +59,7 @@ impl OrderRow {
         cost, currency, authorise_only, prc, paid_pfn, cardno, card_type, issuing_bank, \
         issuing_bank_uid, acode, supplier_code, actual_cost, retmsg, created_at, updated_at, \
         finished_at, refunded, captured, pay_deadline, result_content_type, result_content, \
-        bank_id, trans_type, installment, redeem";
+        bank_id, trans_type, installment, redeem, appropriation_date";
 
     /// Decode a row of [`OrderRow::COLUMNS`]. By position: looking columns up by name
     /// was a visible part of a query's cost.
@@ -95,6 +97,7 @@ impl OrderRow {
             trans_type: r.int(28)?,
             installment: r.opt_text(29)?,
             redeem: r.opt_text(30)?,
+            appropriation_date: r.opt_text(31)?,
         })
     }
 }
@@ -118,6 +121,7 @@ pub struct PaymentFacts {
     pub trans_type: Option<i64>,
     pub installment: Option<String>,
     pub redeem: Option<String>,
+    pub appropriation_date: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -226,7 +230,8 @@ impl Store {
                  result_content_type = COALESCE(?, result_content_type),
                  result_content = COALESCE(?, result_content), bank_id = COALESCE(?, bank_id),
                  trans_type = COALESCE(?, trans_type), installment = COALESCE(?, installment),
-                 redeem = COALESCE(?, redeem)
+                 redeem = COALESCE(?, redeem),
+                 appropriation_date = COALESCE(?, appropriation_date)
              WHERE uid = ? AND prc = ?",
         )
         .bind(t.to.code())
@@ -250,6 +255,7 @@ impl Store {
         .bind(f.trans_type)
         .bind(&f.installment)
         .bind(&f.redeem)
+        .bind(&f.appropriation_date)
         .bind(t.uid as i64)
         .bind(t.from.code())
         .execute(&mut *tx)

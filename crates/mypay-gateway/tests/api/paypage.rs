@@ -385,3 +385,55 @@ async fn a_consumer_gets_a_store_code_with_barcodes_on_the_page() {
     assert!(html.contains(pin));
     assert!(!html.contains("/issue\""));
 }
+
+#[tokio::test]
+async fn a_consumer_binds_and_submits_a_cardless_application_on_the_page() {
+    let app = spawn_app().await;
+    let mut data = crate::helpers::sample_order_json("WEB-CL", 30000);
+    data["user_data"] =
+        json!({"user_real_name": "王小明", "user_sn": "A123456789", "user_address": "台北市"});
+    let answer = app.order(&data).await;
+    let uid = answer["uid"].as_u64().expect("uid");
+    let key = answer["key"].as_str().expect("key").to_owned();
+    let page = get_page(&app, &format!("/payment/{uid}.html?locale=en"), "").await;
+    let jar = cookies(&page);
+    let html = page.text().await.expect("html");
+    assert!(
+        html.contains("value=\"CARDLESS\""),
+        "offered with user_data"
+    );
+    assert!(
+        !html.contains("value=\"AFP\""),
+        "no post-pay without shipping_info"
+    );
+    assert!(!html.contains("value=\"CASH\""), "no cash online");
+    let csrf = hidden_csrf(&html);
+    let bound = post_form(
+        &app,
+        &format!("/payment/{uid}/apply"),
+        &jar,
+        &[("csrf", &csrf), ("pfn", "CARDLESS")],
+    )
+    .await;
+    assert_eq!(bound.status(), 303);
+    assert_eq!(app.query(uid, &key).await["prc"], "265");
+    let result = get_page(&app, &format!("/payment/{uid}/result"), &jar).await;
+    let html = result.text().await.expect("html");
+    assert!(html.contains("Submit the application"), "{html}");
+    let csrf = hidden_csrf(&html);
+    let submitted = post_form(
+        &app,
+        &format!("/payment/{uid}/apply"),
+        &jar,
+        &[("csrf", &csrf), ("pfn", "CARDLESS")],
+    )
+    .await;
+    assert_eq!(submitted.status(), 303);
+    assert_eq!(app.query(uid, &key).await["prc"], "275");
+    let html = get_page(&app, &format!("/payment/{uid}/result"), &jar)
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("under review"), "{html}");
+}

@@ -203,3 +203,33 @@ async fn a_refund_cannot_be_cancelled_once_it_is_done() {
     assert!(rows.iter().all(|r| r["code"] == "B500"));
     assert!(rows[1]["msg"].as_str().expect("msg").starts_with("uid/key"));
 }
+
+#[tokio::test]
+async fn a_settled_order_carries_its_payout_date_and_stays_refundable() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start(vec![Reply::Ack]).await;
+    app.set_notify_url(&receiver.url).await;
+    let (unpaid, _) = app.sample_order("S-0", 100).await;
+    let (status, _) = app
+        .sandbox(&format!("/sandbox/orders/{unpaid}/settle"), json!({}))
+        .await;
+    assert_eq!(status, 409, "only paid orders settle");
+    let (uid, key) = app.card_order("S-1", 100, false).await;
+    let (status, body) = app
+        .sandbox(&format!("/sandbox/orders/{uid}/settle"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let record = app.query(uid, &key).await;
+    assert_eq!(record["prc"], "600");
+    assert_eq!(record["appropriation_date"], "20261130");
+    let log = eventually("the confirmation notice", || {
+        let app = &app;
+        async move {
+            let n = app.notices(uid).await;
+            n.iter().find(|x| x["prc"] == "600").cloned()
+        }
+    })
+    .await;
+    assert_eq!(log["kind"], "confirmation");
+    assert_eq!(app.refund(uid, &key, 40).await["code"], "B200");
+}

@@ -110,6 +110,9 @@ async fn run(seed: u64) -> Vec<String> {
             0 => {
                 let cost = 30 + rng.below(1970) as i64;
                 let mut data = sample_order_json(&format!("P-{seed}-{step}"), cost);
+                // Every order may also go post-pay or cardless.
+                data["shipping_info"] = json!({"shipment_type": 2, "name": "王", "ship_address": "台北", "tel": "02", "zip_code": "100"});
+                data["user_data"] = json!({"user_real_name": "王", "user_sn": "A123456789", "user_address": "台北"});
                 if rng.below(2) == 0 {
                     data["creditcard_is_automatic_payment"] = json!("0");
                 }
@@ -142,7 +145,15 @@ async fn run(seed: u64) -> Vec<String> {
             }
             3 => {
                 let o = rng.pick(&orders);
-                let pfn = *rng.pick(&["CSTORECODE", "BARCODE", "E_COLLECTION", "WEBATM"]);
+                let pfn = *rng.pick(&[
+                    "CSTORECODE",
+                    "BARCODE",
+                    "E_COLLECTION",
+                    "WEBATM",
+                    "LINEPAYON",
+                    "AFP",
+                    "CARDLESS",
+                ]);
                 let (status, body) = app
                     .sandbox(
                         &format!("/sandbox/orders/{}/pay", o.uid),
@@ -172,8 +183,10 @@ async fn run(seed: u64) -> Vec<String> {
             }
             5 => {
                 let o = rng.pick(&orders);
+                let path = *rng.pick(&["abandon", "review", "settle"]);
+                let body = json!({"approve": rng.below(3) != 0});
                 let (status, body) = app
-                    .sandbox(&format!("/sandbox/orders/{}/abandon", o.uid), json!({}))
+                    .sandbox(&format!("/sandbox/orders/{}/{path}", o.uid), body)
                     .await;
                 assert!(status == 200 || status == 409, "{what}: {status} {body}");
             }
