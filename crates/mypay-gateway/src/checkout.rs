@@ -84,12 +84,7 @@ pub fn pay_later_tools(
     settings: &crate::ledger::merchant::MerchantSettings,
     order: &OrderRow,
 ) -> Vec<PaymentTool> {
-    let preselection = Preselection::parse(Some(&order.pfn)).unwrap_or(Preselection::All);
-    settings
-        .tools_for_amount(order.cost)
-        .into_iter()
-        .filter(|t| counter::is_pay_later(*t) && preselection.allows(*t))
-        .collect()
+    offered_tools(settings, order, counter::is_pay_later)
 }
 
 /// The consumer chose a pay-later tool: issue the code, barcodes or account, notify the
@@ -201,7 +196,6 @@ pub fn wallet_tools(
     settings: &crate::ledger::merchant::MerchantSettings,
     order: &OrderRow,
 ) -> Vec<PaymentTool> {
-    let preselection = Preselection::parse(Some(&order.pfn)).unwrap_or(Preselection::All);
     let request: mypay_protocol::messages::OrderRequest =
         serde_json::from_str(&order.request).unwrap_or_default();
     let family = if request.transaction_type == Some(2) {
@@ -209,11 +203,7 @@ pub fn wallet_tools(
     } else {
         ToolFamily::WalletOnline
     };
-    settings
-        .tools_for_amount(order.cost)
-        .into_iter()
-        .filter(|t| t.family() == family && preselection.allows(*t))
-        .collect()
+    offered_tools(settings, order, |t| t.family() == family)
 }
 
 /// A sandbox wallet code the wallet refuses: one ending in `0002` (like the decline card).
@@ -274,11 +264,20 @@ pub fn card_tools(
     settings: &crate::ledger::merchant::MerchantSettings,
     order: &OrderRow,
 ) -> Vec<PaymentTool> {
+    offered_tools(settings, order, |t| t.family() == ToolFamily::Card)
+}
+
+/// The tools `settings` enables for `order`'s amount and `pfn`, narrowed by `wanted`.
+fn offered_tools(
+    settings: &crate::ledger::merchant::MerchantSettings,
+    order: &OrderRow,
+    wanted: impl Fn(PaymentTool) -> bool,
+) -> Vec<PaymentTool> {
     let preselection = Preselection::parse(Some(&order.pfn)).unwrap_or(Preselection::All);
     settings
         .tools_for_amount(order.cost)
         .into_iter()
-        .filter(|t| t.family() == ToolFamily::Card && preselection.allows(*t))
+        .filter(|t| preselection.allows(*t) && wanted(*t))
         .collect()
 }
 
@@ -545,20 +544,14 @@ pub fn application_tools(
     order: &OrderRow,
 ) -> Vec<PaymentTool> {
     use crate::ledger::applications::{check_shipping_info, check_user_data};
-    let preselection = Preselection::parse(Some(&order.pfn)).unwrap_or(Preselection::All);
     let request: mypay_protocol::messages::OrderRequest =
         serde_json::from_str(&order.request).unwrap_or_default();
-    settings
-        .tools_for_amount(order.cost)
-        .into_iter()
-        .filter(|t| preselection.allows(*t))
-        .filter(|t| match t {
-            PaymentTool::PostPay => check_shipping_info(request.shipping_info.as_ref()).is_ok(),
-            PaymentTool::Cardless => check_user_data(request.user_data.as_ref()).is_ok(),
-            PaymentTool::Cash => request.transaction_type == Some(2),
-            _ => false,
-        })
-        .collect()
+    offered_tools(settings, order, |t| match t {
+        PaymentTool::PostPay => check_shipping_info(request.shipping_info.as_ref()).is_ok(),
+        PaymentTool::Cardless => check_user_data(request.user_data.as_ref()).is_ok(),
+        PaymentTool::Cash => request.transaction_type == Some(2),
+        _ => false,
+    })
 }
 
 /// The consumer chose post-pay, cardless instalments or cash. Post-pay goes to review

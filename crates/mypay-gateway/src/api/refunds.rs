@@ -21,37 +21,30 @@ use serde_json::Value;
 const MAX_ROWS: usize = 100;
 
 pub async fn refund(state: &AppState, request: &Authenticated) -> Result<Vec<u8>, ApiError> {
-    let command = Command::Refund;
-    let req: RefundRequest = parse_data(command, &request.data)?;
-    match rows(command, &req.rows)? {
-        None => {
-            let answer = refund_one(state, &request.merchant, &req).await?;
-            serde_json::to_vec(&answer).map_err(ApiError::internal)
-        }
-        Some(rows) => {
-            let mut answers = Vec::with_capacity(rows.len());
-            for (i, row) in rows.iter().enumerate() {
-                let one: RefundRequest = parse_row(command, i, row)?;
-                answers.push(refund_one(state, &request.merchant, &one).await?);
-            }
-            serde_json::to_vec(&answers).map_err(ApiError::internal)
-        }
-    }
+    each_row(state, request, Command::Refund).await
 }
 
 pub async fn cancel(state: &AppState, request: &Authenticated) -> Result<Vec<u8>, ApiError> {
-    let command = Command::RefundCancel;
+    each_row(state, request, Command::RefundCancel).await
+}
+
+/// Answer one request, or, in the multi-row form (`rows`), each row in turn with an array.
+async fn each_row(
+    state: &AppState,
+    request: &Authenticated,
+    command: Command,
+) -> Result<Vec<u8>, ApiError> {
+    let answer = async |one: &RefundRequest| match command {
+        Command::RefundCancel => cancel_one(state, &request.merchant, one).await,
+        _ => refund_one(state, &request.merchant, one).await,
+    };
     let req: RefundRequest = parse_data(command, &request.data)?;
     match rows(command, &req.rows)? {
-        None => {
-            let answer = cancel_one(state, &request.merchant, &req).await?;
-            serde_json::to_vec(&answer).map_err(ApiError::internal)
-        }
+        None => serde_json::to_vec(&answer(&req).await?).map_err(ApiError::internal),
         Some(rows) => {
             let mut answers = Vec::with_capacity(rows.len());
             for (i, row) in rows.iter().enumerate() {
-                let one: RefundRequest = parse_row(command, i, row)?;
-                answers.push(cancel_one(state, &request.merchant, &one).await?);
+                answers.push(answer(&parse_row(command, i, row)?).await?);
             }
             serde_json::to_vec(&answers).map_err(ApiError::internal)
         }

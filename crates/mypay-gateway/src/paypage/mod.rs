@@ -71,7 +71,8 @@ struct CheckoutPage {
     currency: String,
     amount: i64,
     items: Vec<Item>,
-    tools: Vec<(String, String, bool)>,
+    /// Card tools: (code, name); the first is chosen.
+    tools: Vec<(String, String)>,
     /// Pay-later tools: (code, name).
     pay_later: Vec<(String, String)>,
     /// Post-pay, cardless instalments, cash: (code, name).
@@ -354,6 +355,14 @@ async fn show(
     checkout_page(&state, visitor, uid, None, StatusCode::OK).await
 }
 
+/// (code, name in the consumer's language) of each tool, for a form's choices.
+fn tool_choices(tools: &[mypay_protocol::PaymentTool], locale: Locale) -> Vec<(String, String)> {
+    tools
+        .iter()
+        .map(|t| (t.code().to_owned(), i18n::tool_name(*t, locale).to_owned()))
+        .collect()
+}
+
 async fn checkout_page(
     state: &AppState,
     mut visitor: Visitor,
@@ -373,35 +382,15 @@ async fn checkout_page(
     }
     let request: OrderRequest = serde_json::from_str(&order.request).unwrap_or_default();
     let card_choices = checkout::card_tools(&merchant.settings, &order);
-    let tools = card_choices
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            (
-                t.code().to_owned(),
-                i18n::tool_name(*t, visitor.locale).to_owned(),
-                i == 0,
-            )
-        })
-        .collect();
-    let pay_later = checkout::pay_later_tools(&merchant.settings, &order)
-        .iter()
-        .map(|t| {
-            (
-                t.code().to_owned(),
-                i18n::tool_name(*t, visitor.locale).to_owned(),
-            )
-        })
-        .collect();
-    let wallets = checkout::wallet_tools(&merchant.settings, &order)
-        .iter()
-        .map(|t| {
-            (
-                t.code().to_owned(),
-                i18n::tool_name(*t, visitor.locale).to_owned(),
-            )
-        })
-        .collect();
+    let tools = tool_choices(&card_choices, visitor.locale);
+    let pay_later = tool_choices(
+        &checkout::pay_later_tools(&merchant.settings, &order),
+        visitor.locale,
+    );
+    let wallets = tool_choices(
+        &checkout::wallet_tools(&merchant.settings, &order),
+        visitor.locale,
+    );
     let installments = if card_choices.contains(&mypay_protocol::PaymentTool::CardInstallment) {
         let limits = request
             .creditcard_installment
@@ -411,15 +400,10 @@ async fn checkout_page(
     } else {
         Vec::new()
     };
-    let applications = checkout::application_tools(&merchant.settings, &order)
-        .iter()
-        .map(|t| {
-            (
-                t.code().to_owned(),
-                i18n::tool_name(*t, visitor.locale).to_owned(),
-            )
-        })
-        .collect();
+    let applications = tool_choices(
+        &checkout::application_tools(&merchant.settings, &order),
+        visitor.locale,
+    );
     let page = CheckoutPage {
         applications,
         installments,

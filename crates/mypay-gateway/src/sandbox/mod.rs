@@ -114,36 +114,21 @@ async fn pay(
         Ok(f) => f,
         Err(r) => return r,
     };
-    // A pay-later tool issues its code or account; any other tool is a card payment.
-    let pay_later = form
-        .pfn
-        .as_deref()
-        .and_then(PaymentTool::parse)
-        .is_some_and(counter::is_pay_later);
-    let wallet = form
-        .pfn
-        .as_deref()
-        .and_then(PaymentTool::parse)
-        .is_some_and(|t| {
-            matches!(
-                t.family(),
+    // The tool decides the flow: a code or account, a wallet, an application, or a card.
+    let tool = form.pfn.as_deref().and_then(PaymentTool::parse);
+    let outcome = match (tool, form.pfn.as_deref()) {
+        (Some(tool), Some(pfn)) if counter::is_pay_later(tool) => {
+            checkout::issue_pay_later(&state, uid, pfn).await
+        }
+        (Some(PaymentTool::PostPay | PaymentTool::Cardless | PaymentTool::Cash), Some(pfn)) => {
+            checkout::apply_for(&state, uid, pfn).await
+        }
+        (Some(tool), Some(pfn))
+            if matches!(
+                tool.family(),
                 ToolFamily::WalletOnline | ToolFamily::WalletOffline
-            )
-        });
-    let application = form
-        .pfn
-        .as_deref()
-        .and_then(PaymentTool::parse)
-        .is_some_and(|t| {
-            matches!(
-                t,
-                PaymentTool::PostPay | PaymentTool::Cardless | PaymentTool::Cash
-            )
-        });
-    let outcome = match (pay_later, wallet, form.pfn.as_deref()) {
-        (_, _, Some(pfn)) if application => checkout::apply_for(&state, uid, pfn).await,
-        (true, _, Some(pfn)) => checkout::issue_pay_later(&state, uid, pfn).await,
-        (_, true, Some(pfn)) => {
+            ) =>
+        {
             checkout::pay_wallet(&state, uid, pfn, !form.decline, form.wallet_code.as_deref()).await
         }
         _ => checkout::pay_card(&state, uid, &form).await,
