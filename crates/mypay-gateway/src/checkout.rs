@@ -84,7 +84,12 @@ pub fn pay_later_tools(
     settings: &crate::ledger::merchant::MerchantSettings,
     order: &OrderRow,
 ) -> Vec<PaymentTool> {
-    offered_tools(settings, order, counter::is_pay_later)
+    let request: mypay_protocol::messages::OrderRequest =
+        serde_json::from_str(&order.request).unwrap_or_default();
+    let has_each_code = request.each_code.is_some_and(|c| !c.trim().is_empty());
+    offered_tools(settings, order, |t| {
+        counter::is_pay_later(t) && (t != PaymentTool::Each || has_each_code)
+    })
 }
 
 /// The consumer chose a pay-later tool: issue the code, barcodes or account, notify the

@@ -92,7 +92,8 @@ pub fn query_record(order: &OrderRow) -> QueryRecord {
         love_cost: 0,
         retmsg: retmsg(order),
         pay_mode_uid: mypay_protocol::PaymentTool::parse(&pfn(order))
-            .map_or(0, |t| i64::from(t.number())),
+            .and_then(|t| t.number())
+            .map_or(0, i64::from),
         pfn: pfn(order),
         trans_type: order.trans_type,
         installment: text(&order.installment),

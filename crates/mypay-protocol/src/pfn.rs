@@ -17,9 +17,11 @@ macro_rules! tools {
         impl PaymentTool {
             pub const ALL: &'static [PaymentTool] = &[ $( PaymentTool::$variant, )* ];
 
-            /// The number of 附錄一 (編號).
-            pub fn number(self) -> u32 {
-                match self { $( PaymentTool::$variant => $number, )* }
+            /// The number of 附錄一 (編號); `None` for a tool the document names only by
+            /// code (EACH, listed in 『付款方式』 but not numbered in 附錄一).
+            pub fn number(self) -> Option<u32> {
+                let n: u32 = match self { $( PaymentTool::$variant => $number, )* };
+                (n != 0).then_some(n)
             }
 
             /// The code of 附錄一 (代碼), as the gateway sends it.
@@ -73,6 +75,7 @@ tools! {
     PlusPayOnline = 52, "PLUSPAYON", "全盈支付線上付款";
     PlusPayOffline = 53, "PLUSPAYOFF", "全盈支付線下付款";
     PxPayOnline = 56, "PXPAYON", "全支付線上付款";
+    Each = 0, "EACH", "eACH交易";
 }
 
 /// How a tool is paid, which decides its PayPage flow and its states (SPEC §5).
@@ -105,7 +108,7 @@ impl PaymentTool {
             DirectDebit | DirectDebitAbroad => ToolFamily::Recurring,
             CvsCode | CvsBarcode => ToolFamily::Counter,
             VirtualAccount => ToolFamily::VirtualAccount,
-            WebAtm | Recharge => ToolFamily::OnlineTransfer,
+            WebAtm | Recharge | Each => ToolFamily::OnlineTransfer,
             Alipay | WeChat | LinePayOnline | PiOnline | JkoOnline | EasyWalletOnline
             | PxPayOnline | PlusPayOnline => ToolFamily::WalletOnline,
             LinePayOffline | WeChatOffline | PiOffline | JkoOffline | AlipayOffline
@@ -163,7 +166,10 @@ impl PaymentTool {
     pub fn parse(text: &str) -> Option<PaymentTool> {
         let t = text.trim();
         if let Ok(n) = t.parse::<u32>() {
-            return PaymentTool::ALL.iter().copied().find(|p| p.number() == n);
+            return PaymentTool::ALL
+                .iter()
+                .copied()
+                .find(|p| p.number() == Some(n));
         }
         let upper = t.to_ascii_uppercase();
         match upper.as_str() {
@@ -249,7 +255,9 @@ mod tests {
         assert_eq!(PaymentTool::parse("PION"), Some(PaymentTool::PiOnline));
         assert_eq!(PaymentTool::parse("pion"), Some(PaymentTool::PiOnline));
         for tool in PaymentTool::ALL {
-            assert_eq!(PaymentTool::parse(&tool.number().to_string()), Some(*tool));
+            if let Some(n) = tool.number() {
+                assert_eq!(PaymentTool::parse(&n.to_string()), Some(*tool));
+            }
             assert_eq!(PaymentTool::parse(tool.code()), Some(*tool));
         }
     }

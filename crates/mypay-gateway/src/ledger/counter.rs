@@ -1,5 +1,5 @@
 //! Pay-later tools (SPEC §4, §5): a convenience-store code (CSTORECODE), store barcodes
-//! (BARCODE), a virtual bank account (E_COLLECTION), WebATM and stored value. The order
+//! (BARCODE), a virtual bank account (E_COLLECTION), WebATM, stored value and eACH debits. The order
 //! gets a code or account with a deadline (`limit_pay_days`); the consumer pays later at
 //! the counter or ATM; the deadline passing makes it `380`.
 //!
@@ -108,6 +108,7 @@ pub fn issue(
         }
         PaymentTool::WebAtm => (Prc::AwaitingOnline, "WEBATM", json!({}), None),
         PaymentTool::Recharge => (Prc::AwaitingOnline, "M_RECHARGE", json!({}), None),
+        PaymentTool::Each => (Prc::AwaitingOnline, "EACH", json!({}), None),
         _ => return None,
     };
     Some(Issued {

@@ -162,6 +162,8 @@ pub fn default_supplier(tool: PaymentTool) -> &'static str {
         PostPay => "A2",
         Alipay | AlipayOffline | WeChat | WeChatOffline => "T1",
         Recharge | Cash => "E0",
+        // eACH debits go through the bank clearing house; the sandbox uses 永豐 as for ATM.
+        Each => "B1",
     }
 }
 

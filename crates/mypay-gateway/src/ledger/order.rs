@@ -213,6 +213,11 @@ impl NewOrder {
                 crate::ledger::applications::check_shipping_info(req.shipping_info.as_ref())
                     .map_err(|(field, problem)| refuse(field, problem))?;
             }
+            Preselection::Tool(PaymentTool::Each)
+                if req.each_code.as_deref().is_none_or(|c| c.trim().is_empty()) =>
+            {
+                return Err(refuse("each_code", "is required for eACH (EACH)"));
+            }
             Preselection::Tool(PaymentTool::Cardless) => {
                 crate::ledger::applications::check_user_data(req.user_data.as_ref())
                     .map_err(|(field, problem)| refuse(field, problem))?;

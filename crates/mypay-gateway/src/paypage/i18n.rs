@@ -354,6 +354,7 @@ pub fn tool_name(tool: mypay_protocol::PaymentTool, locale: Locale) -> &'static 
         VirtualAccount => "ATM transfer (virtual account)",
         WebAtm => "WebATM",
         Recharge => "Stored value",
+        Each => "eACH bank debit",
         PostPay => "Pay after delivery (AFP)",
         Cardless => "Cardless instalments",
         Cash => "Cash",

@@ -229,3 +229,31 @@ async fn counter_refunds_queue_for_the_nightly_batch_and_can_be_cancelled_until_
     assert_eq!(refund.expected_refund_date, "20261201");
     assert_eq!(refund.pfn, "CSTORECODE");
 }
+
+#[tokio::test]
+async fn an_each_debit_needs_its_code_and_settles_like_an_online_transfer() {
+    let app = spawn_app().await;
+    let mut data = sample_order_json("EACH-1", 700);
+    data["pfn"] = json!("EACH");
+    let refused = app.order(&data).await;
+    assert_eq!(refused["code"], "100");
+    assert_eq!(refused["msg"], "each_code: is required for eACH (EACH)");
+    data["each_code"] = json!("TX123");
+    let answer = app.order(&data).await;
+    assert_eq!(answer["code"], "200", "{answer}");
+    let uid = answer["uid"].as_u64().expect("uid");
+    let key = answer["key"].as_str().expect("key").to_owned();
+    let (_, body) = app
+        .sandbox(
+            &format!("/sandbox/orders/{uid}/pay"),
+            json!({"pfn": "EACH"}),
+        )
+        .await;
+    assert_eq!(body["prc"], "280", "{body}");
+    assert_eq!(body["result_content_type"], "EACH");
+    offline_payment(&app, uid, json!({})).await;
+    let record = app.query(uid, &key).await;
+    assert_eq!(record["prc"], "250");
+    assert_eq!(record["pfn"], "EACH");
+    assert_eq!(record["pay_mode_uid"], 0, "EACH has no 附錄一 number");
+}
