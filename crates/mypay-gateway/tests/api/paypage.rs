@@ -437,3 +437,54 @@ async fn a_consumer_binds_and_submits_a_cardless_application_on_the_page() {
         .expect("html");
     assert!(html.contains("under review"), "{html}");
 }
+
+#[tokio::test]
+async fn in_person_the_cashier_enters_the_consumers_wallet_code() {
+    let app = spawn_app().await;
+    let mut data = crate::helpers::sample_order_json("WEB-POS", 250);
+    data["transaction_type"] = json!(2);
+    let answer = app.order(&data).await;
+    let uid = answer["uid"].as_u64().expect("uid");
+    let key = answer["key"].as_str().expect("key").to_owned();
+    let page = get_page(&app, &format!("/payment/{uid}.html?locale=en"), "").await;
+    let jar = cookies(&page);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("value=\"LINEPAYOFF\"") && !html.contains("value=\"LINEPAYON\""));
+    assert!(html.contains("name=\"wallet_code\""));
+    assert!(html.contains("value=\"CASH\""), "cash in person");
+    let csrf = hidden_csrf(&html);
+    let path = format!("/payment/{uid}/wallet");
+    let bad = post_form(
+        &app,
+        &path,
+        &jar,
+        &[
+            ("csrf", &csrf),
+            ("pfn", "LINEPAYOFF"),
+            ("wallet_code", "12"),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status(), 422);
+    assert!(
+        bad.text()
+            .await
+            .expect("html")
+            .contains("The payment code is 12 to 24 digits")
+    );
+    let paid = post_form(
+        &app,
+        &path,
+        &jar,
+        &[
+            ("csrf", &csrf),
+            ("pfn", "LINEPAYOFF"),
+            ("wallet_code", "281234567890123456"),
+        ],
+    )
+    .await;
+    assert_eq!(paid.status(), 303);
+    let record = app.query(uid, &key).await;
+    assert_eq!(record["prc"], "250");
+    assert_eq!(record["pfn"], "LINEPAYOFF");
+}
