@@ -109,6 +109,8 @@ pub fn next(from: Prc, event: Event) -> Result<Prc, TransitionRefused> {
         (Prc::PostPayReview, Reviewed { approved: true }) => Prc::PostPayApproved,
         (Prc::PostPayReview, Reviewed { approved: false }) => Prc::Failed,
         (Prc::PostPayApproved, PostPayCaptured) => Prc::Paid,
+        // 後付款請款失敗: the provider refuses the post-pay after approval.
+        (Prc::PostPayApproved, Reviewed { approved: false }) => Prc::Failed,
         (Prc::Created, CardlessBound) => Prc::CardlessBound,
         (Prc::CardlessBound, CardlessSubmitted) => Prc::CardlessReview,
         (Prc::CardlessBound, Abandoned) => Prc::Abandoned,
@@ -278,6 +280,11 @@ mod tests {
             Ok(Prc::Paid)
         );
         assert!(next(Prc::PostPayReview, Event::PostPayCaptured).is_err());
+        assert_eq!(
+            next(Prc::PostPayApproved, Event::Reviewed { approved: false }),
+            Ok(Prc::Failed)
+        );
+        assert!(next(Prc::PostPayApproved, Event::Reviewed { approved: true }).is_err());
         assert_eq!(
             next(Prc::CardlessBound, Event::Abandoned),
             Ok(Prc::Abandoned)

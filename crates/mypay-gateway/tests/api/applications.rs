@@ -94,6 +94,23 @@ async fn a_rejected_post_pay_fails() {
     // The review timer finds nothing left to do.
     app.advance(120).await;
     assert_eq!(app.query(uid, &key).await["prc"], "300");
+
+    // Approved, then refused before it could be captured (後付款請款失敗): 284 → 300.
+    data["order_id"] = json!("AFP-3");
+    let answer = app.order(&data).await;
+    let uid = answer["uid"].as_u64().expect("uid");
+    let key = answer["key"].as_str().expect("key").to_owned();
+    app.sandbox(&format!("/sandbox/orders/{uid}/pay"), json!({"pfn": "AFP"}))
+        .await;
+    app.advance(60).await;
+    assert_eq!(app.query(uid, &key).await["prc"], "284");
+    let (_, body) = app
+        .sandbox(
+            &format!("/sandbox/orders/{uid}/review"),
+            json!({"approve": false}),
+        )
+        .await;
+    assert_eq!(body["prc"], "300", "{body}");
 }
 
 #[tokio::test]
