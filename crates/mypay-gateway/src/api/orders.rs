@@ -57,5 +57,22 @@ pub fn new_token() -> String {
     let mut bytes = [0u8; 16];
     // Without randomness the gateway must not hand out keys at all.
     getrandom::getrandom(&mut bytes).expect("the operating system's random source failed");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut key = String::with_capacity(32);
+    for b in bytes {
+        key.push(char::from(HEX[usize::from(b >> 4)]));
+        key.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keys_are_32_lowercase_hex_digits_and_differ() {
+        let (a, b) = (super::new_token(), super::new_token());
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
+        assert_ne!(a, b);
+    }
 }
