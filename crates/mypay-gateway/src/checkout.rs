@@ -36,8 +36,8 @@ pub struct CardForm {
     #[serde(default)]
     pub wallet_code: Option<String>,
     /// Wallets (sandbox helper): the consumer refuses in the wallet app.
-    #[serde(default)]
-    pub decline: bool,
+    #[serde(default, deserialize_with = "mypay_protocol::lenient::opt_bool")]
+    pub decline: Option<bool>,
     /// C_INSTALLMENT: the number of instalments chosen.
     #[serde(default, deserialize_with = "mypay_protocol::lenient::opt_string")]
     pub installment: Option<String>,

@@ -53,6 +53,19 @@ pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     Ok(d.deserialize_any(TextVisitor)?.filter(|s| !s.is_empty()))
 }
 
+/// A yes/no that may arrive as a JSON bool, a number or text (forms send `"true"`,
+/// `"false"`, `"1"`, `"0"`); absent or empty is `None`.
+pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    match opt_string(d)? {
+        None => Ok(None),
+        Some(t) => match t.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(Some(true)),
+            "0" | "false" | "no" | "off" => Ok(Some(false)),
+            other => Err(de::Error::custom(format!("{other:?} is not true or false"))),
+        },
+    }
+}
+
 /// A required text field that may arrive as a string or a number.
 pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     d.deserialize_any(TextVisitor)?
@@ -138,5 +151,21 @@ mod tests {
     fn whole_floats_are_integers() {
         assert_eq!(probe(r#"{"number": 10.0}"#).expect("ok").number, Some(10));
         assert!(probe(r#"{"number": 10.5}"#).is_err());
+    }
+
+    #[test]
+    fn yes_and_no_read_from_bools_numbers_and_text() {
+        #[derive(serde::Deserialize)]
+        struct F {
+            #[serde(default, deserialize_with = "super::opt_bool")]
+            b: Option<bool>,
+        }
+        let read = |j: &str| serde_json::from_str::<F>(j).map(|f| f.b);
+        assert_eq!(read(r#"{"b": true}"#).ok(), Some(Some(true)));
+        assert_eq!(read(r#"{"b": "false"}"#).ok(), Some(Some(false)));
+        assert_eq!(read(r#"{"b": 1}"#).ok(), Some(Some(true)));
+        assert_eq!(read(r#"{"b": ""}"#).ok(), Some(None));
+        assert_eq!(read("{}").ok(), Some(None));
+        assert!(read(r#"{"b": "maybe"}"#).is_err());
     }
 }

@@ -72,7 +72,10 @@ mod tests {
     fn keys_are_32_lowercase_hex_digits_and_differ() {
         let (a, b) = (super::new_token(), super::new_token());
         assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+        );
         assert_ne!(a, b);
     }
 }

@@ -129,7 +129,14 @@ async fn pay(
                 ToolFamily::WalletOnline | ToolFamily::WalletOffline
             ) =>
         {
-            checkout::pay_wallet(&state, uid, pfn, !form.decline, form.wallet_code.as_deref()).await
+            checkout::pay_wallet(
+                &state,
+                uid,
+                pfn,
+                !form.decline.unwrap_or(false),
+                form.wallet_code.as_deref(),
+            )
+            .await
         }
         _ => checkout::pay_card(&state, uid, &form).await,
     };
@@ -141,12 +148,9 @@ async fn pay(
 
 #[derive(Deserialize)]
 struct Review {
-    #[serde(default = "approve_by_default")]
-    approve: bool,
-}
-
-fn approve_by_default() -> bool {
-    true
+    /// Approve unless told otherwise.
+    #[serde(default, deserialize_with = "mypay_protocol::lenient::opt_bool")]
+    approve: Option<bool>,
 }
 
 /// `POST /sandbox/orders/{uid}/review`: the provider's answer to a post-pay (`282`) or
@@ -161,7 +165,7 @@ async fn review(
         Ok(f) => f,
         Err(r) => return r,
     };
-    match checkout::review(&state, uid, form.approve, None).await {
+    match checkout::review(&state, uid, form.approve.unwrap_or(true), None).await {
         Ok(outcome) => order_state(&state, uid, outcome).await,
         Err(e) => checkout_error(uid, e),
     }
