@@ -33,6 +33,9 @@ pub struct Settings {
     pub max_commit_batch: usize,
     /// How often background workers look for due work (real time).
     pub worker_poll: Duration,
+    /// Threads of the async runtime that serves requests; `None`: one per core. (The
+    /// order writer runs on a thread of its own besides.)
+    pub worker_threads: Option<usize>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -58,13 +61,14 @@ impl Default for Settings {
             seed_sample_merchant: true,
             max_commit_batch: 256,
             worker_poll: Duration::from_millis(500),
+            worker_threads: None,
         }
     }
 }
 
 impl Settings {
     /// Defaults overridden by `MYPAY_MODE`, `MYPAY_LISTEN`, `MYPAY_PUBLIC_URL`,
-    /// `MYPAY_DATABASE`, `MYPAY_NOTIFY_TIMEOUT_MS`.
+    /// `MYPAY_DATABASE`, `MYPAY_NOTIFY_TIMEOUT_MS`, `MYPAY_WORKER_THREADS`.
     pub fn from_env() -> anyhow::Result<Settings> {
         let mut s = Settings::default();
         if let Ok(v) = std::env::var("MYPAY_MODE") {
@@ -80,6 +84,13 @@ impl Settings {
         }
         if let Ok(v) = std::env::var("MYPAY_DATABASE") {
             s.database_path = PathBuf::from(v);
+        }
+        if let Ok(v) = std::env::var("MYPAY_WORKER_THREADS") {
+            let n: usize =
+                v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    anyhow::anyhow!("MYPAY_WORKER_THREADS {v:?}: a whole number ≥ 1")
+                })?;
+            s.worker_threads = Some(n);
         }
         if let Ok(v) = std::env::var("MYPAY_NOTIFY_TIMEOUT_MS") {
             let ms: u64 = v

@@ -46,6 +46,9 @@ struct Global {
     /// Base URL consumers reach the gateway at [env: MYPAY_PUBLIC_URL].
     #[arg(long, global = true)]
     public_url: Option<String>,
+    /// Request-serving threads [env: MYPAY_WORKER_THREADS; default one per core].
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
+    worker_threads: Option<u16>,
 }
 
 // Parsed once at startup; the size of the `merchant set` variant does not matter.
@@ -116,11 +119,13 @@ fn settings(global: &Global) -> anyhow::Result<Settings> {
     if let Some(u) = &global.public_url {
         s.public_url = Some(u.clone());
     }
+    if let Some(n) = global.worker_threads {
+        s.worker_threads = Some(usize::from(n));
+    }
     Ok(s)
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -129,10 +134,17 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     let settings = settings(&cli.global)?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(settings).await,
-        Command::Merchant(cmd) => merchant(settings, cmd).await,
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if let Some(n) = settings.worker_threads {
+        runtime.worker_threads(n);
     }
+    runtime.build()?.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(settings).await,
+            Command::Merchant(cmd) => merchant(settings, cmd).await,
+        }
+    })
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
