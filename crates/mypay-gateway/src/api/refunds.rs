@@ -42,9 +42,21 @@ async fn each_row(
     match rows(command, &req.rows)? {
         None => serde_json::to_vec(&answer(&req).await?).map_err(ApiError::internal),
         Some(rows) => {
+            // Each row stands alone: earlier rows may already be written, so a bad or
+            // failing row is answered in its place, never by failing the whole request.
             let mut answers = Vec::with_capacity(rows.len());
             for (i, row) in rows.iter().enumerate() {
-                answers.push(answer(&parse_row(command, i, row)?).await?);
+                let one = match parse_row(command, i, row) {
+                    Ok(one) => answer(&one).await,
+                    Err(e) => Err(e),
+                };
+                answers.push(one.unwrap_or_else(|e| RefundResponse {
+                    key: text_field(row, "key"),
+                    uid: text_field(row, "uid"),
+                    code: e.code.to_owned(),
+                    msg: e.msg,
+                    row_data: None,
+                }));
             }
             serde_json::to_vec(&answers).map_err(ApiError::internal)
         }
@@ -71,6 +83,15 @@ fn parse_row(command: Command, i: usize, row: &Value) -> Result<RefundRequest, A
     let text = serde_json::to_vec(row).map_err(ApiError::internal)?;
     parse_data::<RefundRequest>(command, &text)
         .map_err(|e| ApiError::new(command, format!("rows[{i}].{}", e.msg)))
+}
+
+/// A row's `uid` or `key` as text, whatever its JSON type, for echoing it back.
+fn text_field(row: &Value, name: &str) -> String {
+    match row.get(name) {
+        Some(Value::String(s)) => s.trim().to_owned(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    }
 }
 
 /// A refusal in the answer's own shape.

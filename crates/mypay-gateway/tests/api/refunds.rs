@@ -1,5 +1,4 @@
 use crate::helpers::{Receiver, Reply, eventually, join_all, spawn_app};
-use mypay_protocol::messages::RefundRow;
 use serde_json::json;
 
 #[tokio::test]
@@ -54,12 +53,7 @@ async fn a_card_order_refunds_at_once_in_parts_never_beyond_what_was_paid() {
     let bodies = eventually("three refund notices", || {
         let r = receiver.clone();
         async move {
-            let refunds: Vec<RefundRow> = r
-                .bodies()
-                .iter()
-                .filter(|b| b.contains("refund_uid="))
-                .map(|b| RefundRow::from_form(b.as_bytes()))
-                .collect();
+            let refunds = r.refund_notices();
             (refunds.len() == 3).then_some(refunds)
         }
     })
@@ -202,6 +196,34 @@ async fn a_refund_cannot_be_cancelled_once_it_is_done() {
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r["code"] == "B500"));
     assert!(rows[1]["msg"].as_str().expect("msg").starts_with("uid/key"));
+
+    // A malformed row is answered in its place; the rows around it still count.
+    let answer = app
+        .api(
+            "api/refund",
+            &json!({"rows": [
+                {"uid": uid.to_string(), "key": key, "cost": 10},
+                {"uid": uid.to_string(), "key": key, "cost": {"not": "a number"}},
+                {"uid": uid.to_string(), "key": key, "cost": 20},
+            ]}),
+        )
+        .await;
+    let rows = answer.as_array().expect("an array for rows");
+    let codes: Vec<&str> = rows.iter().filter_map(|r| r["code"].as_str()).collect();
+    assert_eq!(codes, ["B200", "B500", "B200"], "{answer}");
+    assert!(
+        rows[1]["msg"]
+            .as_str()
+            .expect("msg")
+            .starts_with("rows[1].cost"),
+        "{answer}"
+    );
+    assert_eq!(rows[1]["uid"], uid.to_string());
+    let listed = app.query(uid, &key).await["refund_order"]
+        .as_array()
+        .expect("refunds")
+        .len();
+    assert_eq!(listed, 3, "40, then 10 and 20 from the rows");
 }
 
 #[tokio::test]
