@@ -155,16 +155,7 @@ pub async fn pay_later_paid(
     uid: u64,
     amount: Option<i64>,
 ) -> Result<Outcome, CheckoutError> {
-    let order = state
-        .store
-        .order(uid)
-        .await?
-        .ok_or(CheckoutError::NotFound)?;
-    let merchant = state
-        .store
-        .merchant(&order.store_uid)
-        .await?
-        .ok_or(CheckoutError::NotFound)?;
+    let (order, merchant) = order_and_merchant(state, uid).await?;
     let paid = amount.unwrap_or(order.cost);
     if paid <= 0 {
         return Err(CheckoutError::Amount(format!(
@@ -290,19 +281,10 @@ async fn payable_order(
     state: &AppState,
     uid: u64,
 ) -> Result<(OrderRow, crate::store::Merchant), CheckoutError> {
-    let order = state
-        .store
-        .order(uid)
-        .await?
-        .ok_or(CheckoutError::NotFound)?;
+    let (order, merchant) = order_and_merchant(state, uid).await?;
     if !state::is_payable(order.prc) {
         return Err(CheckoutError::NotPayable(order.prc));
     }
-    let merchant = state
-        .store
-        .merchant(&order.store_uid)
-        .await?
-        .ok_or(CheckoutError::NotFound)?;
     Ok((order, merchant))
 }
 

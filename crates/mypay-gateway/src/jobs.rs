@@ -8,7 +8,7 @@ use crate::clock::taipei;
 use crate::ledger::reversal::{CASH_REFUND_DAYS, refund_type};
 use crate::ledger::state::{self, Event};
 use crate::store::reversals::REFUND_BATCH;
-use crate::store::{StoreError, TimerRow};
+use crate::store::{OrderRow, PaymentFacts, StoreError, TimerRow};
 use mypay_protocol::notice::NoticeKind;
 
 pub async fn run(state: AppState) {
@@ -50,101 +50,95 @@ async fn fire(state: &AppState, timer: &TimerRow) -> Result<(), StoreError> {
     match timer.kind.as_str() {
         RESOLVE_PENDING => {
             let paid = timer.payload == "paid";
-            let Ok(to) = state::next(order.prc, Event::PendingResolved { paid }) else {
-                return state.store.close_timer(timer.id, now).await;
-            };
-            let Some(merchant) = state.store.merchant(&order.store_uid).await? else {
-                return state.store.close_timer(timer.id, now).await;
-            };
-            let mut facts = crate::store::PaymentFacts::default();
+            let mut facts = PaymentFacts::default();
             if paid {
                 facts.actual_cost = Some(order.cost);
                 facts.acode = Some(crate::sandbox::cards::auth_code(order.uid));
             }
-            let mut t = checkout::transition(
-                state,
-                &order,
-                to,
-                "acquirer confirmed the pending charge",
+            let change = TimedChange {
+                event: Event::PendingResolved { paid },
+                cause: "acquirer confirmed the pending charge",
+                retmsg: if paid {
+                    ""
+                } else {
+                    "收單行確認交易失敗"
+                },
                 facts,
-            );
-            t.retmsg = if paid {
-                String::new()
-            } else {
-                "收單行確認交易失敗".to_owned()
+                notice: NoticeKind::Confirmation,
             };
-            t.finishes = true;
-            t.completes_timer = Some(timer.id);
-            checkout::attach_notice(&mut t, &order, &merchant, NoticeKind::Confirmation);
-            state.store.apply(&t).await?;
-            state.notices_waiting.notify_one();
-            Ok(())
+            apply_timed(state, timer, &order, change).await
         }
         REVIEW => {
             let approved = timer.payload == "approve";
             match checkout::review(state, order.uid, approved, Some(timer.id)).await {
-                Ok(_) => {
-                    state.notices_waiting.notify_one();
-                    Ok(())
-                }
+                Ok(_) => Ok(()),
                 Err(checkout::CheckoutError::Store(e)) => Err(e),
                 // Reviewed already (the sandbox helper) or gone: nothing left to do.
                 Err(_) => state.store.close_timer(timer.id, now).await,
             }
         }
         PAYMENT_DEADLINE => {
-            let Ok(to) = state::next(order.prc, Event::DeadlinePassed) else {
-                // Paid (or otherwise moved on) before the deadline.
-                return state.store.close_timer(timer.id, now).await;
+            let change = TimedChange {
+                event: Event::DeadlinePassed,
+                cause: "the deadline to pay passed",
+                retmsg: "逾期未繳費",
+                facts: PaymentFacts::default(),
+                notice: NoticeKind::Completed,
             };
-            let Some(merchant) = state.store.merchant(&order.store_uid).await? else {
-                return state.store.close_timer(timer.id, now).await;
-            };
-            let mut t = checkout::transition(
-                state,
-                &order,
-                to,
-                "the deadline to pay passed",
-                crate::store::PaymentFacts::default(),
-            );
-            t.retmsg = "逾期未繳費".to_owned();
-            t.finishes = true;
-            t.completes_timer = Some(timer.id);
-            checkout::attach_notice(&mut t, &order, &merchant, NoticeKind::Completed);
-            state.store.apply(&t).await?;
-            state.notices_waiting.notify_one();
-            Ok(())
+            apply_timed(state, timer, &order, change).await
         }
         CAPTURE_BATCH => {
-            let Ok(to) = state::next(order.prc, Event::CaptureConfirmed) else {
-                return state.store.close_timer(timer.id, now).await;
+            let change = TimedChange {
+                event: Event::CaptureConfirmed,
+                cause: "the acquirer's nightly batch confirmed the capture",
+                retmsg: "",
+                facts: PaymentFacts {
+                    actual_cost: order.captured,
+                    ..Default::default()
+                },
+                notice: NoticeKind::Completed,
             };
-            let Some(merchant) = state.store.merchant(&order.store_uid).await? else {
-                return state.store.close_timer(timer.id, now).await;
-            };
-            let facts = crate::store::PaymentFacts {
-                actual_cost: order.captured,
-                ..Default::default()
-            };
-            let mut t = checkout::transition(
-                state,
-                &order,
-                to,
-                "the acquirer's nightly batch confirmed the capture",
-                facts,
-            );
-            t.finishes = true;
-            t.completes_timer = Some(timer.id);
-            checkout::attach_notice(&mut t, &order, &merchant, NoticeKind::Completed);
-            state.store.apply(&t).await?;
-            state.notices_waiting.notify_one();
-            Ok(())
+            apply_timed(state, timer, &order, change).await
         }
         other => {
             tracing::warn!(kind = other, "unknown timer kind; closing it");
             state.store.close_timer(timer.id, now).await
         }
     }
+}
+
+/// The final state change a timer causes, and the notice it owes.
+struct TimedChange {
+    event: Event,
+    cause: &'static str,
+    retmsg: &'static str,
+    facts: PaymentFacts,
+    notice: NoticeKind,
+}
+
+/// Apply `change` to `order` and complete `timer` with it. When the table has no such
+/// move any more (the order moved on before the timer fell due), just close the timer.
+async fn apply_timed(
+    state: &AppState,
+    timer: &TimerRow,
+    order: &OrderRow,
+    change: TimedChange,
+) -> Result<(), StoreError> {
+    let now = state.clock.now();
+    let Ok(to) = state::next(order.prc, change.event) else {
+        return state.store.close_timer(timer.id, now).await;
+    };
+    let Some(merchant) = state.store.merchant(&order.store_uid).await? else {
+        return state.store.close_timer(timer.id, now).await;
+    };
+    let mut t = checkout::transition(state, order, to, change.cause, change.facts);
+    t.retmsg = change.retmsg.to_owned();
+    t.finishes = true;
+    t.completes_timer = Some(timer.id);
+    checkout::attach_notice(&mut t, order, &merchant, change.notice);
+    state.store.apply(&t).await?;
+    state.notices_waiting.notify_one();
+    Ok(())
 }
 
 /// The nightly refund batch reached a queued refund: complete it and notify.

@@ -1,5 +1,4 @@
 use crate::helpers::{Receiver, Reply, eventually, sample_order_json, spawn_app};
-use mypay_protocol::notice::TransactionNotice;
 use serde_json::{Value, json};
 
 fn shipping() -> Value {
@@ -58,11 +57,7 @@ async fn post_pay_is_reviewed_then_captured_when_shipped() {
     let states = eventually("three notices", || {
         let r = receiver.clone();
         async move {
-            let n: Vec<String> = r
-                .bodies()
-                .iter()
-                .map(|b| TransactionNotice::from_form(b.as_bytes()).prc)
-                .collect();
+            let n: Vec<String> = r.transaction_notices().into_iter().map(|n| n.prc).collect();
             (n.len() == 3).then_some(n)
         }
     })

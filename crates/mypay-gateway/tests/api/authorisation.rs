@@ -1,6 +1,5 @@
 use crate::helpers::{Receiver, Reply, eventually, spawn_app};
 use mypay_protocol::PaymentTool;
-use mypay_protocol::notice::TransactionNotice;
 use serde_json::{Value, json};
 
 fn capture_request(uid: u64, key: &str, cost: i64, name: &str) -> Value {
@@ -60,12 +59,7 @@ async fn a_direct_acquirer_captures_part_of_an_authorisation_once_and_at_once() 
     let notices = eventually("two transaction notices", || {
         let r = receiver.clone();
         async move {
-            let n: Vec<TransactionNotice> = r
-                .bodies()
-                .iter()
-                .filter(|b| !b.contains("refund_uid="))
-                .map(|b| TransactionNotice::from_form(b.as_bytes()))
-                .collect();
+            let n = r.transaction_notices();
             (n.len() == 2).then_some(n)
         }
     })
@@ -214,12 +208,7 @@ async fn cancelling_an_authorisation_fails_the_order_with_a_cancellation_record(
 
     let failed = eventually("the 300 notice", || {
         let r = receiver.clone();
-        async move {
-            r.bodies()
-                .iter()
-                .map(|b| TransactionNotice::from_form(b.as_bytes()))
-                .find(|n| n.prc == "300")
-        }
+        async move { r.transaction_notices().into_iter().find(|n| n.prc == "300") }
     })
     .await;
     assert_eq!(failed.uid, uid.to_string());

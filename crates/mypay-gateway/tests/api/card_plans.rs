@@ -1,5 +1,4 @@
 use crate::helpers::{Receiver, Reply, eventually, sample_order_json, spawn_app};
-use mypay_protocol::notice::TransactionNotice;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -46,11 +45,7 @@ async fn instalments_follow_the_orders_limits_and_the_cards_bank() {
     );
     let notice = eventually("the notice", || {
         let r = receiver.clone();
-        async move {
-            r.bodies()
-                .first()
-                .map(|b| TransactionNotice::from_form(b.as_bytes()))
-        }
+        async move { r.transaction_notices().into_iter().next() }
     })
     .await;
     assert_eq!(notice.trans_type, "2");

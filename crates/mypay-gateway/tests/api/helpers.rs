@@ -8,6 +8,8 @@ use mypay_gateway::clock::Clock;
 use mypay_gateway::config::Settings;
 use mypay_gateway::ledger::merchant::{MerchantSettings, SAMPLE_STORE_KEY, SAMPLE_STORE_UID};
 use mypay_protocol::envelope::{self, MerchantKey};
+use mypay_protocol::messages::RefundRow;
+use mypay_protocol::notice::TransactionNotice;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -370,6 +372,24 @@ impl Receiver {
 
     pub fn count(&self) -> usize {
         self.received.lock().expect("lock").len()
+    }
+
+    /// The transaction notices received so far, in order (refund notices left out).
+    pub fn transaction_notices(&self) -> Vec<TransactionNotice> {
+        self.bodies()
+            .iter()
+            .filter(|b| !b.contains("refund_uid="))
+            .map(|b| TransactionNotice::from_form(b.as_bytes()))
+            .collect()
+    }
+
+    /// The refund notices (退款完成回傳資訊) received so far, in order.
+    pub fn refund_notices(&self) -> Vec<RefundRow> {
+        self.bodies()
+            .iter()
+            .filter(|b| b.contains("refund_uid="))
+            .map(|b| RefundRow::from_form(b.as_bytes()))
+            .collect()
     }
 }
 

@@ -1,6 +1,4 @@
 use crate::helpers::{Receiver, Reply, eventually, sample_order_json, spawn_app};
-use mypay_protocol::messages::RefundRow;
-use mypay_protocol::notice::TransactionNotice;
 use serde_json::{Value, json};
 
 /// Create an order and choose the pay-later tool `pfn` for it, as the consumer would.
@@ -60,11 +58,7 @@ async fn a_cvs_code_is_issued_notified_then_paid_at_the_counter() {
     // 非即時交易回傳資訊 when the code is issued.
     let pending = eventually("the non-real-time notice", || {
         let r = receiver.clone();
-        async move {
-            r.bodies()
-                .first()
-                .map(|b| TransactionNotice::from_form(b.as_bytes()))
-        }
+        async move { r.transaction_notices().into_iter().next() }
     })
     .await;
     assert_eq!(pending.prc, "260");
@@ -80,12 +74,7 @@ async fn a_cvs_code_is_issued_notified_then_paid_at_the_counter() {
     assert_eq!(record["actual_cost"], 1200);
     let done = eventually("the completed notice", || {
         let r = receiver.clone();
-        async move {
-            r.bodies()
-                .iter()
-                .map(|b| TransactionNotice::from_form(b.as_bytes()))
-                .find(|n| n.prc == "250")
-        }
+        async move { r.transaction_notices().into_iter().find(|n| n.prc == "250") }
     })
     .await;
     assert_eq!(done.actual_cost, "1200");
@@ -215,12 +204,7 @@ async fn counter_refunds_queue_for_the_nightly_batch_and_can_be_cancelled_until_
 
     let refund = eventually("the refund notice", || {
         let r = receiver.clone();
-        async move {
-            r.bodies()
-                .iter()
-                .find(|b| b.contains("refund_uid="))
-                .map(|b| RefundRow::from_form(b.as_bytes()))
-        }
+        async move { r.refund_notices().into_iter().next() }
     })
     .await;
     assert_eq!(refund.prc, "230");

@@ -488,3 +488,43 @@ async fn in_person_the_cashier_enters_the_consumers_wallet_code() {
     assert_eq!(record["prc"], "250");
     assert_eq!(record["pfn"], "LINEPAYOFF");
 }
+
+#[tokio::test]
+async fn the_card_form_offers_instalment_counts_and_charges_the_chosen_one() {
+    let app = spawn_app().await;
+    let mut data = crate::helpers::sample_order_json("WEB-INST", 1200);
+    data["pfn"] = json!("C_INSTALLMENT");
+    let answer = app.order(&data).await;
+    let uid = answer["uid"].as_u64().expect("uid");
+    let key = answer["key"].as_str().expect("key").to_owned();
+    let page = get_page(&app, &format!("/payment/{uid}.html"), "").await;
+    let jar = cookies(&page);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("<select id=\"installment\" name=\"installment\">"));
+    for n in ["3", "6", "12"] {
+        assert!(html.contains(&format!("<option value=\"{n}\">")), "{n}");
+    }
+    let csrf = hidden_csrf(&html);
+    let paid = post_form(
+        &app,
+        &format!("/payment/{uid}/pay"),
+        &jar,
+        &[
+            ("csrf", &csrf),
+            ("pfn", "C_INSTALLMENT"),
+            ("card_number", "4111111111111111"),
+            ("expiry", "1230"),
+            ("cvc", "123"),
+            ("installment", "6"),
+        ],
+    )
+    .await;
+    assert_eq!(paid.status(), 303);
+    let record = app.query(uid, &key).await;
+    assert_eq!(record["prc"], "250");
+    assert_eq!(record["trans_type"], 2);
+    let plan: serde_json::Value =
+        serde_json::from_str(record["installment"].as_str().expect("text")).expect("json");
+    assert_eq!(plan["period_number"], 6);
+    assert_eq!(plan["every"], 200);
+}

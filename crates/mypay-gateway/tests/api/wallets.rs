@@ -1,5 +1,4 @@
 use crate::helpers::{Receiver, Reply, eventually, sample_order_json, spawn_app};
-use mypay_protocol::notice::TransactionNotice;
 use serde_json::json;
 
 #[tokio::test]
@@ -22,11 +21,7 @@ async fn an_online_wallet_payment_is_confirmed_or_refused_in_the_app() {
     assert_eq!(record["actual_cost"], 500);
     let notice = eventually("the notice", || {
         let r = receiver.clone();
-        async move {
-            r.bodies()
-                .first()
-                .map(|b| TransactionNotice::from_form(b.as_bytes()))
-        }
+        async move { r.transaction_notices().into_iter().next() }
     })
     .await;
     assert_eq!(notice.pfn, "LINEPAYON");
