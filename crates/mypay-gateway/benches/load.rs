@@ -23,7 +23,11 @@
 //!
 //! Settings (environment): `BENCH_SECONDS` (default 12, per load), `BENCH_ROUNDS` (4
 //! slices per load), `BENCH_CONNECTIONS` (64), `BENCH_SERVER_THREADS` (0),
-//! `BENCH_RSS_ORDERS` (0). Every load stops by itself after its duration or count.
+//! `BENCH_RSS_ORDERS` (0), `BENCH_GATEWAY` (another `mypay-gateway` binary to measure, e.g. a
+//! copy of an earlier build), `BENCH_VERSUS` (a second binary: then only new orders are
+//! loaded, in slices alternating between the two builds, and the second's share of the
+//! first is printed: how to tell whether a change helped on this drifting machine). Every
+//! load stops by itself after its duration or count.
 
 use mypay_protocol::envelope::{self, MerchantKey};
 use mypay_protocol::outer::OuterRequest;
@@ -132,6 +136,23 @@ fn start(mut command: Command, log: &std::path::Path) -> Server {
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     Server { child, base }
+}
+
+/// Start a `mypay-gateway` binary on a fresh database in `dir`; its log is kept in the
+/// temporary folder (`mypay-bench-{name}.log`).
+fn start_gateway(binary: &str, dir: &std::path::Path, name: &str) -> Server {
+    let mut c = Command::new(binary);
+    c.args(["--listen", "127.0.0.1:0", "--database"])
+        .arg(dir.join(format!("{name}.sqlite")))
+        .env("RUST_LOG", "warn");
+    let threads = env_number("BENCH_SERVER_THREADS", 0);
+    if threads > 0 {
+        c.env("MYPAY_WORKER_THREADS", threads.to_string());
+    }
+    start(
+        c,
+        &std::env::temp_dir().join(format!("mypay-bench-{name}.log")),
+    )
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -353,6 +374,11 @@ async fn run(duration: Duration, rounds: usize, connections: usize, rss_orders: 
         duration.as_secs()
     );
 
+    if let Ok(other) = std::env::var("BENCH_VERSUS") {
+        versus(&key, &run_id, &other, duration, rounds, connections).await;
+        return;
+    }
+
     // Sealing is the client's work: done before any clock starts.
     let order_bodies: Arc<Vec<String>> =
         Arc::new((0..400_000).map(|i| order_body(&key, &run_id, i)).collect());
@@ -373,21 +399,10 @@ async fn run(duration: Duration, rounds: usize, connections: usize, rss_orders: 
     let dir = std::env::temp_dir().join(format!("mypay-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::create_dir_all(&dir);
-    // The gateway's log is kept in the temporary folder (mypay-bench-gateway.log).
-    let gateway = start(
-        {
-            let mut c = Command::new(env!("CARGO_BIN_EXE_mypay-gateway"));
-            c.args(["--listen", "127.0.0.1:0", "--database"])
-                .arg(dir.join("mypay.sqlite"))
-                .env("RUST_LOG", "warn");
-            let threads = env_number("BENCH_SERVER_THREADS", 0);
-            if threads > 0 {
-                c.env("MYPAY_WORKER_THREADS", threads.to_string());
-            }
-            c
-        },
-        &std::env::temp_dir().join("mypay-bench-gateway.log"),
-    );
+    // Another build of the gateway can be measured against the same ceiling.
+    let binary = std::env::var("BENCH_GATEWAY")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mypay-gateway").to_owned());
+    let gateway = start_gateway(&binary, &dir, "gateway");
     let url = format!("{}/api/init", gateway.base);
     let ceiling_url = format!("{}/api/init", bare.base);
     let alternating = Alternating {
@@ -476,5 +491,89 @@ async fn run(duration: Duration, rounds: usize, connections: usize, rss_orders: 
         );
     }
     drop(gateway);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `BENCH_VERSUS=<binary>`: new orders against two builds of the gateway, in alternating
+/// slices (A B B A …), each on its own fresh database; prints both and B's share of A.
+/// A is `BENCH_GATEWAY` (default: this build), B the given binary. For comparing a change
+/// with the build before it, on this machine whose speed drifts within a minute.
+async fn versus(
+    key: &MerchantKey,
+    run_id: &str,
+    other: &str,
+    duration: Duration,
+    rounds: usize,
+    connections: usize,
+) {
+    let this = std::env::var("BENCH_GATEWAY")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mypay-gateway").to_owned());
+    let dir = std::env::temp_dir().join(format!("mypay-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::create_dir_all(&dir);
+    let servers = [
+        start_gateway(&this, &dir, "gateway-a"),
+        start_gateway(other, &dir, "gateway-b"),
+    ];
+    let per_gateway = 400_000;
+    let bodies: Vec<Arc<Vec<String>>> = ["A", "B"]
+        .iter()
+        .map(|name| {
+            Arc::new(
+                (0..per_gateway)
+                    .map(|i| order_body(key, &format!("{run_id}{name}"), i))
+                    .collect(),
+            )
+        })
+        .collect();
+    let urls: Vec<String> = servers
+        .iter()
+        .map(|s| format!("{}/api/init", s.base))
+        .collect();
+    let slice = duration / rounds.max(1) as u32;
+    let mut next = [0usize; 2];
+    let mut measured = [Measured::default(), Measured::default()];
+    // Warm both (the first 20,000 orders of each are not measured).
+    for g in 0..2 {
+        let (_, _, n) = load(
+            &urls[g],
+            &bodies[g],
+            0,
+            connections,
+            Duration::from_secs(3600),
+            20_000,
+            "\"code\":\"200\"",
+            false,
+        )
+        .await;
+        next[g] = n;
+    }
+    for round in 0..rounds.max(1) {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for g in order {
+            let (m, _, n) = load(
+                &urls[g],
+                &bodies[g],
+                next[g],
+                connections,
+                slice,
+                per_gateway,
+                "\"code\":\"200\"",
+                false,
+            )
+            .await;
+            measured[g].add(m);
+            next[g] = n;
+        }
+    }
+    let [a, b] = measured.map(Measured::figures);
+    println!();
+    print("api/orders A", &a, None);
+    print("api/orders B", &b, None);
+    println!(
+        "B / A: {:.3}",
+        b.per_second / a.per_second.max(f64::EPSILON)
+    );
+    drop(servers);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -17,9 +17,8 @@ pub use error::ApiError;
 
 use crate::app::AppState;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use mypay_protocol::Command;
@@ -39,25 +38,37 @@ pub fn router() -> Router<AppState> {
         .route("/api/open", post(open))
 }
 
-async fn init(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    handle(state, Route::Init, headers, body).await
+async fn init(State(state): State<AppState>, request: Request) -> Response {
+    handle(state, Route::Init, request).await
 }
 
-async fn agent(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    handle(state, Route::Agent, headers, body).await
+async fn agent(State(state): State<AppState>, request: Request) -> Response {
+    handle(state, Route::Agent, request).await
 }
 
-async fn open(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    handle(state, Route::Open, headers, body).await
+async fn open(State(state): State<AppState>, request: Request) -> Response {
+    handle(state, Route::Open, request).await
 }
 
-async fn handle(state: AppState, route: Route, headers: HeaderMap, body: Bytes) -> Response {
-    let content_type = headers
+/// The largest request body read (the same as axum's default limit).
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+// The request is taken whole rather than through the `HeaderMap` extractor, which copies
+// every header of every request to read one of them.
+async fn handle(state: AppState, route: Route, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let content_type = parts
+        .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let answer = match auth::authenticate(&state, route, content_type, &body).await {
-        Ok(request) => dispatch(&state, request).await,
-        Err(e) => Err(e),
+    let answer = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(body) => match auth::authenticate(&state, route, content_type, &body).await {
+            Ok(request) => dispatch(&state, request).await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(ApiError::envelope(format!(
+            "request body: cannot be read ({e}); at most {BODY_LIMIT} bytes"
+        ))),
     };
     let json = match answer {
         Ok(json) => json,
@@ -66,16 +77,20 @@ async fn handle(state: AppState, route: Route, headers: HeaderMap, body: Bytes) 
     json_response(json)
 }
 
+/// Run one command. Each command's future is boxed: held inline, the largest of them
+/// sized every request's future (tens of kilobytes, copied when the server boxes the
+/// request's future), whichever command it carried.
 async fn dispatch(state: &AppState, request: auth::Authenticated) -> Result<Vec<u8>, ApiError> {
     let command = request.command;
+    let request = &request;
     match command {
-        Command::Orders => orders::create(state, &request).await,
-        Command::QueryOrder => query::query(state, &request).await,
-        Command::PaymentSupportPayMode => paymodes::list(state, &request).await,
-        Command::Refund => refunds::refund(state, &request).await,
-        Command::RefundCancel => refunds::cancel(state, &request).await,
-        Command::AuthorizedRequestPayment => authorisation::capture(state, &request).await,
-        Command::CancelAuthorization => authorisation::cancel(state, &request).await,
+        Command::Orders => Box::pin(orders::create(state, request)).await,
+        Command::QueryOrder => Box::pin(query::query(state, request)).await,
+        Command::PaymentSupportPayMode => Box::pin(paymodes::list(state, request)).await,
+        Command::Refund => Box::pin(refunds::refund(state, request)).await,
+        Command::RefundCancel => Box::pin(refunds::cancel(state, request)).await,
+        Command::AuthorizedRequestPayment => Box::pin(authorisation::capture(state, request)).await,
+        Command::CancelAuthorization => Box::pin(authorisation::cancel(state, request)).await,
         other => Err(ApiError::new(
             command,
             format!("cmd {} is not supported by this gateway yet", other.cmd()),

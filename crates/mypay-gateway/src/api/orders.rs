@@ -10,27 +10,17 @@ use mypay_protocol::messages::{OrderRequest, OrderResponse};
 
 pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>, ApiError> {
     let command = Command::Orders;
-    let mut order: OrderRequest = parse_data(command, &request.data)?;
-    if order.items.is_none() && order.item.is_some() {
-        // The older format: `item` (count) with `i_[n]_*` fields (SPEC §4).
-        let raw: serde_json::Map<String, serde_json::Value> = parse_data(command, &request.data)?;
-        let items = items_from_legacy(&raw).map_err(|e| ApiError::new(command, e.to_string()))?;
-        order.items = Some(items);
-    }
-    let settings = &request.merchant.settings;
-    let new = NewOrder::parse(&request.merchant.store_uid, order, settings)
-        .map_err(|e| ApiError::new(command, e.to_string()))?;
+    // The validated order is handed to the writer before the first await, so this
+    // future does not carry it (or the parsed request) while the commit is awaited.
+    let new = validate(request)?;
     let order_id = new.order_id.clone();
-    let created = state
-        .writer
-        .create(
-            new,
-            settings.strict_order_id,
-            new_token(),
-            state.clock.now(),
-        )
-        .await
-        .map_err(ApiError::internal)?;
+    let pending = state.writer.create(
+        new,
+        request.merchant.settings.strict_order_id,
+        new_token(),
+        state.clock.now(),
+    );
+    let created = pending.await.map_err(ApiError::internal)?;
     let (uid, key) = match created {
         Created::New { uid, token } | Created::Retry { uid, token } => (uid, token),
         Created::DuplicateOrderId => {
@@ -52,11 +42,27 @@ pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
     serde_json::to_vec(&answer).map_err(ApiError::internal)
 }
 
+/// Parse and validate the request into an order for the merchant it authenticated as.
+fn validate(request: &Authenticated) -> Result<NewOrder, ApiError> {
+    let command = Command::Orders;
+    let mut order: OrderRequest = parse_data(command, &request.data)?;
+    if order.items.is_none() && order.item.is_some() {
+        // The older format: `item` (count) with `i_[n]_*` fields (SPEC §4).
+        let raw: serde_json::Map<String, serde_json::Value> = parse_data(command, &request.data)?;
+        let items = items_from_legacy(&raw).map_err(|e| ApiError::new(command, e.to_string()))?;
+        order.items = Some(items);
+    }
+    NewOrder::parse(
+        &request.merchant.store_uid,
+        order,
+        &request.merchant.settings,
+    )
+    .map_err(|e| ApiError::new(command, e.to_string()))
+}
+
 /// A fresh per-order `key`: 32 hex digits from the OS's random source.
 pub fn new_token() -> String {
-    let mut bytes = [0u8; 16];
-    // Without randomness the gateway must not hand out keys at all.
-    getrandom::getrandom(&mut bytes).expect("the operating system's random source failed");
+    let bytes = random_16();
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut key = String::with_capacity(32);
     for b in bytes {
@@ -64,6 +70,31 @@ pub fn new_token() -> String {
         key.push(char::from(HEX[usize::from(b & 0x0f)]));
     }
     key
+}
+
+/// 16 bytes from the OS's random source, fetched 4 KiB at a time per thread: one system
+/// call per order was a visible share of an order's cost; the bytes are the same.
+fn random_16() -> [u8; 16] {
+    use std::cell::RefCell;
+    const REFILL: usize = 4096;
+    thread_local! {
+        static POOL: RefCell<(Box<[u8; REFILL]>, usize)> =
+            RefCell::new((Box::new([0; REFILL]), REFILL));
+    }
+    POOL.with_borrow_mut(|(pool, used)| {
+        if *used + 16 > REFILL {
+            // Without randomness the gateway must not hand out keys at all.
+            getrandom::getrandom(&mut pool[..])
+                .expect("the operating system's random source failed");
+            *used = 0;
+        }
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&pool[*used..*used + 16]);
+        // Bytes handed out are not kept where a later reader of the pool could see them.
+        pool[*used..*used + 16].fill(0);
+        *used += 16;
+        out
+    })
 }
 
 #[cfg(test)]
@@ -77,5 +108,13 @@ mod tests {
                 .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
         );
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn keys_stay_distinct_across_pool_refills() {
+        // 4 KiB pools give 256 keys each: cross several refills.
+        let keys: std::collections::HashSet<String> =
+            (0..1000).map(|_| super::new_token()).collect();
+        assert_eq!(keys.len(), 1000);
     }
 }

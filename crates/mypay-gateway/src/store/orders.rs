@@ -194,6 +194,9 @@ impl Store {
         row.as_ref().map(OrderRow::from_row).transpose()
     }
 
+    /// An order's history, oldest first, starting with its creation. New orders have no
+    /// creation row in `order_events` (their row records it); orders created before that
+    /// have one, and it is used as it is.
     pub async fn events(&self, uid: u64) -> StoreResult<Vec<OrderEvent>> {
         let rows = sqlx::query(
             "SELECT from_prc, to_prc, at, cause FROM order_events WHERE uid = ? ORDER BY id",
@@ -201,16 +204,29 @@ impl Store {
         .bind(uid as i64)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(OrderEvent {
-                    from_prc: r.try_get("from_prc")?,
-                    to_prc: r.try_get("to_prc")?,
-                    at: crate::clock::taipei::display(timestamp(r.try_get("at")?)),
-                    cause: r.try_get("cause")?,
-                })
-            })
-            .collect()
+        let recorded_creation = rows
+            .first()
+            .map(|r| r.try_get::<Option<String>, _>("from_prc"))
+            .transpose()?
+            .is_some_and(|from| from.is_none());
+        let mut events = Vec::with_capacity(rows.len() + 1);
+        if !recorded_creation && let Some(order) = self.order(uid).await? {
+            events.push(OrderEvent {
+                from_prc: None,
+                to_prc: Prc::Created.code().to_owned(),
+                at: crate::clock::taipei::display(order.created_at),
+                cause: "api/orders".to_owned(),
+            });
+        }
+        for r in &rows {
+            events.push(OrderEvent {
+                from_prc: r.try_get("from_prc")?,
+                to_prc: r.try_get("to_prc")?,
+                at: crate::clock::taipei::display(timestamp(r.try_get("at")?)),
+                cause: r.try_get("cause")?,
+            });
+        }
+        Ok(events)
     }
 
     /// Apply one state change atomically; [`StoreError::Conflict`] when the order is no

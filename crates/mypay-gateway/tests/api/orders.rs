@@ -44,6 +44,41 @@ async fn concurrent_identical_requests_get_one_transaction() {
 }
 
 #[tokio::test]
+async fn concurrent_different_requests_for_one_order_id_follow_the_merchants_rule() {
+    // Arriving together, they are decided inside one commit batch.
+    let app = spawn_app().await;
+    let (ten, twenty) = (
+        sample_order_json("SAME-ID", 10),
+        sample_order_json("SAME-ID", 20),
+    );
+    let (a, b, c) = tokio::join!(app.order(&ten), app.order(&twenty), app.order(&ten));
+    // Not strict: a changed request is a new transaction, and every answer names a
+    // stored transaction with the amount it asked for.
+    assert_ne!(a["uid"], b["uid"], "{a} {b}");
+    let mut uids = Vec::new();
+    for (answer, cost) in [(&a, 10), (&b, 20), (&c, 10)] {
+        assert_eq!(answer["code"], "200", "{answer}");
+        let uid = answer["uid"].as_u64().expect("uid");
+        let record = app.query(uid, answer["key"].as_str().expect("key")).await;
+        assert_eq!(record["cost"], cost, "{record}");
+        uids.push(uid);
+    }
+    uids.sort_unstable();
+    uids.dedup();
+    assert_eq!(app.order_count().await, uids.len() as i64);
+
+    app.update_merchant(|s| s.strict_order_id = true).await;
+    let requests = [10, 20, 30, 40].map(|cost| sample_order_json("STRICT-RACE", cost));
+    let answers = futures_join_all(requests.iter().map(|r| app.order(r))).await;
+    let accepted = answers.iter().filter(|a| a["code"] == "200").count();
+    assert_eq!(accepted, 1, "{answers:?}");
+    for refused in answers.iter().filter(|a| a["code"] != "200") {
+        assert_eq!(refused["code"], "100", "{refused}");
+        assert!(refused["msg"].as_str().expect("msg").contains("order_id"));
+    }
+}
+
+#[tokio::test]
 async fn a_strict_merchant_refuses_a_reused_order_id() {
     let app = spawn_app().await;
     app.update_merchant(|s| s.strict_order_id = true).await;
