@@ -24,10 +24,10 @@
 //! Settings (environment): `BENCH_SECONDS` (default 12, per load), `BENCH_ROUNDS` (4
 //! slices per load), `BENCH_CONNECTIONS` (64), `BENCH_SERVER_THREADS` (0),
 //! `BENCH_RSS_ORDERS` (0), `BENCH_GATEWAY` (another `mypay-gateway` binary to measure, e.g. a
-//! copy of an earlier build), `BENCH_VERSUS` (a second binary: then only new orders are
-//! loaded, in slices alternating between the two builds, and the second's share of the
-//! first is printed: how to tell whether a change helped on this drifting machine). Every
-//! load stops by itself after its duration or count.
+//! copy of an earlier build), `BENCH_VERSUS` (a second binary: then no ceiling is measured;
+//! new orders, then queries, go to the two builds in alternating slices, and the second's
+//! share of the first is printed: how to tell whether a change helped on this drifting
+//! machine). Every load stops by itself after its duration or count.
 
 use mypay_protocol::envelope::{self, MerchantKey};
 use mypay_protocol::outer::OuterRequest;
@@ -188,6 +188,21 @@ fn order_body(key: &MerchantKey, run: &str, i: usize) -> String {
         "cost": "10", "user_id": "bench", "order_id": format!("{run}-{i}"), "ip": "127.0.0.1", "pfn": "0",
     });
     sealed(key, "api/orders", &data)
+}
+
+/// Sealed `api/queryorder` bodies for the orders these `api/orders` answers created.
+fn query_bodies(key: &MerchantKey, answers: &[String]) -> Vec<String> {
+    answers
+        .iter()
+        .map(|a| {
+            let v: serde_json::Value = serde_json::from_str(a).expect("json");
+            sealed(
+                key,
+                "api/queryorder",
+                &serde_json::json!({"uid": v["uid"].to_string(), "key": v["key"]}),
+            )
+        })
+        .collect()
 }
 
 struct Figures {
@@ -427,19 +442,7 @@ async fn run(duration: Duration, rounds: usize, connections: usize, rss_orders: 
         true,
     )
     .await;
-    let query_bodies: Arc<Vec<String>> = Arc::new(
-        answers
-            .iter()
-            .map(|a| {
-                let v: serde_json::Value = serde_json::from_str(a).expect("json");
-                sealed(
-                    &key,
-                    "api/queryorder",
-                    &serde_json::json!({"uid": v["uid"].to_string(), "key": v["key"]}),
-                )
-            })
-            .collect(),
-    );
+    let query_bodies: Arc<Vec<String>> = Arc::new(query_bodies(&key, &answers));
     drop(answers);
 
     let (orders, orders_ceiling) = alternating
@@ -533,9 +536,10 @@ async fn versus(
     let slice = duration / rounds.max(1) as u32;
     let mut next = [0usize; 2];
     let mut measured = [Measured::default(), Measured::default()];
-    // Warm both (the first 20,000 orders of each are not measured).
+    // Warm both (the first 20,000 orders of each are not measured, and are queried).
+    let mut queries: Vec<Arc<Vec<String>>> = Vec::new();
     for g in 0..2 {
-        let (_, _, n) = load(
+        let (_, answers, n) = load(
             &urls[g],
             &bodies[g],
             0,
@@ -543,10 +547,11 @@ async fn versus(
             Duration::from_secs(3600),
             20_000,
             "\"code\":\"200\"",
-            false,
+            true,
         )
         .await;
         next[g] = n;
+        queries.push(Arc::new(query_bodies(key, &answers)));
     }
     for round in 0..rounds.max(1) {
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
@@ -566,13 +571,38 @@ async fn versus(
             next[g] = n;
         }
     }
+    let mut queried = [Measured::default(), Measured::default()];
+    for round in 0..rounds.max(1) {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for g in order {
+            let (m, _, _) = load(
+                &urls[g],
+                &queries[g],
+                0,
+                connections,
+                slice,
+                usize::MAX,
+                "\"prc\":\"200\"",
+                false,
+            )
+            .await;
+            queried[g].add(m);
+        }
+    }
     let [a, b] = measured.map(Measured::figures);
+    let [qa, qb] = queried.map(Measured::figures);
     println!();
     print("api/orders A", &a, None);
     print("api/orders B", &b, None);
     println!(
-        "B / A: {:.3}",
+        "orders B / A: {:.3}",
         b.per_second / a.per_second.max(f64::EPSILON)
+    );
+    print("api/queryorder A", &qa, None);
+    print("api/queryorder B", &qb, None);
+    println!(
+        "queries B / A: {:.3}",
+        qb.per_second / qa.per_second.max(f64::EPSILON)
     );
     drop(servers);
     let _ = std::fs::remove_dir_all(&dir);

@@ -31,8 +31,16 @@ impl OuterRequest {
     /// Read a form body. Unknown fields are ignored; a repeated field keeps its first value.
     pub fn from_form(body: &[u8]) -> Result<Self, OuterError> {
         let mut out = OuterRequest::default();
-        for pair in body.split(|&b| b == b'&') {
-            let (name, value) = match pair.iter().position(|&b| b == b'=') {
+        // memchr rather than a byte-by-byte split: the values are long base64 runs.
+        let pairs = memchr::memchr_iter(b'&', body)
+            .chain(std::iter::once(body.len()))
+            .scan(0, |start, end| {
+                let pair = &body[*start..end];
+                *start = end + 1;
+                Some(pair)
+            });
+        for pair in pairs {
+            let (name, value) = match memchr::memchr(b'=', pair) {
                 Some(i) => (&pair[..i], &pair[i + 1..]),
                 None => (pair, &[][..]),
             };
@@ -125,24 +133,43 @@ pub fn percent_encode_into(value: &str, out: &mut String) {
 /// A `%` not followed by two hex digits is kept as it is.
 pub fn percent_decode(input: &[u8], plus_is_space: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        match input[i] {
-            b'+' if plus_is_space => out.push(b' '),
-            b'%' if i + 2 < input.len() => {
-                match (hex_value(input[i + 1]), hex_value(input[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
+    let mut rest = input;
+    // Copy the runs between escapes whole: a sealed value is mostly plain base64.
+    loop {
+        let next = if plus_is_space {
+            memchr::memchr2(b'%', b'+', rest)
+        } else {
+            memchr::memchr(b'%', rest)
+        };
+        let Some(at) = next else {
+            out.extend_from_slice(rest);
+            return out;
+        };
+        out.extend_from_slice(&rest[..at]);
+        rest = &rest[at..];
+        match rest {
+            [b'+', tail @ ..] => {
+                out.push(b' ');
+                rest = tail;
             }
-            other => out.push(other),
+            [b'%', h, l, tail @ ..] => match (hex_value(*h), hex_value(*l)) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    rest = tail;
+                }
+                // A `%` not followed by two hex digits stays as it is.
+                _ => {
+                    out.push(b'%');
+                    rest = &rest[1..];
+                }
+            },
+            [other, tail @ ..] => {
+                out.push(*other);
+                rest = tail;
+            }
+            [] => return out,
         }
-        i += 1;
     }
-    out
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -157,6 +184,19 @@ fn hex_value(b: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_pairs_and_a_trailing_ampersand_are_skipped() {
+        let outer =
+            OuterRequest::from_form(b"&store_uid=1&&service=a%2B&x&encry_data=&").expect("form");
+        assert_eq!(outer.store_uid.as_deref(), Some("1"));
+        assert_eq!(outer.service.as_deref(), Some("a+"));
+        assert_eq!(outer.encry_data.as_deref(), Some(""));
+        assert_eq!(
+            OuterRequest::from_form(b"").expect("empty"),
+            OuterRequest::default()
+        );
+    }
 
     #[test]
     fn a_php_form_is_read() {
@@ -174,6 +214,54 @@ mod tests {
         let outer = OuterRequest::from_body(Some("application/json"), body).expect("json");
         assert_eq!(outer.store_uid.as_deref(), Some("289151880002"));
         assert_eq!(outer.service.as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn percent_decoding_matches_a_byte_by_byte_reading() {
+        // The obvious decoder, one byte at a time, as the reference.
+        fn reference(input: &[u8], plus_is_space: bool) -> Vec<u8> {
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < input.len() {
+                match input[i] {
+                    b'+' if plus_is_space => out.push(b' '),
+                    b'%' if i + 2 < input.len() => {
+                        match (hex_value(input[i + 1]), hex_value(input[i + 2])) {
+                            (Some(h), Some(l)) => {
+                                out.push(h << 4 | l);
+                                i += 2;
+                            }
+                            _ => out.push(b'%'),
+                        }
+                    }
+                    other => out.push(other),
+                }
+                i += 1;
+            }
+            out
+        }
+        let alphabet = b"%+2bBfF3dDaz/= ";
+        let mut seed = 0x2545_f491_u32;
+        for length in 0..40 {
+            for _ in 0..50 {
+                let input: Vec<u8> = (0..length)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 17;
+                        seed ^= seed << 5;
+                        alphabet[seed as usize % alphabet.len()]
+                    })
+                    .collect();
+                for plus in [false, true] {
+                    assert_eq!(
+                        percent_decode(&input, plus),
+                        reference(&input, plus),
+                        "{:?}",
+                        String::from_utf8_lossy(&input)
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
         uid,
         key,
     };
-    serde_json::to_vec(&answer).map_err(ApiError::internal)
+    super::to_json(&answer, 256)
 }
 
 /// Parse and validate the request into an order for the merchant it authenticated as.

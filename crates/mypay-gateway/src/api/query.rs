@@ -30,5 +30,5 @@ pub async fn query(state: &AppState, request: &Authenticated) -> Result<Vec<u8>,
             .map_err(ApiError::internal)?
     };
     let record = records::query_record_with(&order, &reversals);
-    serde_json::to_vec(&record).map_err(ApiError::internal)
+    super::to_json(&record, 2048)
 }
