@@ -24,7 +24,7 @@ pub(super) fn open(path: &Path, read_only: bool) -> Result<rusqlite::Connection,
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // Multi-row statements come in a few power-of-two sizes per kind; keep them all prepared.
+    // Every statement of the hot paths stays prepared (a handful per connection).
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }

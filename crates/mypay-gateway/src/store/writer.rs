@@ -30,7 +30,7 @@ pub enum Created {
 
 /// What the writer needs of a new order: its columns, not the whole validated request
 /// (which is large, and would be copied at every hand-off between the threads).
-struct Row {
+struct OrderColumns {
     store_uid: String,
     order_id: String,
     pfn: &'static str,
@@ -40,7 +40,7 @@ struct Row {
 }
 
 struct Job {
-    order: Row,
+    order: OrderColumns,
     request_json: String,
     strict: bool,
     token: String,
@@ -80,7 +80,7 @@ impl OrderWriter {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             request_json: order.request_json(),
-            order: Row {
+            order: OrderColumns {
                 pfn: order.preselection.as_text(),
                 cost: order.cost,
                 currency: order.currency.code(),
