@@ -535,7 +535,6 @@ async fn versus(
         .collect();
     let slice = duration / rounds.max(1) as u32;
     let mut next = [0usize; 2];
-    let mut measured = [Measured::default(), Measured::default()];
     // Warm both (the first 20,000 orders of each are not measured, and are queried).
     let mut queries: Vec<Arc<Vec<String>>> = Vec::new();
     for g in 0..2 {
@@ -553,42 +552,32 @@ async fn versus(
         next[g] = n;
         queries.push(Arc::new(query_bodies(key, &answers)));
     }
-    for round in 0..rounds.max(1) {
-        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-        for g in order {
-            let (m, _, n) = load(
-                &urls[g],
-                &bodies[g],
-                next[g],
-                connections,
-                slice,
-                per_gateway,
-                "\"code\":\"200\"",
-                false,
-            )
-            .await;
-            measured[g].add(m);
-            next[g] = n;
+    // One load of both builds in alternating slices (A B, B A, …); `from` is where each
+    // build's bodies start and is moved past the ones sent.
+    let alternate = async |bodies: &[Arc<Vec<String>>], from: &mut [usize; 2], limit, expect| {
+        let mut measured = [Measured::default(), Measured::default()];
+        for round in 0..rounds.max(1) {
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for g in order {
+                let (m, _, n) = load(
+                    &urls[g],
+                    &bodies[g],
+                    from[g],
+                    connections,
+                    slice,
+                    limit,
+                    expect,
+                    false,
+                )
+                .await;
+                measured[g].add(m);
+                from[g] = n;
+            }
         }
-    }
-    let mut queried = [Measured::default(), Measured::default()];
-    for round in 0..rounds.max(1) {
-        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-        for g in order {
-            let (m, _, _) = load(
-                &urls[g],
-                &queries[g],
-                0,
-                connections,
-                slice,
-                usize::MAX,
-                "\"prc\":\"200\"",
-                false,
-            )
-            .await;
-            queried[g].add(m);
-        }
-    }
+        measured
+    };
+    let measured = alternate(&bodies, &mut next, per_gateway, "\"code\":\"200\"").await;
+    let queried = alternate(&queries, &mut [0, 0], usize::MAX, "\"prc\":\"200\"").await;
     let [a, b] = measured.map(Measured::figures);
     let [qa, qb] = queried.map(Measured::figures);
     println!();
