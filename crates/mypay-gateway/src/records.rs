@@ -6,11 +6,12 @@ use crate::clock::taipei;
 use crate::ledger::merchant::supplier_name;
 use crate::store::{OrderRow, ReversalKind, ReversalRow};
 use mypay_protocol::Prc;
-use mypay_protocol::messages::{OrderRequest, QueryRecord, RefundRow};
+use mypay_protocol::messages::{OrderEcho, QueryRecord, RefundRow};
 use mypay_protocol::notice::TransactionNotice;
 use mypay_protocol::values::TransactionMode;
 
-fn request(order: &OrderRow) -> OrderRequest {
+/// The fields of the order's stored request that the merchant's views echo.
+fn request(order: &OrderRow) -> OrderEcho {
     serde_json::from_str(&order.request).unwrap_or_default()
 }
 
@@ -65,7 +66,7 @@ fn actual_cost(order: &OrderRow) -> i64 {
 }
 
 pub fn query_record(order: &OrderRow) -> QueryRecord {
-    let req = request(order);
+    let mut req = request(order);
     let supplier = text(&order.supplier_code);
     QueryRecord {
         key: order.token.clone(),
@@ -115,7 +116,7 @@ pub fn query_record(order: &OrderRow) -> QueryRecord {
             .map(taipei::datetime14)
             .unwrap_or_default(),
         bank_id: text(&order.bank_id),
-        items: req.items.clone().unwrap_or_default(),
+        items: req.items.take().unwrap_or_default(),
         echo_0: text(&req.echo_0),
         echo_1: text(&req.echo_1),
         echo_2: text(&req.echo_2),

@@ -64,6 +64,18 @@ macro_rules! lenient_struct {
 }
 
 lenient_struct! {
+    /// The fields of a stored `api/orders` request that query records, notices and refund
+    /// rows echo back: read instead of the whole [`OrderRequest`], whose other fields a
+    /// query would parse and allocate only to drop.
+    pub struct OrderEcho {
+        text user_id, text group_id, text price, text recharge_code,
+        text echo_0, text echo_1, text echo_2, text echo_3, text echo_4,
+        int is_agent_charge,
+        items items,
+    }
+}
+
+lenient_struct! {
     /// 『PayPage金流交易』欄位 (`api/orders`).
     pub struct OrderRequest {
         text store_uid, text user_id, text user_name, text user_real_name, text user_zipcode,
