@@ -384,12 +384,18 @@ async fn run(duration: Duration, rounds: usize, connections: usize, rss_orders: 
         0 => "one per core".to_owned(),
         n => n.to_string(),
     };
+    let other_build = std::env::var("BENCH_VERSUS").ok();
+    let against = if other_build.is_some() {
+        "between two builds"
+    } else {
+        "with the ceiling"
+    };
     println!(
-        "loopback, {connections} connections, {} s per load in {rounds} slices alternating with the ceiling, load generator in the same machine (2 cores), server worker threads: {threads}",
+        "loopback, {connections} connections, {} s per load in {rounds} slices alternating {against}, load generator in the same machine (2 cores), server worker threads: {threads}",
         duration.as_secs()
     );
 
-    if let Ok(other) = std::env::var("BENCH_VERSUS") {
+    if let Some(other) = other_build {
         versus(&key, &run_id, &other, duration, rounds, connections).await;
         return;
     }
