@@ -6,13 +6,18 @@ use crate::clock::taipei;
 use crate::ledger::merchant::supplier_name;
 use crate::store::{OrderRow, ReversalKind, ReversalRow};
 use mypay_protocol::Prc;
-use mypay_protocol::messages::{OrderEcho, QueryRecord, RefundRow};
+use mypay_protocol::messages::{Item, OrderEcho, QueryRecord, RefundRow};
 use mypay_protocol::notice::TransactionNotice;
 use mypay_protocol::values::TransactionMode;
 
 /// The fields of the order's stored request that the merchant's views echo.
 fn request(order: &OrderRow) -> OrderEcho {
     serde_json::from_str(&order.request).unwrap_or_default()
+}
+
+/// The items the order was created with (what refunds and captures must name).
+pub fn order_items(order: &OrderRow) -> Vec<Item> {
+    request(order).items.unwrap_or_default()
 }
 
 fn text(v: &Option<String>) -> String {

@@ -12,7 +12,7 @@ use crate::ledger::reversal::{self, Capturable};
 use crate::ledger::state::{self, Event};
 use crate::records;
 use crate::store::{NewReversal, NewTimer, OrderRow, PaymentFacts, ReversalKind, StoreError};
-use mypay_protocol::messages::{OrderRequest, RecordResponse, RefundRequest, UidKeyRequest};
+use mypay_protocol::messages::{RecordResponse, RefundRequest, UidKeyRequest};
 use mypay_protocol::notice::NoticeKind;
 use mypay_protocol::{Command, Prc};
 
@@ -31,10 +31,7 @@ pub async fn capture(state: &AppState, request: &Authenticated) -> Result<Vec<u8
         req.key.as_deref(),
     )
     .await?;
-    let items = serde_json::from_str::<OrderRequest>(&order.request)
-        .ok()
-        .and_then(|r| r.items)
-        .unwrap_or_default();
+    let items = records::order_items(&order);
     let now = state.clock.now();
     let plan = reversal::plan_capture(
         Capturable {

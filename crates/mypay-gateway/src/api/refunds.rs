@@ -13,7 +13,7 @@ use crate::notify;
 use crate::records;
 use crate::store::reversals::{REFUND_BATCH, RefundEffects};
 use crate::store::{Merchant, NewReversal, NewTimer, OrderRow, ReversalKind, StoreError};
-use mypay_protocol::messages::{Item, OrderRequest, RefundRequest, RefundResponse};
+use mypay_protocol::messages::{RefundRequest, RefundResponse};
 use mypay_protocol::{Command, PaymentTool, Prc};
 use serde_json::Value;
 
@@ -114,15 +114,8 @@ fn refusal_or_internal(e: ApiError, req: &RefundRequest) -> Result<RefundRespons
     }
 }
 
-fn order_items(order: &OrderRow) -> Vec<Item> {
-    serde_json::from_str::<OrderRequest>(&order.request)
-        .ok()
-        .and_then(|r| r.items)
-        .unwrap_or_default()
-}
-
 fn plan_for(order: &OrderRow, req: &RefundRequest) -> Result<RefundPlan, reversal::Refused> {
-    let items = order_items(order);
+    let items = records::order_items(order);
     reversal::plan_refund(
         Refundable {
             prc: order.prc,
