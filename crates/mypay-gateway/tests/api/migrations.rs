@@ -22,6 +22,8 @@ async fn a_first_schema_database_with_notices_upgrades_keeping_them() {
         sqlx::raw_sql(
             "INSERT INTO orders (store_uid, order_id, token, request, pfn, cost, currency, authorise_only, prc, created_at, updated_at)
                  VALUES ('289151880002', 'OLD-1', 'k', '{}', 'all', 10, 'TWD', 0, '250', 0, 0);
+             INSERT INTO order_events (uid, from_prc, to_prc, at, cause)
+                 VALUES (1, NULL, '200', 0, 'api/orders'), (1, '200', '250', 0, 'card');
              INSERT INTO notices (uid, store_uid, kind, prc, url, body, status, max_attempts, interval_secs, next_attempt_at, created_at)
                  VALUES (1, '289151880002', 'completed', '250', 'http://shop/notify', 'uid=1', 'delivered', 5, 300, 0, 0);
              INSERT INTO notice_attempts (notice_id, attempt, at, http_status, reply, elapsed_ms, outcome)
@@ -51,6 +53,21 @@ async fn a_first_schema_database_with_notices_upgrades_keeping_them() {
         .await
         .expect("orders gained the refund total");
     assert_eq!(refunded, 0);
+    // Its history was written with a creation row: listed as it is, not a second time.
+    let history: Vec<(Option<String>, String)> = store
+        .events(1)
+        .await
+        .expect("history")
+        .into_iter()
+        .map(|e| (e.from_prc, e.to_prc))
+        .collect();
+    assert_eq!(
+        history,
+        vec![
+            (None, "200".to_owned()),
+            (Some("200".to_owned()), "250".to_owned())
+        ]
+    );
     let problems: Vec<(String,)> = sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
         .fetch_all(pool)
         .await
