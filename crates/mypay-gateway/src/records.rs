@@ -133,6 +133,7 @@ pub fn query_record(order: &OrderRow) -> QueryRecord {
         invoice_tax_amount: "0".to_owned(),
         invoice_order_detail: "[]".to_owned(),
         invoice_ratetype: 1,
+        group_id: text(&req.group_id),
         ..QueryRecord::default()
     }
 }

@@ -66,6 +66,58 @@ pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
     }
 }
 
+/// An amount as text: a JSON number or numeric text, never a bool (`true` would read as
+/// `1`, and a refund of `cost: true` must not refund one dollar). Absent, `null` and `""`
+/// are `None`; whether the text is a whole number is the caller's check.
+pub fn opt_amount<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(d.deserialize_any(AmountVisitor)?.filter(|s| !s.is_empty()))
+}
+
+/// A required whole-number amount: a JSON number or numeric text, never a bool.
+pub fn amount<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let text = d
+        .deserialize_any(AmountVisitor)?
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| de::Error::custom("must be a whole number"))?;
+    parse_integer(&text)
+        .ok_or_else(|| de::Error::custom(format!("must be a whole number, got {text:?}")))
+}
+
+/// [`TextVisitor`] without bools: amounts are numbers or numeric strings only.
+struct AmountVisitor;
+
+impl<'de> Visitor<'de> for AmountVisitor {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number or numeric text")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        TextVisitor.visit_str(v)
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        TextVisitor.visit_string(v)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        TextVisitor.visit_i64(v)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        TextVisitor.visit_u64(v)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        TextVisitor.visit_f64(v)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(AmountVisitor)
+    }
+}
+
 /// A required text field that may arrive as a string or a number.
 pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     d.deserialize_any(TextVisitor)?
@@ -145,6 +197,22 @@ mod tests {
     fn a_non_number_names_what_was_expected() {
         let err = probe(r#"{"number": "ten"}"#).expect_err("not a number");
         assert!(err.to_string().contains("whole number"), "{err}");
+    }
+
+    #[test]
+    fn amounts_refuse_bools() {
+        #[derive(serde::Deserialize, Debug)]
+        struct A {
+            #[serde(default, deserialize_with = "super::opt_amount")]
+            cost: Option<String>,
+            #[serde(default, deserialize_with = "super::amount")]
+            total: i64,
+        }
+        let read = |j: &str| serde_json::from_str::<A>(j);
+        assert!(read(r#"{"cost": true, "total": 1}"#).is_err());
+        assert!(read(r#"{"cost": "1", "total": false}"#).is_err());
+        let ok = read(r#"{"cost": 10, "total": "10"}"#).expect("numbers and text");
+        assert_eq!((ok.cost.as_deref(), ok.total), (Some("10"), 10));
     }
 
     #[test]

@@ -16,11 +16,11 @@ pub struct Item {
     pub id: String,
     #[serde(deserialize_with = "lenient::string")]
     pub name: String,
-    #[serde(deserialize_with = "lenient::i64")]
+    #[serde(deserialize_with = "lenient::amount")]
     pub cost: i64,
-    #[serde(deserialize_with = "lenient::i64")]
+    #[serde(deserialize_with = "lenient::amount")]
     pub amount: i64,
-    #[serde(deserialize_with = "lenient::i64")]
+    #[serde(deserialize_with = "lenient::amount")]
     pub total: i64,
     #[serde(
         default,
@@ -35,6 +35,7 @@ macro_rules! lenient_struct {
         $(#[$meta:meta])*
         pub struct $name:ident {
             $( text $tfield:ident, )*
+            $( amount $afield:ident, )*
             $( int $ifield:ident, )*
             $( json $jfield:ident, )*
             $( items $items:ident, )*
@@ -46,6 +47,10 @@ macro_rules! lenient_struct {
             $(
                 #[serde(default, deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
                 pub $tfield: Option<String>,
+            )*
+            $(
+                #[serde(default, deserialize_with = "lenient::opt_amount", skip_serializing_if = "Option::is_none")]
+                pub $afield: Option<String>,
             )*
             $(
                 #[serde(default, deserialize_with = "lenient::opt_i64", skip_serializing_if = "Option::is_none")]
@@ -81,16 +86,17 @@ lenient_struct! {
         text store_uid, text user_id, text user_name, text user_real_name, text user_zipcode,
         text user_address, text user_sn_type, text user_sn, text user_phone,
         text user_cellphone_code, text user_cellphone, text user_email, text user_birthday,
-        text cost, text currency, text order_id, text ip, text item,
+        text currency, text order_id, text ip, text item,
         text regular, text regular_total, text regular_first_charge_date, text group_id,
         text echo_0, text echo_1, text echo_2, text echo_3, text echo_4,
-        text pfn, text interface, text discount, text success_returl, text failure_returl,
-        text shipping_fee, text virtual_pan, text creditcard_installment, text cardless_code,
+        text pfn, text interface, text success_returl, text failure_returl,
+        text virtual_pan, text creditcard_installment, text cardless_code,
         text each_code, text invoice_cloud_type, text invoice_tax_id, text invoice_mobile_code,
         text invoice_natural_person, text invoice_love_code, text invoice_b2b_title,
         text invoice_b2b_id, text invoice_b2b_address, text invoice_b2b_title_force,
         text invoice_b2b_id_force, text files_path, text price, text recharge_code,
         text creditcard_is_automatic_payment,
+        amount cost, amount discount, amount shipping_fee,
         int enable_dcc, int limit_pay_days, int enable_quickpay, int enable_ewallet,
         int ewallet_type, int transaction_type, int issue_invoice_state, int invoice_ratetype,
         int invoice_input_type, int invoice_b2b_address_force, int agent_sms_fee_type,
@@ -112,7 +118,8 @@ lenient_struct! {
     /// 『交易退款』 (`api/refund`); also the capture request of
     /// `api/authorizedrequestpayment` (same fields but `invoice_state`).
     pub struct RefundRequest {
-        text store_uid, text uid, text key, text cost,
+        text store_uid, text uid, text key,
+        amount cost,
         int invoice_state,
         json rows,
         items items,
@@ -148,7 +155,8 @@ lenient_struct! {
 lenient_struct! {
     /// 『可用支付工具查詢』 (`api/paymentsupportpaymode`).
     pub struct SupportPayModeRequest {
-        text store_uid, text cost, text currency,
+        text store_uid, text currency,
+        amount cost,
     }
 }
 

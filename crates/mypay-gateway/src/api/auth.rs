@@ -115,14 +115,36 @@ pub async fn authenticate(
         .map_err(|e| ApiError::new(command, format!("encry_data: {e}")))?;
 
     let merchant = match owner {
-        CredentialOwner::Store | CredentialOwner::Client => state
-            .directory
-            .merchant(&owner_uid)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| {
-                ApiError::envelope(format!("store_uid: {owner_uid:?} is not a known merchant"))
-            })?,
+        CredentialOwner::Store | CredentialOwner::Client => {
+            // The inner `store_uid`, when given, must name the credentials' merchant, on
+            // every command. `api/orders` checks it while parsing its typed request (one
+            // JSON pass on the hot path), every other command here.
+            if command != Command::Orders {
+                let inner: InnerStore = serde_json::from_slice(&data).map_err(|e| {
+                    ApiError::new(command, format!("encry_data: is not a JSON object ({e})"))
+                })?;
+                if let Some(inner) = inner.store_uid.as_deref()
+                    && inner != owner_uid
+                {
+                    return Err(ApiError::new(
+                        command,
+                        format!(
+                            "store_uid: {inner:?} does not match the credentials' merchant {owner_uid:?}"
+                        ),
+                    ));
+                }
+            }
+            state
+                .directory
+                .merchant(&owner_uid)
+                .await
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| {
+                    ApiError::envelope(format!(
+                        "store_uid: {owner_uid:?} is not a known merchant"
+                    ))
+                })?
+        }
         CredentialOwner::Agent => {
             // The dealer acts for one of its merchants, named inside encry_data.
             let inner: InnerStore = serde_json::from_slice(&data).map_err(|e| {

@@ -46,7 +46,7 @@ async fn each_row(
             // failing row is answered in its place, never by failing the whole request.
             let mut answers = Vec::with_capacity(rows.len());
             for (i, row) in rows.iter().enumerate() {
-                let one = match parse_row(command, i, row) {
+                let one = match parse_row(command, i, row, &request.merchant.store_uid) {
                     Ok(one) => answer(&one).await,
                     Err(e) => Err(e),
                 };
@@ -79,10 +79,27 @@ fn rows(command: Command, rows: &Option<Value>) -> Result<Option<Vec<Value>>, Ap
     }
 }
 
-fn parse_row(command: Command, i: usize, row: &Value) -> Result<RefundRequest, ApiError> {
+fn parse_row(
+    command: Command,
+    i: usize,
+    row: &Value,
+    store_uid: &str,
+) -> Result<RefundRequest, ApiError> {
     let text = serde_json::to_vec(row).map_err(ApiError::internal)?;
-    parse_data::<RefundRequest>(command, &text)
-        .map_err(|e| ApiError::new(command, format!("rows[{i}].{}", e.msg)))
+    let one = parse_data::<RefundRequest>(command, &text)
+        .map_err(|e| ApiError::new(command, format!("rows[{i}].{}", e.msg)))?;
+    // A row may name its merchant too; like the request's own, it must be the credentials'.
+    if let Some(inner) = one.store_uid.as_deref()
+        && inner != store_uid
+    {
+        return Err(ApiError::new(
+            command,
+            format!(
+                "rows[{i}].store_uid: {inner:?} does not match the credentials' merchant {store_uid:?}"
+            ),
+        ));
+    }
+    Ok(one)
 }
 
 /// A row's `uid` or `key` as text, whatever its JSON type, for echoing it back.
@@ -123,6 +140,8 @@ fn plan_for(order: &OrderRow, req: &RefundRequest) -> Result<RefundPlan, reversa
             paid: order.actual_cost.unwrap_or(order.cost),
             refunded: order.refunded,
             order_items: &items,
+            // E-invoices are not issued by this gateway yet, so no order has one.
+            has_invoice: false,
         },
         &RefundAsk {
             cost: req.cost.clone(),

@@ -113,15 +113,22 @@ impl MerchantSettings {
         }
     }
 
+    /// The merchant's setting for `tool`, if enabled and a tool this gateway can take.
     pub fn tool(&self, tool: PaymentTool) -> Option<&ToolSetting> {
-        self.tools.iter().find(|t| t.tool == tool)
+        self.usable().find(|t| t.tool == tool)
+    }
+
+    /// The enabled tools this gateway can take: a merchant's settings may name a tool
+    /// whose flow is not built yet (recurring billing), which must be neither listed nor
+    /// accepted.
+    pub fn usable(&self) -> impl Iterator<Item = &ToolSetting> {
+        self.tools.iter().filter(|t| gateway_takes(t.tool))
     }
 
     /// The enabled tools whose limits admit `amount`, in 附錄一 order.
     pub fn tools_for_amount(&self, amount: i64) -> Vec<PaymentTool> {
         let mut tools: Vec<PaymentTool> = self
-            .tools
-            .iter()
+            .usable()
             .filter(|s| s.min_amount <= amount && amount <= s.max_amount)
             .map(|s| s.tool)
             .collect();
@@ -129,6 +136,16 @@ impl MerchantSettings {
         tools.dedup();
         tools
     }
+}
+
+/// Whether this gateway can take payments with `tool` yet. Recurring billing
+/// (DIRECTDEBIT, DIRECTDEBIT_ABROAD) has no PayPage flow yet: an order for it could never
+/// be paid.
+pub fn gateway_takes(tool: PaymentTool) -> bool {
+    !matches!(
+        tool,
+        PaymentTool::DirectDebit | PaymentTool::DirectDebitAbroad
+    )
 }
 
 /// Convenience stores cap a code at 20,000 and take at least 30 (ibon/FamiPort practice);

@@ -59,13 +59,7 @@ impl NewOrder {
         }
         req.store_uid = Some(store_uid.to_owned());
         let user_id = required(&req.user_id, "user_id")?.to_owned();
-        let order_id = required(&req.order_id, "order_id")?.to_owned();
-        if order_id.len() > 50 {
-            return Err(refuse(
-                "order_id",
-                format!("must be at most 50 bytes, got {}", order_id.len()),
-            ));
-        }
+        let order_id = order_id(req.order_id.as_deref())?.to_owned();
         let ip = required(&req.ip, "ip")?;
         if ip.trim().parse::<IpAddr>().is_err() {
             return Err(refuse(
@@ -156,7 +150,7 @@ impl NewOrder {
         match preselection {
             Preselection::Tool(tool) => check_tool(tool, cost, settings)?,
             Preselection::All | Preselection::MobilePay => {
-                let usable = settings.tools.iter().any(|s| {
+                let usable = settings.usable().any(|s| {
                     s.min_amount <= cost && cost <= s.max_amount && preselection.allows(s.tool)
                 });
                 if !usable {
@@ -284,6 +278,12 @@ fn check_tool(
     cost: i64,
     settings: &MerchantSettings,
 ) -> Result<(), OrderRefused> {
+    if !crate::ledger::merchant::gateway_takes(tool) {
+        return Err(refuse(
+            "pfn",
+            format!("{} is not supported by this gateway yet", tool.code()),
+        ));
+    }
     let Some(setting) = settings.tool(tool) else {
         return Err(refuse(
             "pfn",
@@ -310,6 +310,37 @@ fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, Order
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .ok_or_else(|| refuse(field, "is required"))
+}
+
+/// The merchant's `order_id`, kept byte for byte: the document asks for a string of at
+/// most 50 bytes and says nothing of its characters, so every character is allowed except
+/// those that cannot survive the notices' forms and the merchants' logs unchanged:
+/// control characters (CR, LF, tab, NUL, …) anywhere, and white space at either end, which
+/// a merchant's system would trim and then fail to match. Nothing is trimmed here.
+pub fn order_id(value: Option<&str>) -> Result<&str, OrderRefused> {
+    let id = value.ok_or_else(|| refuse("order_id", "is required"))?;
+    if id.trim().is_empty() {
+        return Err(refuse("order_id", "is required"));
+    }
+    if id.len() > 50 {
+        return Err(refuse(
+            "order_id",
+            format!("must be at most 50 bytes, got {}", id.len()),
+        ));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(refuse(
+            "order_id",
+            "must not contain control characters (CR, LF, tab, …)",
+        ));
+    }
+    if id.starts_with(char::is_whitespace) || id.ends_with(char::is_whitespace) {
+        return Err(refuse(
+            "order_id",
+            "must not begin or end with white space (it is kept byte for byte)",
+        ));
+    }
+    Ok(id)
 }
 
 fn amount(text: &str, field: &str) -> Result<i64, OrderRefused> {

@@ -66,6 +66,10 @@ pub struct Refundable<'a> {
     /// Refunds already made or queued (not cancelled).
     pub refunded: i64,
     pub order_items: &'a [Item],
+    /// The order has an issued e-invoice. Only then do `invoice_state` and `items` mean
+    /// anything: the document makes both conditional on one (a widely used client sends
+    /// `invoice_state` 4 with every refund, and never `items`).
+    pub has_invoice: bool,
 }
 
 pub fn plan_refund(order: Refundable<'_>, ask: &RefundAsk) -> Result<RefundPlan, Refused> {
@@ -101,11 +105,12 @@ pub fn plan_refund(order: Refundable<'_>, ask: &RefundAsk) -> Result<RefundPlan,
             "invoice_state: {state} 不是 4 (作廢) 或 6 (折讓)"
         )));
     }
-    if ask.invoice_state.is_some() && ask.items.is_none() {
+    let invoice_state = ask.invoice_state.filter(|_| order.has_invoice);
+    if invoice_state.is_some() && ask.items.is_none() {
         return Err(refuse("items: 使用電子發票作廢或折讓時必填"));
     }
     if let Some(items) = &ask.items {
-        check_items(items, order.order_items, cost)?;
+        check_items(items, order.order_items, Some(cost))?;
     }
     let tool = order.tool.unwrap_or(PaymentTool::CreditCard);
     let real_time = tool.refunds_in_real_time();
@@ -117,7 +122,7 @@ pub fn plan_refund(order: Refundable<'_>, ask: &RefundAsk) -> Result<RefundPlan,
         } else {
             refund_type::ONLINE
         },
-        invoice_state: ask.invoice_state,
+        invoice_state,
         items: ask.items.clone(),
     })
 }
@@ -166,7 +171,10 @@ pub fn plan_capture(
         )));
     }
     let items = items.ok_or_else(|| refuse("items: 必填，需帶入完整的實際請款產品項目"))?;
-    check_items(items, order.order_items, cost)?;
+    // The capture table, unlike the refund table, does not tie the items' totals to
+    // `cost` (its own C# sample captures 9 with one item of 1): the items must be the
+    // order's, `cost` at most what was authorised.
+    check_items(items, order.order_items, None)?;
     Ok(CapturePlan {
         cost,
         batch: !post_pay && captures_in_batch(order.supplier),
@@ -210,8 +218,8 @@ fn positive_amount(text: Option<&str>, field: &str) -> Result<i64, Refused> {
 }
 
 /// Items of a refund or capture: each named as an item of the order, `total = cost ×
-/// amount`, and together exactly `cost`.
-fn check_items(items: &[Item], order_items: &[Item], cost: i64) -> Result<(), Refused> {
+/// amount`, and, when `cost` is given (refunds), together exactly `cost`.
+fn check_items(items: &[Item], order_items: &[Item], cost: Option<i64>) -> Result<(), Refused> {
     if items.is_empty() {
         return Err(refuse("items: 至少需要一項"));
     }
@@ -239,7 +247,9 @@ fn check_items(items: &[Item], order_items: &[Item], cost: i64) -> Result<(), Re
             .checked_add(item.total)
             .ok_or_else(|| refuse("items: 金額總和超出範圍"))?;
     }
-    if sum != cost {
+    if let Some(cost) = cost
+        && sum != cost
+    {
         return Err(refuse(format!(
             "items: 項目總金額 {sum} 必須與金額 cost {cost} 一致"
         )));
@@ -265,6 +275,7 @@ mod tests {
             paid,
             refunded,
             order_items: items,
+            has_invoice: true,
         }
     }
 

@@ -7,6 +7,7 @@ mod card_plans;
 mod durability;
 mod envelope;
 mod helpers;
+mod inputs;
 mod migrations;
 mod modes;
 mod notifications;

@@ -107,10 +107,6 @@ async fn refunds_of_unpaid_unknown_or_malformed_requests_change_nothing() {
         (json!({"uid": paid.to_string(), "key": key}), "cost"),
         (json!({"key": key, "cost": 5}), "uid"),
         (
-            json!({"uid": paid.to_string(), "key": key, "cost": 5, "invoice_state": 6}),
-            "items",
-        ),
-        (
             json!({"uid": paid.to_string(), "key": key, "cost": 5, "invoice_state": 9,
                 "items": [{"id": "1", "name": "商品名稱", "cost": 5, "amount": 1, "total": 5}]}),
             "invoice_state",

@@ -1,0 +1,206 @@
+//! What merchants' clients send that the document allows, and what it does not: capture
+//! and refund shapes of the document's samples and public libraries, `group_id`, amounts,
+//! the inner `store_uid`, `order_id` bytes, and tools the gateway cannot take yet.
+
+use crate::helpers::{Receiver, Reply, eventually, sample_order_json, spawn_app};
+use mypay_gateway::ledger::merchant::SAMPLE_STORE_UID;
+use serde_json::json;
+
+#[tokio::test]
+async fn the_documents_csharp_capture_of_9_with_one_item_of_1_is_captured() {
+    let app = spawn_app().await;
+    let (uid, key) = app.card_order("CS-1", 10, true).await;
+    // The C# sample of api/authorizedrequestpayment: cost 9, one item whose total is 1.
+    let answer = app
+        .api(
+            "api/authorizedrequestpayment",
+            &json!({
+                "store_uid": SAMPLE_STORE_UID, "uid": uid.to_string(), "key": key, "cost": 9,
+                "items": [{"id": "1", "name": "商品名稱", "cost": "1", "amount": "1", "total": "1"}],
+            }),
+        )
+        .await;
+    assert_eq!(answer["code"], "B200", "{answer}");
+    assert_eq!(answer["content"]["prc"], "250");
+    assert_eq!(answer["content"]["actual_cost"], 9);
+
+    // Still: items named as in the order, and no more than was authorised.
+    let (uid2, key2) = app.card_order("CS-2", 10, true).await;
+    let unknown_item = app
+        .api(
+            "api/authorizedrequestpayment",
+            &json!({"uid": uid2.to_string(), "key": key2, "cost": 5,
+                    "items": [{"id": "1", "name": "別的商品", "cost": "5", "amount": "1", "total": "5"}]}),
+        )
+        .await;
+    assert_eq!(unknown_item["code"], "B500", "{unknown_item}");
+    assert!(unknown_item["msg"].as_str().expect("msg").starts_with("items[0].name"));
+    let too_much = app
+        .api(
+            "api/authorizedrequestpayment",
+            &json!({"uid": uid2.to_string(), "key": key2, "cost": 11,
+                    "items": [{"id": "1", "name": "商品名稱", "cost": "1", "amount": "1", "total": "1"}]}),
+        )
+        .await;
+    assert_eq!(too_much["code"], "B500", "{too_much}");
+    assert_eq!(app.query(uid2, &key2).await["prc"], "245");
+}
+
+#[tokio::test]
+async fn a_refund_with_invoice_state_4_and_no_items_succeeds_on_an_order_without_an_invoice() {
+    let app = spawn_app().await;
+    let (uid, key) = app.card_order("INV-1", 100, false).await;
+    let answer = app
+        .api(
+            "api/refund",
+            &json!({"uid": uid.to_string(), "key": key, "cost": "40", "invoice_state": 4}),
+        )
+        .await;
+    assert_eq!(answer["code"], "B200", "{answer}");
+    assert_eq!(answer["row_data"]["cost"], 40);
+    let record = app.query(uid, &key).await;
+    assert_eq!(record["refund_order"][0]["prc"], "230");
+}
+
+#[tokio::test]
+async fn group_id_is_echoed_in_the_query_record_and_every_notice() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start(vec![Reply::Ack]).await;
+    app.set_notify_url(&receiver.url).await;
+    let mut order = sample_order_json("G-1", 100);
+    order["group_id"] = json!("GROUP-77");
+    let answer = app.order(&order).await;
+    assert_eq!(answer["code"], "200", "{answer}");
+    let uid = answer["uid"].as_u64().expect("uid");
+    let key = answer["key"].as_str().expect("key");
+    assert_eq!(app.query(uid, key).await["group_id"], "GROUP-77");
+
+    app.pay(uid, "4058650600065507", "1022", "395", None).await;
+    let notices = eventually("the payment notice", || {
+        let r = receiver.clone();
+        async move {
+            let n = r.transaction_notices();
+            (!n.is_empty()).then_some(n)
+        }
+    })
+    .await;
+    assert_eq!(notices[0].group_id, "GROUP-77");
+}
+
+#[tokio::test]
+async fn bools_as_amounts_are_refused_naming_the_field_and_change_nothing() {
+    let app = spawn_app().await;
+    let (uid, key) = app.card_order("B-1", 100, false).await;
+
+    let mut order = sample_order_json("B-2", 1);
+    order["cost"] = json!(true);
+    let answer = app.order(&order).await;
+    assert_eq!(answer["code"], "100", "{answer}");
+    assert!(answer["msg"].as_str().expect("msg").starts_with("cost"), "{answer}");
+
+    let mut order = sample_order_json("B-3", 1);
+    order["items"][0]["total"] = json!(true);
+    let answer = app.order(&order).await;
+    assert_eq!(answer["code"], "100", "{answer}");
+    assert!(answer["msg"].as_str().expect("msg").contains("items[0].total"), "{answer}");
+
+    let refund = app
+        .api("api/refund", &json!({"uid": uid.to_string(), "key": key, "cost": true}))
+        .await;
+    assert_eq!(refund["code"], "B500", "{refund}");
+    assert!(refund["msg"].as_str().expect("msg").starts_with("cost"), "{refund}");
+
+    let (auth_uid, auth_key) = app.card_order("B-4", 100, true).await;
+    let capture = app
+        .api(
+            "api/authorizedrequestpayment",
+            &json!({"uid": auth_uid.to_string(), "key": auth_key, "cost": false,
+                    "items": [{"id": "1", "name": "商品名稱", "cost": "1", "amount": true, "total": "1"}]}),
+        )
+        .await;
+    assert_eq!(capture["code"], "B500", "{capture}");
+    assert!(capture["msg"].as_str().expect("msg").starts_with("cost"), "{capture}");
+
+    assert_eq!(app.count("reversals").await, 0);
+    assert_eq!(app.order_count().await, 2);
+    assert_eq!(app.query(auth_uid, &auth_key).await["prc"], "245");
+}
+
+#[tokio::test]
+async fn an_inner_store_uid_of_another_merchant_is_refused_on_every_command() {
+    let app = spawn_app().await;
+    let (paid_uid, paid_key) = app.card_order("S-1", 100, false).await;
+    let (auth_uid, auth_key) = app.card_order("S-2", 100, true).await;
+    let other = "999999999999";
+    let item = json!([{"id": "1", "name": "商品名稱", "cost": "10", "amount": "1", "total": "10"}]);
+    let attempts = [
+        ("api/queryorder", json!({"store_uid": other, "uid": paid_uid.to_string(), "key": paid_key})),
+        ("api/refund", json!({"store_uid": other, "uid": paid_uid.to_string(), "key": paid_key, "cost": 10})),
+        ("api/refund", json!({"store_uid": SAMPLE_STORE_UID, "rows": [{"store_uid": other, "uid": paid_uid.to_string(), "key": paid_key, "cost": 10}]})),
+        ("api/refundcancel", json!({"store_uid": other, "uid": paid_uid.to_string(), "key": paid_key})),
+        ("api/authorizedrequestpayment", json!({"store_uid": other, "uid": auth_uid.to_string(), "key": auth_key, "cost": 10, "items": item})),
+        ("api/cancelauthorization", json!({"store_uid": other, "uid": auth_uid.to_string(), "key": auth_key})),
+        ("api/paymentsupportpaymode", json!({"store_uid": other, "cost": 100})),
+        ("api/orders", { let mut o = sample_order_json("S-3", 10); o["store_uid"] = json!(other); o }),
+    ];
+    for (cmd, data) in attempts {
+        let answer = app.api(cmd, &data).await;
+        let text = answer.to_string();
+        assert!(
+            text.contains("B500") || text.contains("\"100\""),
+            "{cmd}: {answer}"
+        );
+        assert!(text.contains("store_uid"), "{cmd}: the field is named: {answer}");
+        assert!(!text.contains("\"230\"") && !text.contains("B200"), "{cmd}: {answer}");
+    }
+    assert_eq!(app.count("reversals").await, 0);
+    assert_eq!(app.order_count().await, 2);
+    assert_eq!(app.query(auth_uid, &auth_key).await["prc"], "245");
+    assert_eq!(app.query(paid_uid, &paid_key).await["prc"], "250");
+}
+
+#[tokio::test]
+async fn order_ids_are_kept_byte_for_byte_or_refused() {
+    let app = spawn_app().await;
+    for bad in [" A-1", "A-1 ", "A-1\r\n", "A\n1", "A\t1", "\u{0}A", "A-1\u{3000}"] {
+        let answer = app.order(&sample_order_json(bad, 100)).await;
+        assert_eq!(answer["code"], "100", "{bad:?}: {answer}");
+        assert!(
+            answer["msg"].as_str().expect("msg").starts_with("order_id"),
+            "{bad:?}: {answer}"
+        );
+    }
+    assert_eq!(app.order_count().await, 0);
+    for good in ["A-1", "訂單 2026/11#1", "F3DCB0AD-23F3-4721-BBBA-FAC8CDDB9E5F"] {
+        let answer = app.order(&sample_order_json(good, 100)).await;
+        assert_eq!(answer["code"], "200", "{good:?}: {answer}");
+        let uid = answer["uid"].as_u64().expect("uid");
+        let record = app.query(uid, answer["key"].as_str().expect("key")).await;
+        assert_eq!(record["order_id"], good);
+    }
+}
+
+#[tokio::test]
+async fn recurring_tools_are_neither_listed_nor_accepted_until_they_can_be_paid() {
+    let app = spawn_app().await;
+    let modes = app
+        .api("api/paymentsupportpaymode", &json!({"cost": 100}))
+        .await;
+    let listed: Vec<&str> = modes["content"]
+        .as_array()
+        .expect("content")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(listed.contains(&"CREDITCARD"), "{modes}");
+    assert!(!listed.contains(&"DIRECTDEBIT"), "{modes}");
+    assert!(!listed.contains(&"DIRECTDEBIT_ABROAD"), "{modes}");
+    for pfn in ["DIRECTDEBIT", "14", "DIRECTDEBIT_ABROAD"] {
+        let mut order = sample_order_json("DD-1", 100);
+        order["pfn"] = json!(pfn);
+        let answer = app.order(&order).await;
+        assert_eq!(answer["code"], "100", "{pfn}: {answer}");
+        assert!(answer["msg"].as_str().expect("msg").starts_with("pfn"), "{answer}");
+    }
+    assert_eq!(app.order_count().await, 0);
+}
