@@ -4,6 +4,7 @@
 use crate::clock::Clock;
 use crate::config::{Mode, Settings};
 use crate::ledger::connector::CardAcquirer;
+use crate::ledger::notify_url::NotifyHosts;
 use crate::store::Store;
 use crate::store::writer::OrderWriter;
 use crate::{api, jobs, notify, paypage, sandbox};
@@ -34,7 +35,8 @@ pub struct Shared {
     pub acquirer: Arc<dyn CardAcquirer>,
     /// Wakes the notification worker when a notice is written.
     pub notices_waiting: Arc<Notify>,
-    pub http: reqwest::Client,
+    /// The notification worker: deliveries, resends, draining after a clock advance.
+    pub deliveries: Arc<notify::worker::Deliveries>,
     /// Where consumers reach the PayPage, without a trailing slash.
     pub base_url: Arc<str>,
 }
@@ -60,20 +62,43 @@ impl Application {
             .map(|u| u.trim_end_matches('/').to_owned())
             .unwrap_or_else(|| format!("http://{}:{port}", settings.listen.ip()))
             .into();
-        let http = reqwest::Client::builder()
+        let policy = settings.notify_policy();
+        let mut http = reqwest::Client::builder()
             .timeout(settings.notify_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+            .redirect(reqwest::redirect::Policy::none());
+        if policy.hosts == NotifyHosts::Public {
+            // Connect only to the public addresses a name resolves to, and never through a
+            // proxy, which would connect wherever it is told.
+            http = http
+                .dns_resolver(crate::ledger::notify_url::public_only())
+                .no_proxy();
+        }
+        let http = http.build()?;
+        let directory = crate::directory::Directory::new(store.clone());
+        let notices_waiting = Arc::new(Notify::new());
+        let deliveries = notify::worker::Deliveries::new(notify::worker::DeliverySetup {
+            store: store.clone(),
+            directory: directory.clone(),
+            clock: clock.clone(),
+            http,
+            policy,
+            timeout: settings.notify_timeout,
+            limits: notify::worker::Limits {
+                total: settings.notify_concurrency,
+                per_merchant: settings.notify_per_merchant,
+            },
+            wake: notices_waiting.clone(),
+        })?;
         let state = AppState(Arc::new(Shared {
             writer: OrderWriter::spawn(&store, settings.max_commit_batch)?,
-            directory: crate::directory::Directory::new(store.clone()),
+            directory,
             reader: crate::store::reader::OrderReader::open(&store, 4)?,
             settings: Arc::new(settings),
             store,
             clock,
             acquirer: Arc::new(sandbox::cards::TestCardAcquirer),
-            notices_waiting: Arc::new(Notify::new()),
-            http,
+            notices_waiting,
+            deliveries,
             base_url,
         }));
         let mut router = Router::new().merge(api::router()).merge(paypage::router());
@@ -102,7 +127,12 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let workers = [
-            tokio::spawn(notify::worker::run(self.state.clone())),
+            tokio::spawn(
+                self.state
+                    .deliveries
+                    .clone()
+                    .run(self.state.settings.worker_poll),
+            ),
             tokio::spawn(jobs::run(self.state.clone())),
         ];
         let served = axum::serve(self.listener, self.router)

@@ -2,6 +2,7 @@
 //! command-line flags (see `main.rs`). No configuration at all means: sandbox mode,
 //! SQLite in `./data`, listening on 127.0.0.1:8080.
 
+use crate::ledger::notify_url::{NotifyHosts, NotifyPolicy};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,6 +37,12 @@ pub struct Settings {
     /// Threads of the async runtime that serves requests; `None`: one per core. (The
     /// order writer runs on a thread of its own besides.)
     pub worker_threads: Option<usize>,
+    /// Which hosts notices may reach; `None`: the mode's default (`public` in production,
+    /// `any` in the sandbox).
+    pub notify_hosts: Option<NotifyHosts>,
+    /// Notice deliveries in flight at most, in all and per merchant.
+    pub notify_concurrency: usize,
+    pub notify_per_merchant: usize,
 }
 
 impl std::fmt::Debug for Settings {
@@ -62,13 +69,17 @@ impl Default for Settings {
             max_commit_batch: 256,
             worker_poll: Duration::from_millis(500),
             worker_threads: None,
+            notify_hosts: None,
+            notify_concurrency: 256,
+            notify_per_merchant: 64,
         }
     }
 }
 
 impl Settings {
     /// Defaults overridden by `MYPAY_MODE`, `MYPAY_LISTEN`, `MYPAY_PUBLIC_URL`,
-    /// `MYPAY_DATABASE`, `MYPAY_NOTIFY_TIMEOUT_MS`, `MYPAY_WORKER_THREADS`.
+    /// `MYPAY_DATABASE`, `MYPAY_NOTIFY_TIMEOUT_MS`, `MYPAY_NOTIFY_HOSTS`,
+    /// `MYPAY_WORKER_THREADS`.
     pub fn from_env() -> anyhow::Result<Settings> {
         let mut s = Settings::default();
         if let Ok(v) = std::env::var("MYPAY_MODE") {
@@ -92,6 +103,9 @@ impl Settings {
                 })?;
             s.worker_threads = Some(n);
         }
+        if let Ok(v) = std::env::var("MYPAY_NOTIFY_HOSTS") {
+            s.notify_hosts = Some(parse_notify_hosts(&v)?);
+        }
         if let Ok(v) = std::env::var("MYPAY_NOTIFY_TIMEOUT_MS") {
             let ms: u64 = v
                 .parse()
@@ -100,6 +114,26 @@ impl Settings {
         }
         Ok(s)
     }
+}
+
+impl Settings {
+    /// The rules notify URLs are held to, in this mode.
+    pub fn notify_policy(&self) -> NotifyPolicy {
+        let production = self.mode == Mode::Production;
+        NotifyPolicy {
+            hosts: self.notify_hosts.unwrap_or(if production {
+                NotifyHosts::Public
+            } else {
+                NotifyHosts::Any
+            }),
+            standard_ports_only: production,
+        }
+    }
+}
+
+pub fn parse_notify_hosts(text: &str) -> anyhow::Result<NotifyHosts> {
+    NotifyHosts::parse(text)
+        .ok_or_else(|| anyhow::anyhow!("notify hosts must be public or any, got {text:?}"))
 }
 
 pub fn parse_mode(text: &str) -> anyhow::Result<Mode> {

@@ -140,9 +140,7 @@ pub async fn authenticate(
                 .await
                 .map_err(ApiError::internal)?
                 .ok_or_else(|| {
-                    ApiError::envelope(format!(
-                        "store_uid: {owner_uid:?} is not a known merchant"
-                    ))
+                    ApiError::envelope(format!("store_uid: {owner_uid:?} is not a known merchant"))
                 })?
         }
         CredentialOwner::Agent => {

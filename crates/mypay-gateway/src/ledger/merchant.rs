@@ -27,7 +27,7 @@ pub struct NotifyUrls {
     pub non_real_time: Option<String>,
     #[serde(default)]
     pub confirmation: Option<String>,
-    /// Refund-complete notices (退款完成回傳資訊); when unset they go to `completed`.
+    /// Refund-complete notices (退款完成回傳資訊); when unset none are sent.
     #[serde(default)]
     pub refund: Option<String>,
 }
@@ -42,12 +42,11 @@ impl NotifyUrls {
         .filter(|u| !u.is_empty())
     }
 
-    /// Where refund notices go: their own URL, else the transaction-completed one.
+    /// Where refund notices go: their own URL only. The document defines no refund
+    /// notice, and a widely used client library reads any notice with an unknown `prc` on
+    /// its payment URL as a failed payment, so none goes there.
     pub fn for_refunds(&self) -> Option<&str> {
-        self.refund
-            .as_deref()
-            .filter(|u| !u.is_empty())
-            .or_else(|| self.for_kind(NoticeKind::Completed))
+        self.refund.as_deref().filter(|u| !u.is_empty())
     }
 }
 

@@ -6,6 +6,7 @@ pub mod card;
 pub mod connector;
 pub mod counter;
 pub mod merchant;
+pub mod notify_url;
 pub mod order;
 pub mod plans;
 pub mod reversal;

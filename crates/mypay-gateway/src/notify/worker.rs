@@ -1,164 +1,435 @@
-//! Delivering notices: claim a due one, POST it, record the attempt, schedule the next or
-//! finish. One attempt is one row in `notice_attempts`, written before the next claim, so
-//! a restart repeats no attempt that was recorded and loses none that was due.
+//! Delivering notices: claim due ones with a lease, POST each to the merchant's URL of the
+//! moment, record every attempt, schedule the next or finish.
+//!
+//! Deliveries run concurrently, bounded in all and per merchant, and merchants are
+//! claimed in turn, so one merchant whose endpoint is slow (or whose backlog is long)
+//! delays no other merchant's notices. One order's notices still go one at a time, in
+//! order. Attempts are recorded in batches by one recorder (one transaction, one fsync
+//! for many attempts), each before its lease is given back, so a restart repeats no
+//! attempt that was recorded and loses none that was due.
 //!
 //! Success is a reply whose body is `8888` (white space ignored) with a 2xx status. A reply
 //! slower than the timeout (5 s) is a failure logged as HTTP 429, as the document's
-//! revision 1.0.6 says. After the last failed attempt, an alert goes to the merchant's
-//! technical contact through the e-mail outbox.
+//! revision 1.0.6 says. After the last scheduled attempt fails, an alert goes to the
+//! merchant's technical contact through the e-mail outbox.
 
-use crate::app::AppState;
-use crate::store::NoticeRow;
+use crate::clock::Clock;
+use crate::directory::Directory;
+use crate::ledger::merchant::MerchantSettings;
+use crate::ledger::notify_url::NotifyPolicy;
+use crate::store::{AttemptRecord, Claim, NoticeLedger, NoticeRow, Store, StoreError, Trigger};
 use jiff::{SignedDuration, Timestamp};
-use mypay_protocol::notice::is_acknowledgement;
-use std::time::Instant;
+use mypay_protocol::notice::{NoticeKind, is_acknowledgement};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, mpsc};
 
 /// How long a claimed notice is ours before another worker may take it (real time).
 const LEASE: SignedDuration = SignedDuration::from_secs(60);
+/// Attempts recorded in one transaction at most.
+const RECORD_BATCH: usize = 512;
+/// The most of a reply that is read: an acknowledgement is four characters.
+const REPLY_LIMIT: usize = 4096;
+/// How long a clock advance waits for the notices that fell due before it answers.
+const DRAIN_LIMIT: Duration = Duration::from_secs(600);
 
-pub async fn run(state: AppState) {
-    loop {
-        if let Err(e) = deliver_due(&state).await {
-            tracing::error!(error = %e, "notification worker");
-        }
-        tokio::select! {
-            _ = state.notices_waiting.notified() => {}
-            _ = tokio::time::sleep(state.settings.worker_poll) => {}
-        }
+/// How many deliveries may be in flight.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub total: usize,
+    pub per_merchant: usize,
+}
+
+/// What the delivery worker needs: its own dependencies, not the application's state.
+pub struct Deliveries {
+    store: Store,
+    ledger: NoticeLedger,
+    directory: Directory,
+    clock: Clock,
+    http: reqwest::Client,
+    policy: NotifyPolicy,
+    timeout: Duration,
+    limits: Limits,
+    /// Wakes the dispatcher: a notice was written, or an attempt recorded.
+    wake: Arc<Notify>,
+    slots: Mutex<Slots>,
+    /// Signalled after every recorded batch.
+    recorded: Notify,
+    attempts_recorded: AtomicU64,
+    done: mpsc::UnboundedSender<AttemptRecord>,
+    done_rx: Mutex<Option<mpsc::UnboundedReceiver<AttemptRecord>>>,
+}
+
+/// Deliveries in flight, by merchant and by order.
+#[derive(Default)]
+struct Slots {
+    total: usize,
+    by_merchant: HashMap<String, usize>,
+    orders: HashSet<u64>,
+}
+
+impl Slots {
+    fn take(&mut self, n: &NoticeRow) {
+        self.total += 1;
+        *self.by_merchant.entry(n.store_uid.clone()).or_default() += 1;
+        self.orders.insert(n.uid);
     }
-}
 
-/// Deliver every notice due now; returns how many attempts were made.
-pub async fn deliver_due(state: &AppState) -> Result<usize, crate::store::StoreError> {
-    let mut made = 0;
-    loop {
-        let real_now = Timestamp::now();
-        let Some(notice) = state
-            .store
-            .claim_notice(state.clock.now(), real_now, real_now + LEASE)
-            .await?
-        else {
-            return Ok(made);
-        };
-        attempt(state, &notice).await?;
-        made += 1;
-    }
-}
-
-enum Reply {
-    Acknowledged(u16, String),
-    Refused(Option<u16>, String),
-}
-
-async fn attempt(state: &AppState, notice: &NoticeRow) -> Result<(), crate::store::StoreError> {
-    let started = Instant::now();
-    let reply = post(state, notice).await;
-    let elapsed_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-    let at = state.clock.now();
-    let attempts_made = notice.attempts + 1;
-    let (status, body, outcome, http_status) = match &reply {
-        Reply::Acknowledged(code, body) => (
-            "delivered",
-            body.clone(),
-            "acknowledged",
-            Some(i64::from(*code)),
-        ),
-        Reply::Refused(code, body) => {
-            let finished = attempts_made >= notice.max_attempts;
-            (
-                if finished { "failed" } else { "pending" },
-                body.clone(),
-                "failed",
-                code.map(i64::from),
-            )
-        }
-    };
-    let next = at
-        .checked_add(SignedDuration::from_secs(notice.interval_secs))
-        .unwrap_or(jiff::Timestamp::MAX);
-    let alert_body;
-    let merchant_contact;
-    let alert = if status == "failed" {
-        merchant_contact = state
-            .store
-            .merchant(&notice.store_uid)
-            .await?
-            .and_then(|m| m.settings.contact_email)
-            .unwrap_or_else(|| "technical-contact@unknown".to_owned());
-        alert_body = format!(
-            "MYPAY LINK could not deliver the notice for transaction {} (prc {}) to {} after {} attempts. Last reply: {}",
-            notice.uid, notice.prc, notice.url, attempts_made, body
-        );
-        Some((
-            merchant_contact.as_str(),
-            "交易回傳通知失敗 (notification delivery failed)",
-            alert_body.as_str(),
-        ))
-    } else {
-        None
-    };
-    tracing::info!(
-        notice = notice.id,
-        uid = notice.uid,
-        attempt = attempts_made,
-        outcome,
-        status,
-        elapsed_ms,
-        "notice attempt"
-    );
-    state
-        .store
-        .record_attempt(
-            notice,
-            at,
-            http_status,
-            &body,
-            elapsed_ms,
-            outcome,
-            status,
-            next,
-            alert,
-        )
-        .await
-}
-
-async fn post(state: &AppState, notice: &NoticeRow) -> Reply {
-    // Settings may have been written before a switch to production: check at delivery too.
-    let production = state.settings.mode == crate::config::Mode::Production;
-    if let Err(e) = crate::ledger::merchant::check_notify_url(&notice.url, production) {
-        return Reply::Refused(None, format!("not sent: {e}"));
-    }
-    let sent = state
-        .http
-        .post(&notice.url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(notice.body.clone())
-        .send()
-        .await;
-    let response = match sent {
-        Ok(r) => r,
-        Err(e) if e.is_timeout() => {
-            return Reply::Refused(
-                Some(429),
-                format!("no reply within {:?}", state.settings.notify_timeout),
-            );
-        }
-        Err(e) => return Reply::Refused(None, format!("request failed: {e}")),
-    };
-    let code = response.status().as_u16();
-    match response.bytes().await {
-        Ok(body) => {
-            let text: String = String::from_utf8_lossy(&body).chars().take(2000).collect();
-            if (200..300).contains(&code) && is_acknowledgement(&body) {
-                Reply::Acknowledged(code, text)
-            } else {
-                Reply::Refused(Some(code), text)
+    fn give_back(&mut self, n: &NoticeRow) {
+        self.total = self.total.saturating_sub(1);
+        if let Some(c) = self.by_merchant.get_mut(&n.store_uid) {
+            *c = c.saturating_sub(1);
+            if *c == 0 {
+                self.by_merchant.remove(&n.store_uid);
             }
         }
-        Err(e) if e.is_timeout() => Reply::Refused(
-            Some(429),
-            format!("no reply within {:?}", state.settings.notify_timeout),
-        ),
-        Err(e) => Reply::Refused(Some(code), format!("reading the reply failed: {e}")),
+        self.orders.remove(&n.uid);
     }
+}
+
+pub struct DeliverySetup {
+    pub store: Store,
+    pub directory: Directory,
+    pub clock: Clock,
+    pub http: reqwest::Client,
+    pub policy: NotifyPolicy,
+    pub timeout: Duration,
+    pub limits: Limits,
+    pub wake: Arc<Notify>,
+}
+
+impl Deliveries {
+    pub fn new(setup: DeliverySetup) -> Result<Arc<Deliveries>, StoreError> {
+        let (done, done_rx) = mpsc::unbounded_channel();
+        Ok(Arc::new(Deliveries {
+            ledger: setup.store.notice_ledger()?,
+            store: setup.store,
+            directory: setup.directory,
+            clock: setup.clock,
+            http: setup.http,
+            policy: setup.policy,
+            timeout: setup.timeout,
+            limits: Limits {
+                total: setup.limits.total.max(1),
+                per_merchant: setup.limits.per_merchant.max(1),
+            },
+            wake: setup.wake,
+            slots: Mutex::default(),
+            recorded: Notify::new(),
+            attempts_recorded: AtomicU64::new(0),
+            done,
+            done_rx: Mutex::new(Some(done_rx)),
+        }))
+    }
+
+    /// Deliver until the task is dropped: the recorder, and the dispatcher woken by new
+    /// notices, recorded attempts, or every `poll`.
+    pub async fn run(self: Arc<Self>, poll: Duration) {
+        let receiver = self.done_rx.lock().ok().and_then(|mut r| r.take());
+        // The recorder stops with the worker (it holds the worker, so it would not end
+        // by itself).
+        let _recorder = receiver.map(|rx| AbortOnDrop(tokio::spawn(self.clone().record_loop(rx))));
+        loop {
+            if let Err(e) = self.dispatch().await {
+                tracing::error!(error = %e, "notification dispatcher");
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(poll) => {}
+            }
+        }
+    }
+
+    /// Claim and start as many due notices as there is room for.
+    async fn dispatch(self: &Arc<Self>) -> Result<usize, StoreError> {
+        let mut started = 0;
+        loop {
+            let (room, by_merchant, orders) = {
+                let slots = self.lock_slots();
+                (
+                    self.limits.total.saturating_sub(slots.total),
+                    slots.by_merchant.clone(),
+                    slots.orders.clone(),
+                )
+            };
+            if room == 0 {
+                return Ok(started);
+            }
+            let ledger = self.ledger.clone();
+            let per_merchant = self.limits.per_merchant;
+            let now = self.clock.now();
+            let claimed = tokio::task::spawn_blocking(move || {
+                let real_now = Timestamp::now();
+                ledger.claim(&Claim {
+                    now,
+                    real_now,
+                    lease_until: real_now + LEASE,
+                    limit: room,
+                    per_merchant,
+                    merchant_room: &|m| {
+                        per_merchant.saturating_sub(by_merchant.get(m).copied().unwrap_or(0))
+                    },
+                    busy_order: &|uid| orders.contains(&uid),
+                })
+            })
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("notice claim task: {e}")))??;
+            let count = claimed.len();
+            {
+                let mut slots = self.lock_slots();
+                for n in &claimed {
+                    slots.take(n);
+                }
+            }
+            for notice in claimed {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    let record = me.attempt(notice, Trigger::Scheduled).await;
+                    // The recorder lives as long as the worker; without it the lease runs
+                    // out and the attempt is made again.
+                    let _ = me.done.send(record);
+                });
+            }
+            started += count;
+            if count < room {
+                return Ok(started);
+            }
+        }
+    }
+
+    fn lock_slots(&self) -> std::sync::MutexGuard<'_, Slots> {
+        // A panic while holding the lock cannot leave the counts inconsistent in a way
+        // that matters more than stopping deliveries would.
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Record finished attempts in batches, then give their slots back.
+    async fn record_loop(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<AttemptRecord>) {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < RECORD_BATCH {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            let ledger = self.ledger.clone();
+            let (batch, result) = match tokio::task::spawn_blocking(move || {
+                let result = ledger.record(&batch);
+                (batch, result)
+            })
+            .await
+            {
+                Ok(done) => done,
+                Err(e) => {
+                    tracing::error!(error = %e, "notice recorder task");
+                    continue;
+                }
+            };
+            if let Err(e) = result {
+                // Not recorded: the leases run out and the attempts are made again.
+                tracing::error!(error = %e, attempts = batch.len(), "recording notice attempts");
+            } else {
+                self.attempts_recorded
+                    .fetch_add(batch.len() as u64, Ordering::AcqRel);
+            }
+            {
+                let mut slots = self.lock_slots();
+                for r in &batch {
+                    slots.give_back(&r.notice);
+                }
+            }
+            self.recorded.notify_waiters();
+            self.wake.notify_one();
+        }
+    }
+
+    /// Make every attempt that is due on the clock now, and wait until each is recorded
+    /// (including those another worker or node is making): what a clock advance does
+    /// before it answers. Returns the attempts recorded by this process meanwhile.
+    pub async fn drain(self: &Arc<Self>) -> Result<u64, StoreError> {
+        let before = self.attempts_recorded.load(Ordering::Acquire);
+        let give_up = Instant::now() + DRAIN_LIMIT;
+        loop {
+            let progress = self.recorded.notified();
+            tokio::pin!(progress);
+            progress.as_mut().enable();
+            self.dispatch().await?;
+            let due = self.store.due_notice_count(self.clock.now()).await?;
+            if due == 0 || Instant::now() >= give_up {
+                if due > 0 {
+                    tracing::warn!(due, "clock advance answered with notices still due");
+                }
+                return Ok(self.attempts_recorded.load(Ordering::Acquire) - before);
+            }
+            tokio::select! {
+                _ = progress => {}
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
+    }
+
+    /// One extra attempt of notice `id`, now, to the merchant's current URL; recorded
+    /// before this answers. `None` when there is no such notice; else whether it was
+    /// acknowledged.
+    pub async fn resend(self: &Arc<Self>, id: i64) -> Result<Option<bool>, StoreError> {
+        let Some(notice) = self.store.notice(id).await? else {
+            return Ok(None);
+        };
+        let record = self.attempt(notice, Trigger::Resend).await;
+        let acknowledged = record.acknowledged;
+        let ledger = self.ledger.clone();
+        tokio::task::spawn_blocking(move || ledger.record(std::slice::from_ref(&record)))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("notice recorder task: {e}")))??;
+        self.attempts_recorded.fetch_add(1, Ordering::AcqRel);
+        self.recorded.notify_waiters();
+        Ok(Some(acknowledged))
+    }
+
+    /// POST `notice` once and say what happened (not yet recorded).
+    async fn attempt(&self, notice: NoticeRow, trigger: Trigger) -> AttemptRecord {
+        let merchant = match self.directory.merchant(&notice.store_uid).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, notice = notice.id, "loading the merchant of a notice");
+                None
+            }
+        };
+        let url = merchant
+            .as_deref()
+            .and_then(|m| current_url(&m.settings, &notice.kind))
+            .map(str::to_owned);
+        let started = Instant::now();
+        let (http_status, reply, acknowledged) = match &url {
+            None => (
+                None,
+                "not sent: the merchant has no URL for this kind of notice".to_owned(),
+                false,
+            ),
+            Some(url) => match self.policy.check(url) {
+                Err(e) => (None, format!("not sent: {e}"), false),
+                Ok(parsed) => self.post(parsed, &notice.body).await,
+            },
+        };
+        let elapsed_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let at = self.clock.now();
+        let url = url.unwrap_or_default();
+        let mut record = AttemptRecord {
+            notice,
+            trigger,
+            at,
+            url,
+            http_status,
+            reply,
+            elapsed_ms,
+            acknowledged,
+            alert: None,
+        };
+        if record.exhausts_schedule() {
+            let contact = merchant
+                .as_deref()
+                .and_then(|m| m.settings.contact_email.clone())
+                .unwrap_or_else(|| "technical-contact@unknown".to_owned());
+            let n = &record.notice;
+            record.alert = Some((
+                contact,
+                "交易回傳通知失敗 (notification delivery failed)".to_owned(),
+                format!(
+                    "MYPAY LINK could not deliver the notice for transaction {} (prc {}) to {} after {} attempts. Last reply: {}",
+                    n.uid,
+                    n.prc,
+                    record.url,
+                    n.attempts + 1,
+                    record.reply
+                ),
+            ));
+        }
+        tracing::info!(
+            notice = record.notice.id,
+            uid = record.notice.uid,
+            trigger = ?record.trigger,
+            acknowledged = record.acknowledged,
+            elapsed_ms,
+            "notice attempt"
+        );
+        record
+    }
+
+    async fn post(&self, url: url::Url, body: &str) -> (Option<i64>, String, bool) {
+        let timed_out = || {
+            (
+                Some(429),
+                format!("no reply within {:?}", self.timeout),
+                false,
+            )
+        };
+        let sent = self
+            .http
+            .post(url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.to_owned())
+            .send()
+            .await;
+        let mut response = match sent {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => return timed_out(),
+            Err(e) => return (None, format!("request failed: {}", error_chain(&e)), false),
+        };
+        let code = response.status().as_u16();
+        let mut reply = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    reply.extend_from_slice(&chunk);
+                    if reply.len() > REPLY_LIMIT {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) if e.is_timeout() => return timed_out(),
+                Err(e) => {
+                    return (
+                        Some(i64::from(code)),
+                        format!("reading the reply failed: {e}"),
+                        false,
+                    );
+                }
+            }
+        }
+        let acknowledged =
+            (200..300).contains(&code) && reply.len() <= REPLY_LIMIT && is_acknowledgement(&reply);
+        let text: String = String::from_utf8_lossy(&reply).chars().take(2000).collect();
+        (Some(i64::from(code)), text, acknowledged)
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The error and its causes, for the attempt log (reqwest's own text names only the top).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// The merchant's URL, now, for a notice of `kind` (as stored in the outbox).
+fn current_url<'a>(settings: &'a MerchantSettings, kind: &str) -> Option<&'a str> {
+    if kind == super::REFUND_KIND {
+        return settings.notify.for_refunds();
+    }
+    settings.notify.for_kind(NoticeKind::parse(kind)?)
 }

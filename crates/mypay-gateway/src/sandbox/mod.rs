@@ -7,9 +7,9 @@ pub mod cards;
 use crate::app::AppState;
 use crate::checkout::{self, CardForm, CheckoutError, Outcome};
 use crate::clock::taipei;
+use crate::jobs;
 use crate::ledger::counter;
 use crate::store::NoticeFilter;
-use crate::{jobs, notify};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -20,7 +20,6 @@ use mypay_protocol::PaymentTool;
 use mypay_protocol::pfn::ToolFamily;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -231,28 +230,6 @@ struct Advance {
     seconds: i64,
 }
 
-/// Move the test clock, then run in order everything that fell due: timers first (they
-/// write notices), then the notices.
-/// Deliver every notice due now, including those the background worker happened to claim
-/// at the same moment: wait for its attempts too (at most the merchant's reply time and a
-/// little), so that an answered `advance` means every due attempt was made.
-async fn deliver_everything_due(state: &AppState) -> Result<usize, crate::store::StoreError> {
-    let give_up =
-        std::time::Instant::now() + state.settings.notify_timeout + Duration::from_secs(2);
-    let mut attempts = 0;
-    loop {
-        attempts += notify::worker::deliver_due(state).await?;
-        let in_flight = state
-            .store
-            .notices_in_flight(state.clock.now(), jiff::Timestamp::now())
-            .await?;
-        if in_flight == 0 || std::time::Instant::now() >= give_up {
-            return Ok(attempts);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 async fn advance(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let req: Advance = match read_body(&headers, &body) {
         Ok(a) => a,
@@ -268,7 +245,7 @@ async fn advance(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         Ok(n) => n,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    let attempts = match deliver_everything_due(&state).await {
+    let attempts = match state.deliveries.drain().await {
         Ok(n) => n,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
@@ -310,14 +287,15 @@ async fn notifications(State(state): State<AppState>, Query(q): Query<NoticeQuer
     Json(json!({ "notifications": out })).into_response()
 }
 
+/// One extra attempt, now, to the merchant's current URL for the notice's kind. It never
+/// shortens what is left of the notice's schedule; its success ends it.
 async fn resend(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
-    match state.store.resend_notice(id, state.clock.now()).await {
-        Ok(true) => {}
-        Ok(false) => return error(StatusCode::NOT_FOUND, format!("id: no notification {id}")),
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
-    match notify::worker::deliver_due(&state).await {
-        Ok(n) => Json(json!({ "resent": id, "notice_attempts": n })).into_response(),
+    match state.deliveries.resend(id).await {
+        Ok(Some(acknowledged)) => {
+            Json(json!({ "resent": id, "notice_attempts": 1, "acknowledged": acknowledged }))
+                .into_response()
+        }
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("id: no notification {id}")),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

@@ -15,7 +15,9 @@ pub mod reversals;
 pub mod writer;
 
 pub use merchants::{Credential, CredentialOwner, Merchant};
-pub use notices::{NewNotice, NoticeAttempt, NoticeFilter, NoticeRow};
+pub use notices::{
+    AttemptRecord, Claim, NewNotice, NoticeAttempt, NoticeFilter, NoticeLedger, NoticeRow, Trigger,
+};
 pub use orders::{Challenge, NewTimer, OrderEvent, OrderRow, PaymentFacts, TimerRow, Transition};
 pub use reversals::{NewReversal, ReversalKind, ReversalRow};
 

@@ -6,10 +6,10 @@
 //! flight, and moving the business clock forward must not hand the same notice to a
 //! second worker while the first is still waiting for the merchant.
 
-use super::{Store, StoreResult, micros, timestamp};
+use super::direct::Columns;
+use super::{Store, StoreError, StoreResult, micros, timestamp};
 use jiff::Timestamp;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 #[derive(Debug, Clone)]
 pub struct NewNotice {
@@ -49,23 +49,271 @@ fn ser_time<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error
     s.serialize_str(&t.to_string())
 }
 
+/// The columns of a notice row, in the order [`NoticeRow::decode`] reads them.
+const NOTICE_COLUMNS: &str = "id, uid, store_uid, kind, prc, url, body, status, attempts, \
+     max_attempts, interval_secs, next_attempt_at, created_at";
+
 impl NoticeRow {
-    fn from_row(r: &SqliteRow) -> StoreResult<NoticeRow> {
+    fn decode(r: &impl Columns) -> StoreResult<NoticeRow> {
         Ok(NoticeRow {
-            id: r.try_get("id")?,
-            uid: r.try_get::<i64, _>("uid")? as u64,
-            store_uid: r.try_get("store_uid")?,
-            kind: r.try_get("kind")?,
-            prc: r.try_get("prc")?,
-            url: r.try_get("url")?,
-            body: r.try_get("body")?,
-            status: r.try_get("status")?,
-            attempts: r.try_get("attempts")?,
-            max_attempts: r.try_get("max_attempts")?,
-            interval_secs: r.try_get("interval_secs")?,
-            next_attempt_at: timestamp(r.try_get("next_attempt_at")?),
-            created_at: timestamp(r.try_get("created_at")?),
+            id: r.int(0)?,
+            uid: r.int(1)? as u64,
+            store_uid: r.text(2)?,
+            kind: r.text(3)?,
+            prc: r.text(4)?,
+            url: r.text(5)?,
+            body: r.text(6)?,
+            status: r.text(7)?,
+            attempts: r.int(8)?,
+            max_attempts: r.int(9)?,
+            interval_secs: r.int(10)?,
+            next_attempt_at: timestamp(r.int(11)?),
+            created_at: timestamp(r.int(12)?),
         })
+    }
+
+    /// When the attempt after this one is due: on the schedule of the first attempt
+    /// (first, +interval, +2 × interval, …), never "an interval after whenever this one
+    /// ran", so a clock jump runs every attempt that fell due, in order.
+    pub fn next_scheduled(&self) -> Timestamp {
+        self.next_attempt_at
+            .checked_add(jiff::SignedDuration::from_secs(self.interval_secs.max(1)))
+            .unwrap_or(Timestamp::MAX)
+    }
+}
+
+/// Why an attempt was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// Due on the notice's schedule; its outcome moves the schedule on.
+    Scheduled,
+    /// Asked for (sandbox, dashboard): one extra attempt, now, that never shortens the
+    /// schedule; its success ends it.
+    Resend,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Scheduled => "scheduled",
+            Trigger::Resend => "resend",
+        }
+    }
+}
+
+/// One delivery attempt made, to be recorded.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    /// The notice as it was claimed.
+    pub notice: NoticeRow,
+    pub trigger: Trigger,
+    pub at: Timestamp,
+    /// Where it was sent (the merchant's URL of the moment), or would have been.
+    pub url: String,
+    pub http_status: Option<i64>,
+    pub reply: String,
+    pub elapsed_ms: i64,
+    pub acknowledged: bool,
+    /// The alert to the technical contact when this was the last scheduled attempt and it
+    /// failed: (to, subject, body).
+    pub alert: Option<(String, String, String)>,
+}
+
+impl AttemptRecord {
+    /// Whether this attempt leaves the notice finished without delivery.
+    pub fn exhausts_schedule(&self) -> bool {
+        self.trigger == Trigger::Scheduled
+            && !self.acknowledged
+            && self.notice.attempts + 1 >= self.notice.max_attempts
+    }
+}
+
+/// A dedicated connection for claiming due notices and recording attempts, in batches:
+/// the delivery workers make thousands of each per second when many notices fall due at
+/// once, and sqlx's per-statement thread hand-offs would cap them (see [`super::direct`]).
+#[derive(Clone)]
+pub struct NoticeLedger {
+    conn: std::sync::Arc<std::sync::Mutex<rusqlite::Connection>>,
+}
+
+/// Which notices a claim may take.
+pub struct Claim<'a> {
+    /// Due at or before this instant of the business clock.
+    pub now: Timestamp,
+    /// Not leased at this real instant.
+    pub real_now: Timestamp,
+    pub lease_until: Timestamp,
+    /// At most this many in all.
+    pub limit: usize,
+    /// At most this many more for a merchant (those not listed: `per_merchant`).
+    pub per_merchant: usize,
+    pub merchant_room: &'a dyn Fn(&str) -> usize,
+    /// Orders with a notice already in flight: their next notice waits, so one order's
+    /// notices arrive in order.
+    pub busy_order: &'a dyn Fn(u64) -> bool,
+}
+
+impl NoticeLedger {
+    pub(super) fn open(store: &Store) -> StoreResult<NoticeLedger> {
+        let conn = super::direct::open(&store.path, false)?;
+        Ok(NoticeLedger {
+            conn: std::sync::Arc::new(std::sync::Mutex::new(conn)),
+        })
+    }
+
+    fn lock(&self) -> StoreResult<std::sync::MutexGuard<'_, rusqlite::Connection>> {
+        self.conn
+            .lock()
+            .map_err(|_| StoreError::Corrupt("the notice ledger's lock was poisoned".into()))
+    }
+
+    /// Lease due notices, taking merchants in turn (the first due of each merchant, then
+    /// the second, …) so that one merchant's backlog never keeps another's notice waiting.
+    pub fn claim(&self, claim: &Claim<'_>) -> StoreResult<Vec<NoticeRow>> {
+        if claim.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.lock()?;
+        // Look before taking the write lock: the workers often find nothing.
+        let candidates: Vec<(i64, String, u64)> = {
+            let mut select = conn.prepare_cached(
+                "SELECT id, store_uid, uid FROM (
+                     SELECT id, store_uid, uid, next_attempt_at, ROW_NUMBER() OVER (
+                         PARTITION BY store_uid ORDER BY next_attempt_at, id) AS turn
+                     FROM notices
+                     WHERE status = 'pending' AND next_attempt_at <= ?1 AND lease_until <= ?2)
+                 WHERE turn <= ?3
+                 ORDER BY turn, next_attempt_at, id
+                 LIMIT ?4",
+            )?;
+            let rows = select.query_map(
+                rusqlite::params![
+                    micros(claim.now),
+                    micros(claim.real_now),
+                    claim.per_merchant as i64,
+                    (claim.limit * 4) as i64
+                ],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)),
+            )?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut chosen = Vec::new();
+        let mut taken: std::collections::HashMap<&str, usize> = Default::default();
+        let mut orders = std::collections::HashSet::new();
+        for (id, store_uid, uid) in &candidates {
+            if chosen.len() == claim.limit {
+                break;
+            }
+            let used = taken.entry(store_uid.as_str()).or_default();
+            if *used >= (claim.merchant_room)(store_uid)
+                || (claim.busy_order)(*uid)
+                || !orders.insert(*uid)
+            {
+                continue;
+            }
+            *used += 1;
+            chosen.push(*id);
+        }
+        if chosen.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut claimed = Vec::with_capacity(chosen.len());
+        {
+            let mut lease = tx.prepare_cached(&format!(
+                "UPDATE notices SET lease_until = ?1
+                 WHERE id = ?2 AND status = 'pending' AND lease_until <= ?3
+                 RETURNING {NOTICE_COLUMNS}"
+            ))?;
+            for id in chosen {
+                let mut rows = lease.query(rusqlite::params![
+                    micros(claim.lease_until),
+                    id,
+                    micros(claim.real_now)
+                ])?;
+                if let Some(row) = rows.next()? {
+                    claimed.push(NoticeRow::decode(row)?);
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(claimed)
+    }
+
+    /// Record attempts in one transaction (one fsync for the batch), each with its
+    /// consequence: a scheduled attempt moves the schedule on or finishes the notice, and
+    /// releases its lease; a resend changes the notice only when it was acknowledged.
+    pub fn record(&self, batch: &[AttemptRecord]) -> StoreResult<()> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut log = tx.prepare_cached(
+                "INSERT INTO notice_attempts
+                     (notice_id, attempt, at, http_status, reply, elapsed_ms, outcome, trigger, url)
+                 SELECT ?1, COALESCE(MAX(attempt), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+                 FROM notice_attempts WHERE notice_id = ?1",
+            )?;
+            let mut scheduled = tx.prepare_cached(
+                "UPDATE notices SET attempts = attempts + 1, status = ?1, next_attempt_at = ?2,
+                     lease_until = 0, url = ?3,
+                     delivered_at = CASE WHEN ?1 = 'delivered' THEN ?4 ELSE delivered_at END
+                 WHERE id = ?5 AND status = 'pending'",
+            )?;
+            let mut resent = tx.prepare_cached(
+                "UPDATE notices SET status = 'delivered', delivered_at = ?1, url = ?2
+                 WHERE id = ?3 AND status <> 'delivered'",
+            )?;
+            let mut email = tx.prepare_cached(
+                "INSERT INTO emails (to_addr, subject, body, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for a in batch {
+                let at = micros(a.at);
+                log.execute(rusqlite::params![
+                    a.notice.id,
+                    at,
+                    a.http_status,
+                    a.reply,
+                    a.elapsed_ms,
+                    if a.acknowledged {
+                        "acknowledged"
+                    } else {
+                        "failed"
+                    },
+                    a.trigger.as_str(),
+                    a.url,
+                ])?;
+                let changed = match a.trigger {
+                    Trigger::Scheduled => {
+                        let status = if a.acknowledged {
+                            "delivered"
+                        } else if a.exhausts_schedule() {
+                            "failed"
+                        } else {
+                            "pending"
+                        };
+                        scheduled.execute(rusqlite::params![
+                            status,
+                            micros(a.notice.next_scheduled()),
+                            a.url,
+                            at,
+                            a.notice.id
+                        ])?
+                    }
+                    Trigger::Resend if a.acknowledged => {
+                        resent.execute(rusqlite::params![at, a.url, a.notice.id])?
+                    }
+                    Trigger::Resend => 0,
+                };
+                // A notice a resend delivered meanwhile owes no alert.
+                if changed == 1
+                    && let Some((to, subject, body)) = &a.alert
+                {
+                    email.execute(rusqlite::params![to, subject, body, at])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 }
 
@@ -77,6 +325,9 @@ pub struct NoticeAttempt {
     pub reply: String,
     pub elapsed_ms: i64,
     pub outcome: String,
+    /// `scheduled` or `resend`.
+    pub trigger: String,
+    pub url: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -113,128 +364,49 @@ pub(super) async fn insert_notice(
 }
 
 impl Store {
-    /// Claim one notice due at `now` (business clock) whose lease has run out at
-    /// `real_now`, leasing it until `lease_until`.
-    pub async fn claim_notice(
-        &self,
-        now: Timestamp,
-        real_now: Timestamp,
-        lease_until: Timestamp,
-    ) -> StoreResult<Option<NoticeRow>> {
-        // Look before taking the write lock: the workers poll often and mostly find nothing.
-        let due: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM notices WHERE status = 'pending' AND next_attempt_at <= ? AND lease_until <= ? LIMIT 1",
-        )
-        .bind(micros(now))
-        .bind(micros(real_now))
-        .fetch_optional(&self.pool)
-        .await?;
-        if due.is_none() {
-            return Ok(None);
-        }
-        let row = sqlx::query(
-            "UPDATE notices SET lease_until = ?
-             WHERE id = (SELECT id FROM notices
-                         WHERE status = 'pending' AND next_attempt_at <= ? AND lease_until <= ?
-                         ORDER BY next_attempt_at, id LIMIT 1)
-               AND lease_until <= ?
-             RETURNING *",
-        )
-        .bind(micros(lease_until))
-        .bind(micros(now))
-        .bind(micros(real_now))
-        .bind(micros(real_now))
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(NoticeRow::from_row).transpose()
+    /// A dedicated connection for the delivery workers.
+    pub fn notice_ledger(&self) -> StoreResult<NoticeLedger> {
+        NoticeLedger::open(self)
     }
 
-    /// Notices due at `now` that another worker is delivering right now (leased past
-    /// `real_now`).
-    pub async fn notices_in_flight(&self, now: Timestamp, real_now: Timestamp) -> StoreResult<i64> {
+    /// One notice by its id.
+    pub async fn notice(&self, id: i64) -> StoreResult<Option<NoticeRow>> {
+        let row = sqlx::query(&format!(
+            "SELECT {NOTICE_COLUMNS} FROM notices WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(NoticeRow::decode).transpose()
+    }
+
+    /// Notices whose scheduled attempt is due at `now`, leased or not: zero means every
+    /// attempt that fell due has been made (and recorded).
+    pub async fn due_notice_count(&self, now: Timestamp) -> StoreResult<i64> {
         Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM notices WHERE status = 'pending' AND next_attempt_at <= ? AND lease_until > ?",
+            "SELECT COUNT(*) FROM notices WHERE status = 'pending' AND next_attempt_at <= ?",
         )
         .bind(micros(now))
-        .bind(micros(real_now))
         .fetch_one(&self.pool)
         .await?)
     }
 
-    /// Record one delivery attempt and its consequence, releasing the lease.
-    /// `next_attempt_at` `None` means the notice is finished (`delivered` or `failed`).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn record_attempt(
-        &self,
-        notice: &NoticeRow,
-        at: Timestamp,
-        http_status: Option<i64>,
-        reply: &str,
-        elapsed_ms: i64,
-        outcome: &str,
-        status: &str,
-        next_attempt_at: Timestamp,
-        alert: Option<(&str, &str, &str)>,
-    ) -> StoreResult<()> {
-        let attempt = notice.attempts + 1;
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO notice_attempts (notice_id, attempt, at, http_status, reply, elapsed_ms, outcome)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(notice.id)
-        .bind(attempt)
-        .bind(micros(at))
-        .bind(http_status)
-        .bind(reply)
-        .bind(elapsed_ms)
-        .bind(outcome)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE notices SET attempts = ?, status = ?, next_attempt_at = ?, lease_until = 0,
-                 delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END
-             WHERE id = ?",
-        )
-        .bind(attempt)
-        .bind(status)
-        .bind(micros(next_attempt_at))
-        .bind(status)
-        .bind(micros(at))
-        .bind(notice.id)
-        .execute(&mut *tx)
-        .await?;
-        if let Some((to, subject, body)) = alert {
-            sqlx::query(
-                "INSERT INTO emails (to_addr, subject, body, created_at) VALUES (?, ?, ?, ?)",
-            )
-            .bind(to)
-            .bind(subject)
-            .bind(body)
-            .bind(micros(at))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     pub async fn notices(&self, filter: &NoticeFilter) -> StoreResult<Vec<NoticeRow>> {
-        let rows = sqlx::query(
-            "SELECT * FROM notices
+        let rows = sqlx::query(&format!(
+            "SELECT {NOTICE_COLUMNS} FROM notices
              WHERE (?1 IS NULL OR store_uid = ?1) AND (?2 IS NULL OR uid = ?2)
-             ORDER BY id",
-        )
+             ORDER BY id"
+        ))
         .bind(&filter.store_uid)
         .bind(filter.uid.map(|u| u as i64))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(NoticeRow::from_row).collect()
+        rows.iter().map(NoticeRow::decode).collect()
     }
 
     pub async fn notice_attempts(&self, notice_id: i64) -> StoreResult<Vec<NoticeAttempt>> {
         let rows = sqlx::query(
-            "SELECT attempt, at, http_status, reply, elapsed_ms, outcome FROM notice_attempts WHERE notice_id = ? ORDER BY attempt",
+            "SELECT attempt, at, http_status, reply, elapsed_ms, outcome, trigger, url FROM notice_attempts WHERE notice_id = ? ORDER BY attempt",
         )
         .bind(notice_id)
         .fetch_all(&self.pool)
@@ -248,6 +420,8 @@ impl Store {
                     reply: r.try_get("reply")?,
                     elapsed_ms: r.try_get("elapsed_ms")?,
                     outcome: r.try_get("outcome")?,
+                    trigger: r.try_get("trigger")?,
+                    url: r.try_get("url")?,
                 })
             })
             .collect()

@@ -105,9 +105,15 @@ impl TestApp {
 
     /// Post a sealed command with the sample merchant's key, as a PHP/Python client would.
     pub async fn api(&self, cmd: &str, data: &Value) -> Value {
-        let key = MerchantKey::parse(SAMPLE_STORE_KEY).expect("key");
+        self.api_as(SAMPLE_STORE_UID, SAMPLE_STORE_KEY, cmd, data)
+            .await
+    }
+
+    /// Post a sealed command as the merchant `store_uid` with `key`.
+    pub async fn api_as(&self, store_uid: &str, key: &str, cmd: &str, data: &Value) -> Value {
+        let key = MerchantKey::parse(key).expect("key");
         let body = form(&[
-            ("store_uid", SAMPLE_STORE_UID),
+            ("store_uid", store_uid),
             (
                 "service",
                 &envelope::seal(
@@ -244,6 +250,12 @@ impl TestApp {
         .await;
     }
 
+    /// Where refund notices go (`merchant set --refund-url`); unset, none are sent.
+    pub async fn set_refund_url(&self, url: &str) {
+        self.update_merchant(|s| s.notify.refund = Some(url.to_owned()))
+            .await;
+    }
+
     /// An order of `cost` paid by card (`250`), or authorised only (`245`) when
     /// `authorise_only`.
     pub async fn card_order(
@@ -273,6 +285,28 @@ impl TestApp {
             &json!({"uid": uid.to_string(), "key": key, "cost": cost}),
         )
         .await
+    }
+
+    /// A second merchant with every tool and its notices going to `notify_url`.
+    pub async fn add_merchant(&self, store_uid: &str, key: &str, notify_url: &str) {
+        let mut settings = MerchantSettings::sandbox_defaults("another shop");
+        settings.notify.completed = Some(notify_url.to_owned());
+        settings.notify.non_real_time = Some(notify_url.to_owned());
+        settings.notify.confirmation = Some(notify_url.to_owned());
+        self.state
+            .store
+            .create_merchant(store_uid, None, &settings, key, start_time())
+            .await
+            .expect("merchant created");
+    }
+
+    /// The sandbox's view of one notice (fields, status, attempt log).
+    pub async fn notice(&self, uid: u64, kind: &str) -> Value {
+        self.notices(uid)
+            .await
+            .into_iter()
+            .find(|n| n["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} notice for order {uid}"))
     }
 
     /// Rows of a table, for checks that nothing was written.

@@ -34,7 +34,12 @@ async fn the_documents_csharp_capture_of_9_with_one_item_of_1_is_captured() {
         )
         .await;
     assert_eq!(unknown_item["code"], "B500", "{unknown_item}");
-    assert!(unknown_item["msg"].as_str().expect("msg").starts_with("items[0].name"));
+    assert!(
+        unknown_item["msg"]
+            .as_str()
+            .expect("msg")
+            .starts_with("items[0].name")
+    );
     let too_much = app
         .api(
             "api/authorizedrequestpayment",
@@ -96,19 +101,34 @@ async fn bools_as_amounts_are_refused_naming_the_field_and_change_nothing() {
     order["cost"] = json!(true);
     let answer = app.order(&order).await;
     assert_eq!(answer["code"], "100", "{answer}");
-    assert!(answer["msg"].as_str().expect("msg").starts_with("cost"), "{answer}");
+    assert!(
+        answer["msg"].as_str().expect("msg").starts_with("cost"),
+        "{answer}"
+    );
 
     let mut order = sample_order_json("B-3", 1);
     order["items"][0]["total"] = json!(true);
     let answer = app.order(&order).await;
     assert_eq!(answer["code"], "100", "{answer}");
-    assert!(answer["msg"].as_str().expect("msg").contains("items[0].total"), "{answer}");
+    assert!(
+        answer["msg"]
+            .as_str()
+            .expect("msg")
+            .contains("items[0].total"),
+        "{answer}"
+    );
 
     let refund = app
-        .api("api/refund", &json!({"uid": uid.to_string(), "key": key, "cost": true}))
+        .api(
+            "api/refund",
+            &json!({"uid": uid.to_string(), "key": key, "cost": true}),
+        )
         .await;
     assert_eq!(refund["code"], "B500", "{refund}");
-    assert!(refund["msg"].as_str().expect("msg").starts_with("cost"), "{refund}");
+    assert!(
+        refund["msg"].as_str().expect("msg").starts_with("cost"),
+        "{refund}"
+    );
 
     let (auth_uid, auth_key) = app.card_order("B-4", 100, true).await;
     let capture = app
@@ -119,7 +139,10 @@ async fn bools_as_amounts_are_refused_naming_the_field_and_change_nothing() {
         )
         .await;
     assert_eq!(capture["code"], "B500", "{capture}");
-    assert!(capture["msg"].as_str().expect("msg").starts_with("cost"), "{capture}");
+    assert!(
+        capture["msg"].as_str().expect("msg").starts_with("cost"),
+        "{capture}"
+    );
 
     assert_eq!(app.count("reversals").await, 0);
     assert_eq!(app.order_count().await, 2);
@@ -134,14 +157,39 @@ async fn an_inner_store_uid_of_another_merchant_is_refused_on_every_command() {
     let other = "999999999999";
     let item = json!([{"id": "1", "name": "商品名稱", "cost": "10", "amount": "1", "total": "10"}]);
     let attempts = [
-        ("api/queryorder", json!({"store_uid": other, "uid": paid_uid.to_string(), "key": paid_key})),
-        ("api/refund", json!({"store_uid": other, "uid": paid_uid.to_string(), "key": paid_key, "cost": 10})),
-        ("api/refund", json!({"store_uid": SAMPLE_STORE_UID, "rows": [{"store_uid": other, "uid": paid_uid.to_string(), "key": paid_key, "cost": 10}]})),
-        ("api/refundcancel", json!({"store_uid": other, "uid": paid_uid.to_string(), "key": paid_key})),
-        ("api/authorizedrequestpayment", json!({"store_uid": other, "uid": auth_uid.to_string(), "key": auth_key, "cost": 10, "items": item})),
-        ("api/cancelauthorization", json!({"store_uid": other, "uid": auth_uid.to_string(), "key": auth_key})),
-        ("api/paymentsupportpaymode", json!({"store_uid": other, "cost": 100})),
-        ("api/orders", { let mut o = sample_order_json("S-3", 10); o["store_uid"] = json!(other); o }),
+        (
+            "api/queryorder",
+            json!({"store_uid": other, "uid": paid_uid.to_string(), "key": paid_key}),
+        ),
+        (
+            "api/refund",
+            json!({"store_uid": other, "uid": paid_uid.to_string(), "key": paid_key, "cost": 10}),
+        ),
+        (
+            "api/refund",
+            json!({"store_uid": SAMPLE_STORE_UID, "rows": [{"store_uid": other, "uid": paid_uid.to_string(), "key": paid_key, "cost": 10}]}),
+        ),
+        (
+            "api/refundcancel",
+            json!({"store_uid": other, "uid": paid_uid.to_string(), "key": paid_key}),
+        ),
+        (
+            "api/authorizedrequestpayment",
+            json!({"store_uid": other, "uid": auth_uid.to_string(), "key": auth_key, "cost": 10, "items": item}),
+        ),
+        (
+            "api/cancelauthorization",
+            json!({"store_uid": other, "uid": auth_uid.to_string(), "key": auth_key}),
+        ),
+        (
+            "api/paymentsupportpaymode",
+            json!({"store_uid": other, "cost": 100}),
+        ),
+        ("api/orders", {
+            let mut o = sample_order_json("S-3", 10);
+            o["store_uid"] = json!(other);
+            o
+        }),
     ];
     for (cmd, data) in attempts {
         let answer = app.api(cmd, &data).await;
@@ -150,8 +198,14 @@ async fn an_inner_store_uid_of_another_merchant_is_refused_on_every_command() {
             text.contains("B500") || text.contains("\"100\""),
             "{cmd}: {answer}"
         );
-        assert!(text.contains("store_uid"), "{cmd}: the field is named: {answer}");
-        assert!(!text.contains("\"230\"") && !text.contains("B200"), "{cmd}: {answer}");
+        assert!(
+            text.contains("store_uid"),
+            "{cmd}: the field is named: {answer}"
+        );
+        assert!(
+            !text.contains("\"230\"") && !text.contains("B200"),
+            "{cmd}: {answer}"
+        );
     }
     assert_eq!(app.count("reversals").await, 0);
     assert_eq!(app.order_count().await, 2);
@@ -162,7 +216,15 @@ async fn an_inner_store_uid_of_another_merchant_is_refused_on_every_command() {
 #[tokio::test]
 async fn order_ids_are_kept_byte_for_byte_or_refused() {
     let app = spawn_app().await;
-    for bad in [" A-1", "A-1 ", "A-1\r\n", "A\n1", "A\t1", "\u{0}A", "A-1\u{3000}"] {
+    for bad in [
+        " A-1",
+        "A-1 ",
+        "A-1\r\n",
+        "A\n1",
+        "A\t1",
+        "\u{0}A",
+        "A-1\u{3000}",
+    ] {
         let answer = app.order(&sample_order_json(bad, 100)).await;
         assert_eq!(answer["code"], "100", "{bad:?}: {answer}");
         assert!(
@@ -171,7 +233,11 @@ async fn order_ids_are_kept_byte_for_byte_or_refused() {
         );
     }
     assert_eq!(app.order_count().await, 0);
-    for good in ["A-1", "訂單 2026/11#1", "F3DCB0AD-23F3-4721-BBBA-FAC8CDDB9E5F"] {
+    for good in [
+        "A-1",
+        "訂單 2026/11#1",
+        "F3DCB0AD-23F3-4721-BBBA-FAC8CDDB9E5F",
+    ] {
         let answer = app.order(&sample_order_json(good, 100)).await;
         assert_eq!(answer["code"], "200", "{good:?}: {answer}");
         let uid = answer["uid"].as_u64().expect("uid");
@@ -200,7 +266,10 @@ async fn recurring_tools_are_neither_listed_nor_accepted_until_they_can_be_paid(
         order["pfn"] = json!(pfn);
         let answer = app.order(&order).await;
         assert_eq!(answer["code"], "100", "{pfn}: {answer}");
-        assert!(answer["msg"].as_str().expect("msg").starts_with("pfn"), "{answer}");
+        assert!(
+            answer["msg"].as_str().expect("msg").starts_with("pfn"),
+            "{answer}"
+        );
     }
     assert_eq!(app.order_count().await, 0);
 }

@@ -4,6 +4,7 @@
 mod applications;
 mod authorisation;
 mod card_plans;
+mod delivery;
 mod durability;
 mod envelope;
 mod helpers;

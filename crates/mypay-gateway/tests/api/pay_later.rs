@@ -28,6 +28,7 @@ async fn a_cvs_code_is_issued_notified_then_paid_at_the_counter() {
     let app = spawn_app().await;
     let receiver = Receiver::start(vec![Reply::Ack]).await;
     app.set_notify_url(&receiver.url).await;
+    app.set_refund_url(&receiver.url).await;
     let (uid, key, body) = issued(&app, "CVS-1", 1200, "CSTORECODE").await;
     assert_eq!(body["prc"], "260");
     assert_eq!(body["result_content_type"], "IBON");
@@ -169,6 +170,7 @@ async fn counter_refunds_queue_for_the_nightly_batch_and_can_be_cancelled_until_
     let app = spawn_app().await;
     let receiver = Receiver::start(vec![Reply::Ack]).await;
     app.set_notify_url(&receiver.url).await;
+    app.set_refund_url(&receiver.url).await;
     let (uid, key, _) = issued(&app, "CVS-R", 1000, "CSTORECODE").await;
     offline_payment(&app, uid, json!({})).await;
 

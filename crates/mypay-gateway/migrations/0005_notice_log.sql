@@ -1,0 +1,15 @@
+-- Each delivery attempt records why it was made (the schedule, or a resend) and where it
+-- went: a resend goes to the merchant's URL of the moment, not the one the notice was
+-- written with. `attempt` numbers the log; `notices.attempts` counts scheduled attempts.
+ALTER TABLE notice_attempts ADD COLUMN trigger TEXT NOT NULL DEFAULT 'scheduled';
+ALTER TABLE notice_attempts ADD COLUMN url TEXT NOT NULL DEFAULT '';
+
+-- Due notices are looked up per merchant (deliveries are shared fairly between them).
+CREATE INDEX notices_due_by_merchant ON notices (status, store_uid, next_attempt_at);
+
+-- Values of this installation that must outlive a restart and be the same for every node:
+-- the secret that signs PayPage tickets and CSRF tokens, the sandbox clock's offset.
+CREATE TABLE installation (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
