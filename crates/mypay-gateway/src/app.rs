@@ -37,8 +37,17 @@ pub struct Shared {
     pub notices_waiting: Arc<Notify>,
     /// The notification worker: deliveries, resends, draining after a clock advance.
     pub deliveries: Arc<notify::worker::Deliveries>,
+    /// Signs PayPage tickets and CSRF tokens.
+    pub tickets: crate::tickets::Tickets,
     /// Where consumers reach the PayPage, without a trailing slash.
     pub base_url: Arc<str>,
+}
+
+impl Shared {
+    /// Cookies are `Secure` when consumers reach the gateway over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
 }
 
 pub struct Application {
@@ -48,12 +57,41 @@ pub struct Application {
 }
 
 impl Application {
-    /// Open the store, seed the sample merchant, bind the listener.
+    /// Open the store, seed the sample merchant, bind the listener. In the sandbox the
+    /// simulated acquirer takes the money; production needs a connector of its own
+    /// ([`Application::build_with`]).
     pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<Application> {
+        Application::build_with(settings, clock, None).await
+    }
+
+    /// [`Application::build`] with the upstream connector that moves the money. Without
+    /// one, the sandbox uses its simulated acquirer, and production refuses to start:
+    /// it must never take money through the simulation.
+    pub async fn build_with(
+        settings: Settings,
+        clock: Clock,
+        acquirer: Option<Arc<dyn CardAcquirer>>,
+    ) -> anyhow::Result<Application> {
+        let acquirer: Arc<dyn CardAcquirer> = match (settings.mode, acquirer) {
+            (_, Some(a)) => a,
+            (Mode::Sandbox, None) => Arc::new(sandbox::cards::TestCardAcquirer),
+            (Mode::Production, None) => anyhow::bail!(
+                "production mode needs an upstream connector to move money, and none is \
+                 configured: this build has only the sandbox's simulated acquirer, which \
+                 never takes real payments. Run with --mode sandbox."
+            ),
+        };
         let store = Store::open(&settings.database_path).await?;
-        if settings.seed_sample_merchant {
+        if settings.seed_sample_merchant && settings.mode == Mode::Sandbox {
             store.seed_sample_merchant(clock.now()).await?;
         }
+        // The test clock continues where it stood: stored, and never back.
+        if clock.is_advanceable()
+            && let Some((offset, high_water)) = store.clock_state().await?
+        {
+            clock.restore(offset, high_water);
+        }
+        let tickets = crate::tickets::Tickets::new(store.installation_secret().await?);
         let listener = TcpListener::bind(settings.listen).await?;
         let port = listener.local_addr()?.port();
         let base_url: Arc<str> = settings
@@ -96,16 +134,29 @@ impl Application {
             settings: Arc::new(settings),
             store,
             clock,
-            acquirer: Arc::new(sandbox::cards::TestCardAcquirer),
+            acquirer,
+            tickets,
             notices_waiting,
             deliveries,
             base_url,
         }));
-        let mut router = Router::new().merge(api::router()).merge(paypage::router());
-        if state.settings.mode == Mode::Sandbox {
+        let sandbox_mode = state.settings.mode == Mode::Sandbox;
+        let mut router = Router::new()
+            .merge(api::router())
+            .merge(paypage::router())
+            .route(
+                "/assets/paypage.css",
+                axum::routing::get(crate::edge::stylesheet),
+            );
+        if sandbox_mode {
             router = router.merge(sandbox::router());
         }
-        let router = router.with_state(state.clone());
+        let router = router
+            .fallback(move || async move { crate::edge::not_found_page(sandbox_mode) })
+            .layer(axum::middleware::map_response(
+                crate::edge::security_headers,
+            ))
+            .with_state(state.clone());
         Ok(Application {
             listener,
             router,

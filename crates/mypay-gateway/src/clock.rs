@@ -65,6 +65,31 @@ impl Clock {
         Timestamp::from_microsecond(us).unwrap_or(Timestamp::MAX)
     }
 
+    /// Whether this clock can be moved (the sandbox's, and tests').
+    pub fn is_advanceable(&self) -> bool {
+        self.inner.advanceable
+    }
+
+    /// The offset in microseconds.
+    pub fn offset_micros(&self) -> i64 {
+        self.inner.offset_us.load(Ordering::Acquire)
+    }
+
+    /// Restore a stored state at start: the stored offset, raised if need be so that the
+    /// clock shows at least `high_water_us`, the latest instant it showed before (the
+    /// system time may have gone back meanwhile). Never moves the clock back.
+    pub fn restore(&self, offset_us: i64, high_water_us: i64) {
+        if !self.inner.advanceable {
+            return;
+        }
+        let base = self.now().as_microsecond() - self.offset_micros();
+        let needed = high_water_us.saturating_sub(base);
+        let target = offset_us
+            .max(needed)
+            .clamp(0, MAX_OFFSET_SECONDS * 1_000_000);
+        self.inner.offset_us.fetch_max(target, Ordering::AcqRel);
+    }
+
     pub fn offset_seconds(&self) -> i64 {
         self.inner.offset_us.load(Ordering::Acquire) / 1_000_000
     }

@@ -33,9 +33,21 @@ pub enum Route {
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/init", post(init))
-        .route("/api/agent", post(agent))
-        .route("/api/open", post(open))
+        .route("/api/init", post(init).get(not_a_post))
+        .route("/api/agent", post(agent).get(not_a_post))
+        .route("/api/open", post(open).get(not_a_post))
+}
+
+/// A browser or a misconfigured client that GETs an API path: the document's `100`,
+/// saying what to send instead.
+async fn not_a_post() -> Response {
+    json_response(
+        ApiError::envelope(
+            "request: send a POST with a form (or JSON) of store_uid, service and encry_data; \
+             this path takes no GET",
+        )
+        .into_json(),
+    )
 }
 
 async fn init(State(state): State<AppState>, request: Request) -> Response {

@@ -35,7 +35,11 @@ pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
     let answer = OrderResponse {
         code: "200".to_owned(),
         msg: "資料正確".to_owned(),
-        url: format!("{}/payment/{uid}.html", state.base_url),
+        url: format!(
+            "{}/payment/{}.html",
+            state.base_url,
+            state.tickets.ticket(uid)
+        ),
         uid,
         key,
     };

@@ -16,6 +16,7 @@ use crate::config::Mode;
 use crate::ledger::counter::Issued;
 use crate::ledger::state;
 use crate::store::OrderRow;
+use crate::tickets::Tickets;
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
@@ -66,7 +67,8 @@ struct CheckoutPage {
     page_path: String,
     locale: &'static str,
     sandbox: bool,
-    uid: u64,
+    /// The order's PayPage ticket (`<uid>-<token>`), for the forms' URLs.
+    ticket: String,
     order_id: String,
     currency: String,
     amount: i64,
@@ -93,7 +95,8 @@ struct OtpPage {
     languages: &'static [(&'static str, &'static str)],
     page_path: String,
     locale: &'static str,
-    uid: u64,
+    /// The order's PayPage ticket (`<uid>-<token>`), for the forms' URLs.
+    ticket: String,
     cardno: String,
     currency: String,
     amount: i64,
@@ -123,12 +126,13 @@ struct ResultPage {
     /// What to pay a pay-later order with.
     payment: Option<PaymentDetails>,
     /// A bound cardless application: (uid, csrf) for its submit and abandon forms.
-    bound: Option<(u64, String)>,
+    bound: Option<(String, String)>,
 }
 
 /// The code, account and barcodes of a pay-later order, for its result page.
 struct PaymentDetails {
-    uid: u64,
+    /// The order's PayPage ticket, for the barcode images' URLs.
+    ticket: String,
     tool: String,
     pin_code: String,
     bank_code: String,
@@ -138,7 +142,11 @@ struct PaymentDetails {
 }
 
 impl PaymentDetails {
-    fn of(order: &OrderRow, locale: mypay_protocol::values::Locale) -> Option<PaymentDetails> {
+    fn of(
+        order: &OrderRow,
+        ticket: &str,
+        locale: mypay_protocol::values::Locale,
+    ) -> Option<PaymentDetails> {
         let content = order.result_content.as_deref()?;
         let v: serde_json::Value = serde_json::from_str(content).ok()?;
         let text = |k: &str| {
@@ -154,7 +162,7 @@ impl PaymentDetails {
             .map(|t| i18n::tool_name(t, locale).to_owned())
             .unwrap_or_default();
         Some(PaymentDetails {
-            uid: order.uid,
+            ticket: ticket.to_owned(),
             tool,
             pin_code: text("PinCode"),
             bank_code: text("BankCode"),
@@ -178,7 +186,8 @@ struct WalletPage {
     languages: &'static [(&'static str, &'static str)],
     page_path: String,
     locale: &'static str,
-    uid: u64,
+    /// The order's PayPage ticket (`<uid>-<token>`), for the forms' URLs.
+    ticket: String,
     pfn: String,
     wallet: String,
     currency: String,
@@ -198,55 +207,66 @@ struct MessagePage {
     message: String,
 }
 
-/// What one request knows of the consumer: language and CSRF token (from cookies).
+/// What one request knows of the consumer: language and CSRF nonce (from cookies).
 struct Visitor {
     locale: Locale,
-    csrf: Option<String>,
+    /// The browser's random nonce; the forms' tokens are signed over it and the order.
+    nonce: Option<String>,
     /// Cookies to set on the answer.
     set_cookies: Vec<String>,
+    /// `; Secure` on cookies when consumers reach us over https.
+    secure: bool,
 }
 
 impl Visitor {
-    fn from_request(headers: &HeaderMap, locale_param: Option<&str>) -> Visitor {
+    fn from_request(headers: &HeaderMap, locale_param: Option<&str>, secure: bool) -> Visitor {
         let cookies = cookies(headers);
         let mut set_cookies = Vec::new();
+        let secure_attr = if secure { "; Secure" } else { "" };
         let chosen = locale_param.and_then(Locale::parse);
         if let Some(l) = chosen {
             set_cookies.push(format!(
-                "{LOCALE_COOKIE}={}; Path=/payment; SameSite=Lax; Max-Age=2592000",
+                "{LOCALE_COOKIE}={}; Path=/payment; SameSite=Lax; Max-Age=2592000{secure_attr}",
                 l.code()
             ));
         }
         let locale = chosen
             .or_else(|| cookies.get(LOCALE_COOKIE).and_then(|c| Locale::parse(c)))
             .unwrap_or_default();
-        let csrf = cookies
+        let nonce = cookies
             .get(CSRF_COOKIE)
             .filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit()))
             .cloned();
         Visitor {
             locale,
-            csrf,
+            nonce,
             set_cookies,
+            secure,
         }
     }
 
-    /// The CSRF token, creating one (and its cookie) when the consumer has none.
-    fn csrf_token(&mut self) -> String {
-        if let Some(t) = &self.csrf {
-            return t.clone();
-        }
-        let token = crate::api::new_token();
-        self.set_cookies.push(format!(
-            "{CSRF_COOKIE}={token}; Path=/payment; HttpOnly; SameSite=Lax"
-        ));
-        self.csrf = Some(token.clone());
-        token
+    /// The CSRF token of order `uid`'s forms, creating the browser's nonce (and its
+    /// cookie) when it has none.
+    fn csrf_token(&mut self, tickets: &Tickets, uid: u64) -> String {
+        let nonce = match &self.nonce {
+            Some(n) => n.clone(),
+            None => {
+                let nonce = crate::api::new_token();
+                let secure_attr = if self.secure { "; Secure" } else { "" };
+                self.set_cookies.push(format!(
+                    "{CSRF_COOKIE}={nonce}; Path=/payment; HttpOnly; SameSite=Lax{secure_attr}"
+                ));
+                self.nonce = Some(nonce.clone());
+                nonce
+            }
+        };
+        tickets.csrf(uid, &nonce)
     }
 
-    fn csrf_matches(&self, form: &HashMap<String, String>) -> bool {
-        match (&self.csrf, form.get("csrf")) {
-            (Some(cookie), Some(field)) => cookie == field,
+    /// Whether the form carries the token of order `uid` for this browser's nonce.
+    fn csrf_matches(&self, tickets: &Tickets, uid: u64, form: &HashMap<String, String>) -> bool {
+        match (&self.nonce, form.get("csrf")) {
+            (Some(nonce), Some(field)) => tickets.csrf_valid(uid, nonce, field),
             _ => false,
         }
     }
@@ -270,22 +290,23 @@ impl Visitor {
         response
     }
 
-    fn not_found(self, uid: u64) -> Response {
+    /// No such page: an unknown order, or a ticket whose token is wrong (the same answer).
+    fn not_found(self) -> Response {
         let text = texts(self.locale).not_found.to_owned();
-        self.message(StatusCode::NOT_FOUND, uid, text)
+        self.message(StatusCode::NOT_FOUND, text)
     }
 
-    /// The form's CSRF token did not match the cookie.
-    fn expired(self, uid: u64) -> Response {
+    /// The form's CSRF token did not verify.
+    fn expired(self) -> Response {
         let text = texts(self.locale).session_expired.to_owned();
-        self.message(StatusCode::FORBIDDEN, uid, text)
+        self.message(StatusCode::FORBIDDEN, text)
     }
 
-    fn message(self, status: StatusCode, uid: u64, text: String) -> Response {
+    fn message(self, status: StatusCode, text: String) -> Response {
         let page = MessagePage {
             t: texts(self.locale),
             languages: &LANGUAGES,
-            page_path: format!("/payment/{uid}.html"),
+            page_path: String::new(),
             locale: self.locale.code(),
             message: text,
         };
@@ -345,12 +366,14 @@ async fn show(
     Query(q): Query<LocaleQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let visitor = Visitor::from_request(&headers, q.locale.as_deref());
+    let visitor = Visitor::from_request(&headers, q.locale.as_deref(), state.secure_cookies());
+    // The bare `/payment/<uid>.html` of the document's shape, without the token, names
+    // nothing: every page and action needs the ticket.
     let Some(uid) = page
         .strip_suffix(".html")
-        .and_then(|u| u.parse::<u64>().ok())
+        .and_then(|t| state.tickets.open(t))
     else {
-        return visitor.not_found(0);
+        return visitor.not_found();
     };
     checkout_page(&state, visitor, uid, None, StatusCode::OK).await
 }
@@ -373,12 +396,12 @@ async fn checkout_page(
     let (order, merchant) = match load(state, uid).await {
         Ok(Some(x)) => x,
         Ok(None) => {
-            return visitor.not_found(uid);
+            return visitor.not_found();
         }
         Err(r) => return r,
     };
     if !state::is_payable(order.prc) {
-        return result_page(visitor, &order, &merchant);
+        return result_page(&state.tickets, visitor, &order, &merchant);
     }
     let request: OrderRequest = serde_json::from_str(&order.request).unwrap_or_default();
     let card_choices = checkout::card_tools(&merchant.settings, &order);
@@ -412,16 +435,16 @@ async fn checkout_page(
         in_person: request.transaction_type == Some(2),
         t: texts(visitor.locale),
         languages: &LANGUAGES,
-        page_path: format!("/payment/{uid}.html"),
+        page_path: format!("/payment/{}.html", state.tickets.ticket(uid)),
         locale: visitor.locale.code(),
         sandbox: state.settings.mode == Mode::Sandbox,
-        uid,
+        ticket: state.tickets.ticket(uid),
         order_id: order.order_id.clone(),
         currency: order.currency.clone(),
         amount: order.cost,
         items: request.items.unwrap_or_default(),
         tools,
-        csrf: visitor.csrf_token(),
+        csrf: visitor.csrf_token(&state.tickets, uid),
         error,
     };
     let body = page.render();
@@ -429,12 +452,14 @@ async fn checkout_page(
 }
 
 fn result_page(
+    tickets: &Tickets,
     mut visitor: Visitor,
     order: &OrderRow,
     merchant: &crate::store::Merchant,
 ) -> Response {
     let t = texts(visitor.locale);
-    let csrf = visitor.csrf_token();
+    let csrf = visitor.csrf_token(tickets, order.uid);
+    let ticket = tickets.ticket(order.uid);
     let request: OrderRequest = serde_json::from_str(&order.request).unwrap_or_default();
     let success = state::is_success(order.prc);
     let headline = match order.prc {
@@ -456,7 +481,7 @@ fn result_page(
         Prc::Failed | Prc::SystemError | Prc::Abandoned | Prc::Expired
     );
     let payment = matches!(order.prc, Prc::CvsIssued | Prc::VirtualAccountIssued)
-        .then(|| PaymentDetails::of(order, visitor.locale))
+        .then(|| PaymentDetails::of(order, &ticket, visitor.locale))
         .flatten();
     let redirect = if success {
         request
@@ -472,7 +497,7 @@ fn result_page(
     let page = ResultPage {
         t,
         languages: &LANGUAGES,
-        page_path: format!("/payment/{}.html", order.uid),
+        page_path: format!("/payment/{ticket}.html"),
         locale: visitor.locale.code(),
         success,
         waiting: matches!(
@@ -486,7 +511,7 @@ fn result_page(
                 | Prc::CardlessBound
                 | Prc::CardlessReview
         ),
-        bound: (order.prc == Prc::CardlessBound).then(|| (order.uid, csrf.clone())),
+        bound: (order.prc == Prc::CardlessBound).then(|| (ticket.clone(), csrf.clone())),
         headline,
         order_id: order.order_id.clone(),
         currency: order.currency.clone(),
@@ -525,14 +550,17 @@ fn see_other(path: String) -> Response {
 /// `POST /payment/<uid>/pay`: the card form.
 async fn pay(
     State(state): State<AppState>,
-    Path(uid): Path<u64>,
+    Path(ticket): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let visitor = Visitor::from_request(&headers, None);
+    let visitor = Visitor::from_request(&headers, None, state.secure_cookies());
+    let Some(uid) = state.tickets.open(&ticket) else {
+        return visitor.not_found();
+    };
     let form = form_fields(&body);
-    if !visitor.csrf_matches(&form) {
-        return visitor.expired(uid);
+    if !visitor.csrf_matches(&state.tickets, uid, &form) {
+        return visitor.expired();
     }
     let card = CardForm {
         pfn: form.get("pfn").cloned(),
@@ -550,14 +578,17 @@ async fn pay(
 /// `POST /payment/<uid>/issue`: the consumer chose a pay-later tool.
 async fn issue(
     State(state): State<AppState>,
-    Path(uid): Path<u64>,
+    Path(ticket): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let visitor = Visitor::from_request(&headers, None);
+    let visitor = Visitor::from_request(&headers, None, state.secure_cookies());
+    let Some(uid) = state.tickets.open(&ticket) else {
+        return visitor.not_found();
+    };
     let form = form_fields(&body);
-    if !visitor.csrf_matches(&form) {
-        return visitor.expired(uid);
+    if !visitor.csrf_matches(&state.tickets, uid, &form) {
+        return visitor.expired();
     }
     let pfn = form.get("pfn").cloned().unwrap_or_default();
     let outcome = checkout::issue_pay_later(&state, uid, &pfn).await;
@@ -572,11 +603,11 @@ async fn after_payment(
     outcome: Result<Outcome, CheckoutError>,
 ) -> Response {
     match outcome {
-        Ok(Outcome::NeedsOtp) => see_other(format!("/payment/{uid}/otp")),
+        Ok(Outcome::NeedsOtp) => see_other(format!("/payment/{}/otp", state.tickets.ticket(uid))),
         Ok(Outcome::Done(_)) | Err(CheckoutError::NotPayable(_)) => {
-            see_other(format!("/payment/{uid}/result"))
+            see_other(format!("/payment/{}/result", state.tickets.ticket(uid)))
         }
-        Err(CheckoutError::NotFound) => visitor.not_found(uid),
+        Err(CheckoutError::NotFound) => visitor.not_found(),
         Err(CheckoutError::Store(e)) => {
             tracing::error!(error = %e, uid, "PayPage payment");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
@@ -599,21 +630,28 @@ async fn after_payment(
 /// QR page; in person, the merchant's scan of the consumer's code pays at once.
 async fn wallet_choose(
     State(state): State<AppState>,
-    Path(uid): Path<u64>,
+    Path(ticket): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let visitor = Visitor::from_request(&headers, None);
+    let visitor = Visitor::from_request(&headers, None, state.secure_cookies());
+    let Some(uid) = state.tickets.open(&ticket) else {
+        return visitor.not_found();
+    };
     let form = form_fields(&body);
-    if !visitor.csrf_matches(&form) {
-        return visitor.expired(uid);
+    if !visitor.csrf_matches(&state.tickets, uid, &form) {
+        return visitor.expired();
     }
     let pfn = form.get("pfn").cloned().unwrap_or_default();
     let offline = mypay_protocol::PaymentTool::parse(&pfn)
         .is_some_and(|t| t.family() == mypay_protocol::pfn::ToolFamily::WalletOffline);
     if !offline {
         return match mypay_protocol::PaymentTool::parse(&pfn) {
-            Some(tool) => see_other(format!("/payment/{uid}/wallet/{}", tool.code())),
+            Some(tool) => see_other(format!(
+                "/payment/{}/wallet/{}",
+                state.tickets.ticket(uid),
+                tool.code()
+            )),
             None => {
                 let text = texts(visitor.locale).err_tool.to_owned();
                 checkout_page(
@@ -636,24 +674,32 @@ async fn wallet_choose(
 /// the sandbox the wallet app's answer as two buttons.
 async fn wallet_page(
     State(state): State<AppState>,
-    Path((uid, pfn)): Path<(u64, String)>,
+    Path((ticket, pfn)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let mut visitor = Visitor::from_request(&headers, None);
+    let mut visitor = Visitor::from_request(&headers, None, state.secure_cookies());
+    let Some(uid) = state.tickets.open(&ticket) else {
+        return visitor.not_found();
+    };
     let (order, merchant) = match load(&state, uid).await {
         Ok(Some(x)) => x,
-        Ok(None) => return visitor.not_found(uid),
+        Ok(None) => return visitor.not_found(),
         Err(r) => return r,
     };
     let allowed = checkout::wallet_tools(&merchant.settings, &order);
     let Some(tool) = mypay_protocol::PaymentTool::parse(&pfn).filter(|t| allowed.contains(t))
     else {
-        return visitor.not_found(uid);
+        return visitor.not_found();
     };
     if !state::is_payable(order.prc) {
-        return result_page(visitor, &order, &merchant);
+        return result_page(&state.tickets, visitor, &order, &merchant);
     }
-    let target = format!("{}/payment/{uid}/wallet/{}", state.base_url, tool.code());
+    let target = format!(
+        "{}/payment/{}/wallet/{}",
+        state.base_url,
+        state.tickets.ticket(uid),
+        tool.code()
+    );
     let qr_svg = match qrcode::QrCode::new(target.as_bytes()) {
         Ok(code) => code
             .render::<qrcode::render::svg::Color>()
@@ -667,15 +713,19 @@ async fn wallet_page(
     let page = WalletPage {
         t: texts(visitor.locale),
         languages: &LANGUAGES,
-        page_path: format!("/payment/{uid}/wallet/{}", tool.code()),
+        page_path: format!(
+            "/payment/{}/wallet/{}",
+            state.tickets.ticket(uid),
+            tool.code()
+        ),
         locale: visitor.locale.code(),
-        uid,
+        ticket: state.tickets.ticket(uid),
         pfn: tool.code().to_owned(),
         wallet: i18n::tool_name(tool, visitor.locale).to_owned(),
         currency: order.currency.clone(),
         amount: order.cost,
         qr_svg,
-        csrf: visitor.csrf_token(),
+        csrf: visitor.csrf_token(&state.tickets, uid),
     };
     let body = page.render();
     visitor.respond(StatusCode::OK, body)
@@ -684,14 +734,17 @@ async fn wallet_page(
 /// `POST /payment/<uid>/wallet/<pfn>`: the wallet app's answer (sandbox).
 async fn wallet_confirm(
     State(state): State<AppState>,
-    Path((uid, pfn)): Path<(u64, String)>,
+    Path((ticket, pfn)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let visitor = Visitor::from_request(&headers, None);
+    let visitor = Visitor::from_request(&headers, None, state.secure_cookies());
+    let Some(uid) = state.tickets.open(&ticket) else {
+        return visitor.not_found();
+    };
     let form = form_fields(&body);
-    if !visitor.csrf_matches(&form) {
-        return visitor.expired(uid);
+    if !visitor.csrf_matches(&state.tickets, uid, &form) {
+        return visitor.expired();
     }
     let approve = form.get("decision").map(String::as_str) == Some("approve");
     let outcome = checkout::pay_wallet(&state, uid, &pfn, approve, None).await;
@@ -702,14 +755,17 @@ async fn wallet_confirm(
 /// cash.
 async fn apply(
     State(state): State<AppState>,
-    Path(uid): Path<u64>,
+    Path(ticket): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let visitor = Visitor::from_request(&headers, None);
+    let visitor = Visitor::from_request(&headers, None, state.secure_cookies());
+    let Some(uid) = state.tickets.open(&ticket) else {
+        return visitor.not_found();
+    };
     let form = form_fields(&body);
-    if !visitor.csrf_matches(&form) {
-        return visitor.expired(uid);
+    if !visitor.csrf_matches(&state.tickets, uid, &form) {
+        return visitor.expired();
     }
     let pfn = form.get("pfn").cloned().unwrap_or_default();
     let outcome = checkout::apply_for(&state, uid, &pfn).await;
@@ -722,7 +778,13 @@ const BARCODE_HEIGHT_PX: u32 = 60;
 
 /// `GET /payment/<uid>/barcode/<n>`: barcode `n` (1–3) of a pay-later order as a
 /// Code-39 SVG image.
-async fn barcode(State(state): State<AppState>, Path((uid, n)): Path<(u64, String)>) -> Response {
+async fn barcode(
+    State(state): State<AppState>,
+    Path((ticket, n)): Path<(String, String)>,
+) -> Response {
+    let Some(uid) = state.tickets.open(&ticket) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
     let n: usize = match n.trim_end_matches(".svg").parse() {
         Ok(n) if (1..=3).contains(&n) => n,
         _ => return StatusCode::NOT_FOUND.into_response(),
@@ -780,10 +842,13 @@ async fn barcode(State(state): State<AppState>, Path((uid, n)): Path<(u64, Strin
 
 async fn otp_page(
     State(state): State<AppState>,
-    Path(uid): Path<u64>,
+    Path(ticket): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let visitor = Visitor::from_request(&headers, None);
+    let visitor = Visitor::from_request(&headers, None, state.secure_cookies());
+    let Some(uid) = state.tickets.open(&ticket) else {
+        return visitor.not_found();
+    };
     render_otp(&state, visitor, uid, None, StatusCode::OK).await
 }
 
@@ -797,13 +862,13 @@ async fn render_otp(
     let (order, _) = match load(state, uid).await {
         Ok(Some(x)) => x,
         Ok(None) => {
-            return visitor.not_found(uid);
+            return visitor.not_found();
         }
         Err(r) => return r,
     };
     let challenge = match state.store.challenge(uid).await {
         Ok(Some(c)) if state::is_payable(order.prc) => c,
-        Ok(_) => return see_other(format!("/payment/{uid}.html")),
+        Ok(_) => return see_other(format!("/payment/{}.html", state.tickets.ticket(uid))),
         Err(e) => {
             tracing::error!(error = %e, uid, "loading a 3D challenge");
             return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
@@ -812,13 +877,13 @@ async fn render_otp(
     let page = OtpPage {
         t: texts(visitor.locale),
         languages: &LANGUAGES,
-        page_path: format!("/payment/{uid}.html"),
+        page_path: format!("/payment/{}.html", state.tickets.ticket(uid)),
         locale: visitor.locale.code(),
-        uid,
+        ticket: state.tickets.ticket(uid),
         cardno: challenge.cardno,
         currency: order.currency.clone(),
         amount: order.cost,
-        csrf: visitor.csrf_token(),
+        csrf: visitor.csrf_token(&state.tickets, uid),
         error,
     };
     let body = page.render();
@@ -827,19 +892,26 @@ async fn render_otp(
 
 async fn otp_submit(
     State(state): State<AppState>,
-    Path(uid): Path<u64>,
+    Path(ticket): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let visitor = Visitor::from_request(&headers, None);
+    let visitor = Visitor::from_request(&headers, None, state.secure_cookies());
+    let Some(uid) = state.tickets.open(&ticket) else {
+        return visitor.not_found();
+    };
     let form = form_fields(&body);
-    if !visitor.csrf_matches(&form) {
-        return visitor.expired(uid);
+    if !visitor.csrf_matches(&state.tickets, uid, &form) {
+        return visitor.expired();
     }
     let password = form.get("otp").map(String::as_str).unwrap_or_default();
     match checkout::submit_otp(&state, uid, password).await {
-        Ok(_) | Err(CheckoutError::NotPayable(_)) => see_other(format!("/payment/{uid}/result")),
-        Err(CheckoutError::NoChallenge) => see_other(format!("/payment/{uid}.html")),
+        Ok(_) | Err(CheckoutError::NotPayable(_)) => {
+            see_other(format!("/payment/{}/result", state.tickets.ticket(uid)))
+        }
+        Err(CheckoutError::NoChallenge) => {
+            see_other(format!("/payment/{}.html", state.tickets.ticket(uid)))
+        }
         Err(e @ CheckoutError::WrongOtp(_)) => {
             let text = error_text(texts(visitor.locale), &e);
             render_otp(
@@ -860,33 +932,41 @@ async fn otp_submit(
 
 async fn result(
     State(state): State<AppState>,
-    Path(uid): Path<u64>,
+    Path(ticket): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let visitor = Visitor::from_request(&headers, None);
+    let visitor = Visitor::from_request(&headers, None, state.secure_cookies());
+    let Some(uid) = state.tickets.open(&ticket) else {
+        return visitor.not_found();
+    };
     match load(&state, uid).await {
         Ok(Some((order, _))) if state::is_payable(order.prc) => {
-            see_other(format!("/payment/{uid}.html"))
+            see_other(format!("/payment/{}.html", state.tickets.ticket(uid)))
         }
-        Ok(Some((order, merchant))) => result_page(visitor, &order, &merchant),
-        Ok(None) => visitor.not_found(uid),
+        Ok(Some((order, merchant))) => result_page(&state.tickets, visitor, &order, &merchant),
+        Ok(None) => visitor.not_found(),
         Err(r) => r,
     }
 }
 
 async fn abandon(
     State(state): State<AppState>,
-    Path(uid): Path<u64>,
+    Path(ticket): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let visitor = Visitor::from_request(&headers, None);
-    if !visitor.csrf_matches(&form_fields(&body)) {
-        return visitor.expired(uid);
+    let visitor = Visitor::from_request(&headers, None, state.secure_cookies());
+    let Some(uid) = state.tickets.open(&ticket) else {
+        return visitor.not_found();
+    };
+    if !visitor.csrf_matches(&state.tickets, uid, &form_fields(&body)) {
+        return visitor.expired();
     }
     match checkout::abandon(&state, uid).await {
-        Ok(_) | Err(CheckoutError::NotPayable(_)) => see_other(format!("/payment/{uid}/result")),
-        Err(CheckoutError::NotFound) => visitor.not_found(uid),
+        Ok(_) | Err(CheckoutError::NotPayable(_)) => {
+            see_other(format!("/payment/{}/result", state.tickets.ticket(uid)))
+        }
+        Err(CheckoutError::NotFound) => visitor.not_found(),
         Err(e) => {
             tracing::error!(error = %e, uid, "abandoning an order");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()

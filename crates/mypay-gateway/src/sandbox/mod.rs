@@ -41,29 +41,45 @@ fn error(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, Json(json!({ "error": msg.into() }))).into_response()
 }
 
-/// Read a body as JSON or as a form, by its content type. The error is the reply itself.
+/// Read a body as JSON or as a form, by its content type; an empty body is an empty
+/// object. A body of any other (or no) content type is refused naming the content type,
+/// never guessed at. The error is the reply itself.
 #[allow(clippy::result_large_err)]
 fn read_body<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<T, Response> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.contains("json"));
     if body.iter().all(u8::is_ascii_whitespace) {
         return serde_json::from_str("{}")
             .map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()));
     }
-    if is_json {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    if media == "application/json" || media.ends_with("+json") {
         serde_json::from_slice(body)
             .map_err(|e| error(StatusCode::BAD_REQUEST, format!("body: {e}")))
-    } else {
+    } else if media == "application/x-www-form-urlencoded" {
         let map: serde_json::Map<String, Value> = form_urlencoded::parse(body)
             .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
             .collect();
         serde_json::from_value(Value::Object(map))
             .map_err(|e| error(StatusCode::BAD_REQUEST, format!("body: {e}")))
+    } else {
+        let got = if media.is_empty() {
+            "none".to_owned()
+        } else {
+            format!("{media:?}")
+        };
+        Err(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "content-type: send application/json or application/x-www-form-urlencoded (got {got})"
+            ),
+        ))
     }
 }
 
@@ -235,11 +251,20 @@ async fn advance(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         Ok(a) => a,
         Err(r) => return r,
     };
-    if state.clock.advance(req.seconds).is_none() {
+    let Some(now) = state.clock.advance(req.seconds) else {
         return error(
             StatusCode::BAD_REQUEST,
             "seconds: must be a whole number ≥ 0",
         );
+    };
+    // Stored before anything runs at the new time: a restart continues from here.
+    if let Err(e) = state
+        .store
+        .save_clock_state(state.clock.offset_micros(), now.as_microsecond())
+        .await
+    {
+        tracing::error!(error = %e, "storing the test clock");
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
     }
     let timers = match jobs::run_due(&state).await {
         Ok(n) => n,

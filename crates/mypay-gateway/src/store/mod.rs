@@ -7,6 +7,7 @@
 //! (one fsync for the batch) and answers each only after that commit.
 
 mod direct;
+mod installation;
 mod merchants;
 mod notices;
 mod orders;

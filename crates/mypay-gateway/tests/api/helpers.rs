@@ -309,6 +309,11 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no {kind} notice for order {uid}"))
     }
 
+    /// The PayPage ticket of order `uid` (`<uid>-<token>`), as in the `url` answered.
+    pub fn ticket(&self, uid: u64) -> String {
+        self.state.tickets.ticket(uid)
+    }
+
     /// Rows of a table, for checks that nothing was written.
     pub async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))

@@ -6,6 +6,7 @@ mod authorisation;
 mod card_plans;
 mod delivery;
 mod durability;
+mod edges;
 mod envelope;
 mod helpers;
 mod inputs;

@@ -9,7 +9,14 @@ async fn an_order_answers_200_with_uid_key_and_the_paypage_url() {
     assert_eq!(answer["code"], "200");
     assert_eq!(answer["msg"], "資料正確");
     let uid = answer["uid"].as_u64().expect("uid is a number");
-    assert_eq!(answer["url"], format!("{}/payment/{uid}.html", app.base));
+    assert_eq!(
+        answer["url"],
+        format!(
+            "{}/payment/{}.html",
+            app.base,
+            app.state.tickets.ticket(uid)
+        )
+    );
     let key = answer["key"].as_str().expect("key");
     assert_eq!(key.len(), 32);
     assert!(key.bytes().all(|b| b.is_ascii_hexdigit()));

@@ -43,7 +43,8 @@ async fn get_page(app: &TestApp, path: &str, jar: &str) -> reqwest::Response {
 
 fn hidden_csrf(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
-    html[at..at + 32].to_owned()
+    let len = html[at..].find('"').expect("end of the csrf field");
+    html[at..at + len].to_owned()
 }
 
 #[tokio::test]
@@ -77,7 +78,7 @@ async fn a_consumer_pays_with_a_3d_card_and_goes_back_to_the_merchant_without_pa
     // Without the cookie's token, nothing happens.
     let forged = post_form(
         &app,
-        &format!("/payment/{uid}/pay"),
+        &format!("/payment/{}/pay", app.ticket(uid)),
         "",
         &[
             ("csrf", &"0".repeat(32)),
@@ -92,7 +93,7 @@ async fn a_consumer_pays_with_a_3d_card_and_goes_back_to_the_merchant_without_pa
     // A Luhn-invalid number re-shows the form with the error.
     let bad = post_form(
         &app,
-        &format!("/payment/{uid}/pay"),
+        &format!("/payment/{}/pay", app.ticket(uid)),
         &jar,
         &[
             ("csrf", &csrf),
@@ -112,7 +113,7 @@ async fn a_consumer_pays_with_a_3d_card_and_goes_back_to_the_merchant_without_pa
 
     let paid = post_form(
         &app,
-        &format!("/payment/{uid}/pay"),
+        &format!("/payment/{}/pay", app.ticket(uid)),
         &jar,
         &[
             ("csrf", &csrf),
@@ -124,9 +125,12 @@ async fn a_consumer_pays_with_a_3d_card_and_goes_back_to_the_merchant_without_pa
     )
     .await;
     assert_eq!(paid.status(), 303);
-    assert_eq!(paid.headers()["location"], format!("/payment/{uid}/otp"));
+    assert_eq!(
+        paid.headers()["location"],
+        format!("/payment/{}/otp", app.ticket(uid))
+    );
 
-    let otp_page = get_page(&app, &format!("/payment/{uid}/otp"), &jar).await;
+    let otp_page = get_page(&app, &format!("/payment/{}/otp", app.ticket(uid)), &jar).await;
     let otp_html = otp_page.text().await.expect("html");
     assert!(otp_html.contains("493817******0003"));
     assert!(
@@ -136,7 +140,7 @@ async fn a_consumer_pays_with_a_3d_card_and_goes_back_to_the_merchant_without_pa
 
     let wrong = post_form(
         &app,
-        &format!("/payment/{uid}/otp"),
+        &format!("/payment/{}/otp", app.ticket(uid)),
         &jar,
         &[("csrf", &csrf), ("otp", "nope")],
     )
@@ -151,7 +155,7 @@ async fn a_consumer_pays_with_a_3d_card_and_goes_back_to_the_merchant_without_pa
     );
     let right = post_form(
         &app,
-        &format!("/payment/{uid}/otp"),
+        &format!("/payment/{}/otp", app.ticket(uid)),
         &jar,
         &[("csrf", &csrf), ("otp", "nccc1234")],
     )
@@ -159,10 +163,10 @@ async fn a_consumer_pays_with_a_3d_card_and_goes_back_to_the_merchant_without_pa
     assert_eq!(right.status(), 303);
     assert_eq!(
         right.headers()["location"],
-        format!("/payment/{uid}/result")
+        format!("/payment/{}/result", app.ticket(uid))
     );
 
-    let result = get_page(&app, &format!("/payment/{uid}/result"), &jar).await;
+    let result = get_page(&app, &format!("/payment/{}/result", app.ticket(uid)), &jar).await;
     let html = result.text().await.expect("html");
     assert!(html.contains("Payment successful"), "{html}");
     assert!(
@@ -183,7 +187,7 @@ async fn a_consumer_pays_with_a_3d_card_and_goes_back_to_the_merchant_without_pa
 async fn the_page_speaks_four_languages_and_defaults_to_traditional_chinese() {
     let app = spawn_app().await;
     let (uid, _) = app.sample_order("LANG-1", 10).await;
-    let url = format!("{}/payment/{uid}.html", app.base);
+    let url = format!("{}/payment/{}.html", app.base, app.ticket(uid));
     let zh_tw = app
         .http
         .get(&url)
@@ -242,7 +246,7 @@ async fn abandoning_on_the_page_fails_the_order_and_goes_to_the_failure_url() {
     let key = answer["key"].as_str().expect("key").to_owned();
     let page = app
         .http
-        .get(format!("{}/payment/{uid}.html", app.base))
+        .get(format!("{}/payment/{}.html", app.base, app.ticket(uid)))
         .send()
         .await
         .expect("page");
@@ -250,7 +254,7 @@ async fn abandoning_on_the_page_fails_the_order_and_goes_to_the_failure_url() {
     let csrf = hidden_csrf(&page.text().await.expect("html"));
     let left = post_form(
         &app,
-        &format!("/payment/{uid}/abandon"),
+        &format!("/payment/{}/abandon", app.ticket(uid)),
         &jar,
         &[("csrf", &csrf)],
     )
@@ -259,7 +263,7 @@ async fn abandoning_on_the_page_fails_the_order_and_goes_to_the_failure_url() {
     assert_eq!(app.query(uid, &key).await["prc"], "A0002");
     let html = app
         .http
-        .get(format!("{}/payment/{uid}.html", app.base))
+        .get(format!("{}/payment/{}.html", app.base, app.ticket(uid)))
         .send()
         .await
         .expect("page")
@@ -314,13 +318,18 @@ async fn no_full_card_number_reaches_the_database() {
 async fn a_consumer_gets_a_store_code_with_barcodes_on_the_page() {
     let app = spawn_app().await;
     let (uid, key) = app.sample_order("WEB-CVS", 1200).await;
-    let page = get_page(&app, &format!("/payment/{uid}.html?locale=zh-TW"), "").await;
+    let page = get_page(
+        &app,
+        &format!("/payment/{}.html?locale=zh-TW", app.ticket(uid)),
+        "",
+    )
+    .await;
     let jar = cookies(&page);
     let html = page.text().await.expect("html");
     assert!(
         html.contains(
             "action=\"/payment/{uid}/issue\""
-                .replace("{uid}", &uid.to_string())
+                .replace("{uid}", &app.ticket(uid))
                 .as_str()
         )
     );
@@ -331,7 +340,7 @@ async fn a_consumer_gets_a_store_code_with_barcodes_on_the_page() {
     // A tool that is not pay-later is refused on this form, and nothing changes.
     let wrong = post_form(
         &app,
-        &format!("/payment/{uid}/issue"),
+        &format!("/payment/{}/issue", app.ticket(uid)),
         &jar,
         &[("csrf", &csrf), ("pfn", "CREDITCARD")],
     )
@@ -341,13 +350,13 @@ async fn a_consumer_gets_a_store_code_with_barcodes_on_the_page() {
 
     let issued = post_form(
         &app,
-        &format!("/payment/{uid}/issue"),
+        &format!("/payment/{}/issue", app.ticket(uid)),
         &jar,
         &[("csrf", &csrf), ("pfn", "CSTORECODE")],
     )
     .await;
     assert_eq!(issued.status(), 303);
-    let result = get_page(&app, &format!("/payment/{uid}/result"), &jar).await;
+    let result = get_page(&app, &format!("/payment/{}/result", app.ticket(uid)), &jar).await;
     let html = result.text().await.expect("html");
     let record = app.query(uid, &key).await;
     assert_eq!(record["prc"], "260");
@@ -364,8 +373,13 @@ async fn a_consumer_gets_a_store_code_with_barcodes_on_the_page() {
         "no redirect while unpaid"
     );
     for n in 1..=3 {
-        assert!(html.contains(&format!("/payment/{uid}/barcode/{n}.svg")));
-        let image = get_page(&app, &format!("/payment/{uid}/barcode/{n}.svg"), "").await;
+        assert!(html.contains(&format!("/payment/{}/barcode/{n}.svg", app.ticket(uid))));
+        let image = get_page(
+            &app,
+            &format!("/payment/{}/barcode/{n}.svg", app.ticket(uid)),
+            "",
+        )
+        .await;
         assert_eq!(image.status(), 200);
         assert_eq!(
             image.headers()["content-type"].to_str().expect("type"),
@@ -377,10 +391,15 @@ async fn a_consumer_gets_a_store_code_with_barcodes_on_the_page() {
             "{svg}"
         );
     }
-    let missing = get_page(&app, &format!("/payment/{uid}/barcode/4.svg"), "").await;
+    let missing = get_page(
+        &app,
+        &format!("/payment/{}/barcode/4.svg", app.ticket(uid)),
+        "",
+    )
+    .await;
     assert_eq!(missing.status(), 404);
     // Revisiting the PayPage shows the same code, not the payment form.
-    let again = get_page(&app, &format!("/payment/{uid}.html"), &jar).await;
+    let again = get_page(&app, &format!("/payment/{}.html", app.ticket(uid)), &jar).await;
     let html = again.text().await.expect("html");
     assert!(html.contains(pin));
     assert!(!html.contains("/issue\""));
@@ -395,7 +414,12 @@ async fn a_consumer_binds_and_submits_a_cardless_application_on_the_page() {
     let answer = app.order(&data).await;
     let uid = answer["uid"].as_u64().expect("uid");
     let key = answer["key"].as_str().expect("key").to_owned();
-    let page = get_page(&app, &format!("/payment/{uid}.html?locale=en"), "").await;
+    let page = get_page(
+        &app,
+        &format!("/payment/{}.html?locale=en", app.ticket(uid)),
+        "",
+    )
+    .await;
     let jar = cookies(&page);
     let html = page.text().await.expect("html");
     assert!(
@@ -410,27 +434,27 @@ async fn a_consumer_binds_and_submits_a_cardless_application_on_the_page() {
     let csrf = hidden_csrf(&html);
     let bound = post_form(
         &app,
-        &format!("/payment/{uid}/apply"),
+        &format!("/payment/{}/apply", app.ticket(uid)),
         &jar,
         &[("csrf", &csrf), ("pfn", "CARDLESS")],
     )
     .await;
     assert_eq!(bound.status(), 303);
     assert_eq!(app.query(uid, &key).await["prc"], "265");
-    let result = get_page(&app, &format!("/payment/{uid}/result"), &jar).await;
+    let result = get_page(&app, &format!("/payment/{}/result", app.ticket(uid)), &jar).await;
     let html = result.text().await.expect("html");
     assert!(html.contains("Submit the application"), "{html}");
     let csrf = hidden_csrf(&html);
     let submitted = post_form(
         &app,
-        &format!("/payment/{uid}/apply"),
+        &format!("/payment/{}/apply", app.ticket(uid)),
         &jar,
         &[("csrf", &csrf), ("pfn", "CARDLESS")],
     )
     .await;
     assert_eq!(submitted.status(), 303);
     assert_eq!(app.query(uid, &key).await["prc"], "275");
-    let html = get_page(&app, &format!("/payment/{uid}/result"), &jar)
+    let html = get_page(&app, &format!("/payment/{}/result", app.ticket(uid)), &jar)
         .await
         .text()
         .await
@@ -446,14 +470,19 @@ async fn in_person_the_cashier_enters_the_consumers_wallet_code() {
     let answer = app.order(&data).await;
     let uid = answer["uid"].as_u64().expect("uid");
     let key = answer["key"].as_str().expect("key").to_owned();
-    let page = get_page(&app, &format!("/payment/{uid}.html?locale=en"), "").await;
+    let page = get_page(
+        &app,
+        &format!("/payment/{}.html?locale=en", app.ticket(uid)),
+        "",
+    )
+    .await;
     let jar = cookies(&page);
     let html = page.text().await.expect("html");
     assert!(html.contains("value=\"LINEPAYOFF\"") && !html.contains("value=\"LINEPAYON\""));
     assert!(html.contains("name=\"wallet_code\""));
     assert!(html.contains("value=\"CASH\""), "cash in person");
     let csrf = hidden_csrf(&html);
-    let path = format!("/payment/{uid}/wallet");
+    let path = format!("/payment/{}/wallet", app.ticket(uid));
     let bad = post_form(
         &app,
         &path,
@@ -497,7 +526,7 @@ async fn the_card_form_offers_instalment_counts_and_charges_the_chosen_one() {
     let answer = app.order(&data).await;
     let uid = answer["uid"].as_u64().expect("uid");
     let key = answer["key"].as_str().expect("key").to_owned();
-    let page = get_page(&app, &format!("/payment/{uid}.html"), "").await;
+    let page = get_page(&app, &format!("/payment/{}.html", app.ticket(uid)), "").await;
     let jar = cookies(&page);
     let html = page.text().await.expect("html");
     assert!(html.contains("<select id=\"installment\" name=\"installment\">"));
@@ -507,7 +536,7 @@ async fn the_card_form_offers_instalment_counts_and_charges_the_chosen_one() {
     let csrf = hidden_csrf(&html);
     let paid = post_form(
         &app,
-        &format!("/payment/{uid}/pay"),
+        &format!("/payment/{}/pay", app.ticket(uid)),
         &jar,
         &[
             ("csrf", &csrf),

@@ -1,0 +1,152 @@
+//! Secrets in the consumer's URLs and forms, signed with the installation's secret
+//! (HMAC-SHA256), so that nothing about them is stored per order and every node of one
+//! installation agrees on them.
+//!
+//! - A **PayPage ticket** `<uid>-<token>` stands where the document's URL has the `uid`
+//!   (`/payment/<uid>-<token>.html`): 128 bits that only the gateway can compute, so
+//!   counting `uid`s finds no page. It is in the path, not a query string, because client
+//!   libraries append `?locale=` to the URL. The order's `key` is not used: it is the
+//!   merchant's secret for checking notices, and must not reach the consumer.
+//! - A **CSRF token** binds a form to one order and to the browser's `mypay_csrf` cookie
+//!   (a random nonce): a cookie and field an attacker chooses do not verify.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// Bytes of the ticket's token (128 bits).
+const TOKEN_BYTES: usize = 16;
+
+#[derive(Clone)]
+pub struct Tickets {
+    secret: [u8; 32],
+}
+
+impl std::fmt::Debug for Tickets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tickets(…)")
+    }
+}
+
+impl Tickets {
+    pub fn new(secret: [u8; 32]) -> Tickets {
+        Tickets { secret }
+    }
+
+    fn mac(&self, purpose: &[u8], uid: u64, extra: &[u8]) -> Hmac<Sha256> {
+        // A 32-byte key is always a valid HMAC key.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(purpose);
+        mac.update(&uid.to_be_bytes());
+        mac.update(extra);
+        mac
+    }
+
+    /// The PayPage ticket of order `uid`.
+    pub fn ticket(&self, uid: u64) -> String {
+        let tag = self
+            .mac(b"paypage-ticket", uid, b"")
+            .finalize()
+            .into_bytes();
+        format!("{uid}-{}", hex(&tag[..TOKEN_BYTES]))
+    }
+
+    /// The order a ticket names, if its token is right (compared in constant time).
+    pub fn open(&self, ticket: &str) -> Option<u64> {
+        let (uid, token) = ticket.split_once('-')?;
+        if uid.is_empty() || !uid.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let uid: u64 = uid.parse().ok()?;
+        let token = unhex(token)?;
+        if token.len() != TOKEN_BYTES {
+            return None;
+        }
+        self.mac(b"paypage-ticket", uid, b"")
+            .verify_truncated_left(&token)
+            .ok()?;
+        Some(uid)
+    }
+
+    /// The CSRF token of forms of order `uid` in the browser whose cookie holds `nonce`.
+    pub fn csrf(&self, uid: u64, nonce: &str) -> String {
+        hex(&self
+            .mac(b"csrf", uid, nonce.as_bytes())
+            .finalize()
+            .into_bytes())
+    }
+
+    /// Whether `field` is the CSRF token of order `uid` for the cookie `nonce`.
+    pub fn csrf_valid(&self, uid: u64, nonce: &str, field: &str) -> bool {
+        match unhex(field) {
+            Some(tag) if tag.len() == 32 => self
+                .mac(b"csrf", uid, nonce.as_bytes())
+                .verify_slice(&tag)
+                .is_ok(),
+            _ => false,
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 || text.len() > 128 {
+        return None;
+    }
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    text.as_bytes()
+        .chunks(2)
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tickets;
+
+    #[test]
+    fn a_ticket_opens_only_for_its_order_and_secret() {
+        let tickets = Tickets::new([7; 32]);
+        let t = tickets.ticket(42);
+        assert_eq!(tickets.open(&t), Some(42));
+        let (_, token) = t.split_once('-').expect("dash");
+        assert_eq!(token.len(), 32);
+        assert_eq!(tickets.open(&format!("43-{token}")), None);
+        assert_eq!(tickets.open("42"), None);
+        assert_eq!(tickets.open("42-"), None);
+        assert_eq!(tickets.open(&format!("42-{}", &token[..30])), None);
+        assert_eq!(tickets.open(&format!("+42-{token}")), None);
+        assert_eq!(Tickets::new([8; 32]).open(&t), None);
+        let mut flipped = t.clone().into_bytes();
+        let last = flipped.len() - 1;
+        flipped[last] = if flipped[last] == b'0' { b'1' } else { b'0' };
+        assert_eq!(
+            tickets.open(&String::from_utf8(flipped).expect("ascii")),
+            None
+        );
+    }
+
+    #[test]
+    fn a_csrf_token_binds_the_order_and_the_cookie() {
+        let tickets = Tickets::new([7; 32]);
+        let token = tickets.csrf(42, "nonce-a");
+        assert!(tickets.csrf_valid(42, "nonce-a", &token));
+        assert!(!tickets.csrf_valid(43, "nonce-a", &token));
+        assert!(!tickets.csrf_valid(42, "nonce-b", &token));
+        assert!(!tickets.csrf_valid(42, "nonce-a", "nonce-a"));
+        assert!(!tickets.csrf_valid(42, "", ""));
+    }
+}
