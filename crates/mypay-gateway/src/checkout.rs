@@ -71,6 +71,8 @@ pub enum CheckoutError {
     WrongOtp(i64),
     #[error("otp: no 3-D Secure step is waiting for this order")]
     NoChallenge,
+    #[error("another payment of this order is under way")]
+    ChargeInProgress,
     #[error("internal: {0}")]
     Store(#[from] StoreError),
 }
@@ -316,25 +318,64 @@ pub async fn pay_card(
     let today = crate::clock::taipei::date8(state.clock.now());
     let year = today.get(..4).and_then(|y| y.parse().ok()).unwrap_or(2000);
     let month = today.get(4..6).and_then(|m| m.parse().ok()).unwrap_or(1);
-    let answer = state.acquirer.charge(&CardCharge {
-        uid,
-        tool,
-        amount: order.cost,
-        card: &card,
-        today_year_month: (year, month),
-    });
+    // Claim the order for this attempt before the acquirer is asked, so two racing
+    // submissions never both reach it; the answer then completes the claim.
+    let attempt = crate::api::new_token();
+    if !state
+        .store
+        .claim_charge(uid, order.prc, &attempt, jiff::Timestamp::now())
+        .await?
+    {
+        return Err(CheckoutError::ChargeInProgress);
+    }
+    let answer = state
+        .acquirer
+        .charge(&CardCharge {
+            uid,
+            attempt: &attempt,
+            tool,
+            amount: order.cost,
+            card: &card,
+            today_year_month: (year, month),
+        })
+        .await;
     let summary = card.summary();
     drop(card);
+    let outcome = complete_charge(
+        state, &order, &merchant, tool, &summary, &plan, form, answer,
+    )
+    .await;
+    if let Err(e) = state.store.release_charge(uid, &attempt).await {
+        // The claim then runs out by itself; the order's state already tells the rest.
+        tracing::error!(error = %e, uid, "releasing a charge claim");
+    }
+    outcome
+}
+
+/// Record the acquirer's answer to a card charge: the result, or the 3-D Secure step
+/// it asks for.
+#[allow(clippy::too_many_arguments)]
+async fn complete_charge(
+    state: &AppState,
+    order: &OrderRow,
+    merchant: &crate::store::Merchant,
+    tool: PaymentTool,
+    summary: &CardSummary,
+    plan: &CardPlan,
+    form: &CardForm,
+    answer: CardAnswer,
+) -> Result<Outcome, CheckoutError> {
+    let uid = order.uid;
     match answer {
         CardAnswer::ThreeDSecure { password, then } => match form.otp.as_deref() {
             Some(otp) if otp == password => {
-                settle(state, &order, &merchant, tool, &summary, &plan, *then).await
+                settle(state, order, merchant, tool, summary, plan, *then).await
             }
             Some(_) => {
                 let declined = CardAnswer::Declined {
                     reason: "3D驗證失敗".into(),
                 };
-                settle(state, &order, &merchant, tool, &summary, &plan, declined).await
+                settle(state, order, merchant, tool, summary, plan, declined).await
             }
             None => {
                 let challenge = Challenge {
@@ -359,7 +400,7 @@ pub async fn pay_card(
                 Ok(Outcome::NeedsOtp)
             }
         },
-        other => settle(state, &order, &merchant, tool, &summary, &plan, other).await,
+        other => settle(state, order, merchant, tool, summary, plan, other).await,
     }
 }
 

@@ -7,7 +7,9 @@ use clap::{Args, Parser, Subcommand};
 use mypay_gateway::app::Application;
 use mypay_gateway::clock::Clock;
 use mypay_gateway::config::{Mode, Settings, parse_mode};
-use mypay_gateway::ledger::merchant::{SAMPLE_STORE_KEY, SAMPLE_STORE_UID};
+use mypay_gateway::ledger::merchant::{
+    MerchantSettings, SAMPLE_STORE_KEY, SAMPLE_STORE_UID, check_return_url,
+};
 use mypay_gateway::store::Store;
 use mypay_protocol::PaymentTool;
 use std::net::SocketAddr;
@@ -49,6 +51,10 @@ struct Global {
     /// Request-serving threads [env: MYPAY_WORKER_THREADS; default one per core].
     #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
     worker_threads: Option<u16>,
+    /// Which hosts notices may reach: public or any [env: MYPAY_NOTIFY_HOSTS; default
+    /// public in production, any in the sandbox].
+    #[arg(long, global = true)]
+    notify_hosts: Option<String>,
 }
 
 // Parsed once at startup; the size of the `merchant set` variant does not matter.
@@ -64,6 +70,30 @@ enum Command {
 
 #[derive(Subcommand)]
 enum MerchantCommand {
+    /// Create a merchant: prints its new store_uid and key (shown this once).
+    Create {
+        /// The shop's name.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Print the store_uid and key as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a merchant a new key (shown this once). The old keys keep working for the
+    /// 7-day overlap, or stop at once with --revoke-old.
+    RotateKey {
+        store_uid: String,
+        #[arg(long)]
+        revoke_old: bool,
+        /// Print the store_uid and key as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the merchants with their keys' validity (never the keys).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a merchant's settings as JSON.
     Show { store_uid: String },
     /// Change a merchant's settings; only the options given change.
@@ -85,7 +115,7 @@ struct MerchantSet {
     /// URL for 訂單確認回傳資訊 only.
     #[arg(long)]
     confirmation_url: Option<String>,
-    /// URL for refund-complete notices (退款完成回傳資訊); unset: the 交易完成 URL.
+    /// URL for refund-complete notices (退款完成回傳資訊); unset: none are sent.
     #[arg(long)]
     refund_url: Option<String>,
     /// Default success redirect.
@@ -122,6 +152,9 @@ fn settings(global: &Global) -> anyhow::Result<Settings> {
     if let Some(n) = global.worker_threads {
         s.worker_threads = Some(usize::from(n));
     }
+    if let Some(h) = &global.notify_hosts {
+        s.notify_hosts = Some(mypay_gateway::config::parse_notify_hosts(h)?);
+    }
     Ok(s)
 }
 
@@ -154,7 +187,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     let mode = settings.mode;
     let db = settings.database_path.clone();
-    let app = Application::build(settings, clock).await?;
+    let app = Application::build(settings, clock)
+        .await
+        .context("the gateway cannot start")?;
     let base = app.state().base_url.clone();
     // The banner must not take the gateway down if stdout is closed (a supervisor that
     // stopped reading), so write errors are ignored.
@@ -162,7 +197,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     banner += &format!(
         "  merchant API   POST {base}/api/init   (dealers: {base}/api/agent, client mode: {base}/api/open)\n"
     );
-    banner += &format!("  PayPage        {base}/payment/<uid>.html\n");
+    banner += &format!(
+        "  PayPage        {base}/payment/<uid>-<token>.html (the url api/orders answers)\n"
+    );
     if mode == Mode::Sandbox {
         banner += &format!("  sandbox        {base}/sandbox/clock, {base}/sandbox/notifications\n");
         banner +=
@@ -182,10 +219,59 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 
 async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()> {
     let store = Store::open(&settings.database_path).await?;
-    if settings.seed_sample_merchant {
-        store.seed_sample_merchant(jiff::Timestamp::now()).await?;
+    let sandbox = settings.mode == Mode::Sandbox;
+    // Keys are valid from the gateway's own clock: the sandbox's may stand ahead.
+    let clock = if sandbox {
+        Clock::test()
+    } else {
+        Clock::system()
+    };
+    if let Some((offset, high_water)) = store.clock_state().await? {
+        clock.restore(offset, high_water);
+    }
+    let now = clock.now();
+    if settings.seed_sample_merchant && sandbox {
+        store.seed_sample_merchant(now).await?;
     }
     match cmd {
+        MerchantCommand::Create { name, json } => {
+            let key = operators::new_key()?;
+            let settings = MerchantSettings::sandbox_defaults(&name);
+            let store_uid = operators::create_merchant(&store, &settings, &key, now).await?;
+            operators::print_credentials(&store_uid, &key, json);
+        }
+        MerchantCommand::RotateKey {
+            store_uid,
+            revoke_old,
+            json,
+        } => {
+            store
+                .merchant(&store_uid)
+                .await?
+                .with_context(|| format!("no merchant {store_uid}"))?;
+            let key = operators::new_key()?;
+            store.rotate_key(&store_uid, &key, now, revoke_old).await?;
+            operators::print_credentials(&store_uid, &key, json);
+        }
+        MerchantCommand::List { json } => {
+            let merchants = store.merchant_summaries(now).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&merchants)?);
+            } else {
+                for m in merchants {
+                    println!(
+                        "{}  {}  keys valid until {}",
+                        m.store_uid,
+                        if m.name.is_empty() {
+                            "(no name)"
+                        } else {
+                            &m.name
+                        },
+                        m.keys_valid_until.join(", ")
+                    );
+                }
+            }
+        }
         MerchantCommand::Show { store_uid } => {
             let m = store
                 .merchant(&store_uid)
@@ -217,9 +303,11 @@ async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()
                 s.notify.refund = Some(u);
             }
             if let Some(u) = set.success_returl {
+                check_return_url(&u).map_err(|e| anyhow::anyhow!("--success-returl: {e}"))?;
                 s.success_returl = Some(u);
             }
             if let Some(u) = set.failure_returl {
+                check_return_url(&u).map_err(|e| anyhow::anyhow!("--failure-returl: {e}"))?;
                 s.failure_returl = Some(u);
             }
             if let Some(tools) = set.tools {
@@ -230,8 +318,7 @@ async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()
                             .with_context(|| format!("--tools: {t:?} is not a tool of 附錄一"))?,
                     );
                 }
-                let defaults =
-                    mypay_gateway::ledger::merchant::MerchantSettings::sandbox_defaults("");
+                let defaults = MerchantSettings::sandbox_defaults("");
                 s.tools = defaults
                     .tools
                     .into_iter()
@@ -244,7 +331,9 @@ async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()
             if let Some(v) = set.contact_email {
                 s.contact_email = Some(v);
             }
-            let production = settings.mode == Mode::Production;
+            // What can be told without resolving names: the scheme, the port, and an
+            // address literal in any spelling. Names are judged at delivery.
+            let policy = settings.notify_policy();
             for url in [
                 &s.notify.completed,
                 &s.notify.non_real_time,
@@ -253,8 +342,10 @@ async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()
             ]
             .into_iter()
             .flatten()
+            .filter(|u| !u.is_empty())
             {
-                mypay_gateway::ledger::merchant::check_notify_url(url, production)
+                policy
+                    .check(url)
                     .map_err(|e| anyhow::anyhow!("notify URL {e}"))?;
             }
             store.save_settings(&m.store_uid, &m.settings).await?;
@@ -262,4 +353,76 @@ async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()
         }
     }
     Ok(())
+}
+
+/// Creating merchants and keys from the command line.
+mod operators {
+    use mypay_gateway::ledger::merchant::MerchantSettings;
+    use mypay_gateway::store::{Store, StoreError};
+
+    /// A new 32-character key of letters and digits, as MYPAY hands them out.
+    pub fn new_key() -> anyhow::Result<String> {
+        random_text(
+            32,
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        )
+    }
+
+    fn random_text(len: usize, alphabet: &[u8]) -> anyhow::Result<String> {
+        let mut out = String::with_capacity(len);
+        // Rejection sampling: every character equally likely.
+        let limit = 256 - 256 % alphabet.len();
+        while out.len() < len {
+            let mut bytes = [0u8; 64];
+            getrandom::getrandom(&mut bytes)
+                .map_err(|e| anyhow::anyhow!("the operating system's random source: {e}"))?;
+            for b in bytes {
+                if usize::from(b) < limit && out.len() < len {
+                    out.push(char::from(alphabet[usize::from(b) % alphabet.len()]));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Create a merchant under a new random 12-digit `store_uid`.
+    pub async fn create_merchant(
+        store: &Store,
+        settings: &MerchantSettings,
+        key: &str,
+        now: jiff::Timestamp,
+    ) -> anyhow::Result<String> {
+        for _ in 0..20 {
+            let digits = random_text(11, b"0123456789")?;
+            // Never a leading zero: some merchants' systems store it as a number.
+            let store_uid = format!("{}{digits}", 1 + (digits.as_bytes()[0] - b'0') % 9);
+            match store
+                .create_merchant(&store_uid, None, settings, key, now)
+                .await
+            {
+                Ok(()) => return Ok(store_uid),
+                Err(StoreError::Database(e))
+                    if e.as_database_error()
+                        .is_some_and(|d| d.is_unique_violation()) =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        anyhow::bail!("could not find a free store_uid")
+    }
+
+    pub fn print_credentials(store_uid: &str, key: &str, json: bool) {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({ "store_uid": store_uid, "key": key })
+            );
+        } else {
+            println!("store_uid {store_uid}");
+            println!("key       {key}");
+            println!("(the key is shown this once; keep it secret)");
+        }
+    }
 }

@@ -8,6 +8,9 @@ use mypay_protocol::PaymentTool;
 /// A card charge as the PayPage (or the sandbox helper) submits it.
 pub struct CardCharge<'a> {
     pub uid: u64,
+    /// The idempotency key of this payment attempt: an acquirer asked twice with one key
+    /// charges once and gives the same answer.
+    pub attempt: &'a str,
     pub tool: PaymentTool,
     pub amount: i64,
     pub card: &'a CardInput,
@@ -36,6 +39,11 @@ pub enum CardAnswer {
     },
 }
 
+/// The acquirer's answer, once it comes.
+pub type Answering<'a> = std::pin::Pin<Box<dyn Future<Output = CardAnswer> + Send + 'a>>;
+
 pub trait CardAcquirer: Send + Sync {
-    fn charge(&self, charge: &CardCharge<'_>) -> CardAnswer;
+    /// Ask for one charge. The order has been claimed for this attempt before: two
+    /// submissions racing never both get here.
+    fn charge<'a>(&'a self, charge: &'a CardCharge<'a>) -> Answering<'a>;
 }

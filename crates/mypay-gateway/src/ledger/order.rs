@@ -246,7 +246,7 @@ impl NewOrder {
             ("failure_returl", &req.failure_returl),
         ] {
             if let Some(u) = url
-                && !(u.starts_with("http://") || u.starts_with("https://"))
+                && crate::ledger::merchant::check_return_url(u).is_err()
             {
                 return Err(refuse(name, "must be an http:// or https:// URL"));
             }

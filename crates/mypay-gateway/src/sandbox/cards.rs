@@ -14,7 +14,7 @@
 //! `5204247750001471` is listed by the document as both a success and a failure card; it
 //! succeeds here.
 
-use crate::ledger::connector::{CardAcquirer, CardAnswer, CardCharge};
+use crate::ledger::connector::{Answering, CardAcquirer, CardAnswer, CardCharge};
 
 pub const DECLINED_CARD: &str = "4000000000000002";
 pub const UNAVAILABLE_CARD: &str = "4000000000000010";
@@ -139,7 +139,15 @@ pub fn auth_code(uid: u64) -> String {
 pub struct TestCardAcquirer;
 
 impl CardAcquirer for TestCardAcquirer {
-    fn charge(&self, charge: &CardCharge<'_>) -> CardAnswer {
+    fn charge<'a>(&'a self, charge: &'a CardCharge<'a>) -> Answering<'a> {
+        Box::pin(std::future::ready(self.answer(charge)))
+    }
+}
+
+impl TestCardAcquirer {
+    /// The test card's outcome: a pure function of the card and the amount, so asking
+    /// again with the same attempt gives the same answer.
+    pub fn answer(&self, charge: &CardCharge<'_>) -> CardAnswer {
         let card = charge.card;
         let approved = CardAnswer::Approved {
             acode: auth_code(charge.uid),
@@ -208,8 +216,9 @@ mod tests {
 
     fn charge(pan: &str, expiry: &str, cvc: &str) -> CardAnswer {
         let card = CardInput::parse(pan, expiry, cvc).expect("valid form");
-        TestCardAcquirer.charge(&CardCharge {
+        TestCardAcquirer.answer(&CardCharge {
             uid: 1,
+            attempt: "attempt-1",
             tool: PaymentTool::CreditCard,
             amount: 100,
             card: &card,

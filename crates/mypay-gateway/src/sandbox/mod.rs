@@ -101,14 +101,26 @@ async fn order_state(state: &AppState, uid: u64, outcome: Outcome) -> Response {
             .into_response()
         }
         Ok(None) => error(StatusCode::NOT_FOUND, format!("uid: no order {uid}")),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => internal(e),
     }
 }
 
+/// An internal failure: logged, answered without its text (it may name storage).
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "sandbox helper");
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error; nothing was changed",
+    )
+}
+
 fn checkout_error(uid: u64, e: CheckoutError) -> Response {
+    if let CheckoutError::Store(e) = &e {
+        return internal(e);
+    }
     let status = match &e {
         CheckoutError::NotFound => StatusCode::NOT_FOUND,
-        CheckoutError::NotPayable(_) => StatusCode::CONFLICT,
+        CheckoutError::NotPayable(_) | CheckoutError::ChargeInProgress => StatusCode::CONFLICT,
         CheckoutError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     };
@@ -268,11 +280,11 @@ async fn advance(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     }
     let timers = match jobs::run_due(&state).await {
         Ok(n) => n,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return internal(e),
     };
     let attempts = match state.deliveries.drain().await {
         Ok(n) => n,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return internal(e),
     };
     let mut out = clock_json(&state);
     out["timers_run"] = json!(timers);
@@ -293,13 +305,13 @@ async fn notifications(State(state): State<AppState>, Query(q): Query<NoticeQuer
     };
     let notices = match state.store.notices(&filter).await {
         Ok(n) => n,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return internal(e),
     };
     let mut out = Vec::with_capacity(notices.len());
     for n in notices {
         let attempts = match state.store.notice_attempts(n.id).await {
             Ok(a) => a,
-            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            Err(e) => return internal(e),
         };
         let mut v = serde_json::to_value(&n).unwrap_or(Value::Null);
         v["fields"] = serde_json::to_value(mypay_protocol::notice::TransactionNotice::from_form(
@@ -321,6 +333,6 @@ async fn resend(State(state): State<AppState>, Path(id): Path<i64>) -> Response 
                 .into_response()
         }
         Ok(None) => error(StatusCode::NOT_FOUND, format!("id: no notification {id}")),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => internal(e),
     }
 }

@@ -30,6 +30,17 @@ impl CredentialOwner {
     }
 }
 
+/// How long the old keys keep working after a rotation (SPEC §3).
+pub const KEY_OVERLAP_DAYS: i64 = 7;
+
+/// A merchant as `merchant list` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MerchantSummary {
+    pub store_uid: String,
+    pub name: String,
+    pub keys_valid_until: Vec<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Credential {
     pub secret: String,
@@ -124,6 +135,66 @@ impl Store {
         tx.commit().await?;
         self.bump_generation();
         Ok(())
+    }
+
+    /// Give `store_uid` a new key valid for a year from `now`. The old keys stay valid
+    /// for the overlap of SPEC §3 (7 days, or until they expire if sooner), or stop at once
+    /// with `revoke_old`.
+    pub async fn rotate_key(
+        &self,
+        store_uid: &str,
+        key: &str,
+        now: Timestamp,
+        revoke_old: bool,
+    ) -> StoreResult<()> {
+        let until = if revoke_old {
+            now
+        } else {
+            now.checked_add(jiff::SignedDuration::from_hours(24 * KEY_OVERLAP_DAYS))
+                .unwrap_or(Timestamp::MAX)
+        };
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE credentials SET valid_until = MIN(valid_until, ?)
+             WHERE owner_kind = 'store' AND owner_uid = ?",
+        )
+        .bind(micros(until))
+        .bind(store_uid)
+        .execute(&mut *tx)
+        .await?;
+        insert_credential(&mut tx, CredentialOwner::Store, store_uid, key, now).await?;
+        tx.commit().await?;
+        self.bump_generation();
+        Ok(())
+    }
+
+    /// Every merchant with its name and when each of its keys still valid at `now`
+    /// expires (never the keys themselves).
+    pub async fn merchant_summaries(&self, now: Timestamp) -> StoreResult<Vec<MerchantSummary>> {
+        let rows = sqlx::query("SELECT store_uid, settings FROM merchants ORDER BY store_uid")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let store_uid: String = r.try_get("store_uid")?;
+            let settings: String = r.try_get("settings")?;
+            let name = serde_json::from_str::<MerchantSettings>(&settings)
+                .map(|s| s.name)
+                .unwrap_or_default();
+            let keys_valid_until = self
+                .credentials(CredentialOwner::Store, &store_uid)
+                .await?
+                .into_iter()
+                .filter(|c| c.valid_from <= now && now < c.valid_until)
+                .map(|c| c.valid_until.to_string())
+                .collect();
+            out.push(MerchantSummary {
+                store_uid,
+                name,
+                keys_valid_until,
+            });
+        }
+        Ok(out)
     }
 
     pub async fn save_settings(

@@ -15,7 +15,7 @@ pub mod reader;
 pub mod reversals;
 pub mod writer;
 
-pub use merchants::{Credential, CredentialOwner, Merchant};
+pub use merchants::{Credential, CredentialOwner, Merchant, MerchantSummary};
 pub use notices::{
     AttemptRecord, Claim, NewNotice, NoticeAttempt, NoticeFilter, NoticeLedger, NoticeRow, Trigger,
 };

@@ -406,3 +406,45 @@ impl Store {
         failures.ok_or(StoreError::NotFound)
     }
 }
+
+/// A claim older than this (real time) was left by a process that died mid-attempt.
+const STALE_CLAIM: jiff::SignedDuration = jiff::SignedDuration::from_secs(120);
+
+impl Store {
+    /// Claim order `uid`, still in state `prc`, for the payment attempt `attempt`: true
+    /// when this attempt may ask the acquirer, false when another attempt holds the order
+    /// (or its state moved on). `real_now` is the real time.
+    pub async fn claim_charge(
+        &self,
+        uid: u64,
+        prc: mypay_protocol::Prc,
+        attempt: &str,
+        real_now: Timestamp,
+    ) -> StoreResult<bool> {
+        let stale = real_now.checked_sub(STALE_CLAIM).unwrap_or(Timestamp::MIN);
+        let done = sqlx::query(
+            "INSERT INTO charge_claims (uid, attempt, claimed_at)
+             SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM orders WHERE uid = ?1 AND prc = ?4)
+             ON CONFLICT (uid) DO UPDATE SET attempt = excluded.attempt, claimed_at = excluded.claimed_at
+             WHERE charge_claims.claimed_at < ?5",
+        )
+        .bind(uid as i64)
+        .bind(attempt)
+        .bind(micros(real_now))
+        .bind(prc.code())
+        .bind(micros(stale))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Give back the claim of `attempt` once its answer is recorded.
+    pub async fn release_charge(&self, uid: u64, attempt: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM charge_claims WHERE uid = ? AND attempt = ?")
+            .bind(uid as i64)
+            .bind(attempt)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

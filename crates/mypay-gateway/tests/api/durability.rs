@@ -1,40 +1,9 @@
 //! An answered order survives `kill -9` of the gateway process (WAL, synchronous=FULL,
 //! answers only after the group commit).
 
-use crate::helpers::{fresh_db_path, sample_order_json};
+use crate::helpers::{fresh_db_path, sample_order_json, start_gateway};
 use mypay_client::Client;
 use mypay_gateway::ledger::merchant::{SAMPLE_STORE_KEY, SAMPLE_STORE_UID};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
-/// Start the real binary on a random port; its base URL from the startup banner.
-fn start_gateway(db: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mypay-gateway"))
-        .args(["--listen", "127.0.0.1:0", "--database"])
-        .arg(db)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the gateway starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines.next().expect("a banner line").expect("utf-8");
-        if let Some(rest) = line.split("POST ").nth(1) {
-            break rest
-                .split("/api/init")
-                .next()
-                .expect("url")
-                .trim()
-                .to_owned();
-        }
-    };
-    // Keep reading what it prints, as a supervisor would.
-    std::thread::spawn(move || for _ in lines {});
-    (child, base)
-}
 
 #[tokio::test]
 async fn answered_orders_survive_kill_9() {

@@ -11,7 +11,9 @@ use mypay_protocol::envelope::{self, MerchantKey};
 use mypay_protocol::messages::RefundRow;
 use mypay_protocol::notice::TransactionNotice;
 use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -51,6 +53,16 @@ pub async fn spawn_app_with(
     clock: Clock,
     tweak: impl FnOnce(&mut Settings),
 ) -> TestApp {
+    spawn_app_with_acquirer(db_path, clock, tweak, None).await
+}
+
+/// The gateway with an upstream connector of the test's own (production needs one).
+pub async fn spawn_app_with_acquirer(
+    db_path: PathBuf,
+    clock: Clock,
+    tweak: impl FnOnce(&mut Settings),
+    acquirer: Option<std::sync::Arc<dyn mypay_gateway::ledger::connector::CardAcquirer>>,
+) -> TestApp {
     let mut settings = Settings {
         listen: "127.0.0.1:0".parse().expect("addr"),
         database_path: db_path.clone(),
@@ -58,7 +70,7 @@ pub async fn spawn_app_with(
         ..Settings::default()
     };
     tweak(&mut settings);
-    let app = Application::build(settings, clock)
+    let app = Application::build_with(settings, clock, acquirer)
         .await
         .expect("gateway builds");
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -475,4 +487,48 @@ pub async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
     })
     .await;
     outputs.into_iter().flatten().collect()
+}
+
+/// Start the real binary on a random port; its base URL from the startup banner.
+pub fn start_gateway(db: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mypay-gateway"))
+        .args(["--listen", "127.0.0.1:0", "--database"])
+        .arg(db)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the gateway starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        let line = lines.next().expect("a banner line").expect("utf-8");
+        if let Some(rest) = line.split("POST ").nth(1) {
+            break rest
+                .split("/api/init")
+                .next()
+                .expect("url")
+                .trim()
+                .to_owned();
+        }
+    };
+    // Keep reading what it prints, as a supervisor would.
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
+}
+
+/// Run the real binary's command line on database `db`; (exit success, stdout, stderr).
+pub fn gateway_command(db: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mypay-gateway"))
+        .arg("--database")
+        .arg(db)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the command runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -13,6 +13,7 @@ mod inputs;
 mod migrations;
 mod modes;
 mod notifications;
+mod operators;
 mod orders;
 mod pay_later;
 mod paypage;

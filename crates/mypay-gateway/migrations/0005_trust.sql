@@ -13,3 +13,12 @@ CREATE TABLE installation (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+
+-- A card payment claims its order before the acquirer is asked: one row per order while
+-- an attempt is with the acquirer, so two racing submissions never both ask. `claimed_at`
+-- is real time; a claim older than a few minutes belongs to a process that died.
+CREATE TABLE charge_claims (
+    uid        INTEGER PRIMARY KEY REFERENCES orders (uid),
+    attempt    TEXT NOT NULL,
+    claimed_at INTEGER NOT NULL
+);
