@@ -186,9 +186,12 @@ impl Application {
             ),
             tokio::spawn(jobs::run(self.state.clone())),
         ];
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let limits = crate::serve::ConnectionLimits {
+            header_read_timeout: self.state.settings.header_read_timeout,
+            max_connections: self.state.settings.max_connections,
+            per_address: self.state.settings.max_connections_per_address,
+        };
+        let served = crate::serve::serve(self.listener, self.router, limits, shutdown).await;
         for w in workers {
             w.abort();
         }

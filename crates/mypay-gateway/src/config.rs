@@ -43,6 +43,11 @@ pub struct Settings {
     /// Notice deliveries in flight at most, in all and per merchant.
     pub notify_concurrency: usize,
     pub notify_per_merchant: usize,
+    /// A request head must arrive within this; idle keep-alive connections close after it.
+    pub header_read_timeout: Duration,
+    /// Connections at once, in all and from one client address.
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
 }
 
 impl std::fmt::Debug for Settings {
@@ -72,6 +77,9 @@ impl Default for Settings {
             notify_hosts: None,
             notify_concurrency: 256,
             notify_per_merchant: 64,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            max_connections_per_address: 256,
         }
     }
 }

@@ -28,5 +28,6 @@ pub mod notify;
 pub mod paypage;
 pub mod records;
 pub mod sandbox;
+pub mod serve;
 pub mod store;
 pub mod tickets;
