@@ -39,6 +39,8 @@ pub struct Shared {
     pub deliveries: Arc<notify::worker::Deliveries>,
     /// Signs PayPage tickets and CSRF tokens.
     pub tickets: crate::tickets::Tickets,
+    /// Counts API requests that do not open, per sender and address.
+    pub throttle: api::throttle::FailureThrottle,
     /// Where consumers reach the PayPage, without a trailing slash.
     pub base_url: Arc<str>,
 }
@@ -136,6 +138,7 @@ impl Application {
             clock,
             acquirer,
             tickets,
+            throttle: Default::default(),
             notices_waiting,
             deliveries,
             base_url,

@@ -69,32 +69,23 @@ pub async fn authenticate(
                 CredentialOwner::Agent => "dealer",
                 CredentialOwner::Client => "merchant (client mode)",
             }
-        )));
+        ))
+        .counted());
     }
-    let service_raw = envelope::decode_base64(&service_sealed)
-        .map_err(|e| ApiError::envelope(format!("service: {e}")))?;
-    let data_raw = envelope::decode_base64(&data_sealed)
-        .map_err(|e| ApiError::envelope(format!("encry_data: {e}")))?;
+    // Every way of failing to open a field gets the same answer (see ApiError::unopened).
+    let service_raw =
+        envelope::decode_base64(&service_sealed).map_err(|_| ApiError::unopened("service"))?;
+    let data_raw =
+        envelope::decode_base64(&data_sealed).map_err(|_| ApiError::unopened("encry_data"))?;
 
     // A request is tried against every valid key (two overlap before a key expires).
-    let mut last_error = String::new();
-    let mut opened = None;
-    for key in credentials {
-        match envelope::open_bytes(&key, &service_raw) {
-            Ok(plain) => match serde_json::from_slice::<Service>(&plain) {
-                Ok(service) => {
-                    opened = Some((key, service));
-                    break;
-                }
-                Err(_) => {
-                    last_error = "service: does not decrypt to JSON with the key of this uid".into()
-                }
-            },
-            Err(e) => last_error = format!("service: {e}"),
-        }
-    }
+    let opened = credentials.into_iter().find_map(|key| {
+        let plain = envelope::open_bytes(&key, &service_raw).ok()?;
+        let service = serde_json::from_slice::<Service>(&plain).ok()?;
+        Some((key, service))
+    });
     let Some((key, service)) = opened else {
-        return Err(ApiError::envelope(last_error));
+        return Err(ApiError::unopened("service"));
     };
     let cmd = service
         .cmd
@@ -112,7 +103,9 @@ pub async fn authenticate(
         )));
     }
     let data = envelope::open_bytes(&key, &data_raw)
-        .map_err(|e| ApiError::new(command, format!("encry_data: {e}")))?;
+        .ok()
+        .filter(|plain| std::str::from_utf8(plain).is_ok())
+        .ok_or_else(|| ApiError::unopened("encry_data"))?;
 
     let merchant = match owner {
         CredentialOwner::Store | CredentialOwner::Client => {
@@ -120,9 +113,7 @@ pub async fn authenticate(
             // every command. `api/orders` checks it while parsing its typed request (one
             // JSON pass on the hot path), every other command here.
             if command != Command::Orders {
-                let inner: InnerStore = serde_json::from_slice(&data).map_err(|e| {
-                    ApiError::new(command, format!("encry_data: is not a JSON object ({e})"))
-                })?;
+                let inner: InnerStore = parse_data(command, &data)?;
                 if let Some(inner) = inner.store_uid.as_deref()
                     && inner != owner_uid
                 {
@@ -145,9 +136,7 @@ pub async fn authenticate(
         }
         CredentialOwner::Agent => {
             // The dealer acts for one of its merchants, named inside encry_data.
-            let inner: InnerStore = serde_json::from_slice(&data).map_err(|e| {
-                ApiError::new(command, format!("encry_data: is not a JSON object ({e})"))
-            })?;
+            let inner: InnerStore = parse_data(command, &data)?;
             let store_uid = inner.store_uid.ok_or_else(|| {
                 ApiError::new(command, "encry_data.store_uid: is required in dealer mode")
             })?;
@@ -181,6 +170,18 @@ struct InnerStore {
     store_uid: Option<String>,
 }
 
+/// Who a request says it is from (`agent_uid`, else `store_uid`), for the failure
+/// throttle; `None` when the body has neither.
+pub fn sender(content_type: Option<&str>, body: &[u8]) -> Option<String> {
+    let outer = OuterRequest::from_body(content_type, body).ok()?;
+    outer
+        .agent_uid
+        .filter(|a| !a.trim().is_empty())
+        .or(outer.store_uid)
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
 fn required(value: &Option<String>, field: &str) -> Result<String, ApiError> {
     value
         .as_deref()
@@ -202,6 +203,11 @@ pub fn parse_data<T: serde::de::DeserializeOwned>(
     }
     let de = &mut serde_json::Deserializer::from_slice(data);
     serde_path_to_error::deserialize(de).map_err(|e| {
+        // Not JSON at all is one of the ways a field fails to open: the same answer as
+        // bad padding. Only JSON of the wrong shape is explained, naming the field.
+        if !matches!(e.inner().classify(), serde_json::error::Category::Data) {
+            return ApiError::unopened("encry_data");
+        }
         let path = e.path().to_string();
         let inner = e.into_inner();
         if path == "." || path.is_empty() {

@@ -9,6 +9,9 @@ use mypay_protocol::messages::CodeMsg;
 pub struct ApiError {
     pub code: &'static str,
     pub msg: String,
+    /// A sealed field that could not be opened: counted against the sender by the
+    /// failure throttle.
+    pub unopened: bool,
 }
 
 impl ApiError {
@@ -21,6 +24,7 @@ impl ApiError {
                 "100"
             },
             msg: msg.into(),
+            unopened: false,
         }
     }
 
@@ -29,6 +33,34 @@ impl ApiError {
         ApiError {
             code: "100",
             msg: msg.into(),
+            unopened: false,
+        }
+    }
+
+    /// `field` (`service` or `encry_data`) could not be opened. One answer for every
+    /// reason (base64, length, padding, UTF-8, JSON): telling them apart would be a
+    /// padding oracle that lets a client without the key forge requests.
+    pub fn unopened(field: &str) -> ApiError {
+        ApiError {
+            code: "100",
+            msg: format!("{field}: cannot be opened with this sender's key"),
+            unopened: true,
+        }
+    }
+
+    /// Count this refusal against its sender and address like a field that did not open
+    /// (an unknown sender: someone guessing `store_uid`s).
+    pub fn counted(mut self) -> ApiError {
+        self.unopened = true;
+        self
+    }
+
+    /// Too many requests from this sender or address failed to open lately.
+    pub fn throttled() -> ApiError {
+        ApiError {
+            code: "100",
+            msg: "too many failed requests; try again later".to_owned(),
+            unopened: true,
         }
     }
 
@@ -38,6 +70,7 @@ impl ApiError {
         ApiError {
             code: "400",
             msg: "系統錯誤 (internal error; nothing was changed, please retry)".to_owned(),
+            unopened: false,
         }
     }
 

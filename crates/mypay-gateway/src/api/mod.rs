@@ -12,6 +12,7 @@ pub use orders::new_token;
 mod paymodes;
 mod query;
 mod refunds;
+pub mod throttle;
 
 pub use error::ApiError;
 
@@ -74,10 +75,19 @@ async fn handle(state: AppState, route: Route, request: Request) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let answer = match axum::body::to_bytes(body, BODY_LIMIT).await {
-        Ok(body) => match auth::authenticate(&state, route, content_type, &body).await {
-            Ok(request) => dispatch(&state, request).await,
-            Err(e) => Err(e),
-        },
+        Ok(body) => {
+            let answer = match auth::authenticate(&state, route, content_type, &body).await {
+                Ok(request) => dispatch(&state, request).await,
+                Err(e) => Err(e),
+            };
+            match answer {
+                Err(e) if e.unopened => {
+                    let peer = crate::serve::peer(&parts.extensions).map(|a| a.ip());
+                    Err(unopened(&state, e, content_type, &body, peer).await)
+                }
+                other => other,
+            }
+        }
         Err(e) => Err(ApiError::envelope(format!(
             "request body: cannot be read ({e}); at most {BODY_LIMIT} bytes"
         ))),
@@ -87,6 +97,62 @@ async fn handle(state: AppState, route: Route, request: Request) -> Response {
         Err(e) => e.into_json(),
     };
     json_response(json)
+}
+
+/// A request that did not open: count it against its sender and address; once either is
+/// throttled, every such answer is the same. The sender's technical contact hears of a
+/// throttle once, when it starts.
+async fn unopened(
+    state: &AppState,
+    error: ApiError,
+    content_type: Option<&str>,
+    body: &[u8],
+    peer: Option<std::net::IpAddr>,
+) -> ApiError {
+    let sender = auth::sender(content_type, body);
+    let failure = state
+        .throttle
+        .fail(sender.as_deref(), peer, std::time::Instant::now());
+    if failure.sender_newly_throttled
+        && let Some(uid) = &sender
+    {
+        alert_throttled(state, uid).await;
+    }
+    if failure.throttled {
+        ApiError::throttled()
+    } else {
+        error
+    }
+}
+
+async fn alert_throttled(state: &AppState, store_uid: &str) {
+    let contact = match state.directory.merchant(store_uid).await {
+        Ok(Some(m)) => m.settings.contact_email.clone(),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "loading a merchant to alert");
+            None
+        }
+    };
+    let Some(to) = contact else { return };
+    let body = format!(
+        "MYPAY LINK received more than {} requests for {store_uid} within {} seconds that could not be opened with its key. Failing requests are refused for {} minutes; requests sealed with the right key are served as always. If these are not your systems, someone may be probing your integration.",
+        throttle::LIMIT,
+        throttle::WINDOW.as_secs(),
+        throttle::BLOCK.as_secs() / 60
+    );
+    if let Err(e) = state
+        .store
+        .queue_email(
+            &to,
+            "API 解密失敗次數過多 (too many failed requests)",
+            &body,
+            state.clock.now(),
+        )
+        .await
+    {
+        tracing::error!(error = %e, "queueing a throttle alert");
+    }
 }
 
 /// Run one command. Each command's future is boxed: held inline, the largest of them

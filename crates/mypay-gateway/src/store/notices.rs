@@ -439,6 +439,24 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Put an e-mail in the outbox.
+    pub async fn queue_email(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        sqlx::query("INSERT INTO emails (to_addr, subject, body, created_at) VALUES (?, ?, ?, ?)")
+            .bind(to)
+            .bind(subject)
+            .bind(body)
+            .bind(micros(at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn email_count(&self) -> StoreResult<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM emails")
             .fetch_one(&self.pool)

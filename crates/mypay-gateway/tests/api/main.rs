@@ -15,6 +15,7 @@ mod migrations;
 mod modes;
 mod notifications;
 mod operators;
+mod oracle;
 mod orders;
 mod pay_later;
 mod paypage;
