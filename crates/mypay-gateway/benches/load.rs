@@ -29,23 +29,14 @@
 //! share of the first is printed: how to tell whether a change helped on this drifting
 //! machine). Every load stops by itself after its duration or count.
 
-use mypay_protocol::envelope::{self, MerchantKey};
-use mypay_protocol::outer::OuterRequest;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::{STORE_KEY, env_number, order_body, sealed, start, start_gateway};
+use mypay_protocol::envelope::MerchantKey;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-const STORE_UID: &str = "289151880002";
-const STORE_KEY: &str = "KYTjd9ACcjGaTK6V3zWmMkyrQS08Ndcx";
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -102,59 +93,6 @@ fn bare_server() {
     });
 }
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(mut command: Command, log: &std::path::Path) -> Server {
-    let stderr = std::fs::File::create(log).expect("log file");
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .expect("server starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let base = loop {
-        let line = lines.next().expect("banner").expect("utf-8");
-        if let Some(rest) = line.split("POST ").nth(1) {
-            break rest
-                .split("/api/init")
-                .next()
-                .expect("url")
-                .trim()
-                .to_owned();
-        }
-    };
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, base }
-}
-
-/// Start a `mypay-gateway` binary on a fresh database in `dir`; its log is kept in the
-/// temporary folder (`mypay-bench-{name}.log`).
-fn start_gateway(binary: &str, dir: &std::path::Path, name: &str) -> Server {
-    let mut c = Command::new(binary);
-    c.args(["--listen", "127.0.0.1:0", "--database"])
-        .arg(dir.join(format!("{name}.sqlite")))
-        .env("RUST_LOG", "warn");
-    let threads = env_number("BENCH_SERVER_THREADS", 0);
-    if threads > 0 {
-        c.env("MYPAY_WORKER_THREADS", threads.to_string());
-    }
-    start(
-        c,
-        &std::env::temp_dir().join(format!("mypay-bench-{name}.log")),
-    )
-}
-
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -164,30 +102,6 @@ fn rss_kib(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)
-}
-
-fn sealed(key: &MerchantKey, cmd: &str, data: &serde_json::Value) -> String {
-    OuterRequest {
-        store_uid: Some(STORE_UID.to_owned()),
-        agent_uid: None,
-        service: Some(envelope::seal(
-            key,
-            serde_json::json!({"service_name": "api", "cmd": cmd})
-                .to_string()
-                .as_bytes(),
-        )),
-        encry_data: Some(envelope::seal(key, data.to_string().as_bytes())),
-    }
-    .to_form()
-}
-
-fn order_body(key: &MerchantKey, run: &str, i: usize) -> String {
-    let data = serde_json::json!({
-        "store_uid": STORE_UID,
-        "items": [{"id": "1", "name": "商品名稱", "cost": "10", "amount": "1", "total": "10"}],
-        "cost": "10", "user_id": "bench", "order_id": format!("{run}-{i}"), "ip": "127.0.0.1", "pfn": "0",
-    });
-    sealed(key, "api/orders", &data)
 }
 
 /// Sealed `api/queryorder` bodies for the orders these `api/orders` answers created.

@@ -87,7 +87,8 @@ impl Default for Settings {
 impl Settings {
     /// Defaults overridden by `MYPAY_MODE`, `MYPAY_LISTEN`, `MYPAY_PUBLIC_URL`,
     /// `MYPAY_DATABASE`, `MYPAY_NOTIFY_TIMEOUT_MS`, `MYPAY_NOTIFY_HOSTS`,
-    /// `MYPAY_WORKER_THREADS`.
+    /// `MYPAY_NOTIFY_CONCURRENCY`, `MYPAY_NOTIFY_PER_MERCHANT`, `MYPAY_MAX_CONNECTIONS`,
+    /// `MYPAY_MAX_CONNECTIONS_PER_ADDRESS`, `MYPAY_HEADER_TIMEOUT_MS`, `MYPAY_WORKER_THREADS`.
     pub fn from_env() -> anyhow::Result<Settings> {
         let mut s = Settings::default();
         if let Ok(v) = std::env::var("MYPAY_MODE") {
@@ -110,6 +111,29 @@ impl Settings {
                     anyhow::anyhow!("MYPAY_WORKER_THREADS {v:?}: a whole number ≥ 1")
                 })?;
             s.worker_threads = Some(n);
+        }
+        for (name, target) in [
+            ("MYPAY_NOTIFY_CONCURRENCY", &mut s.notify_concurrency),
+            ("MYPAY_NOTIFY_PER_MERCHANT", &mut s.notify_per_merchant),
+            ("MYPAY_MAX_CONNECTIONS", &mut s.max_connections),
+            (
+                "MYPAY_MAX_CONNECTIONS_PER_ADDRESS",
+                &mut s.max_connections_per_address,
+            ),
+        ] {
+            if let Ok(v) = std::env::var(name) {
+                *target = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| anyhow::anyhow!("{name} {v:?}: a whole number ≥ 1"))?;
+            }
+        }
+        if let Ok(v) = std::env::var("MYPAY_HEADER_TIMEOUT_MS") {
+            let ms: u64 = v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                anyhow::anyhow!("MYPAY_HEADER_TIMEOUT_MS {v:?}: a whole number ≥ 1")
+            })?;
+            s.header_read_timeout = Duration::from_millis(ms);
         }
         if let Ok(v) = std::env::var("MYPAY_NOTIFY_HOSTS") {
             s.notify_hosts = Some(parse_notify_hosts(&v)?);

@@ -18,7 +18,6 @@ use crate::directory::Directory;
 use crate::ledger::merchant::MerchantSettings;
 use crate::ledger::notify_url::NotifyPolicy;
 use crate::store::{AttemptRecord, Claim, NoticeLedger, NoticeRow, Store, StoreError, Trigger};
-use jiff::{SignedDuration, Timestamp};
 use mypay_protocol::notice::{NoticeKind, is_acknowledgement};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,8 +25,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 
-/// How long a claimed notice is ours before another worker may take it (real time).
-const LEASE: SignedDuration = SignedDuration::from_secs(60);
 /// Attempts recorded in one transaction at most.
 const RECORD_BATCH: usize = 512;
 /// The most of a reply that is read: an acknowledgement is four characters.
@@ -55,6 +52,11 @@ pub struct Deliveries {
     /// Wakes the dispatcher: a notice was written, or an attempt recorded.
     wake: Arc<Notify>,
     slots: Mutex<Slots>,
+    /// Notify URLs as the policy judged them.
+    urls: Mutex<HashMap<String, Result<url::Url, String>>>,
+    /// One claim at a time: a claim reads the notices' rows, and a row read while its
+    /// attempt was being recorded must still count as taken (see [`Deliveries::dispatch`]).
+    dispatching: tokio::sync::Mutex<()>,
     /// Signalled after every recorded batch.
     recorded: Notify,
     attempts_recorded: AtomicU64,
@@ -62,29 +64,78 @@ pub struct Deliveries {
     done_rx: Mutex<Option<mpsc::UnboundedReceiver<AttemptRecord>>>,
 }
 
-/// Deliveries in flight, by merchant and by order.
+/// What this process is delivering. A notice is leased from its claim until its attempt
+/// is recorded. A merchant has up to `per_merchant` requests in flight, and as many
+/// claimed notices queued behind them, so a finished request is followed at once by the
+/// next, without waiting for a claim; finished attempts wait for their batch's fsync
+/// without holding a slot.
 #[derive(Default)]
 struct Slots {
-    total: usize,
-    by_merchant: HashMap<String, usize>,
+    in_flight: usize,
+    queued: usize,
+    by_merchant: HashMap<String, MerchantSlots>,
+    leased: HashSet<i64>,
     orders: HashSet<u64>,
 }
 
+#[derive(Default)]
+struct MerchantSlots {
+    in_flight: usize,
+    queue: std::collections::VecDeque<NoticeRow>,
+}
+
 impl Slots {
-    fn take(&mut self, n: &NoticeRow) {
-        self.total += 1;
-        *self.by_merchant.entry(n.store_uid.clone()).or_default() += 1;
-        self.orders.insert(n.uid);
+    /// Notices the merchant `m` may still claim (requests in flight plus queued).
+    fn room(&self, m: &str, per_merchant: usize) -> usize {
+        let used = self
+            .by_merchant
+            .get(m)
+            .map_or(0, |s| s.in_flight + s.queue.len());
+        (per_merchant * 2).saturating_sub(used)
     }
 
-    fn give_back(&mut self, n: &NoticeRow) {
-        self.total = self.total.saturating_sub(1);
-        if let Some(c) = self.by_merchant.get_mut(&n.store_uid) {
-            *c = c.saturating_sub(1);
-            if *c == 0 {
-                self.by_merchant.remove(&n.store_uid);
-            }
+    /// Take a claimed notice: returned when it may start now, else queued.
+    fn take(&mut self, n: NoticeRow, per_merchant: usize) -> Option<NoticeRow> {
+        self.leased.insert(n.id);
+        self.orders.insert(n.uid);
+        let m = self.by_merchant.entry(n.store_uid.clone()).or_default();
+        if m.in_flight < per_merchant {
+            m.in_flight += 1;
+            self.in_flight += 1;
+            Some(n)
+        } else {
+            m.queue.push_back(n);
+            self.queued += 1;
+            None
         }
+    }
+
+    /// A request of `n`'s merchant is done: its next queued notice, which starts in the
+    /// freed slot, and whether the queue ran low (time for a claim).
+    fn answered(&mut self, n: &NoticeRow, per_merchant: usize) -> (Option<NoticeRow>, bool) {
+        let Some(m) = self.by_merchant.get_mut(&n.store_uid) else {
+            return (None, true);
+        };
+        let next = m.queue.pop_front();
+        if next.is_some() {
+            self.queued -= 1;
+        } else {
+            m.in_flight = m.in_flight.saturating_sub(1);
+            self.in_flight = self.in_flight.saturating_sub(1);
+        }
+        let left = m.queue.len();
+        let in_flight = m.in_flight;
+        if in_flight == 0 && left == 0 {
+            self.by_merchant.remove(&n.store_uid);
+        }
+        // Half the room free (see `dispatch`): time for a claim.
+        let low = left == per_merchant / 2 || (left == 0 && in_flight <= per_merchant / 2);
+        (next, low)
+    }
+
+    /// The attempt is recorded: the notice and its order are free again.
+    fn recorded(&mut self, n: &NoticeRow) {
+        self.leased.remove(&n.id);
         self.orders.remove(&n.uid);
     }
 }
@@ -117,6 +168,8 @@ impl Deliveries {
             },
             wake: setup.wake,
             slots: Mutex::default(),
+            urls: Mutex::default(),
+            dispatching: tokio::sync::Mutex::new(()),
             recorded: Notify::new(),
             attempts_recorded: AtomicU64::new(0),
             done,
@@ -143,14 +196,34 @@ impl Deliveries {
     }
 
     /// Claim and start as many due notices as there is room for.
+    ///
+    /// The claim skips what was leased when it began: a notice whose attempt is recorded
+    /// while the claim reads may be read as still pending, and must not be taken again.
+    /// Claims run one at a time, so nothing else is taken between the two.
     async fn dispatch(self: &Arc<Self>) -> Result<usize, StoreError> {
+        let _one_at_a_time = self.dispatching.lock().await;
         let mut started = 0;
         loop {
-            let (room, by_merchant, orders) = {
+            let per_merchant = self.limits.per_merchant;
+            let (room, merchant_room, leased, orders) = {
                 let slots = self.lock_slots();
+                // Attempts waiting for their record count too, so a stalled recorder
+                // stops new deliveries instead of piling them up.
+                let busy = slots.in_flight + slots.queued + slots.leased.len() / 4;
+                // A merchant with work under way claims only once half its room is
+                // free: claims come in batches, not one by one as requests finish.
+                let merchant_room: HashMap<String, usize> = slots
+                    .by_merchant
+                    .keys()
+                    .map(|m| {
+                        let room = slots.room(m, per_merchant);
+                        (m.clone(), if room < per_merchant { 0 } else { room })
+                    })
+                    .collect();
                 (
-                    self.limits.total.saturating_sub(slots.total),
-                    slots.by_merchant.clone(),
+                    (self.limits.total * 2).saturating_sub(busy),
+                    merchant_room,
+                    slots.leased.clone(),
                     slots.orders.clone(),
                 )
             };
@@ -158,43 +231,55 @@ impl Deliveries {
                 return Ok(started);
             }
             let ledger = self.ledger.clone();
-            let per_merchant = self.limits.per_merchant;
             let now = self.clock.now();
             let claimed = tokio::task::spawn_blocking(move || {
-                let real_now = Timestamp::now();
                 ledger.claim(&Claim {
                     now,
-                    real_now,
-                    lease_until: real_now + LEASE,
                     limit: room,
-                    per_merchant,
-                    merchant_room: &|m| {
-                        per_merchant.saturating_sub(by_merchant.get(m).copied().unwrap_or(0))
-                    },
+                    merchant_room: &|m| merchant_room.get(m).copied().unwrap_or(per_merchant * 2),
+                    leased: &|id| leased.contains(&id),
+                    leased_count: leased.len(),
                     busy_order: &|uid| orders.contains(&uid),
                 })
             })
             .await
             .map_err(|e| StoreError::Corrupt(format!("notice claim task: {e}")))??;
             let count = claimed.len();
-            {
+            let starting: Vec<NoticeRow> = {
                 let mut slots = self.lock_slots();
-                for n in &claimed {
-                    slots.take(n);
-                }
-            }
-            for notice in claimed {
-                let me = self.clone();
-                tokio::spawn(async move {
-                    let record = me.attempt(notice, Trigger::Scheduled).await;
-                    // The recorder lives as long as the worker; without it the lease runs
-                    // out and the attempt is made again.
-                    let _ = me.done.send(record);
-                });
+                claimed
+                    .into_iter()
+                    .filter_map(|n| slots.take(n, per_merchant))
+                    .collect()
+            };
+            for notice in starting {
+                tokio::spawn(self.clone().deliver_from(notice));
             }
             started += count;
+            // Less than there was room for: nothing more is due now.
             if count < room {
                 return Ok(started);
+            }
+        }
+    }
+
+    /// Deliver `notice`, then the queued notices of its merchant as they come, in this
+    /// one slot.
+    async fn deliver_from(self: Arc<Self>, mut notice: NoticeRow) {
+        loop {
+            let record = self.attempt(notice, Trigger::Scheduled).await;
+            let (next, low) = self
+                .lock_slots()
+                .answered(&record.notice, self.limits.per_merchant);
+            if low {
+                self.wake.notify_one();
+            }
+            // The recorder lives as long as the worker; without it the notice is due
+            // again after a restart.
+            let _ = self.done.send(record);
+            match next {
+                Some(n) => notice = n,
+                None => return,
             }
         }
     }
@@ -238,7 +323,7 @@ impl Deliveries {
             {
                 let mut slots = self.lock_slots();
                 for r in &batch {
-                    slots.give_back(&r.notice);
+                    slots.recorded(&r.notice);
                 }
             }
             self.recorded.notify_waiters();
@@ -257,10 +342,10 @@ impl Deliveries {
             tokio::pin!(progress);
             progress.as_mut().enable();
             self.dispatch().await?;
-            let due = self.store.due_notice_count(self.clock.now()).await?;
-            if due == 0 || Instant::now() >= give_up {
-                if due > 0 {
-                    tracing::warn!(due, "clock advance answered with notices still due");
+            let due = self.store.notices_due(self.clock.now()).await?;
+            if !due || Instant::now() >= give_up {
+                if due {
+                    tracing::warn!("clock advance answered with notices still due");
                 }
                 return Ok(self.attempts_recorded.load(Ordering::Acquire) - before);
             }
@@ -290,7 +375,7 @@ impl Deliveries {
     }
 
     /// POST `notice` once and say what happened (not yet recorded).
-    async fn attempt(&self, notice: NoticeRow, trigger: Trigger) -> AttemptRecord {
+    async fn attempt(&self, mut notice: NoticeRow, trigger: Trigger) -> AttemptRecord {
         let merchant = match self.directory.merchant(&notice.store_uid).await {
             Ok(m) => m,
             Err(e) => {
@@ -309,9 +394,10 @@ impl Deliveries {
                 "not sent: the merchant has no URL for this kind of notice".to_owned(),
                 false,
             ),
-            Some(url) => match self.policy.check(url) {
+            Some(url) => match self.checked_url(url) {
                 Err(e) => (None, format!("not sent: {e}"), false),
-                Ok(parsed) => self.post(parsed, &notice.body).await,
+                // The body goes to the request as it is: the record does not need it.
+                Ok(parsed) => self.post(parsed, std::mem::take(&mut notice.body)).await,
             },
         };
         let elapsed_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
@@ -358,7 +444,23 @@ impl Deliveries {
         record
     }
 
-    async fn post(&self, url: url::Url, body: &str) -> (Option<i64>, String, bool) {
+    /// `url` parsed and checked against the policy, remembered: merchants' URLs change
+    /// rarely, and parsing one (IDNA included) was a visible share of an attempt.
+    fn checked_url(&self, url: &str) -> Result<url::Url, String> {
+        let mut cache = self.urls.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(checked) = cache.get(url) {
+            return checked.clone();
+        }
+        let checked = self.policy.check(url);
+        // Bounded: URLs are the merchants' settings, few; clear rather than grow.
+        if cache.len() >= 10_000 {
+            cache.clear();
+        }
+        cache.insert(url.to_owned(), checked.clone());
+        checked
+    }
+
+    async fn post(&self, url: url::Url, body: String) -> (Option<i64>, String, bool) {
         let timed_out = || {
             (
                 Some(429),
@@ -370,7 +472,7 @@ impl Deliveries {
             .http
             .post(url)
             .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body.to_owned())
+            .body(body)
             .send()
             .await;
         let mut response = match sent {

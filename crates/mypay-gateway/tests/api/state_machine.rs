@@ -311,13 +311,19 @@ async fn check(app: &TestApp, orders: &[Order], what: &str) {
             .map(|(_, _, to)| to.clone())
             .filter(|to| to != "200" && to != "247")
             .collect();
-        let notices: Vec<(String, String)> = sqlx::query_as(
-            "SELECT prc, body FROM notices WHERE uid = ? AND kind != 'refund' ORDER BY id",
-        )
-        .bind(o.uid as i64)
-        .fetch_all(pool)
-        .await
-        .expect("notices");
+        let notices: Vec<(String, String)> = app
+            .state
+            .store
+            .notices(&mypay_gateway::store::NoticeFilter {
+                store_uid: None,
+                uid: Some(o.uid),
+            })
+            .await
+            .expect("notices")
+            .into_iter()
+            .filter(|n| n.kind != "refund")
+            .map(|n| (n.prc, n.body))
+            .collect();
         for state in &reached {
             assert!(
                 notices.iter().any(|(p, _)| p == state),
