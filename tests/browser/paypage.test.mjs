@@ -162,3 +162,24 @@ test('a consumer pays with an online wallet: QR page, confirmation in the wallet
   assert.equal(notice.get('prc'), '250');
   assert.equal(notice.get('pfn'), 'LINEPAYON');
 });
+
+test('the pages keep to their Content-Security-Policy and are styled by the served stylesheet', async () => {
+  const order = await createOrder(gateway.base, {});
+  assert.equal(order.code, '200');
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  const violations = [];
+  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()); });
+  const response = await page.goto(`${order.url}?locale=en`);
+  const csp = response.headers()['content-security-policy'];
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.doesNotMatch(csp, /unsafe-inline/);
+  await page.getByText('Pay now').waitFor();
+  const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.equal(background, 'rgb(245, 247, 250)', 'the stylesheet applied');
+  assert.deepEqual(violations, [], 'no Content-Security-Policy violations');
+  // Without the ticket's token the page does not exist.
+  const bare = await page.goto(`${gateway.base}/payment/${order.uid}.html`);
+  assert.equal(bare.status(), 404);
+  await context.close();
+});
