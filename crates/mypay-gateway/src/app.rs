@@ -144,21 +144,23 @@ impl Application {
             base_url,
         }));
         let sandbox_mode = state.settings.mode == Mode::Sandbox;
-        let mut router = Router::new()
-            .merge(api::router())
-            .merge(paypage::router())
-            .route(
-                "/assets/paypage.css",
-                axum::routing::get(crate::edge::stylesheet),
-            );
+        // Pages (and everything else a browser may open) get the security headers from a
+        // layer; API answers set theirs where they are made, off the hot path's stack.
+        let mut pages = Router::new().merge(paypage::router()).route(
+            "/assets/paypage.css",
+            axum::routing::get(crate::edge::stylesheet),
+        );
         if sandbox_mode {
-            router = router.merge(sandbox::router());
+            pages = pages.merge(sandbox::router());
         }
-        let router = router
+        let pages = pages
             .fallback(move || async move { crate::edge::not_found_page(sandbox_mode) })
             .layer(axum::middleware::map_response(
                 crate::edge::security_headers,
-            ))
+            ));
+        let router = Router::new()
+            .merge(api::router())
+            .merge(pages)
             .with_state(state.clone());
         Ok(Application {
             listener,

@@ -18,7 +18,9 @@ const TOKEN_BYTES: usize = 16;
 
 #[derive(Clone)]
 pub struct Tickets {
-    secret: [u8; 32],
+    /// HMAC keyed with the installation's secret, its key pads already hashed: cloned
+    /// for each use (a ticket is made for every order answered).
+    keyed: Hmac<Sha256>,
 }
 
 impl std::fmt::Debug for Tickets {
@@ -29,13 +31,15 @@ impl std::fmt::Debug for Tickets {
 
 impl Tickets {
     pub fn new(secret: [u8; 32]) -> Tickets {
-        Tickets { secret }
+        Tickets {
+            // HMAC takes keys of any length, so this cannot fail.
+            keyed: <Hmac<Sha256> as Mac>::new_from_slice(&secret)
+                .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length")),
+        }
     }
 
     fn mac(&self, purpose: &[u8], uid: u64, extra: &[u8]) -> Hmac<Sha256> {
-        // A 32-byte key is always a valid HMAC key.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        let mut mac = self.keyed.clone();
         mac.update(purpose);
         mac.update(&uid.to_be_bytes());
         mac.update(extra);

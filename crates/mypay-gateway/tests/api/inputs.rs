@@ -273,3 +273,35 @@ async fn recurring_tools_are_neither_listed_nor_accepted_until_they_can_be_paid(
     }
     assert_eq!(app.order_count().await, 0);
 }
+
+#[tokio::test]
+async fn an_inner_store_uid_spelled_with_json_escapes_is_checked_too() {
+    use mypay_gateway::ledger::merchant::SAMPLE_STORE_KEY;
+    use mypay_protocol::envelope::{self, MerchantKey};
+    let app = spawn_app().await;
+    let (uid, key) = app.card_order("ESC-1", 100, false).await;
+    let sealing = MerchantKey::parse(SAMPLE_STORE_KEY).expect("key");
+    let data = format!(
+        r#"{{"store\u005fuid": "999999999999", "uid": "{uid}", "key": "{key}", "cost": 10}}"#
+    );
+    let body = crate::helpers::form(&[
+        ("store_uid", SAMPLE_STORE_UID),
+        (
+            "service",
+            &envelope::seal(&sealing, br#"{"service_name":"api","cmd":"api/refund"}"#),
+        ),
+        ("encry_data", &envelope::seal(&sealing, data.as_bytes())),
+    ]);
+    let answer = app
+        .post_raw("/api/init", "application/x-www-form-urlencoded", body)
+        .await;
+    assert_eq!(answer["code"], "B500", "{answer}");
+    assert!(
+        answer["msg"]
+            .as_str()
+            .expect("msg")
+            .starts_with("store_uid"),
+        "{answer}"
+    );
+    assert_eq!(app.count("reversals").await, 0);
+}
