@@ -42,6 +42,18 @@ async fn clock_answers(app: &TestApp) -> bool {
         .is_ok_and(|r| r.status() == 200)
 }
 
+/// Whether requests are served again within a second (a closed connection's slot is given
+/// back once the server notices the close).
+async fn served_again(app: &TestApp) -> bool {
+    for _ in 0..50 {
+        if clock_answers(app).await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
 #[tokio::test]
 async fn a_trickled_request_line_and_an_idle_connection_are_closed_in_time() {
     let app = app_with(|s| s.header_read_timeout = Duration::from_secs(1)).await;
@@ -80,15 +92,7 @@ async fn connections_are_capped_per_address_with_a_clear_refusal() {
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("too many connections"), "{answer}");
     drop(held.pop());
-    let mut ok = false;
-    for _ in 0..50 {
-        if clock_answers(&app).await {
-            ok = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(ok, "a freed slot serves again");
+    assert!(served_again(&app).await, "a freed slot serves again");
 }
 
 #[tokio::test]
@@ -107,13 +111,5 @@ async fn connections_are_capped_in_all() {
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("connection limit"), "{answer}");
     held.clear();
-    let mut ok = false;
-    for _ in 0..50 {
-        if clock_answers(&app).await {
-            ok = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(ok, "served again once connections closed");
+    assert!(served_again(&app).await, "served again once connections closed");
 }
