@@ -111,5 +111,8 @@ async fn connections_are_capped_in_all() {
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("connection limit"), "{answer}");
     held.clear();
-    assert!(served_again(&app).await, "served again once connections closed");
+    assert!(
+        served_again(&app).await,
+        "served again once connections closed"
+    );
 }
