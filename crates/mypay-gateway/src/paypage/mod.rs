@@ -538,6 +538,7 @@ fn error_text(t: &Texts, e: &CheckoutError) -> String {
         CheckoutError::WrongOtp(left) => format!("{}{left}", t.err_otp),
         CheckoutError::Tool(_) => t.err_tool.to_owned(),
         CheckoutError::WalletCode => t.err_wallet_code.to_owned(),
+        CheckoutError::ChargeInProgress => t.err_charge_in_progress.to_owned(),
         CheckoutError::Installment(_) => t.err_installment.to_owned(),
         other => other.to_string(),
     }

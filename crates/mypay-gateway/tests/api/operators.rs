@@ -310,3 +310,68 @@ async fn racing_card_submissions_reach_the_acquirer_once() {
     assert_eq!(status, 409);
     assert_eq!(acquirer.calls.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn a_second_paypage_submission_while_the_first_is_with_the_acquirer_is_told_so() {
+    let acquirer = Arc::new(CountingAcquirer {
+        calls: AtomicUsize::new(0),
+        attempts: Mutex::default(),
+    });
+    let app = spawn_app_with_acquirer(
+        fresh_db_path(),
+        Clock::frozen(start_time()),
+        |_| {},
+        Some(acquirer.clone()),
+    )
+    .await;
+    let answer = app.order(&sample_order_json("ONCE-2", 100)).await;
+    let uid = answer["uid"].as_u64().expect("uid");
+    let page = app
+        .http
+        .get(format!(
+            "{}?locale=en",
+            answer["url"].as_str().expect("url")
+        ))
+        .send()
+        .await
+        .expect("page");
+    let jar: Vec<String> = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect();
+    let html = page.text().await.expect("html");
+    let at = html.find("name=\"csrf\" value=\"").expect("csrf") + 19;
+    let csrf = html[at..at + html[at..].find('"').expect("end")].to_owned();
+    let path = format!("{}/payment/{}/pay", app.base, app.ticket(uid));
+    let body = crate::helpers::form(&[
+        ("csrf", &csrf),
+        ("card_number", "4058650600065507"),
+        ("expiry", "1022"),
+        ("cvc", "395"),
+    ]);
+    let submit = || {
+        app.http
+            .post(&path)
+            .header("cookie", jar.join("; "))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+    };
+    let answers = join_all(vec![submit(), submit()]).await;
+    let mut statuses = Vec::new();
+    let mut texts = Vec::new();
+    for a in answers {
+        let a = a.expect("answer");
+        statuses.push(a.status().as_u16());
+        texts.push(a.text().await.expect("text"));
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [303, 422], "{texts:?}");
+    assert!(
+        texts.iter().any(|t| t.contains("being processed")),
+        "{texts:?}"
+    );
+    assert_eq!(acquirer.calls.load(Ordering::SeqCst), 1);
+}
