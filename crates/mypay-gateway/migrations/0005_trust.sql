@@ -34,3 +34,7 @@ CREATE TABLE notice_bodies (
 );
 INSERT INTO notice_bodies (notice_id, body) SELECT id, body FROM notices;
 ALTER TABLE notices DROP COLUMN body;
+
+-- Which notice is being delivered is kept by the delivering process (see the notice
+-- ledger), so the lease column the first worker wrote is no longer read or written.
+ALTER TABLE notices DROP COLUMN lease_until;

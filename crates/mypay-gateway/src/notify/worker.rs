@@ -1,12 +1,12 @@
-//! Delivering notices: claim due ones with a lease, POST each to the merchant's URL of the
-//! moment, record every attempt, schedule the next or finish.
+//! Delivering notices: claim due ones, POST each to the merchant's URL of the moment,
+//! record every attempt, schedule the next or finish.
 //!
 //! Deliveries run concurrently, bounded in all and per merchant, and merchants are
 //! claimed in turn, so one merchant whose endpoint is slow (or whose backlog is long)
 //! delays no other merchant's notices. One order's notices still go one at a time, in
 //! order. Attempts are recorded in batches by one recorder (one transaction, one fsync
-//! for many attempts), each before its lease is given back, so a restart repeats no
-//! attempt that was recorded and loses none that was due.
+//! for many attempts), and a notice is not claimed again before its attempt is recorded,
+//! so a restart repeats no attempt that was recorded and loses none that was due.
 //!
 //! Success is a reply whose body is `8888` (white space ignored) with a 2xx status. A reply
 //! slower than the timeout (5 s) is a failure logged as HTTP 429, as the document's
@@ -31,6 +31,10 @@ const RECORD_BATCH: usize = 512;
 const REPLY_LIMIT: usize = 4096;
 /// How long a clock advance waits for the notices that fell due before it answers.
 const DRAIN_LIMIT: Duration = Duration::from_secs(600);
+/// How long notices whose attempts could not be recorded stay taken: they are then due
+/// again, and without a pause a storage that keeps failing would have them posted to the
+/// merchant over and over.
+const UNRECORDED_PAUSE: Duration = Duration::from_secs(30);
 
 /// How many deliveries may be in flight.
 #[derive(Debug, Clone, Copy)]
@@ -118,7 +122,7 @@ impl Slots {
         };
         let next = m.queue.pop_front();
         if next.is_some() {
-            self.queued -= 1;
+            self.queued = self.queued.saturating_sub(1);
         } else {
             m.in_flight = m.in_flight.saturating_sub(1);
             self.in_flight = self.in_flight.saturating_sub(1);
@@ -134,9 +138,9 @@ impl Slots {
     }
 
     /// The attempt is recorded: the notice and its order are free again.
-    fn recorded(&mut self, n: &NoticeRow) {
-        self.leased.remove(&n.id);
-        self.orders.remove(&n.uid);
+    fn recorded(&mut self, id: i64, uid: u64) {
+        self.leased.remove(&id);
+        self.orders.remove(&uid);
     }
 }
 
@@ -300,35 +304,44 @@ impl Deliveries {
                     Err(_) => break,
                 }
             }
+            let taken: Vec<(i64, u64)> =
+                batch.iter().map(|r| (r.notice.id, r.notice.uid)).collect();
             let ledger = self.ledger.clone();
-            let (batch, result) = match tokio::task::spawn_blocking(move || {
-                let result = ledger.record(&batch);
-                (batch, result)
-            })
-            .await
-            {
-                Ok(done) => done,
-                Err(e) => {
-                    tracing::error!(error = %e, "notice recorder task");
-                    continue;
-                }
+            let failure = match tokio::task::spawn_blocking(move || ledger.record(&batch)).await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(e) => Some(e.to_string()),
             };
-            if let Err(e) = result {
-                // Not recorded: the leases run out and the attempts are made again.
-                tracing::error!(error = %e, attempts = batch.len(), "recording notice attempts");
-            } else {
-                self.attempts_recorded
-                    .fetch_add(batch.len() as u64, Ordering::AcqRel);
-            }
-            {
-                let mut slots = self.lock_slots();
-                for r in &batch {
-                    slots.recorded(&r.notice);
+            match failure {
+                None => {
+                    self.attempts_recorded
+                        .fetch_add(taken.len() as u64, Ordering::AcqRel);
+                    self.release(&taken);
+                }
+                Some(error) => {
+                    // Not recorded: the notices are due again, after a pause.
+                    tracing::error!(error, attempts = taken.len(), "recording notice attempts");
+                    let me = self.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(UNRECORDED_PAUSE).await;
+                        me.release(&taken);
+                    });
                 }
             }
-            self.recorded.notify_waiters();
-            self.wake.notify_one();
         }
+    }
+
+    /// The attempts of these notices (id, order) are recorded, or given up: the notices
+    /// and their orders may be claimed again.
+    fn release(&self, taken: &[(i64, u64)]) {
+        {
+            let mut slots = self.lock_slots();
+            for (id, uid) in taken {
+                slots.recorded(*id, *uid);
+            }
+        }
+        self.recorded.notify_waiters();
+        self.wake.notify_one();
     }
 
     /// Make every attempt that is due on the clock now, and wait until each is recorded

@@ -1,10 +1,6 @@
 //! The notification outbox. A notice is written in the same transaction as the state
-//! change that owes it; the worker claims due notices with a lease, posts them, and
-//! records every attempt.
-//!
-//! Leases run on real time, not on the test clock: a lease guards an HTTP request in
-//! flight, and moving the business clock forward must not hand the same notice to a
-//! second worker while the first is still waiting for the merchant.
+//! change that owes it; the worker claims due notices, posts them, and records every
+//! attempt ([`NoticeLedger`]).
 
 use super::direct::Columns;
 use super::{Store, StoreError, StoreResult, micros, timestamp};
@@ -261,8 +257,8 @@ impl NoticeLedger {
     }
 
     /// Record attempts in one transaction (one fsync for the batch), each with its
-    /// consequence: a scheduled attempt moves the schedule on or finishes the notice, and
-    /// releases its lease; a resend changes the notice only when it was acknowledged.
+    /// consequence: a scheduled attempt moves the schedule on or finishes the notice; a
+    /// resend changes the notice only when it was acknowledged.
     pub fn record(&self, batch: &[AttemptRecord]) -> StoreResult<()> {
         let mut conn = locked(&self.writer)?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -275,7 +271,7 @@ impl NoticeLedger {
             )?;
             let mut scheduled = tx.prepare_cached(
                 "UPDATE notices SET attempts = attempts + 1, status = ?1, next_attempt_at = ?2,
-                     lease_until = 0, url = ?3,
+                     url = ?3,
                      delivered_at = CASE WHEN ?1 = 'delivered' THEN ?4 ELSE delivered_at END
                  WHERE id = ?5 AND status = 'pending'",
             )?;
