@@ -22,6 +22,9 @@ use tokio::task::JoinSet;
 
 /// How long in-flight requests may take to finish once shutdown begins.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Connections over a cap being answered `503` at once; past this a flood of them is
+/// closed without an answer, so refusing never uses up the descriptors the caps protect.
+const REFUSING_AT_ONCE: usize = 64;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
@@ -100,6 +103,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let total = Arc::new(Semaphore::new(limits.effective_max()));
+    let refusing = Arc::new(Semaphore::new(REFUSING_AT_ONCE));
     let per_address = PerAddress::default();
     let (closing, closing_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -120,11 +124,11 @@ pub async fn serve(
             },
         };
         let Ok(permit) = total.clone().try_acquire_owned() else {
-            refuse(stream, "the gateway is at its connection limit");
+            refuse(stream, &refusing, "the gateway is at its connection limit");
             continue;
         };
         let Some(slot) = per_address.enter(peer.ip(), limits.per_address) else {
-            refuse(stream, "too many connections from this address");
+            refuse(stream, &refusing, "too many connections from this address");
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -171,9 +175,14 @@ pub async fn serve(
     Ok(())
 }
 
-/// Answer a connection over a cap with a short `503` and close it.
-fn refuse(mut stream: TcpStream, why: &'static str) {
+/// Answer a connection over a cap with a short `503` and close it (or, when many are being
+/// refused at once, just close it).
+fn refuse(mut stream: TcpStream, refusing: &Arc<Semaphore>, why: &'static str) {
+    let Ok(permit) = refusing.clone().try_acquire_owned() else {
+        return;
+    };
     tokio::spawn(async move {
+        let _permit = permit;
         let body = format!("{why}; try again shortly\n");
         let answer = format!(
             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{body}",
@@ -187,7 +196,7 @@ fn refuse(mut stream: TcpStream, why: &'static str) {
     });
 }
 
-/// Whether `addr` is the peer of a request (from the listener).
+/// The client address of a request, as the listener saw it.
 pub fn peer(extensions: &axum::http::Extensions) -> Option<SocketAddr> {
     extensions
         .get::<ConnectInfo<SocketAddr>>()
