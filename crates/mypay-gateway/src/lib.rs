@@ -22,6 +22,7 @@ pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod edge;
+pub mod hex;
 pub mod jobs;
 pub mod ledger;
 pub mod notify;

@@ -111,10 +111,10 @@ pub async fn authenticate(
         CredentialOwner::Store | CredentialOwner::Client => {
             // The inner `store_uid`, when given, must name the credentials' merchant, on
             // every command. `api/orders` checks it while parsing its typed request (one
-            // JSON pass on the hot path), every other command here.
-            // Most requests of the other commands name no merchant inside (the query
-            // samples do not): a byte search spares them a second JSON pass. A key can
-            // also be spelled with escapes (`store\u005fuid`), so any escape parses too.
+            // JSON pass on the hot path), every other command here. Most of their requests
+            // name no merchant inside (the query samples do not), so a byte search spares
+            // them a second JSON pass; a key can also be spelled with escapes
+            // (`store\u005fuid`), so any escape means a parse too.
             if command != Command::Orders
                 && (memchr::memmem::find(&data, b"store_uid").is_some()
                     || memchr::memmem::find(&data, b"\\u").is_some())

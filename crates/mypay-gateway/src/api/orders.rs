@@ -66,14 +66,7 @@ fn validate(request: &Authenticated) -> Result<NewOrder, ApiError> {
 
 /// A fresh per-order `key`: 32 hex digits from the OS's random source.
 pub fn new_token() -> String {
-    let bytes = random_16();
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut key = String::with_capacity(32);
-    for b in bytes {
-        key.push(char::from(HEX[usize::from(b >> 4)]));
-        key.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    key
+    crate::hex::hex(&random_16())
 }
 
 /// 16 bytes from the OS's random source, fetched 4 KiB at a time per thread: one system

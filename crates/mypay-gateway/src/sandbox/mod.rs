@@ -275,8 +275,7 @@ async fn advance(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         .save_clock_state(state.clock.offset_micros(), now.as_microsecond())
         .await
     {
-        tracing::error!(error = %e, "storing the test clock");
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+        return internal(e);
     }
     let timers = match jobs::run_due(&state).await {
         Ok(n) => n,

@@ -23,7 +23,7 @@ impl Store {
         let mut fresh = [0u8; 32];
         getrandom::getrandom(&mut fresh)
             .map_err(|e| StoreError::Corrupt(format!("no random source: {e}")))?;
-        let hex: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::hex::hex(&fresh);
         sqlx::query(
             "INSERT INTO installation (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
         )
@@ -35,14 +35,7 @@ impl Store {
             .installation_value(SECRET)
             .await?
             .ok_or_else(|| StoreError::Corrupt("the installation secret is missing".into()))?;
-        let bytes: Vec<u8> = (0..stored.len())
-            .step_by(2)
-            .filter_map(|i| {
-                stored
-                    .get(i..i + 2)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-            })
-            .collect();
+        let bytes = crate::hex::unhex(&stored).unwrap_or_default();
         bytes
             .try_into()
             .map_err(|_| StoreError::Corrupt("the installation secret is malformed".into()))
