@@ -193,18 +193,14 @@ async fn an_inner_store_uid_of_another_merchant_is_refused_on_every_command() {
     ];
     for (cmd, data) in attempts {
         let answer = app.api(cmd, &data).await;
-        let text = answer.to_string();
+        // A multi-row refund answers each row in its place.
+        let refusal = answer.get(0).unwrap_or(&answer);
+        let code = refusal["code"].as_str().unwrap_or_default();
+        assert!(code == "100" || code == "B500", "{cmd}: {answer}");
+        let msg = refusal["msg"].as_str().unwrap_or_default();
         assert!(
-            text.contains("B500") || text.contains("\"100\""),
-            "{cmd}: {answer}"
-        );
-        assert!(
-            text.contains("store_uid"),
+            msg.starts_with("store_uid") || msg.starts_with("rows[0].store_uid"),
             "{cmd}: the field is named: {answer}"
-        );
-        assert!(
-            !text.contains("\"230\"") && !text.contains("B200"),
-            "{cmd}: {answer}"
         );
     }
     assert_eq!(app.count("reversals").await, 0);

@@ -272,8 +272,7 @@ impl CardAcquirer for CountingAcquirer {
     }
 }
 
-#[tokio::test]
-async fn racing_card_submissions_reach_the_acquirer_once() {
+async fn app_with_counting_acquirer() -> (crate::helpers::TestApp, Arc<CountingAcquirer>) {
     let acquirer = Arc::new(CountingAcquirer {
         calls: AtomicUsize::new(0),
         attempts: Mutex::default(),
@@ -285,6 +284,12 @@ async fn racing_card_submissions_reach_the_acquirer_once() {
         Some(acquirer.clone()),
     )
     .await;
+    (app, acquirer)
+}
+
+#[tokio::test]
+async fn racing_card_submissions_reach_the_acquirer_once() {
+    let (app, acquirer) = app_with_counting_acquirer().await;
     let receiver = Receiver::start(vec![Reply::Ack]).await;
     app.set_notify_url(&receiver.url).await;
     let (uid, key) = app.sample_order("ONCE-1", 100).await;
@@ -313,17 +318,7 @@ async fn racing_card_submissions_reach_the_acquirer_once() {
 
 #[tokio::test]
 async fn a_second_paypage_submission_while_the_first_is_with_the_acquirer_is_told_so() {
-    let acquirer = Arc::new(CountingAcquirer {
-        calls: AtomicUsize::new(0),
-        attempts: Mutex::default(),
-    });
-    let app = spawn_app_with_acquirer(
-        fresh_db_path(),
-        Clock::frozen(start_time()),
-        |_| {},
-        Some(acquirer.clone()),
-    )
-    .await;
+    let (app, acquirer) = app_with_counting_acquirer().await;
     let answer = app.order(&sample_order_json("ONCE-2", 100)).await;
     let uid = answer["uid"].as_u64().expect("uid");
     let page = app
