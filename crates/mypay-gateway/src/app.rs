@@ -6,7 +6,6 @@ use crate::config::{Mode, Settings};
 use crate::ledger::connector::CardAcquirer;
 use crate::ledger::notify_url::NotifyHosts;
 use crate::store::Store;
-use crate::store::writer::OrderWriter;
 use crate::{api, jobs, notify, paypage, sandbox};
 use axum::Router;
 use std::sync::Arc;
@@ -29,8 +28,6 @@ pub struct Shared {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub clock: Clock,
-    pub writer: OrderWriter,
-    pub reader: crate::store::reader::OrderReader,
     pub directory: crate::directory::Directory,
     pub acquirer: Arc<dyn CardAcquirer>,
     /// Wakes the notification worker when a notice is written.
@@ -41,6 +38,8 @@ pub struct Shared {
     pub tickets: crate::tickets::Tickets,
     /// Counts API requests that do not open, per sender and address.
     pub throttle: api::throttle::FailureThrottle,
+    /// This node's claims on background work.
+    pub leases: crate::store::Leases,
     /// Where consumers reach the PayPage, without a trailing slash.
     pub base_url: Arc<str>,
 }
@@ -83,7 +82,7 @@ impl Application {
                  never takes real payments. Run with --mode sandbox."
             ),
         };
-        let store = Store::open(&settings.database_path).await?;
+        let store = Store::open(&settings.database, &settings.store_options()).await?;
         if settings.seed_sample_merchant && settings.mode == Mode::Sandbox {
             store.seed_sample_merchant(clock.now()).await?;
         }
@@ -115,6 +114,7 @@ impl Application {
         }
         let http = http.build()?;
         let directory = crate::directory::Directory::new(store.clone());
+        let leases = crate::store::Leases::new(settings.lease);
         let notices_waiting = Arc::new(Notify::new());
         let deliveries = notify::worker::Deliveries::new(notify::worker::DeliverySetup {
             store: store.clone(),
@@ -128,11 +128,10 @@ impl Application {
                 per_merchant: settings.notify_per_merchant,
             },
             wake: notices_waiting.clone(),
-        })?;
+            leases: leases.clone(),
+        });
         let state = AppState(Arc::new(Shared {
-            writer: OrderWriter::spawn(&store, settings.max_commit_batch)?,
             directory,
-            reader: crate::store::reader::OrderReader::open(&store, 4)?,
             settings: Arc::new(settings),
             store,
             clock,
@@ -141,6 +140,7 @@ impl Application {
             throttle: Default::default(),
             notices_waiting,
             deliveries,
+            leases,
             base_url,
         }));
         let sandbox_mode = state.settings.mode == Mode::Sandbox;

@@ -3,6 +3,7 @@
 //! SQLite in `./data`, listening on 127.0.0.1:8080.
 
 use crate::ledger::notify_url::{NotifyHosts, NotifyPolicy};
+use crate::store::{DatabaseUrl, StoreOptions};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,8 +23,13 @@ pub struct Settings {
     /// The base URL consumers and merchants reach us at, used in PayPage links. `None`:
     /// derived from the bound address.
     pub public_url: Option<String>,
-    /// SQLite database file.
-    pub database_path: PathBuf,
+    /// Where the records live: a SQLite file or a PostgreSQL database.
+    pub database: DatabaseUrl,
+    /// How long background work stays claimed by a node that stopped answering
+    /// (PostgreSQL; real time). A node killed mid-work is taken over after this.
+    pub lease: Duration,
+    /// PostgreSQL connections per node.
+    pub database_connections: u32,
     /// How long a merchant has to answer a notice (the document's 5 seconds).
     pub notify_timeout: Duration,
     /// Seconds an `A0001` (pending with the acquirer) order waits before it resolves.
@@ -56,7 +62,7 @@ impl std::fmt::Debug for Settings {
             .field("mode", &self.mode)
             .field("listen", &self.listen)
             .field("public_url", &self.public_url)
-            .field("database_path", &self.database_path)
+            .field("database", &self.database)
             .finish_non_exhaustive()
     }
 }
@@ -67,7 +73,9 @@ impl Default for Settings {
             mode: Mode::Sandbox,
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
-            database_path: PathBuf::from("data/mypay.sqlite"),
+            database: DatabaseUrl::Sqlite(PathBuf::from("data/mypay.sqlite")),
+            lease: Duration::from_secs(15),
+            database_connections: 16,
             notify_timeout: Duration::from_secs(5),
             pending_resolution_secs: 60,
             seed_sample_merchant: true,
@@ -85,10 +93,20 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// What the storage layer needs of these settings.
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            max_commit_batch: self.max_commit_batch,
+            max_connections: self.database_connections,
+            ..StoreOptions::default()
+        }
+    }
+
     /// Defaults overridden by `MYPAY_MODE`, `MYPAY_LISTEN`, `MYPAY_PUBLIC_URL`,
     /// `MYPAY_DATABASE`, `MYPAY_NOTIFY_TIMEOUT_MS`, `MYPAY_NOTIFY_HOSTS`,
     /// `MYPAY_NOTIFY_CONCURRENCY`, `MYPAY_NOTIFY_PER_MERCHANT`, `MYPAY_MAX_CONNECTIONS`,
-    /// `MYPAY_MAX_CONNECTIONS_PER_ADDRESS`, `MYPAY_HEADER_TIMEOUT_MS`, `MYPAY_WORKER_THREADS`.
+    /// `MYPAY_MAX_CONNECTIONS_PER_ADDRESS`, `MYPAY_HEADER_TIMEOUT_MS`, `MYPAY_WORKER_THREADS`,
+    /// `MYPAY_LEASE_SECS`.
     pub fn from_env() -> anyhow::Result<Settings> {
         let mut s = Settings::default();
         if let Ok(v) = std::env::var("MYPAY_MODE") {
@@ -103,7 +121,10 @@ impl Settings {
             s.public_url = Some(v);
         }
         if let Ok(v) = std::env::var("MYPAY_DATABASE") {
-            s.database_path = PathBuf::from(v);
+            s.database = v.parse()?;
+        }
+        if let Ok(v) = std::env::var("MYPAY_LEASE_SECS") {
+            s.lease = parse_lease(&v)?;
         }
         if let Ok(v) = std::env::var("MYPAY_WORKER_THREADS") {
             let n: usize =
@@ -173,5 +194,15 @@ pub fn parse_mode(text: &str) -> anyhow::Result<Mode> {
         "sandbox" => Ok(Mode::Sandbox),
         "production" => Ok(Mode::Production),
         other => anyhow::bail!("mode must be sandbox or production, got {other:?}"),
+    }
+}
+
+/// A lease length in whole seconds, 3 to 60: shorter leases would expire under a slow
+/// but live delivery (whose timeout is the document's 5 seconds), longer ones leave a
+/// dead node's work waiting.
+pub fn parse_lease(v: &str) -> anyhow::Result<Duration> {
+    match v.trim().parse::<u64>() {
+        Ok(n) if (3..=60).contains(&n) => Ok(Duration::from_secs(n)),
+        _ => anyhow::bail!("the lease {v:?} must be a whole number of seconds from 3 to 60"),
     }
 }

@@ -7,7 +7,7 @@ use crate::checkout::{self, PAYMENT_DEADLINE, RESOLVE_PENDING, REVIEW};
 use crate::clock::taipei;
 use crate::ledger::reversal::{CASH_REFUND_DAYS, refund_type};
 use crate::ledger::state::{self, Event};
-use crate::store::reversals::REFUND_BATCH;
+use crate::store::REFUND_BATCH;
 use crate::store::{OrderRow, PaymentFacts, StoreError, TimerRow};
 use mypay_protocol::notice::NoticeKind;
 
@@ -24,7 +24,10 @@ pub async fn run(state: AppState) {
 pub async fn run_due(state: &AppState) -> Result<usize, StoreError> {
     let mut ran = 0;
     loop {
-        let due = state.store.due_timers(state.clock.now(), 100).await?;
+        let due = state
+            .store
+            .claim_timers(state.clock.now(), 100, &state.leases.issue())
+            .await?;
         if due.is_empty() {
             return Ok(ran);
         }
@@ -167,9 +170,13 @@ async fn complete_refund(state: &AppState, timer: &TimerRow) -> Result<(), Store
     };
     let done = state
         .store
-        .complete_refund(refund.id, timer.id, &expected, now, |row| {
-            crate::notify::refund_notice(&merchant.settings, &order, row)
-        })
+        .complete_refund(
+            refund.id,
+            timer.id,
+            &expected,
+            now,
+            Box::new(|row| crate::notify::refund_notice(&merchant.settings, &order, row)),
+        )
         .await?;
     if done.is_some() {
         state.notices_waiting.notify_one();

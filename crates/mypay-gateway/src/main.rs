@@ -10,10 +10,9 @@ use mypay_gateway::config::{Mode, Settings, parse_mode};
 use mypay_gateway::ledger::merchant::{
     MerchantSettings, SAMPLE_STORE_KEY, SAMPLE_STORE_UID, check_return_url,
 };
-use mypay_gateway::store::Store;
+use mypay_gateway::store::{DatabaseUrl, Store};
 use mypay_protocol::PaymentTool;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 // The gateway allocates many small, short-lived buffers per request (bodies, JSON,
 // rows); mimalloc serves those with less contention than the system allocator on the
@@ -39,9 +38,15 @@ struct Global {
     /// Address to listen on [env: MYPAY_LISTEN; default 127.0.0.1:8080].
     #[arg(long, global = true)]
     listen: Option<SocketAddr>,
-    /// SQLite database file [env: MYPAY_DATABASE; default data/mypay.sqlite].
+    /// The database: a SQLite file (a path or sqlite://PATH) or
+    /// postgres://USER[:PASSWORD]@HOST:PORT/DATABASE[?sslmode=…] [env: MYPAY_DATABASE;
+    /// default data/mypay.sqlite].
     #[arg(long, global = true)]
-    database: Option<PathBuf>,
+    database: Option<DatabaseUrl>,
+    /// Seconds background work stays claimed by a node that stopped (PostgreSQL), 3 to
+    /// 60 [env: MYPAY_LEASE_SECS; default 15].
+    #[arg(long, global = true, value_parser = mypay_gateway::config::parse_lease)]
+    lease_secs: Option<std::time::Duration>,
     /// sandbox or production [env: MYPAY_MODE; default sandbox].
     #[arg(long, global = true)]
     mode: Option<String>,
@@ -141,7 +146,10 @@ fn settings(global: &Global) -> anyhow::Result<Settings> {
         s.listen = l;
     }
     if let Some(d) = &global.database {
-        s.database_path = d.clone();
+        s.database = d.clone();
+    }
+    if let Some(l) = global.lease_secs {
+        s.lease = l;
     }
     if let Some(m) = &global.mode {
         s.mode = parse_mode(m)?;
@@ -186,14 +194,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         Mode::Production => Clock::system(),
     };
     let mode = settings.mode;
-    let db = settings.database_path.clone();
+    let db = settings.database.clone();
     let app = Application::build(settings, clock)
         .await
         .context("the gateway cannot start")?;
     let base = app.state().base_url.clone();
     // The banner must not take the gateway down if stdout is closed (a supervisor that
     // stopped reading), so write errors are ignored.
-    let mut banner = format!("mypay-gateway ({mode:?} mode), database {}\n", db.display());
+    let mut banner = format!("mypay-gateway ({mode:?} mode), database {db}\n");
     banner += &format!(
         "  merchant API   POST {base}/api/init   (dealers: {base}/api/agent, client mode: {base}/api/open)\n"
     );
@@ -218,7 +226,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()> {
-    let store = Store::open(&settings.database_path).await?;
+    let store = Store::open(&settings.database, &settings.store_options()).await?;
     let sandbox = settings.mode == Mode::Sandbox;
     // Keys are valid from the gateway's own clock: the sandbox's may stand ahead.
     let clock = if sandbox {
@@ -401,12 +409,7 @@ mod operators {
                 .await
             {
                 Ok(()) => return Ok(store_uid),
-                Err(StoreError::Database(e))
-                    if e.as_database_error()
-                        .is_some_and(|d| d.is_unique_violation()) =>
-                {
-                    continue;
-                }
+                Err(StoreError::Duplicate) => continue,
                 Err(e) => return Err(e.into()),
             }
         }

@@ -10,7 +10,7 @@ async fn gateway() -> String {
     let _ = std::fs::remove_dir_all(&dir);
     let settings = Settings {
         listen: "127.0.0.1:0".parse().expect("addr"),
-        database_path: dir.join("mypay.sqlite"),
+        database: mypay_gateway::store::DatabaseUrl::Sqlite(dir.join("mypay.sqlite")),
         ..Settings::default()
     };
     let app = Application::build(settings, Clock::test())

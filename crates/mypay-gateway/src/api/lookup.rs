@@ -29,7 +29,7 @@ pub async fn merchant_order(
         )
     })?;
     state
-        .reader
+        .store
         .order(uid)
         .await
         .map_err(ApiError::internal)?

@@ -4,7 +4,7 @@ use super::ApiError;
 use super::auth::{Authenticated, parse_data};
 use crate::app::AppState;
 use crate::ledger::order::{NewOrder, items_from_legacy};
-use crate::store::writer::Created;
+use crate::store::{Created, NewOrderRow};
 use mypay_protocol::Command;
 use mypay_protocol::messages::{OrderRequest, OrderResponse};
 
@@ -14,12 +14,12 @@ pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
     // future does not carry it (or the parsed request) while the commit is awaited.
     let new = validate(request)?;
     let order_id = new.order_id.clone();
-    let pending = state.writer.create(
+    let pending = state.store.create_order(NewOrderRow::new(
         new,
         request.merchant.settings.strict_order_id,
         new_token(),
         state.clock.now(),
-    );
+    ));
     let created = pending.await.map_err(ApiError::internal)?;
     let (uid, key) = match created {
         Created::New { uid, token } | Created::Retry { uid, token } => (uid, token),

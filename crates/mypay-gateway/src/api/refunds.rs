@@ -11,8 +11,8 @@ use crate::clock::taipei;
 use crate::ledger::reversal::{self, RefundAsk, RefundPlan, Refundable};
 use crate::notify;
 use crate::records;
-use crate::store::reversals::{REFUND_BATCH, RefundEffects};
 use crate::store::{Merchant, NewReversal, NewTimer, OrderRow, ReversalKind, StoreError};
+use crate::store::{REFUND_BATCH, RefundEffects};
 use mypay_protocol::messages::{RefundRequest, RefundResponse};
 use mypay_protocol::{Command, PaymentTool, Prc};
 use serde_json::Value;
@@ -199,18 +199,23 @@ async fn refund_one(
     };
     let written = state
         .store
-        .refund(order.uid, &new, now, |row| RefundEffects {
-            notice: if plan.real_time {
-                notify::refund_notice(&merchant.settings, &order, row)
-            } else {
-                None
-            },
-            timer: (!plan.real_time).then(|| NewTimer {
-                kind: REFUND_BATCH.to_owned(),
-                due_at: taipei::next_midnight(now),
-                payload: String::new(),
+        .refund(
+            order.uid,
+            &new,
+            now,
+            Box::new(|row| RefundEffects {
+                notice: if plan.real_time {
+                    notify::refund_notice(&merchant.settings, &order, row)
+                } else {
+                    None
+                },
+                timer: (!plan.real_time).then(|| NewTimer {
+                    kind: REFUND_BATCH.to_owned(),
+                    due_at: taipei::next_midnight(now),
+                    payload: String::new(),
+                }),
             }),
-        })
+        )
         .await;
     let row = match written {
         Ok(row) => row,

@@ -17,7 +17,7 @@ use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::ledger::merchant::MerchantSettings;
 use crate::ledger::notify_url::NotifyPolicy;
-use crate::store::{AttemptRecord, Claim, NoticeLedger, NoticeRow, Store, StoreError, Trigger};
+use crate::store::{AttemptRecord, Leases, NoticeClaim, NoticeRow, Store, StoreError, Trigger};
 use mypay_protocol::notice::{NoticeKind, is_acknowledgement};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,7 +46,7 @@ pub struct Limits {
 /// What the delivery worker needs: its own dependencies, not the application's state.
 pub struct Deliveries {
     store: Store,
-    ledger: NoticeLedger,
+    leases: Leases,
     directory: Directory,
     clock: Clock,
     http: reqwest::Client,
@@ -153,13 +153,14 @@ pub struct DeliverySetup {
     pub timeout: Duration,
     pub limits: Limits,
     pub wake: Arc<Notify>,
+    pub leases: Leases,
 }
 
 impl Deliveries {
-    pub fn new(setup: DeliverySetup) -> Result<Arc<Deliveries>, StoreError> {
+    pub fn new(setup: DeliverySetup) -> Arc<Deliveries> {
         let (done, done_rx) = mpsc::unbounded_channel();
-        Ok(Arc::new(Deliveries {
-            ledger: setup.store.notice_ledger()?,
+        Arc::new(Deliveries {
+            leases: setup.leases,
             store: setup.store,
             directory: setup.directory,
             clock: setup.clock,
@@ -178,7 +179,7 @@ impl Deliveries {
             attempts_recorded: AtomicU64::new(0),
             done,
             done_rx: Mutex::new(Some(done_rx)),
-        }))
+        })
     }
 
     /// Deliver until the task is dropped: the recorder, and the dispatcher woken by new
@@ -234,20 +235,18 @@ impl Deliveries {
             if room == 0 {
                 return Ok(started);
             }
-            let ledger = self.ledger.clone();
-            let now = self.clock.now();
-            let claimed = tokio::task::spawn_blocking(move || {
-                ledger.claim(&Claim {
-                    now,
-                    limit: room,
-                    merchant_room: &|m| merchant_room.get(m).copied().unwrap_or(per_merchant * 2),
-                    leased: &|id| leased.contains(&id),
-                    leased_count: leased.len(),
-                    busy_order: &|uid| orders.contains(&uid),
-                })
-            })
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("notice claim task: {e}")))??;
+            let claim = NoticeClaim {
+                now: self.clock.now(),
+                limit: room,
+                merchant_room,
+                default_room: per_merchant * 2,
+                leased,
+                busy_orders: orders,
+            };
+            let claimed = self
+                .store
+                .claim_notices(claim, &self.leases.issue())
+                .await?;
             let count = claimed.len();
             let starting: Vec<NoticeRow> = {
                 let mut slots = self.lock_slots();
@@ -306,10 +305,12 @@ impl Deliveries {
             }
             let taken: Vec<(i64, u64)> =
                 batch.iter().map(|r| (r.notice.id, r.notice.uid)).collect();
-            let ledger = self.ledger.clone();
-            let failure = match tokio::task::spawn_blocking(move || ledger.record(&batch)).await {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e.to_string()),
+            let failure = match self
+                .store
+                .record_attempts(batch, &self.leases.issue())
+                .await
+            {
+                Ok(()) => None,
                 Err(e) => Some(e.to_string()),
             };
             match failure {
@@ -378,10 +379,9 @@ impl Deliveries {
         };
         let record = self.attempt(notice, Trigger::Resend).await;
         let acknowledged = record.acknowledged;
-        let ledger = self.ledger.clone();
-        tokio::task::spawn_blocking(move || ledger.record(std::slice::from_ref(&record)))
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("notice recorder task: {e}")))??;
+        self.store
+            .record_attempts(vec![record], &self.leases.issue())
+            .await?;
         self.attempts_recorded.fetch_add(1, Ordering::AcqRel);
         self.recorded.notify_waiters();
         Ok(Some(acknowledged))

@@ -1,30 +1,24 @@
-//! Storage: SQLite through sqlx, with the migrations in `migrations/`; the two hot paths
-//! (new orders, order lookups) on dedicated connections of their own ([`direct`]). No SQL
-//! lives outside this module; the rest of the gateway calls these methods.
+//! Storage: the interface the gateway keeps its records through ([`Storage`]), and its
+//! two backends, chosen by the database URL ([`DatabaseUrl`]):
 //!
-//! Durability: WAL with `synchronous=FULL`, so an answered order has been fsync'd. New
-//! orders go through [`writer`], which commits many concurrent orders in one transaction
-//! (one fsync for the batch) and answers each only after that commit.
+//! * [`sqlite`]: one file, one process. The two hot paths (new orders, order lookups)
+//!   run on dedicated connections; new orders are group-committed (one fsync a batch).
+//! * [`postgres`]: one database, any number of nodes. New orders are batched into one
+//!   transaction; background work is leased row by row (`FOR UPDATE SKIP LOCKED`), and
+//!   nodes wake each other with `LISTEN`/`NOTIFY`.
+//!
+//! No SQL lives outside this module, and nothing outside it names a driver.
 
-mod direct;
-mod installation;
-mod merchants;
-mod notices;
-mod orders;
-pub mod reader;
-pub mod reversals;
-pub mod writer;
+mod database_url;
+mod model;
+mod sqlite;
+mod storage;
 
-pub use merchants::{Credential, CredentialOwner, Merchant, MerchantSummary};
-pub use notices::{
-    AttemptRecord, Claim, NewNotice, NoticeAttempt, NoticeFilter, NoticeLedger, NoticeRow, Trigger,
-};
-pub use orders::{Challenge, NewTimer, OrderEvent, OrderRow, PaymentFacts, TimerRow, Transition};
-pub use reversals::{NewReversal, ReversalKind, ReversalRow};
+pub use database_url::DatabaseUrl;
+pub use model::*;
+pub use storage::{RefundEffectsFn, RefundNoticeFn, Storage};
 
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,78 +28,163 @@ pub enum StoreError {
     Conflict,
     #[error("not found")]
     NotFound,
+    /// The database could not be reached or did not answer in time.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// The database refused or failed a statement.
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("database: {0}")]
-    Direct(#[from] rusqlite::Error),
-    #[error("migration: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
+    Database(String),
+    /// A row with this key exists already.
+    #[error("a record with this key exists already")]
+    Duplicate,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
 
+/// Both backends speak through sqlx; its errors become the interface's own here, so
+/// nothing outside this module sees a driver's error type.
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        match e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Duplicate,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            e => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Settings of the storage layer.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The most new orders committed in one transaction.
+    pub max_commit_batch: usize,
+    /// PostgreSQL connections per node.
+    pub max_connections: u32,
+    /// How long a statement may wait for a connection before the database counts as
+    /// unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            max_commit_batch: 512,
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A claim on background work (a notice to deliver, a timer to run): who holds it and
+/// until when, in real time. A node that dies holding one loses it when it ends, and
+/// another node takes the work over.
+#[derive(Debug, Clone)]
+pub struct WorkLease {
+    pub holder: Arc<str>,
+    /// The real time of the claim.
+    pub now: jiff::Timestamp,
+    pub until: jiff::Timestamp,
+}
+
+impl WorkLease {
+    pub fn new(holder: Arc<str>, now: jiff::Timestamp, length: Duration) -> WorkLease {
+        let until = now
+            .checked_add(jiff::SignedDuration::try_from(length).unwrap_or_default())
+            .unwrap_or(jiff::Timestamp::MAX);
+        WorkLease { holder, now, until }
+    }
+}
+
+/// Issues this node's leases: one holder name per process, a fixed length.
+#[derive(Debug, Clone)]
+pub struct Leases {
+    holder: Arc<str>,
+    length: Duration,
+}
+
+impl Leases {
+    /// A holder name unique to this process (its id and random bytes: process ids repeat
+    /// across hosts and restarts).
+    pub fn new(length: Duration) -> Leases {
+        let mut nonce = [0u8; 6];
+        // Without randomness the process id alone still tells live nodes apart.
+        let _ = getrandom::getrandom(&mut nonce);
+        Leases {
+            holder: format!("node-{}-{}", std::process::id(), crate::hex::hex(&nonce)).into(),
+            length,
+        }
+    }
+
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    pub fn length(&self) -> Duration {
+        self.length
+    }
+
+    /// A lease from now (real time: leases measure how long a node has been silent,
+    /// which the test clock's jumps have nothing to do with).
+    pub fn issue(&self) -> WorkLease {
+        WorkLease::new(self.holder.clone(), jiff::Timestamp::now(), self.length)
+    }
+}
+
+/// The gateway's handle on its storage, cloned freely.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
-    /// The database file, for the dedicated connections of [`writer`] and [`reader`].
-    path: std::sync::Arc<std::path::PathBuf>,
-    /// Bumped by every change of merchants or credentials made through this store, so
-    /// caches in this process notice at once (other processes: see `directory`).
-    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    backend: Arc<dyn Storage>,
+    /// Fired when another node says work is waiting (PostgreSQL's `NOTIFY`).
+    wakeups: Arc<tokio::sync::Notify>,
+}
+
+impl std::ops::Deref for Store {
+    type Target = dyn Storage;
+    fn deref(&self) -> &(dyn Storage + 'static) {
+        &*self.backend
+    }
 }
 
 impl Store {
-    /// Open (creating if needed) the SQLite database at `path` and run the migrations.
-    pub async fn open(path: &Path) -> StoreResult<Store> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    /// Open (creating a SQLite file if needed) the database at `url` and run its
+    /// migrations. Several nodes may open one PostgreSQL database at once.
+    pub async fn open(url: &DatabaseUrl, options: &StoreOptions) -> StoreResult<Store> {
+        let wakeups = Arc::new(tokio::sync::Notify::new());
+        let backend: Arc<dyn Storage> = match url {
+            DatabaseUrl::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path, options).await?),
+            DatabaseUrl::Postgres(_) => {
+                return Err(StoreError::Unavailable("postgres: not yet".into()));
+            }
+        };
+        Ok(Store { backend, wakeups })
+    }
+
+    /// Fired when another node wrote work (a notice, a timer) or moved the test clock.
+    pub fn wakeups(&self) -> &Arc<tokio::sync::Notify> {
+        &self.wakeups
+    }
+
+    /// Seed the document's sample merchant (sandbox only), once.
+    pub async fn seed_sample_merchant(&self, now: jiff::Timestamp) -> StoreResult<()> {
+        use crate::ledger::merchant::{MerchantSettings, SAMPLE_STORE_KEY, SAMPLE_STORE_UID};
+        if self.merchant(SAMPLE_STORE_UID).await?.is_some() {
+            return Ok(());
         }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            // A ping before every use is one more round trip to SQLite's thread; an
-            // embedded database has no connection that silently goes stale.
-            .test_before_acquire(false)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store {
-            pool,
-            path: std::sync::Arc::new(path.to_owned()),
-            generation: Default::default(),
-        })
-    }
-
-    /// A write transaction. `BEGIN IMMEDIATE` takes the write lock at the start: a deferred
-    /// transaction that reads first and writes later fails at once with SQLITE_BUSY (no
-    /// busy wait) when another connection committed in between, which under load turned
-    /// into spurious internal errors.
-    pub(crate) async fn begin_write(
-        &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
-    }
-
-    /// The generation of merchants and credentials (see the field).
-    pub fn generation(&self) -> u64 {
-        self.generation.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    pub(crate) fn bump_generation(&self) {
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-    }
-
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        let settings = MerchantSettings::sandbox_defaults("MYPAY sample merchant");
+        match self
+            .create_merchant(SAMPLE_STORE_UID, None, &settings, SAMPLE_STORE_KEY, now)
+            .await
+        {
+            // Another node seeded it at the same moment.
+            Err(StoreError::Duplicate) if self.merchant(SAMPLE_STORE_UID).await?.is_some() => {
+                Ok(())
+            }
+            other => other,
+        }
     }
 }
 

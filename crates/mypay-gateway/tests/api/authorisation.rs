@@ -160,10 +160,19 @@ async fn a_capture_after_the_deadline_or_of_other_amounts_changes_nothing() {
     );
     let record = app.query(uid, &key).await;
     assert_eq!(record["prc"], "245");
+    let history: Vec<String> = app
+        .state
+        .store
+        .events(uid)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.to_prc)
+        .collect();
     assert_eq!(
-        app.count("order_events").await,
-        1,
-        "authorised only (the creation is the order's row)"
+        history,
+        ["200", "245"],
+        "created and authorised, nothing more"
     );
 
     // A paid (automatically captured) order has nothing to capture.

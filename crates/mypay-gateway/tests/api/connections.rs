@@ -2,14 +2,14 @@
 //! idle keep-alive connections close, and connections are capped in all and per address
 //! with a clear refusal.
 
-use crate::helpers::{TestApp, fresh_db_path, spawn_app_with, start_time};
+use crate::helpers::{TestApp, fresh_database, spawn_app_with, start_time};
 use mypay_gateway::clock::Clock;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 async fn app_with(tweak: impl FnOnce(&mut mypay_gateway::config::Settings)) -> TestApp {
-    spawn_app_with(fresh_db_path(), Clock::frozen(start_time()), tweak).await
+    spawn_app_with(fresh_database(), Clock::frozen(start_time()), tweak).await
 }
 
 fn address(app: &TestApp) -> String {

@@ -3,7 +3,7 @@
 //! URL, and deliveries that do not queue one merchant behind another.
 
 use crate::helpers::{
-    Receiver, Reply, eventually, fresh_db_path, sample_order_json, spawn_app, spawn_app_with,
+    Receiver, Reply, eventually, fresh_database, sample_order_json, spawn_app, spawn_app_with,
     start_time,
 };
 use mypay_gateway::clock::Clock;
@@ -143,7 +143,7 @@ async fn refund_notices_go_only_to_a_refund_url_never_to_the_payment_url() {
 
 #[tokio::test]
 async fn a_slow_merchant_delays_no_other_merchants_notices() {
-    let app = spawn_app_with(fresh_db_path(), Clock::frozen(start_time()), |s| {
+    let app = spawn_app_with(fresh_database(), Clock::frozen(start_time()), |s| {
         s.notify_timeout = Duration::from_secs(2);
     })
     .await;

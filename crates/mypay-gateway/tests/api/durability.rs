@@ -1,13 +1,13 @@
 //! An answered order survives `kill -9` of the gateway process (WAL, synchronous=FULL,
 //! answers only after the group commit).
 
-use crate::helpers::{fresh_db_path, sample_order_json, start_gateway};
+use crate::helpers::{fresh_database, sample_order_json, start_gateway};
 use mypay_client::Client;
 use mypay_gateway::ledger::merchant::{SAMPLE_STORE_KEY, SAMPLE_STORE_UID};
 
 #[tokio::test]
 async fn answered_orders_survive_kill_9() {
-    let db = fresh_db_path();
+    let db = fresh_database();
     let (mut first, base) = start_gateway(&db);
     let client = Client::new(
         &format!("{base}/api/init"),

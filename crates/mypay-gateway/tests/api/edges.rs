@@ -1,7 +1,7 @@
 //! The edge as a lost visitor, a misconfigured client and an attacker meet it: helpful
 //! answers, security headers, PayPage tickets and CSRF tokens that only the gateway makes.
 
-use crate::helpers::{TestApp, form, fresh_db_path, spawn_app, spawn_app_with, start_time};
+use crate::helpers::{TestApp, form, fresh_database, spawn_app, spawn_app_with, start_time};
 use mypay_gateway::clock::Clock;
 use serde_json::{Value, json};
 
@@ -294,7 +294,7 @@ async fn csrf_tokens_are_the_servers_own_and_bound_to_the_order() {
 
 #[tokio::test]
 async fn cookies_are_secure_when_the_public_url_is_https() {
-    let app = spawn_app_with(fresh_db_path(), Clock::frozen(start_time()), |s| {
+    let app = spawn_app_with(fresh_database(), Clock::frozen(start_time()), |s| {
         s.public_url = Some("https://pay.shop.example".to_owned());
     })
     .await;

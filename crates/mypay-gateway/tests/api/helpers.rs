@@ -7,6 +7,7 @@ use mypay_gateway::app::{AppState, Application};
 use mypay_gateway::clock::Clock;
 use mypay_gateway::config::Settings;
 use mypay_gateway::ledger::merchant::{MerchantSettings, SAMPLE_STORE_KEY, SAMPLE_STORE_UID};
+use mypay_gateway::store::{DatabaseUrl, Totals};
 use mypay_protocol::envelope::{self, MerchantKey};
 use mypay_protocol::messages::RefundRow;
 use mypay_protocol::notice::TransactionNotice;
@@ -30,42 +31,70 @@ pub struct TestApp {
     pub client: Client,
     /// A consumer's browser without cookies or redirects.
     pub http: reqwest::Client,
-    pub db_path: PathBuf,
+    pub database: DatabaseUrl,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 static NEXT_DB: AtomicU64 = AtomicU64::new(0);
 
-pub fn fresh_db_path() -> PathBuf {
+/// A fresh, empty database for one test: a SQLite file in a new directory, or, when
+/// `MYPAY_TEST_POSTGRES` names a PostgreSQL server (`postgres://USER@HOST:PORT`, as
+/// `scripts/test.sh` starts one), a new database on it.
+pub fn fresh_database() -> DatabaseUrl {
     let n = NEXT_DB.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("mypay-test-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir.join("mypay.sqlite")
+    match std::env::var("MYPAY_TEST_POSTGRES") {
+        Ok(server) if !server.is_empty() => {
+            let server = server.trim_end_matches('/');
+            let name = format!("t_{}_{n}", std::process::id());
+            let created = Command::new("psql")
+                .arg(format!("{server}/postgres"))
+                .args(["-q", "-v", "ON_ERROR_STOP=1", "-c"])
+                .arg(format!("CREATE DATABASE {name}"))
+                .output()
+                .expect("psql runs (MYPAY_TEST_POSTGRES is set)");
+            assert!(
+                created.status.success(),
+                "creating {name}: {}",
+                String::from_utf8_lossy(&created.stderr)
+            );
+            format!("{server}/{name}").parse().expect("database url")
+        }
+        _ => {
+            let dir = std::env::temp_dir().join(format!("mypay-test-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            DatabaseUrl::Sqlite(dir.join("mypay.sqlite"))
+        }
+    }
+}
+
+/// Whether the tests run on PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var("MYPAY_TEST_POSTGRES").is_ok_and(|s| !s.is_empty())
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(fresh_db_path(), Clock::frozen(start_time()), |_| {}).await
+    spawn_app_with(fresh_database(), Clock::frozen(start_time()), |_| {}).await
 }
 
 pub async fn spawn_app_with(
-    db_path: PathBuf,
+    database: DatabaseUrl,
     clock: Clock,
     tweak: impl FnOnce(&mut Settings),
 ) -> TestApp {
-    spawn_app_with_acquirer(db_path, clock, tweak, None).await
+    spawn_app_with_acquirer(database, clock, tweak, None).await
 }
 
 /// The gateway with an upstream connector of the test's own (production needs one).
 pub async fn spawn_app_with_acquirer(
-    db_path: PathBuf,
+    database: DatabaseUrl,
     clock: Clock,
     tweak: impl FnOnce(&mut Settings),
     acquirer: Option<std::sync::Arc<dyn mypay_gateway::ledger::connector::CardAcquirer>>,
 ) -> TestApp {
     let mut settings = Settings {
         listen: "127.0.0.1:0".parse().expect("addr"),
-        database_path: db_path.clone(),
+        database: database.clone(),
         worker_poll: Duration::from_millis(50),
         ..Settings::default()
     };
@@ -98,7 +127,7 @@ pub async fn spawn_app_with_acquirer(
         state,
         client,
         http,
-        db_path,
+        database,
         shutdown: Some(tx),
         task: Some(task),
     }
@@ -326,19 +355,13 @@ impl TestApp {
         self.state.tickets.ticket(uid)
     }
 
-    /// Rows of a table, for checks that nothing was written.
-    pub async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(self.state.store.pool())
-            .await
-            .expect("count")
+    /// What is stored, for checks that nothing was written.
+    pub async fn totals(&self) -> Totals {
+        self.state.store.totals().await.expect("totals")
     }
 
     pub async fn order_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM orders")
-            .fetch_one(self.state.store.pool())
-            .await
-            .expect("count")
+        self.totals().await.orders
     }
 }
 
@@ -490,10 +513,10 @@ pub async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
 }
 
 /// Start the real binary on a random port; its base URL from the startup banner.
-pub fn start_gateway(db: &Path) -> (Child, String) {
+pub fn start_gateway(db: &DatabaseUrl) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mypay-gateway"))
         .args(["--listen", "127.0.0.1:0", "--database"])
-        .arg(db)
+        .arg(db.to_connection_string())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -518,10 +541,10 @@ pub fn start_gateway(db: &Path) -> (Child, String) {
 }
 
 /// Run the real binary's command line on database `db`; (exit success, stdout, stderr).
-pub fn gateway_command(db: &Path, args: &[&str]) -> (bool, String, String) {
+pub fn gateway_command(db: &DatabaseUrl, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_mypay-gateway"))
         .arg("--database")
-        .arg(db)
+        .arg(db.to_connection_string())
         .args(args)
         .env("RUST_LOG", "warn")
         .output()
@@ -531,4 +554,24 @@ pub fn gateway_command(db: &Path, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(d) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
 }

@@ -1,5 +1,5 @@
 use crate::helpers::{
-    Receiver, Reply, eventually, fresh_db_path, spawn_app, spawn_app_with, start_time,
+    Receiver, Reply, eventually, fresh_database, spawn_app, spawn_app_with, start_time,
 };
 use mypay_client::verify_notice;
 use mypay_gateway::clock::Clock;
@@ -112,7 +112,7 @@ async fn a_failing_merchant_gets_five_attempts_five_minutes_apart_then_an_alert(
 
 #[tokio::test]
 async fn a_slow_reply_is_a_failure_logged_as_429() {
-    let db = fresh_db_path();
+    let db = fresh_database();
     // The timeout is the document's 5 s by default; 1 s here keeps the suite fast.
     let app = spawn_app_with(db, Clock::frozen(start_time()), |s| {
         s.notify_timeout = Duration::from_secs(1)
@@ -139,7 +139,7 @@ async fn a_slow_reply_is_a_failure_logged_as_429() {
 
 #[tokio::test]
 async fn a_restart_loses_no_due_notice_and_repeats_no_delivered_one() {
-    let db = fresh_db_path();
+    let db = fresh_database();
     let receiver = Receiver::start(vec![Reply::Status(503, "down"), Reply::Ack]).await;
     let first = spawn_app_with(db.clone(), Clock::frozen(start_time()), |_| {}).await;
     first.set_notify_url(&receiver.url).await;

@@ -3,7 +3,7 @@
 //! notices that reach only public hosts, and card payments that ask the acquirer once.
 
 use crate::helpers::{
-    Receiver, Reply, fresh_db_path, gateway_command, join_all, sample_order_json, spawn_app_with,
+    Receiver, Reply, fresh_database, gateway_command, join_all, sample_order_json, spawn_app_with,
     spawn_app_with_acquirer, start_gateway, start_time,
 };
 use mypay_client::Client;
@@ -37,7 +37,7 @@ async fn can_order(base: &str, store_uid: &str, key: &str, order_id: &str) -> bo
 
 #[tokio::test]
 async fn merchants_are_created_listed_and_their_keys_rotated_from_the_command_line() {
-    let db = fresh_db_path();
+    let db = fresh_database();
     let (ok, out, err) =
         gateway_command(&db, &["merchant", "create", "--name", "Shop A", "--json"]);
     assert!(ok, "{err}");
@@ -96,7 +96,7 @@ async fn merchants_are_created_listed_and_their_keys_rotated_from_the_command_li
 
 #[tokio::test]
 async fn production_refuses_to_start_without_a_connector_and_has_no_sample_merchant() {
-    let db = fresh_db_path();
+    let db = fresh_database();
     let (ok, _, err) = gateway_command(&db, &["--mode", "production", "--listen", "127.0.0.1:0"]);
     assert!(!ok, "production must not start");
     assert!(err.contains("connector"), "it says why: {err}");
@@ -130,7 +130,7 @@ async fn production_refuses_to_start_without_a_connector_and_has_no_sample_merch
 
 #[tokio::test]
 async fn the_command_line_refuses_unsafe_return_and_notify_urls() {
-    let db = fresh_db_path();
+    let db = fresh_database();
     for (flag, url) in [
         ("--success-returl", "javascript:alert(document.cookie)"),
         (
@@ -185,7 +185,7 @@ async fn the_command_line_refuses_unsafe_return_and_notify_urls() {
 
 #[tokio::test]
 async fn the_test_clock_survives_a_restart_and_never_moves_back() {
-    let db = fresh_db_path();
+    let db = fresh_database();
     let app = spawn_app_with(db.clone(), Clock::frozen(start_time()), |_| {}).await;
     app.advance(2100).await;
     let before = app.state.clock.now();
@@ -213,7 +213,7 @@ async fn the_test_clock_survives_a_restart_and_never_moves_back() {
 
 #[tokio::test]
 async fn with_public_notify_hosts_no_spelling_or_name_of_loopback_is_reached() {
-    let app = spawn_app_with(fresh_db_path(), Clock::frozen(start_time()), |s| {
+    let app = spawn_app_with(fresh_database(), Clock::frozen(start_time()), |s| {
         s.notify_hosts = Some(NotifyHosts::Public);
     })
     .await;
@@ -278,7 +278,7 @@ async fn app_with_counting_acquirer() -> (crate::helpers::TestApp, Arc<CountingA
         attempts: Mutex::default(),
     });
     let app = spawn_app_with_acquirer(
-        fresh_db_path(),
+        fresh_database(),
         Clock::frozen(start_time()),
         |_| {},
         Some(acquirer.clone()),

@@ -36,7 +36,7 @@ async fn a_card_order_refunds_at_once_in_parts_never_beyond_what_was_paid() {
     let msg = too_much["msg"].as_str().expect("msg");
     assert!(msg.starts_with("cost:") && msg.contains("50"), "{msg}");
     assert!(too_much["row_data"].is_null());
-    assert_eq!(app.count("reversals").await, 2);
+    assert_eq!(app.totals().await.reversals, 2);
 
     assert_eq!(app.refund(uid, &key, 50).await["code"], "B200");
     assert_eq!(app.refund(uid, &key, 1).await["code"], "B500");
@@ -128,7 +128,7 @@ async fn refunds_of_unpaid_unknown_or_malformed_requests_change_nothing() {
         let msg = answer["msg"].as_str().expect("msg");
         assert!(msg.starts_with(field), "{data}: {msg}");
     }
-    assert_eq!(app.count("reversals").await, 0);
+    assert_eq!(app.totals().await.reversals, 0);
     assert_eq!(app.query(paid, &key).await["refund_order"], json!([]));
 
     // With items that match the order and the amount, the same refund goes through.
@@ -157,12 +157,14 @@ async fn concurrent_refunds_never_exceed_the_paid_amount() {
     assert_eq!((accepted, refused), (3, 9), "{answers:?}");
     let record = app.query(uid, &key).await;
     assert_eq!(record["refund_order"].as_array().expect("refunds").len(), 3);
-    let refunded: i64 = sqlx::query_scalar("SELECT refunded FROM orders WHERE uid = ?")
-        .bind(uid as i64)
-        .fetch_one(app.state.store.pool())
+    let order = app
+        .state
+        .store
+        .order(uid)
         .await
-        .expect("refunded");
-    assert_eq!(refunded, 90);
+        .expect("read")
+        .expect("order");
+    assert_eq!(order.refunded, 90);
 }
 
 #[tokio::test]

@@ -242,27 +242,33 @@ async fn run(seed: u64) -> Vec<String> {
         }
         check(&app, &orders, &what).await;
     }
-    let mut reached: Vec<String> = sqlx::query_scalar("SELECT DISTINCT to_prc FROM order_events")
-        .fetch_all(app.state.store.pool())
-        .await
-        .expect("states");
-    let records: Vec<String> =
-        sqlx::query_scalar("SELECT DISTINCT kind || ' ' || prc FROM reversals")
-            .fetch_all(app.state.store.pool())
-            .await
-            .expect("records");
-    reached.extend(records);
+    let mut reached = std::collections::BTreeSet::new();
+    for o in &orders {
+        let store = &app.state.store;
+        for e in store.events(o.uid).await.expect("events") {
+            reached.insert(e.to_prc);
+        }
+        for r in store.reversals(o.uid).await.expect("records") {
+            let kind = match r.kind {
+                mypay_gateway::store::ReversalKind::Refund => "refund",
+                mypay_gateway::store::ReversalKind::Cancel => "cancel",
+            };
+            reached.insert(format!("{kind} {}", r.prc.code()));
+        }
+    }
+    let reached: Vec<String> = reached.into_iter().collect();
     reached
 }
 
 async fn check(app: &TestApp, orders: &[Order], what: &str) {
-    let pool = app.state.store.pool();
+    let store = &app.state.store;
     // Every recorded change is a move of the table.
-    let events: Vec<(i64, Option<String>, String)> =
-        sqlx::query_as("SELECT uid, from_prc, to_prc FROM order_events ORDER BY id")
-            .fetch_all(pool)
-            .await
-            .expect("events");
+    let mut events: Vec<(u64, Option<String>, String)> = Vec::new();
+    for o in orders {
+        for e in store.events(o.uid).await.expect("events") {
+            events.push((o.uid, e.from_prc, e.to_prc));
+        }
+    }
     for (uid, from, to) in &events {
         let from = from
             .as_deref()
@@ -274,14 +280,14 @@ async fn check(app: &TestApp, orders: &[Order], what: &str) {
         );
     }
     for o in orders {
-        let (prc, cost, actual, refunded, captured): (String, i64, Option<i64>, i64, Option<i64>) =
-            sqlx::query_as(
-                "SELECT prc, cost, actual_cost, refunded, captured FROM orders WHERE uid = ?",
-            )
-            .bind(o.uid as i64)
-            .fetch_one(pool)
-            .await
-            .expect("order");
+        let row = store.order(o.uid).await.expect("read").expect("order");
+        let (prc, cost, actual, refunded, captured) = (
+            row.prc.code().to_owned(),
+            row.cost,
+            row.actual_cost,
+            row.refunded,
+            row.captured,
+        );
         // refunded ≤ paid (captured) ≤ authorised.
         let paid = actual.unwrap_or(0);
         assert!(
@@ -292,13 +298,17 @@ async fn check(app: &TestApp, orders: &[Order], what: &str) {
         if let Some(c) = captured {
             assert!(c <= cost && c > 0, "{what}: captured {c} of {cost}");
         }
-        let listed: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(cost), 0) FROM reversals WHERE uid = ? AND kind = 'refund' AND prc IN ('200', '230')",
-        )
-        .bind(o.uid as i64)
-        .fetch_one(pool)
-        .await
-        .expect("refunds");
+        let listed: i64 = store
+            .reversals(o.uid)
+            .await
+            .expect("refunds")
+            .iter()
+            .filter(|r| {
+                r.kind == mypay_gateway::store::ReversalKind::Refund
+                    && matches!(r.prc.code(), "200" | "230")
+            })
+            .map(|r| r.cost)
+            .sum();
         assert_eq!(
             listed, refunded,
             "{what}: refund records vs the order's total"
@@ -307,7 +317,7 @@ async fn check(app: &TestApp, orders: &[Order], what: &str) {
         // Every state reached, but 200 and 247, was notified.
         let reached: Vec<String> = events
             .iter()
-            .filter(|(uid, _, _)| *uid == o.uid as i64)
+            .filter(|(uid, _, _)| *uid == o.uid)
             .map(|(_, _, to)| to.clone())
             .filter(|to| to != "200" && to != "247")
             .collect();

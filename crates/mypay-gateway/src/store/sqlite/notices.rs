@@ -2,130 +2,15 @@
 //! change that owes it; the worker claims due notices, posts them, and records every
 //! attempt ([`NoticeLedger`]).
 
-use super::direct::Columns;
-use super::{Store, StoreError, StoreResult, micros, timestamp};
+use super::{SqliteStore, blocking};
+use crate::store::storage::Notices;
+use crate::store::{
+    AttemptRecord, NOTICE_SELECT, NewNotice, NoticeAttempt, NoticeClaim, NoticeFilter, NoticeRow,
+    StoreError, StoreResult, Trigger, WorkLease, micros, timestamp,
+};
 use jiff::Timestamp;
 use sqlx::Row;
-
-#[derive(Debug, Clone)]
-pub struct NewNotice {
-    pub uid: u64,
-    /// Tells apart notices of one order with the same kind and state: the refund's
-    /// `refund_uid` for refund notices, 0 for the order's own.
-    pub ref_uid: u64,
-    pub store_uid: String,
-    pub kind: String,
-    pub prc: String,
-    pub url: String,
-    pub body: String,
-    pub max_attempts: i64,
-    pub interval_secs: i64,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct NoticeRow {
-    pub id: i64,
-    pub uid: u64,
-    pub store_uid: String,
-    pub kind: String,
-    pub prc: String,
-    pub url: String,
-    pub body: String,
-    pub status: String,
-    pub attempts: i64,
-    pub max_attempts: i64,
-    pub interval_secs: i64,
-    #[serde(serialize_with = "ser_time")]
-    pub next_attempt_at: Timestamp,
-    #[serde(serialize_with = "ser_time")]
-    pub created_at: Timestamp,
-}
-
-fn ser_time<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.to_string())
-}
-
-/// The columns of a notice row, in the order [`NoticeRow::decode`] reads them.
-/// The body lives in a table of its own: every attempt rewrites the notice's row, and a
-/// row without its kilobyte of body is a tenth of the pages to write (and sync).
-const NOTICE_SELECT: &str = "SELECT n.id, n.uid, n.store_uid, n.kind, n.prc, n.url, b.body, n.status, \
-     n.attempts, n.max_attempts, n.interval_secs, n.next_attempt_at, n.created_at \
-     FROM notices n JOIN notice_bodies b ON b.notice_id = n.id";
-
-impl NoticeRow {
-    fn decode(r: &impl Columns) -> StoreResult<NoticeRow> {
-        Ok(NoticeRow {
-            id: r.int(0)?,
-            uid: r.int(1)? as u64,
-            store_uid: r.text(2)?,
-            kind: r.text(3)?,
-            prc: r.text(4)?,
-            url: r.text(5)?,
-            body: r.text(6)?,
-            status: r.text(7)?,
-            attempts: r.int(8)?,
-            max_attempts: r.int(9)?,
-            interval_secs: r.int(10)?,
-            next_attempt_at: timestamp(r.int(11)?),
-            created_at: timestamp(r.int(12)?),
-        })
-    }
-
-    /// When the attempt after this one is due: on the schedule of the first attempt
-    /// (first, +interval, +2 × interval, …), never "an interval after whenever this one
-    /// ran", so a clock jump runs every attempt that fell due, in order.
-    pub fn next_scheduled(&self) -> Timestamp {
-        self.next_attempt_at
-            .checked_add(jiff::SignedDuration::from_secs(self.interval_secs.max(1)))
-            .unwrap_or(Timestamp::MAX)
-    }
-}
-
-/// Why an attempt was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// Due on the notice's schedule; its outcome moves the schedule on.
-    Scheduled,
-    /// Asked for (sandbox, dashboard): one extra attempt, now, that never shortens the
-    /// schedule; its success ends it.
-    Resend,
-}
-
-impl Trigger {
-    fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Scheduled => "scheduled",
-            Trigger::Resend => "resend",
-        }
-    }
-}
-
-/// One delivery attempt made, to be recorded.
-#[derive(Debug, Clone)]
-pub struct AttemptRecord {
-    /// The notice as it was claimed.
-    pub notice: NoticeRow,
-    pub trigger: Trigger,
-    pub at: Timestamp,
-    /// Where it was sent (the merchant's URL of the moment), or would have been.
-    pub url: String,
-    pub http_status: Option<i64>,
-    pub reply: String,
-    pub elapsed_ms: i64,
-    pub acknowledged: bool,
-    /// The alert to the technical contact when this was the last scheduled attempt and it
-    /// failed: (to, subject, body).
-    pub alert: Option<(String, String, String)>,
-}
-
-impl AttemptRecord {
-    /// Whether this attempt leaves the notice finished without delivery.
-    pub fn exhausts_schedule(&self) -> bool {
-        self.trigger == Trigger::Scheduled
-            && !self.acknowledged
-            && self.notice.attempts + 1 >= self.notice.max_attempts
-    }
-}
+use std::path::Path;
 
 /// Dedicated connections for finding due notices and recording attempts, in batches: the
 /// delivery workers make thousands of each per second when many notices fall due at
@@ -133,32 +18,15 @@ impl AttemptRecord {
 /// Finding reads on a connection of its own, so it never waits for a batch's fsync.
 ///
 /// On SQLite one process delivers, so a notice being delivered is marked in that
-/// process's memory ([`Claim::leased`]), not in the database: a crash forgets the marks,
+/// process's memory ([`NoticeClaim::leased`]), not in the database: a crash forgets the marks,
 /// and the notices are due again at once.
 #[derive(Clone)]
-pub struct NoticeLedger {
+pub(super) struct NoticeLedger {
     writer: std::sync::Arc<std::sync::Mutex<rusqlite::Connection>>,
     reader: std::sync::Arc<std::sync::Mutex<rusqlite::Connection>>,
     /// Where the next claim starts in the list of merchants, so that when there is room
     /// for fewer notices than are due, merchants take turns.
     turn: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-}
-
-/// Which notices a claim may take.
-pub struct Claim<'a> {
-    /// Due at or before this instant of the business clock.
-    pub now: Timestamp,
-    /// At most this many in all.
-    pub limit: usize,
-    /// How many more a merchant may have in flight.
-    pub merchant_room: &'a dyn Fn(&str) -> usize,
-    /// Notices this process is delivering already (their attempt not yet recorded).
-    pub leased: &'a dyn Fn(i64) -> bool,
-    /// How many notices are leased in all (to look past them).
-    pub leased_count: usize,
-    /// Orders with a notice in flight: their next notice waits, so one order's notices
-    /// arrive in order.
-    pub busy_order: &'a dyn Fn(u64) -> bool,
 }
 
 fn locked(
@@ -169,9 +37,9 @@ fn locked(
 }
 
 impl NoticeLedger {
-    pub(super) fn open(store: &Store) -> StoreResult<NoticeLedger> {
-        let writer = super::direct::open(&store.path, false)?;
-        let reader = super::direct::open(&store.path, true)?;
+    pub(super) fn open(path: &Path) -> StoreResult<NoticeLedger> {
+        let writer = super::direct::open(path, false)?;
+        let reader = super::direct::open(path, true)?;
         // A burst of due notices touches thousands of rows of notices and attempts: keep
         // their pages in memory (32 MiB each, instead of SQLite's 2 MiB) rather than
         // reading them back from the file.
@@ -188,7 +56,7 @@ impl NoticeLedger {
     /// Due notices to deliver, merchants taking turns: each merchant with a notice
     /// pending is found by an index seek (not by reading every due row), and gets as many
     /// of its earliest due notices as it has room for.
-    pub fn claim(&self, claim: &Claim<'_>) -> StoreResult<Vec<NoticeRow>> {
+    fn claim(&self, claim: &NoticeClaim) -> StoreResult<Vec<NoticeRow>> {
         if claim.limit == 0 {
             return Ok(Vec::new());
         }
@@ -221,11 +89,11 @@ impl NoticeLedger {
         let mut chosen = Vec::new();
         let mut orders = std::collections::HashSet::new();
         for m in merchants[start..].iter().chain(&merchants[..start]) {
-            let room = (claim.merchant_room)(m).min(claim.limit - chosen.len());
+            let room = claim.room(m).min(claim.limit - chosen.len());
             if room == 0 {
                 continue;
             }
-            let look = (room + claim.leased_count) as i64;
+            let look = (room + claim.leased.len()) as i64;
             let mut rows = due.query(rusqlite::params![m, micros(claim.now), look])?;
             let mut taken = 0;
             while taken < room
@@ -233,7 +101,10 @@ impl NoticeLedger {
             {
                 let (id, uid): (i64, i64) = (row.get(0)?, row.get(1)?);
                 let uid = uid as u64;
-                if (claim.leased)(id) || (claim.busy_order)(uid) || !orders.insert(uid) {
+                if claim.leased.contains(&id)
+                    || claim.busy_orders.contains(&uid)
+                    || !orders.insert(uid)
+                {
                     continue;
                 }
                 taken += 1;
@@ -259,7 +130,7 @@ impl NoticeLedger {
     /// Record attempts in one transaction (one fsync for the batch), each with its
     /// consequence: a scheduled attempt moves the schedule on or finishes the notice; a
     /// resend changes the notice only when it was acknowledged.
-    pub fn record(&self, batch: &[AttemptRecord]) -> StoreResult<()> {
+    fn record(&self, batch: &[AttemptRecord]) -> StoreResult<()> {
         let mut conn = locked(&self.writer)?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
@@ -333,25 +204,6 @@ impl NoticeLedger {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct NoticeAttempt {
-    pub attempt: i64,
-    pub at: String,
-    pub http_status: Option<i64>,
-    pub reply: String,
-    pub elapsed_ms: i64,
-    pub outcome: String,
-    /// `scheduled` or `resend`.
-    pub trigger: String,
-    pub url: String,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct NoticeFilter {
-    pub store_uid: Option<String>,
-    pub uid: Option<u64>,
-}
-
 pub(super) async fn insert_notice(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     n: &NewNotice,
@@ -386,14 +238,33 @@ pub(super) async fn insert_notice(
     Ok(())
 }
 
-impl Store {
-    /// A dedicated connection for the delivery workers.
-    pub fn notice_ledger(&self) -> StoreResult<NoticeLedger> {
-        NoticeLedger::open(self)
+#[async_trait::async_trait]
+impl Notices for SqliteStore {
+    async fn claim_notices(
+        &self,
+        claim: NoticeClaim,
+        _lease: &WorkLease,
+    ) -> StoreResult<Vec<NoticeRow>> {
+        let ledger = self.ledger.clone();
+        blocking(move || ledger.claim(&claim)).await
+    }
+
+    async fn record_attempts(
+        &self,
+        batch: Vec<AttemptRecord>,
+        _lease: &WorkLease,
+    ) -> StoreResult<()> {
+        let ledger = self.ledger.clone();
+        blocking(move || ledger.record(&batch)).await
+    }
+
+    /// Leases live in the worker's memory: nothing stored to give back.
+    async fn release_leases(&self, _lease: &WorkLease) -> StoreResult<()> {
+        Ok(())
     }
 
     /// One notice by its id.
-    pub async fn notice(&self, id: i64) -> StoreResult<Option<NoticeRow>> {
+    async fn notice(&self, id: i64) -> StoreResult<Option<NoticeRow>> {
         let row = sqlx::query(&format!("{NOTICE_SELECT} WHERE n.id = ?"))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -404,7 +275,7 @@ impl Store {
     /// Whether any notice's scheduled attempt is due at `now`, being delivered or not:
     /// `false` means every attempt that fell due has been made and recorded. (An index
     /// seek, not a count: a clock advance asks after every recorded batch.)
-    pub async fn notices_due(&self, now: Timestamp) -> StoreResult<bool> {
+    async fn notices_due(&self, now: Timestamp) -> StoreResult<bool> {
         Ok(sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM notices WHERE status = 'pending' AND next_attempt_at <= ?)",
         )
@@ -413,7 +284,7 @@ impl Store {
         .await?)
     }
 
-    pub async fn notices(&self, filter: &NoticeFilter) -> StoreResult<Vec<NoticeRow>> {
+    async fn notices(&self, filter: &NoticeFilter) -> StoreResult<Vec<NoticeRow>> {
         let rows = sqlx::query(&format!(
             "{NOTICE_SELECT}
              WHERE (?1 IS NULL OR n.store_uid = ?1) AND (?2 IS NULL OR n.uid = ?2)
@@ -426,7 +297,7 @@ impl Store {
         rows.iter().map(NoticeRow::decode).collect()
     }
 
-    pub async fn notice_attempts(&self, notice_id: i64) -> StoreResult<Vec<NoticeAttempt>> {
+    async fn notice_attempts(&self, notice_id: i64) -> StoreResult<Vec<NoticeAttempt>> {
         let rows = sqlx::query(
             "SELECT attempt, at, http_status, reply, elapsed_ms, outcome, trigger, url FROM notice_attempts WHERE notice_id = ? ORDER BY attempt",
         )
@@ -450,7 +321,7 @@ impl Store {
     }
 
     /// Send a notice once more, now: one extra attempt beyond those already made.
-    pub async fn resend_notice(&self, id: i64, now: Timestamp) -> StoreResult<bool> {
+    async fn resend_notice(&self, id: i64, now: Timestamp) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE notices SET status = 'pending', next_attempt_at = ?, max_attempts = attempts + 1 WHERE id = ?",
         )
@@ -462,7 +333,7 @@ impl Store {
     }
 
     /// Put an e-mail in the outbox.
-    pub async fn queue_email(
+    async fn queue_email(
         &self,
         to: &str,
         subject: &str,
@@ -479,7 +350,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn email_count(&self) -> StoreResult<i64> {
+    async fn email_count(&self) -> StoreResult<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM emails")
             .fetch_one(&self.pool)
             .await?)

@@ -1,55 +1,18 @@
 //! Merchants, dealers and their credentials.
 
-use super::{Store, StoreError, StoreResult, micros};
+use super::SqliteStore;
 use crate::ledger::merchant::MerchantSettings;
+use crate::store::storage::Merchants;
+use crate::store::{
+    Credential, CredentialOwner, KEY_OVERLAP_DAYS, Merchant, MerchantSummary, StoreError,
+    StoreResult, micros,
+};
 use jiff::Timestamp;
 use sqlx::Row;
 
-#[derive(Debug, Clone)]
-pub struct Merchant {
-    pub store_uid: String,
-    pub agent_uid: Option<String>,
-    pub settings: MerchantSettings,
-}
-
-/// Whose key a request is sealed with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CredentialOwner {
-    Store,
-    Agent,
-    Client,
-}
-
-impl CredentialOwner {
-    fn as_str(self) -> &'static str {
-        match self {
-            CredentialOwner::Store => "store",
-            CredentialOwner::Agent => "agent",
-            CredentialOwner::Client => "client",
-        }
-    }
-}
-
-/// How long the old keys keep working after a rotation (SPEC §3).
-pub const KEY_OVERLAP_DAYS: i64 = 7;
-
-/// A merchant as `merchant list` shows it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct MerchantSummary {
-    pub store_uid: String,
-    pub name: String,
-    pub keys_valid_until: Vec<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Credential {
-    pub secret: String,
-    pub valid_from: Timestamp,
-    pub valid_until: Timestamp,
-}
-
-impl Store {
-    pub async fn merchant(&self, store_uid: &str) -> StoreResult<Option<Merchant>> {
+#[async_trait::async_trait]
+impl Merchants for SqliteStore {
+    async fn merchant(&self, store_uid: &str) -> StoreResult<Option<Merchant>> {
         let row =
             sqlx::query("SELECT store_uid, agent_uid, settings FROM merchants WHERE store_uid = ?")
                 .bind(store_uid)
@@ -67,19 +30,8 @@ impl Store {
         .transpose()
     }
 
-    /// Create the document's sample merchant (SPEC §1) unless it exists.
-    pub async fn seed_sample_merchant(&self, now: Timestamp) -> StoreResult<()> {
-        use crate::ledger::merchant::{SAMPLE_STORE_KEY, SAMPLE_STORE_UID};
-        if self.merchant(SAMPLE_STORE_UID).await?.is_some() {
-            return Ok(());
-        }
-        let settings = MerchantSettings::sandbox_defaults("MYPAY sample merchant");
-        self.create_merchant(SAMPLE_STORE_UID, None, &settings, SAMPLE_STORE_KEY, now)
-            .await
-    }
-
     /// Create a merchant with one key valid for a year from `now`.
-    pub async fn create_merchant(
+    async fn create_merchant(
         &self,
         store_uid: &str,
         agent_uid: Option<&str>,
@@ -103,7 +55,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn create_dealer(
+    async fn create_dealer(
         &self,
         agent_uid: &str,
         name: &str,
@@ -123,7 +75,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn add_credential(
+    async fn add_credential(
         &self,
         owner: CredentialOwner,
         owner_uid: &str,
@@ -140,7 +92,7 @@ impl Store {
     /// Give `store_uid` a new key valid for a year from `now`. The old keys stay valid
     /// for the overlap of SPEC §3 (7 days, or until they expire if sooner), or stop at once
     /// with `revoke_old`.
-    pub async fn rotate_key(
+    async fn rotate_key(
         &self,
         store_uid: &str,
         key: &str,
@@ -170,7 +122,7 @@ impl Store {
 
     /// Every merchant with its name and when each of its keys still valid at `now`
     /// expires (never the keys themselves).
-    pub async fn merchant_summaries(&self, now: Timestamp) -> StoreResult<Vec<MerchantSummary>> {
+    async fn merchant_summaries(&self, now: Timestamp) -> StoreResult<Vec<MerchantSummary>> {
         let rows = sqlx::query("SELECT store_uid, settings FROM merchants ORDER BY store_uid")
             .fetch_all(&self.pool)
             .await?;
@@ -197,11 +149,7 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn save_settings(
-        &self,
-        store_uid: &str,
-        settings: &MerchantSettings,
-    ) -> StoreResult<()> {
+    async fn save_settings(&self, store_uid: &str, settings: &MerchantSettings) -> StoreResult<()> {
         let json =
             serde_json::to_string(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let done = sqlx::query("UPDATE merchants SET settings = ? WHERE store_uid = ?")
@@ -218,7 +166,7 @@ impl Store {
 
     /// Every key of `owner_uid`, past and future ones too, newest first: whether one is
     /// valid depends on the clock at the moment of use.
-    pub async fn credentials(
+    async fn credentials(
         &self,
         owner: CredentialOwner,
         owner_uid: &str,
@@ -236,8 +184,8 @@ impl Store {
             .map(|r| {
                 Ok(Credential {
                     secret: r.try_get("secret")?,
-                    valid_from: super::timestamp(r.try_get("valid_from")?),
-                    valid_until: super::timestamp(r.try_get("valid_until")?),
+                    valid_from: crate::store::timestamp(r.try_get("valid_from")?),
+                    valid_until: crate::store::timestamp(r.try_get("valid_until")?),
                 })
             })
             .collect()

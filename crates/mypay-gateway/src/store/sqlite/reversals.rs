@@ -4,91 +4,13 @@
 //! guarded `UPDATE … WHERE refunded + cost <= paid`: two refunds racing for the same
 //! balance cannot both pass, on SQLite or PostgreSQL, whatever the isolation level.
 
-use super::notices::{NewNotice, insert_notice};
-use super::orders::NewTimer;
-use super::{Store, StoreError, StoreResult, micros, timestamp};
+use super::SqliteStore;
+use super::notices::insert_notice;
+use crate::store::storage::{RefundEffectsFn, RefundNoticeFn, Reversals};
+use crate::store::{
+    NewReversal, REFUND_BATCH, ReversalRow, StoreError, StoreResult, micros, refund_queue_move,
+};
 use jiff::Timestamp;
-use mypay_protocol::Prc;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
-
-/// Timer kind: a queued refund completes at the nightly batch (the timer's `uid` is the
-/// refund's id).
-pub const REFUND_BATCH: &str = "refund_batch";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReversalKind {
-    Refund,
-    /// A cancelled authorisation (`cancel_order`).
-    Cancel,
-}
-
-impl ReversalKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            ReversalKind::Refund => "refund",
-            ReversalKind::Cancel => "cancel",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct NewReversal {
-    pub kind: ReversalKind,
-    pub cost: i64,
-    pub prc: Prc,
-    pub retmsg: String,
-    pub refund_type: i64,
-    pub expected_refund_date: String,
-    pub invoice_state: Option<i64>,
-    /// The request's items, JSON.
-    pub items: Option<String>,
-    /// Whether it is complete at once (sets `finished_at`).
-    pub finished: bool,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReversalRow {
-    /// `refund_uid` (or the cancellation's uid).
-    pub id: u64,
-    pub uid: u64,
-    pub kind: ReversalKind,
-    pub cost: i64,
-    pub prc: Prc,
-    pub retmsg: String,
-    pub refund_type: i64,
-    pub expected_refund_date: String,
-    pub invoice_state: Option<i64>,
-    pub created_at: Timestamp,
-    pub finished_at: Option<Timestamp>,
-}
-
-const COLUMNS: &str = "id, uid, kind, cost, prc, retmsg, refund_type, expected_refund_date, \
-    invoice_state, created_at, finished_at";
-
-impl ReversalRow {
-    fn from_row(r: &SqliteRow) -> StoreResult<ReversalRow> {
-        let prc: String = r.try_get("prc")?;
-        let kind: String = r.try_get("kind")?;
-        Ok(ReversalRow {
-            id: r.try_get::<i64, _>("id")? as u64,
-            uid: r.try_get::<i64, _>("uid")? as u64,
-            kind: if kind == "cancel" {
-                ReversalKind::Cancel
-            } else {
-                ReversalKind::Refund
-            },
-            cost: r.try_get("cost")?,
-            prc: Prc::parse(&prc).ok_or_else(|| StoreError::Corrupt(format!("prc {prc:?}")))?,
-            retmsg: r.try_get("retmsg")?,
-            refund_type: r.try_get("refund_type")?,
-            expected_refund_date: r.try_get("expected_refund_date")?,
-            invoice_state: r.try_get("invoice_state")?,
-            created_at: timestamp(r.try_get("created_at")?),
-            finished_at: r.try_get::<Option<i64>, _>("finished_at")?.map(timestamp),
-        })
-    }
-}
 
 pub(super) async fn insert_reversal(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
@@ -99,7 +21,8 @@ pub(super) async fn insert_reversal(
     let sql = format!(
         "INSERT INTO reversals (uid, kind, cost, prc, retmsg, refund_type, expected_refund_date,
              invoice_state, items, created_at, finished_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {}",
+        ReversalRow::COLUMNS
     );
     let row = sqlx::query(&sql)
         .bind(uid as i64)
@@ -120,29 +43,18 @@ pub(super) async fn insert_reversal(
 
 /// A queued refund's state and the one it moves to when completed or cancelled, from the
 /// state table (`ledger::state::refund_next`).
-fn queued_to(completed: bool) -> StoreResult<(Prc, Prc)> {
-    let from = Prc::Created;
-    crate::ledger::state::refund_next(from, completed)
-        .map(|to| (from, to))
-        .ok_or_else(|| StoreError::Corrupt("the refund state table has no such move".into()))
-}
 
-/// What a refund writes besides its record, once its `refund_uid` is known.
-pub struct RefundEffects {
-    pub notice: Option<NewNotice>,
-    pub timer: Option<NewTimer>,
-}
-
-impl Store {
+#[async_trait::async_trait]
+impl Reversals for SqliteStore {
     /// Record a refund of `uid` if it still fits: the order is in a refundable state
     /// (`250`, `600`, `290`) and the refunds so far plus this one do not exceed what was
     /// paid. [`StoreError::Conflict`] when it does not (the caller re-reads and explains).
-    pub async fn refund(
+    async fn refund(
         &self,
         uid: u64,
         refund: &NewReversal,
         at: Timestamp,
-        effects: impl FnOnce(&ReversalRow) -> RefundEffects,
+        effects: RefundEffectsFn<'_>,
     ) -> StoreResult<ReversalRow> {
         let mut tx = self.begin_write().await?;
         let fits = sqlx::query(
@@ -179,7 +91,7 @@ impl Store {
     /// Cancel every refund of `uid` still queued for the batch (`api/refundcancel`),
     /// giving the amounts back to the refundable balance. Returns the cancelled records
     /// (none: nothing was queued).
-    pub async fn cancel_queued_refunds(
+    async fn cancel_queued_refunds(
         &self,
         uid: u64,
         at: Timestamp,
@@ -187,9 +99,10 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let sql = format!(
             "UPDATE reversals SET prc = ?, retmsg = '取消退款成功', finished_at = ?
-             WHERE uid = ? AND kind = 'refund' AND prc = ? RETURNING {COLUMNS}"
+             WHERE uid = ? AND kind = 'refund' AND prc = ? RETURNING {}",
+            ReversalRow::COLUMNS
         );
-        let (from, to) = queued_to(false)?;
+        let (from, to) = refund_queue_move(false)?;
         let rows = sqlx::query(&sql)
             .bind(to.code())
             .bind(micros(at))
@@ -226,21 +139,22 @@ impl Store {
 
     /// Complete a queued refund at the batch, with its notice, closing the batch timer.
     /// `None` when it was no longer queued (cancelled meanwhile): the timer is closed.
-    pub async fn complete_refund(
+    async fn complete_refund(
         &self,
         id: u64,
         timer_id: i64,
         expected_refund_date: &str,
         at: Timestamp,
-        notice: impl FnOnce(&ReversalRow) -> Option<NewNotice>,
+        notice: RefundNoticeFn<'_>,
     ) -> StoreResult<Option<ReversalRow>> {
         let mut tx = self.begin_write().await?;
         let sql = format!(
             "UPDATE reversals SET prc = ?, retmsg = '退款完成', finished_at = ?,
                  expected_refund_date = ?
-             WHERE id = ? AND kind = 'refund' AND prc = ? RETURNING {COLUMNS}"
+             WHERE id = ? AND kind = 'refund' AND prc = ? RETURNING {}",
+            ReversalRow::COLUMNS
         );
-        let (from, to) = queued_to(true)?;
+        let (from, to) = refund_queue_move(true)?;
         let row = sqlx::query(&sql)
             .bind(to.code())
             .bind(micros(at))
@@ -264,8 +178,11 @@ impl Store {
         Ok(row)
     }
 
-    pub async fn reversal(&self, id: u64) -> StoreResult<Option<ReversalRow>> {
-        let sql = format!("SELECT {COLUMNS} FROM reversals WHERE id = ?");
+    async fn reversal(&self, id: u64) -> StoreResult<Option<ReversalRow>> {
+        let sql = format!(
+            "SELECT {} FROM reversals WHERE id = ?",
+            ReversalRow::COLUMNS
+        );
         let row = sqlx::query(&sql)
             .bind(id as i64)
             .fetch_optional(&self.pool)
@@ -274,8 +191,11 @@ impl Store {
     }
 
     /// The refunds and cancellations of an order, oldest first.
-    pub async fn reversals(&self, uid: u64) -> StoreResult<Vec<ReversalRow>> {
-        let sql = format!("SELECT {COLUMNS} FROM reversals WHERE uid = ? ORDER BY id");
+    async fn reversals(&self, uid: u64) -> StoreResult<Vec<ReversalRow>> {
+        let sql = format!(
+            "SELECT {} FROM reversals WHERE uid = ? ORDER BY id",
+            ReversalRow::COLUMNS
+        );
         let rows = sqlx::query(&sql)
             .bind(uid as i64)
             .fetch_all(&self.pool)

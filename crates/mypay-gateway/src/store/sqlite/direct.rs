@@ -7,7 +7,7 @@
 //! own a plain connection on a thread of their own and run whole batches on it without
 //! leaving the thread; everything else stays on sqlx.
 
-use super::StoreError;
+use crate::store::{Columns, StoreError};
 use std::path::Path;
 use std::time::Duration;
 
@@ -27,15 +27,6 @@ pub(super) fn open(path: &Path, read_only: bool) -> Result<rusqlite::Connection,
     // Every statement of the hot paths stays prepared (a handful per connection).
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
-}
-
-/// Read access to a row's columns by position from either driver, so each row type is
-/// decoded by one function.
-pub(super) trait Columns {
-    fn text(&self, column: usize) -> Result<String, StoreError>;
-    fn opt_text(&self, column: usize) -> Result<Option<String>, StoreError>;
-    fn int(&self, column: usize) -> Result<i64, StoreError>;
-    fn opt_int(&self, column: usize) -> Result<Option<i64>, StoreError>;
 }
 
 impl Columns for sqlx::sqlite::SqliteRow {

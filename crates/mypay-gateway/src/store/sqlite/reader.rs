@@ -7,21 +7,22 @@
 //! (see [`super::direct`]). Reads see committed data only.
 
 use super::direct;
-use super::{OrderRow, Store, StoreError};
+use crate::store::{OrderRow, StoreError};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 #[derive(Clone)]
-pub struct OrderReader {
+pub(super) struct OrderReader {
     connections: Arc<[Mutex<rusqlite::Connection>]>,
     next: Arc<AtomicUsize>,
 }
 
 impl OrderReader {
-    /// Open `count` read-only connections to `store`'s file.
-    pub fn open(store: &Store, count: usize) -> Result<OrderReader, StoreError> {
+    /// Open `count` read-only connections to the file.
+    pub(super) fn open(path: &Path, count: usize) -> Result<OrderReader, StoreError> {
         let connections = (0..count.max(1))
-            .map(|_| direct::open(&store.path, true).map(Mutex::new))
+            .map(|_| direct::open(path, true).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(OrderReader {
             connections: connections.into(),
@@ -29,7 +30,7 @@ impl OrderReader {
         })
     }
 
-    pub async fn order(&self, uid: u64) -> Result<Option<OrderRow>, StoreError> {
+    pub(super) fn order(&self, uid: u64) -> Result<Option<OrderRow>, StoreError> {
         let Ok(uid) = i64::try_from(uid) else {
             return Ok(None);
         };

@@ -10,41 +10,15 @@
 //! race-free on one node: the check "is the same request still unpaid?" and the insert
 //! happen in the same serial transaction.
 
-use super::{Store, StoreError, direct, micros};
-use crate::ledger::order::NewOrder;
-use jiff::Timestamp;
+use super::direct;
+use crate::store::{Created, LatestOrder, NewOrderRow, StoreError, micros};
 use rusqlite::TransactionBehavior;
 use std::collections::HashMap;
+use std::path::Path;
 use tokio::sync::{mpsc, oneshot};
 
-/// The answer for one new order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Created {
-    /// A new transaction.
-    New { uid: u64, token: String },
-    /// The same request while the first is still unpaid: the same transaction (a safe retry).
-    Retry { uid: u64, token: String },
-    /// The merchant requires unique `order_id`s and this one was used.
-    DuplicateOrderId,
-}
-
-/// What the writer needs of a new order: its columns, not the whole validated request
-/// (which is large, and would be copied at every hand-off between the threads).
-struct OrderColumns {
-    store_uid: String,
-    order_id: String,
-    pfn: &'static str,
-    cost: i64,
-    currency: &'static str,
-    authorise_only: bool,
-}
-
 struct Job {
-    order: OrderColumns,
-    request_json: String,
-    strict: bool,
-    token: String,
-    now: Timestamp,
+    order: NewOrderRow,
     reply: oneshot::Sender<Result<Created, String>>,
 }
 
@@ -54,9 +28,9 @@ pub struct OrderWriter {
 }
 
 impl OrderWriter {
-    /// Start the writer on a thread of its own with its own connection to `store`'s file.
-    pub fn spawn(store: &Store, max_batch: usize) -> Result<OrderWriter, StoreError> {
-        let conn = direct::open(&store.path, false)?;
+    /// Start the writer on a thread of its own with its own connection to the file.
+    pub(super) fn spawn(path: &Path, max_batch: usize) -> Result<OrderWriter, StoreError> {
+        let conn = direct::open(path, false)?;
         let max_batch = max_batch.max(1);
         let (tx, rx) = mpsc::channel(max_batch * 4);
         std::thread::Builder::new()
@@ -67,42 +41,16 @@ impl OrderWriter {
     }
 
     /// Store `order` (durably) and say which transaction it is.
-    ///
-    /// The job is built before the returned future exists, so the future holds only the
-    /// small job, not the validated order and its request.
-    pub fn create(
-        &self,
-        order: NewOrder,
-        strict: bool,
-        token: String,
-        now: Timestamp,
-    ) -> impl Future<Output = Result<Created, StoreError>> + use<'_> {
+    pub(super) async fn create(&self, order: NewOrderRow) -> Result<Created, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job {
-            request_json: order.request_json(),
-            order: OrderColumns {
-                pfn: order.preselection.as_text(),
-                cost: order.cost,
-                currency: order.currency.code(),
-                authorise_only: order.authorise_only,
-                store_uid: order.store_uid,
-                order_id: order.order_id,
-            },
-            strict,
-            token,
-            now,
-            reply,
-        };
-        async move {
-            self.tx
-                .send(job)
-                .await
-                .map_err(|_| StoreError::Corrupt("the order writer has stopped".into()))?;
-            answer
-                .await
-                .map_err(|_| StoreError::Corrupt("the order writer dropped a request".into()))?
-                .map_err(StoreError::Corrupt)
-        }
+        self.tx
+            .send(Job { order, reply })
+            .await
+            .map_err(|_| StoreError::Unavailable("the order writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the order writer dropped a request".into()))?
+            .map_err(StoreError::Database)
     }
 }
 
@@ -163,35 +111,27 @@ fn write_batch(conn: &mut rusqlite::Connection, batch: &[Job]) -> Result<Vec<Cre
         for (i, job) in batch.iter().enumerate() {
             let key = (job.order.store_uid.as_str(), job.order.order_id.as_str());
             let answer = if let Some(&first) = created_here.get(&key) {
+                // Created a moment ago, so still unpaid.
                 match &answers[first] {
-                    // Still unpaid (it was created a moment ago): the same request is a retry.
-                    Created::New { uid, token }
-                        if batch[first].request_json == job.request_json =>
-                    {
-                        Some(Created::Retry {
-                            uid: *uid,
-                            token: token.clone(),
-                        })
+                    Created::New { uid, token } => LatestOrder {
+                        uid: *uid,
+                        token,
+                        request: &batch[first].order.request_json,
+                        unpaid: true,
                     }
-                    _ if job.strict => Some(Created::DuplicateOrderId),
+                    .reuse_for(&job.order),
                     _ => None,
                 }
             } else {
                 let mut rows = latest.query((key.0, key.1))?;
                 match rows.next()? {
-                    Some(row) => {
-                        let unpaid = text(row, 3)? == "200";
-                        if unpaid && text(row, 2)? == job.request_json {
-                            Some(Created::Retry {
-                                uid: row.get::<_, i64>(0)? as u64,
-                                token: row.get(1)?,
-                            })
-                        } else if job.strict {
-                            Some(Created::DuplicateOrderId)
-                        } else {
-                            None
-                        }
+                    Some(row) => LatestOrder {
+                        uid: row.get::<_, i64>(0)? as u64,
+                        token: text(row, 1)?,
+                        request: text(row, 2)?,
+                        unpaid: text(row, 3)? == "200",
                     }
+                    .reuse_for(&job.order),
                     None => None,
                 }
             };
@@ -199,12 +139,12 @@ fn write_batch(conn: &mut rusqlite::Connection, batch: &[Job]) -> Result<Vec<Cre
                 Some(answer) => answer,
                 None => {
                     let o = &job.order;
-                    let at = micros(job.now);
+                    let at = micros(o.now);
                     insert.execute(rusqlite::params![
                         o.store_uid,
                         o.order_id,
-                        job.token,
-                        job.request_json,
+                        o.token,
+                        o.request_json,
                         o.pfn,
                         o.cost,
                         o.currency,
@@ -214,7 +154,7 @@ fn write_batch(conn: &mut rusqlite::Connection, batch: &[Job]) -> Result<Vec<Cre
                     created_here.insert(key, i);
                     Created::New {
                         uid: tx.last_insert_rowid() as u64,
-                        token: job.token.clone(),
+                        token: o.token.clone(),
                     }
                 }
             };

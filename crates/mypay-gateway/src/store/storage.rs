@@ -1,0 +1,212 @@
+//! The storage interface: everything the gateway keeps, as one trait with a backend per
+//! database ([`super::sqlite`], [`super::postgres`]). Each method is one transaction: a
+//! state change, the notices it owes and the timers it starts are written together or
+//! not at all, and every guard that keeps money moving once (an order's state, a
+//! refund's balance, a unique notice) is checked by the database inside it.
+
+use super::model::*;
+use super::{StoreResult, WorkLease};
+use jiff::Timestamp;
+
+/// Builds what a refund writes besides its record, once the record's id is known.
+pub type RefundEffectsFn<'a> = Box<dyn FnOnce(&ReversalRow) -> RefundEffects + Send + 'a>;
+/// Builds the notice a completed refund owes.
+pub type RefundNoticeFn<'a> = Box<dyn FnOnce(&ReversalRow) -> Option<NewNotice> + Send + 'a>;
+
+/// The whole interface: one backend implements every part. (Parts, so that each
+/// backend module implements the part it holds; a `dyn Storage` answers them all.)
+pub trait Storage:
+    Operations + Installation + Merchants + Orders + Timers + Reversals + Notices
+{
+}
+
+impl<T> Storage for T where
+    T: Operations + Installation + Merchants + Orders + Timers + Reversals + Notices
+{
+}
+
+#[async_trait::async_trait]
+pub trait Operations: Send + Sync + 'static {
+    /// `sqlite` or `postgres`, for logs and `/metrics`.
+    fn backend(&self) -> &'static str;
+
+    /// Whether the database answers and carries every migration this build knows.
+    async fn ready(&self) -> StoreResult<()>;
+
+    /// Write everything buffered by the database to its files (a checkpoint), so what
+    /// is stored can be inspected on disk.
+    async fn checkpoint(&self) -> StoreResult<()>;
+
+    /// A counter bumped by every change of merchants or credentials made through this
+    /// store, so caches in this process notice at once (other nodes: see `directory`).
+    fn generation(&self) -> u64;
+
+    /// Work waiting at `now`.
+    async fn backlog(&self, now: Timestamp) -> StoreResult<Backlog>;
+    /// How much is stored.
+    async fn totals(&self) -> StoreResult<Totals>;
+}
+
+#[async_trait::async_trait]
+pub trait Installation: Send + Sync + 'static {
+    /// The installation's signing secret, created by whichever node asks first.
+    async fn installation_secret(&self) -> StoreResult<[u8; 32]>;
+    /// The sandbox clock's stored (offset, high-water mark), both in microseconds.
+    async fn clock_state(&self) -> StoreResult<Option<(i64, i64)>>;
+    /// Store the clock's state; a stored value is only ever raised.
+    async fn save_clock_state(&self, offset_us: i64, now_us: i64) -> StoreResult<()>;
+}
+
+#[async_trait::async_trait]
+pub trait Merchants: Send + Sync + 'static {
+    async fn merchant(&self, store_uid: &str) -> StoreResult<Option<Merchant>>;
+    async fn create_merchant(
+        &self,
+        store_uid: &str,
+        agent_uid: Option<&str>,
+        settings: &crate::ledger::merchant::MerchantSettings,
+        key: &str,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    async fn create_dealer(
+        &self,
+        agent_uid: &str,
+        name: &str,
+        key: &str,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    async fn add_credential(
+        &self,
+        owner: CredentialOwner,
+        owner_uid: &str,
+        secret: &str,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// A new key for `store_uid`; the old ones keep working [`KEY_OVERLAP_DAYS`], or
+    /// stop now with `revoke_old`.
+    async fn rotate_key(
+        &self,
+        store_uid: &str,
+        key: &str,
+        now: Timestamp,
+        revoke_old: bool,
+    ) -> StoreResult<()>;
+    async fn merchant_summaries(&self, now: Timestamp) -> StoreResult<Vec<MerchantSummary>>;
+    async fn save_settings(
+        &self,
+        store_uid: &str,
+        settings: &crate::ledger::merchant::MerchantSettings,
+    ) -> StoreResult<()>;
+    /// Credentials of an owner, newest first.
+    async fn credentials(
+        &self,
+        owner: CredentialOwner,
+        owner_uid: &str,
+    ) -> StoreResult<Vec<Credential>>;
+}
+
+#[async_trait::async_trait]
+pub trait Orders: Send + Sync + 'static {
+    /// Store a new order durably and say which transaction it is (SPEC §4's `order_id`
+    /// rules decided by the database, whichever node asks).
+    async fn create_order(&self, order: NewOrderRow) -> StoreResult<Created>;
+    async fn order(&self, uid: u64) -> StoreResult<Option<OrderRow>>;
+    /// An order's history, oldest first, starting with its creation.
+    async fn events(&self, uid: u64) -> StoreResult<Vec<OrderEvent>>;
+    /// Apply one state change atomically; `Conflict` when the order is no longer in
+    /// `from`.
+    async fn apply(&self, t: &Transition) -> StoreResult<()>;
+
+    /// Claim order `uid`, still in state `prc`, for the payment attempt `attempt`: true
+    /// when this attempt may ask the acquirer. `real_now` is the real time.
+    async fn claim_charge(
+        &self,
+        uid: u64,
+        prc: mypay_protocol::Prc,
+        attempt: &str,
+        real_now: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Give back the claim of `attempt` once its answer is recorded.
+    async fn release_charge(&self, uid: u64, attempt: &str) -> StoreResult<()>;
+
+    async fn put_challenge(&self, c: &Challenge, now: Timestamp) -> StoreResult<()>;
+    async fn challenge(&self, uid: u64) -> StoreResult<Option<Challenge>>;
+    /// Count a wrong 3D password; returns the failures so far.
+    async fn fail_challenge(&self, uid: u64) -> StoreResult<i64>;
+}
+
+#[async_trait::async_trait]
+pub trait Timers: Send + Sync + 'static {
+    /// Take up to `limit` timers due at `now`, oldest first, for `lease.holder` until
+    /// the lease ends (another node's timers are skipped while their lease holds).
+    async fn claim_timers(
+        &self,
+        now: Timestamp,
+        limit: i64,
+        lease: &WorkLease,
+    ) -> StoreResult<Vec<TimerRow>>;
+    /// Whether any timer is due at `now`, being run or not.
+    async fn timers_due(&self, now: Timestamp) -> StoreResult<bool>;
+    /// Close a timer whose work no longer applies (the order moved on by itself).
+    async fn close_timer(&self, id: i64, now: Timestamp) -> StoreResult<()>;
+}
+
+#[async_trait::async_trait]
+pub trait Reversals: Send + Sync + 'static {
+    /// Record a refund against order `uid` if it fits the paid balance (`Conflict`
+    /// otherwise), with the notice and timer `effects` builds.
+    async fn refund(
+        &self,
+        uid: u64,
+        refund: &NewReversal,
+        at: Timestamp,
+        effects: RefundEffectsFn<'_>,
+    ) -> StoreResult<ReversalRow>;
+    /// Cancel every refund of `uid` still queued for the batch.
+    async fn cancel_queued_refunds(&self, uid: u64, at: Timestamp)
+    -> StoreResult<Vec<ReversalRow>>;
+    /// Complete queued refund `id` at the nightly batch, closing `timer_id`.
+    async fn complete_refund(
+        &self,
+        id: u64,
+        timer_id: i64,
+        expected_refund_date: &str,
+        at: Timestamp,
+        notice: RefundNoticeFn<'_>,
+    ) -> StoreResult<Option<ReversalRow>>;
+    async fn reversal(&self, id: u64) -> StoreResult<Option<ReversalRow>>;
+    async fn reversals(&self, uid: u64) -> StoreResult<Vec<ReversalRow>>;
+}
+
+#[async_trait::async_trait]
+pub trait Notices: Send + Sync + 'static {
+    /// Take due notices to deliver, merchants in turn, for `lease.holder`.
+    async fn claim_notices(
+        &self,
+        claim: NoticeClaim,
+        lease: &WorkLease,
+    ) -> StoreResult<Vec<NoticeRow>>;
+    /// Record attempts in one transaction, each with its consequence for its notice.
+    async fn record_attempts(
+        &self,
+        batch: Vec<AttemptRecord>,
+        lease: &WorkLease,
+    ) -> StoreResult<()>;
+    /// Give back every lease `lease.holder` holds (a node shutting down).
+    async fn release_leases(&self, lease: &WorkLease) -> StoreResult<()>;
+    async fn notice(&self, id: i64) -> StoreResult<Option<NoticeRow>>;
+    /// Whether any notice's scheduled attempt is due at `now`, being delivered or not.
+    async fn notices_due(&self, now: Timestamp) -> StoreResult<bool>;
+    async fn notices(&self, filter: &NoticeFilter) -> StoreResult<Vec<NoticeRow>>;
+    async fn notice_attempts(&self, notice_id: i64) -> StoreResult<Vec<NoticeAttempt>>;
+    /// One extra attempt of a notice, now.
+    async fn resend_notice(&self, id: i64, now: Timestamp) -> StoreResult<bool>;
+    async fn queue_email(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    async fn email_count(&self) -> StoreResult<i64>;
+}
