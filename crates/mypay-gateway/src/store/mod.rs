@@ -11,6 +11,7 @@
 
 mod database_url;
 mod model;
+mod postgres;
 mod sqlite;
 mod storage;
 
@@ -156,8 +157,8 @@ impl Store {
         let wakeups = Arc::new(tokio::sync::Notify::new());
         let backend: Arc<dyn Storage> = match url {
             DatabaseUrl::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path, options).await?),
-            DatabaseUrl::Postgres(_) => {
-                return Err(StoreError::Unavailable("postgres: not yet".into()));
+            DatabaseUrl::Postgres(url) => {
+                Arc::new(postgres::PgStore::open(url, options, wakeups.clone()).await?)
             }
         };
         Ok(Store { backend, wakeups })

@@ -41,9 +41,6 @@ pub(super) async fn insert_reversal(
     ReversalRow::from_row(&row)
 }
 
-/// A queued refund's state and the one it moves to when completed or cancelled, from the
-/// state table (`ledger::state::refund_next`).
-
 #[async_trait::async_trait]
 impl Reversals for SqliteStore {
     /// Record a refund of `uid` if it still fits: the order is in a refundable state

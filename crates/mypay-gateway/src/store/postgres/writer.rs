@@ -1,0 +1,321 @@
+//! Batched writes of new orders.
+//!
+//! A commit with `synchronous_commit` on waits for the server's WAL flush, and one
+//! flush per order would cap a node at the disk's flush rate. Handlers hand their order
+//! to a few writer tasks instead; each takes every order waiting (up to the batch
+//! limit) and writes them in one transaction of three statements, whatever the batch's
+//! size: a lookup of every `order_id`'s latest transaction, one multi-row insert, and
+//! the commit. Each handler is answered only after that commit.
+//!
+//! Several writers (here and on other nodes) may take the same `order_id` at once.
+//! The insert skips rows that collide with the partial unique indexes (an unpaid
+//! transaction of the same request, or a merchant's unique id), and those orders are
+//! decided again against what the other writer committed.
+
+use crate::store::{Created, LatestOrder, NewOrderRow, StoreError, StoreResult, micros};
+use sqlx::{PgPool, Row};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// Writer tasks per node: while one waits for its commit's flush, the next batch fills
+/// and is written by another.
+const WRITERS: usize = 4;
+
+/// Rounds of deciding again for orders whose insert collided with another writer's.
+const ROUNDS: usize = 4;
+
+struct Job {
+    order: NewOrderRow,
+    reply: oneshot::Sender<StoreResult<Created>>,
+}
+
+pub(super) struct OrderWriter {
+    tx: mpsc::Sender<Job>,
+}
+
+impl OrderWriter {
+    pub(super) fn spawn(pool: PgPool, max_batch: usize) -> OrderWriter {
+        let max_batch = max_batch.max(1);
+        let (tx, rx) = mpsc::channel(max_batch * 4);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..WRITERS {
+            tokio::spawn(run(pool.clone(), rx.clone(), max_batch));
+        }
+        OrderWriter { tx }
+    }
+
+    pub(super) async fn create(&self, order: NewOrderRow) -> StoreResult<Created> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Job { order, reply })
+            .await
+            .map_err(|_| StoreError::Unavailable("the order writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the order writer dropped a request".into()))?
+    }
+}
+
+/// One writer: take a batch (the receiver is shared, so the others fill the next one
+/// meanwhile), write it, answer it. Ends when every sender is gone.
+async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>, max_batch: usize) {
+    loop {
+        let mut batch = Vec::with_capacity(max_batch);
+        {
+            let mut rx = rx.lock().await;
+            match rx.recv().await {
+                Some(job) => batch.push(job),
+                None => return,
+            }
+            while batch.len() < max_batch {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
+        let orders: Vec<&NewOrderRow> = batch.iter().map(|j| &j.order).collect();
+        match write_batch(&pool, &orders).await {
+            Ok(answers) => {
+                for (job, answer) in batch.into_iter().zip(answers) {
+                    let _ = job.reply.send(Ok(answer));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, size = batch.len(), "order batch failed; nothing of it was written");
+                let message = e.to_string();
+                for job in batch {
+                    let _ = job.reply.send(Err(match &e {
+                        StoreError::Unavailable(_) => StoreError::Unavailable(message.clone()),
+                        _ => StoreError::Database(message.clone()),
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// What to do with one order of the batch.
+enum Decision {
+    Answer(Created),
+    /// The same request as an earlier order of this batch: whatever that one becomes.
+    SameAs(usize),
+    Insert,
+}
+
+/// The latest transaction of each `(store_uid, order_id)` named, newest by `uid`.
+const LATEST: &str = "SELECT DISTINCT ON (o.store_uid, o.order_id)
+        o.store_uid, o.order_id, o.uid, o.token, o.request, o.prc
+    FROM orders o
+    JOIN UNNEST($1::text[], $2::text[]) AS k(store_uid, order_id)
+      ON o.store_uid = k.store_uid AND o.order_id = k.order_id
+    ORDER BY o.store_uid, o.order_id, o.uid DESC";
+
+const INSERT: &str = "INSERT INTO orders (store_uid, order_id, token, request, pfn, cost,
+        currency, authorise_only, strict_order_id, prc, created_at, updated_at)
+    SELECT s, i, t, r, p, c, cu, a, st, '200', n, n
+    FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+                $7::text[], $8::bigint[], $9::bigint[], $10::bigint[])
+         AS x(s, i, t, r, p, c, cu, a, st, n)
+    ON CONFLICT DO NOTHING
+    RETURNING uid, token";
+
+struct Stored {
+    uid: u64,
+    token: String,
+    request: String,
+    unpaid: bool,
+}
+
+async fn write_batch(pool: &PgPool, batch: &[&NewOrderRow]) -> StoreResult<Vec<Created>> {
+    let mut tx = pool.begin().await?;
+    let mut decisions: Vec<Option<Decision>> = (0..batch.len()).map(|_| None).collect();
+    let mut undecided: Vec<usize> = (0..batch.len()).collect();
+    let mut answers: Vec<Option<Created>> = vec![None; batch.len()];
+    for round in 0..ROUNDS {
+        if undecided.is_empty() {
+            break;
+        }
+        let latest = latest(&mut tx, batch, &undecided).await?;
+        // Orders of this round to insert, by key: the first of each key is inserted, a
+        // later one with the same request is the same transaction.
+        let mut inserting: HashMap<(&str, &str), usize> = HashMap::new();
+        for &i in &undecided {
+            let order = batch[i];
+            let key = (order.store_uid.as_str(), order.order_id.as_str());
+            let decision = if let Some(&first) = inserting.get(&key) {
+                match (LatestOrder {
+                    uid: 0,
+                    token: "",
+                    request: &batch[first].request_json,
+                    unpaid: true,
+                })
+                .reuse_for(order)
+                {
+                    Some(Created::Retry { .. }) => Decision::SameAs(first),
+                    Some(other) => Decision::Answer(other),
+                    None => Decision::Insert,
+                }
+            } else {
+                match latest.get(&key) {
+                    Some(stored) => match (LatestOrder {
+                        uid: stored.uid,
+                        token: &stored.token,
+                        request: &stored.request,
+                        unpaid: stored.unpaid,
+                    })
+                    .reuse_for(order)
+                    {
+                        Some(answer) => Decision::Answer(answer),
+                        None => Decision::Insert,
+                    },
+                    None => Decision::Insert,
+                }
+            };
+            if matches!(decision, Decision::Insert) {
+                inserting.entry(key).or_insert(i);
+            }
+            decisions[i] = Some(decision);
+        }
+        let mut to_insert: Vec<usize> = undecided
+            .iter()
+            .copied()
+            .filter(|&i| matches!(decisions[i], Some(Decision::Insert)))
+            .collect();
+        // Every writer inserts in key order, so two writers waiting on each other's
+        // colliding rows cannot deadlock.
+        to_insert.sort_by(|&a, &b| {
+            (&batch[a].store_uid, &batch[a].order_id)
+                .cmp(&(&batch[b].store_uid, &batch[b].order_id))
+        });
+        let inserted = insert(&mut tx, batch, &to_insert).await?;
+        let mut next = Vec::new();
+        for &i in &undecided {
+            match decisions[i].take() {
+                Some(Decision::Answer(a)) => answers[i] = Some(a),
+                Some(Decision::Insert) => match inserted.get(batch[i].token.as_str()) {
+                    Some(&uid) => {
+                        answers[i] = Some(Created::New {
+                            uid,
+                            token: batch[i].token.clone(),
+                        })
+                    }
+                    // Another writer committed a colliding row first: decide again.
+                    None => next.push(i),
+                },
+                Some(Decision::SameAs(first)) => decisions[i] = Some(Decision::SameAs(first)),
+                None => {}
+            }
+        }
+        // Followers of an order decided this round follow it; of one decided again,
+        // are decided again with it.
+        for &i in &undecided {
+            if let Some(Decision::SameAs(first)) = decisions[i] {
+                match &answers[first] {
+                    Some(Created::New { uid, token } | Created::Retry { uid, token }) => {
+                        answers[i] = Some(Created::Retry {
+                            uid: *uid,
+                            token: token.clone(),
+                        });
+                        decisions[i] = None;
+                    }
+                    Some(Created::DuplicateOrderId) => {
+                        answers[i] = Some(Created::DuplicateOrderId);
+                        decisions[i] = None;
+                    }
+                    None => {
+                        decisions[i] = None;
+                        next.push(i);
+                    }
+                }
+            }
+        }
+        next.sort_unstable();
+        undecided = next;
+        if round + 1 == ROUNDS && !undecided.is_empty() {
+            return Err(StoreError::Database(
+                "new orders kept colliding with other writers' (order_id reuse)".into(),
+            ));
+        }
+    }
+    tx.commit().await?;
+    answers
+        .into_iter()
+        .map(|a| {
+            a.ok_or_else(|| StoreError::Corrupt("an order of the batch was not decided".into()))
+        })
+        .collect()
+}
+
+async fn latest<'b>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    batch: &[&'b NewOrderRow],
+    which: &[usize],
+) -> StoreResult<HashMap<(&'b str, &'b str), Stored>> {
+    let stores: Vec<&str> = which.iter().map(|&i| batch[i].store_uid.as_str()).collect();
+    let ids: Vec<&str> = which.iter().map(|&i| batch[i].order_id.as_str()).collect();
+    let rows = sqlx::query(LATEST)
+        .bind(&stores)
+        .bind(&ids)
+        .fetch_all(&mut **tx)
+        .await?;
+    // Keyed by the batch's own strings, which outlive the map.
+    let named: HashMap<(&str, &str), usize> = which
+        .iter()
+        .map(|&i| ((batch[i].store_uid.as_str(), batch[i].order_id.as_str()), i))
+        .collect();
+    let mut latest = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let store_uid: String = row.try_get(0)?;
+        let order_id: String = row.try_get(1)?;
+        let Some(&i) = named.get(&(store_uid.as_str(), order_id.as_str())) else {
+            continue;
+        };
+        let prc: String = row.try_get(5)?;
+        latest.insert(
+            (batch[i].store_uid.as_str(), batch[i].order_id.as_str()),
+            Stored {
+                uid: row.try_get::<i64, _>(2)? as u64,
+                token: row.try_get(3)?,
+                request: row.try_get(4)?,
+                unpaid: prc == "200",
+            },
+        );
+    }
+    Ok(latest)
+}
+
+/// Insert `which` orders of the batch in one statement; the uids of those inserted, by
+/// their (random, unique) tokens.
+async fn insert(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    batch: &[&NewOrderRow],
+    which: &[usize],
+) -> StoreResult<HashMap<String, u64>> {
+    if which.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let pick = |f: &dyn Fn(&NewOrderRow) -> String| -> Vec<String> {
+        which.iter().map(|&i| f(batch[i])).collect()
+    };
+    let ints = |f: &dyn Fn(&NewOrderRow) -> i64| -> Vec<i64> {
+        which.iter().map(|&i| f(batch[i])).collect()
+    };
+    let rows = sqlx::query(INSERT)
+        .bind(pick(&|o| o.store_uid.clone()))
+        .bind(pick(&|o| o.order_id.clone()))
+        .bind(pick(&|o| o.token.clone()))
+        .bind(pick(&|o| o.request_json.clone()))
+        .bind(pick(&|o| o.pfn.to_owned()))
+        .bind(ints(&|o| o.cost))
+        .bind(pick(&|o| o.currency.to_owned()))
+        .bind(ints(&|o| i64::from(o.authorise_only)))
+        .bind(ints(&|o| i64::from(o.strict)))
+        .bind(ints(&|o| micros(o.now)))
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(1)?, r.try_get::<i64, _>(0)? as u64)))
+        .collect()
+}
