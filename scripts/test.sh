@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Run every test of mypay-link. On a fresh Debian machine it first installs what the tests
-# need: PHP with curl, Node.js, Chromium and CJK fonts (Debian packages), pycryptodome and
-# requests (PyPI) for the document's sample clients, playwright-core (npm) for the browser.
+# Run every test of mypay-link, on both storage backends. On a fresh Debian machine it
+# first installs what the tests need: PHP with curl, Node.js, Chromium and CJK fonts,
+# PostgreSQL (Debian packages), pycryptodome and requests (PyPI) for the document's
+# sample clients, playwright-core (npm) for the browser. PostgreSQL runs as a throw-away
+# cluster on loopback (scripts/pg-cluster.sh), removed when the script ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,16 +18,32 @@ command -v php >/dev/null || packages+=(php-cli)
 command -v node >/dev/null || packages+=(nodejs npm)
 command -v chromium >/dev/null || packages+=(chromium)
 fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || packages+=(fonts-noto-cjk)
+{ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v psql >/dev/null; } || packages+=(postgresql)
 if [ ${#packages[@]} -gt 0 ]; then
   echo "installing Debian packages: ${packages[*]}"
+  # The tests start their own cluster; the package's default one is not wanted.
+  as_root mkdir -p /etc/postgresql-common
+  [ -f /etc/postgresql-common/createcluster.conf ] \
+    || echo 'create_main_cluster = false' | as_root tee /etc/postgresql-common/createcluster.conf >/dev/null
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${packages[@]}" >/dev/null
 fi
 python3 -c 'import Crypto, requests' 2>/dev/null || python3 -m pip install -q pycryptodome requests
 (cd tests/browser && { npm ci --no-audit --no-fund --silent || npm install --no-audit --no-fund --silent; })
 
-# Unit tests, the black-box API tests (they run the sample clients too), the SDK.
+# The code's form first: it fails fast.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
+
+# Unit tests, the black-box API tests (they run the sample clients too), the SDK: on
+# SQLite, then the black-box tests again on PostgreSQL.
 cargo test --workspace --locked
+
+eval "$(scripts/pg-cluster.sh start)"
+trap 'scripts/pg-cluster.sh stop "$MYPAY_TEST_PGDATA"' EXIT
+echo "PostgreSQL test cluster at $MYPAY_TEST_POSTGRES"
+cargo test -p mypay-gateway --locked --test api
+unset MYPAY_TEST_POSTGRES
 
 # The PayPage in a real browser, against the binary the tests above built.
 cargo build -p mypay-gateway --locked --quiet

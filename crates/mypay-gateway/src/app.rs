@@ -190,6 +190,7 @@ impl Application {
                     .run(self.state.settings.worker_poll),
             ),
             tokio::spawn(jobs::run(self.state.clone())),
+            tokio::spawn(clock_follower(self.state.clone())),
         ];
         let limits = crate::serve::ConnectionLimits {
             header_read_timeout: self.state.settings.header_read_timeout,
@@ -200,7 +201,40 @@ impl Application {
         for w in workers {
             w.abort();
         }
+        // Work this node held is free for the others at once, not when its leases end.
+        let lease = self.state.leases.issue();
+        if let Err(e) = self.state.store.release_leases(&lease).await {
+            tracing::warn!(error = %e, "giving back leases at shutdown");
+        }
         served?;
         Ok(())
+    }
+}
+
+/// Set this node's test clock to the stored one, if that is ahead (another node moved
+/// it). Production clocks do not move.
+pub async fn follow_stored_clock(state: &AppState) -> Result<(), crate::store::StoreError> {
+    if state.clock.is_advanceable()
+        && let Some((offset, high_water)) = state.store.clock_state().await?
+    {
+        state.clock.restore(offset, high_water);
+    }
+    Ok(())
+}
+
+/// Keep following the stored clock: woken when another node signals a move, and every
+/// poll interval besides (for connections that cannot listen).
+async fn clock_follower(state: AppState) {
+    if !state.clock.is_advanceable() {
+        return;
+    }
+    loop {
+        if let Err(e) = follow_stored_clock(&state).await {
+            tracing::warn!(error = %e, "reading the stored clock");
+        }
+        tokio::select! {
+            _ = state.store.wakeups().notified() => {}
+            _ = tokio::time::sleep(state.settings.worker_poll) => {}
+        }
     }
 }

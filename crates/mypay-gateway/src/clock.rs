@@ -94,6 +94,20 @@ impl Clock {
         self.inner.offset_us.load(Ordering::Acquire) / 1_000_000
     }
 
+    /// The offset a move of `seconds` forward adds, in microseconds, if this clock may
+    /// make it: `None` when it cannot move, `seconds` is negative, or the total offset
+    /// would pass [`MAX_OFFSET_SECONDS`].
+    pub fn step(&self, seconds: i64) -> Option<i64> {
+        if !self.inner.advanceable || seconds < 0 {
+            return None;
+        }
+        let us = seconds.checked_mul(1_000_000)?;
+        self.offset_micros()
+            .checked_add(us)
+            .filter(|o| *o <= MAX_OFFSET_SECONDS * 1_000_000)
+            .map(|_| us)
+    }
+
     /// Move the clock forward. `None` when this clock cannot move, `seconds` is negative,
     /// or the total offset would pass [`MAX_OFFSET_SECONDS`].
     pub fn advance(&self, seconds: i64) -> Option<Timestamp> {

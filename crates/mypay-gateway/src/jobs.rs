@@ -16,7 +16,10 @@ pub async fn run(state: AppState) {
         if let Err(e) = run_due(&state).await {
             tracing::error!(error = %e, "scheduler");
         }
-        tokio::time::sleep(state.settings.worker_poll).await;
+        tokio::select! {
+            _ = state.store.wakeups().notified() => {}
+            _ = tokio::time::sleep(state.settings.worker_poll) => {}
+        }
     }
 }
 

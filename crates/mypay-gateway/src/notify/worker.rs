@@ -195,6 +195,8 @@ impl Deliveries {
             }
             tokio::select! {
                 _ = self.wake.notified() => {}
+                // Another node wrote due work (or moved the clock).
+                _ = self.store.wakeups().notified() => {}
                 _ = tokio::time::sleep(poll) => {}
             }
         }

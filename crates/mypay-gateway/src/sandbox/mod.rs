@@ -9,7 +9,7 @@ use crate::checkout::{self, CardForm, CheckoutError, Outcome};
 use crate::clock::taipei;
 use crate::jobs;
 use crate::ledger::counter;
-use crate::store::NoticeFilter;
+use crate::store::{NoticeFilter, StoreError};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -263,32 +263,65 @@ async fn advance(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         Ok(a) => a,
         Err(r) => return r,
     };
-    let Some(now) = state.clock.advance(req.seconds) else {
+    // The clock is the installation's: start from the stored one (another node may have
+    // moved it), move it there, and follow.
+    if let Err(e) = crate::app::follow_stored_clock(&state).await {
+        return internal(e);
+    }
+    let Some(by) = state.clock.step(req.seconds) else {
         return error(
             StatusCode::BAD_REQUEST,
-            "seconds: must be a whole number ≥ 0",
+            "seconds: must be a whole number ≥ 0, and the clock at most 100 years ahead",
         );
     };
-    // Stored before anything runs at the new time: a restart continues from here.
+    // Stored before anything runs at the new time: a restart, and every other node,
+    // continues from here.
+    let offset = match state
+        .store
+        .advance_clock(by, state.clock.offset_micros())
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => return internal(e),
+    };
+    state.clock.restore(offset, i64::MIN);
     if let Err(e) = state
         .store
-        .save_clock_state(state.clock.offset_micros(), now.as_microsecond())
+        .save_clock_state(offset, state.clock.now().as_microsecond())
         .await
     {
         return internal(e);
     }
-    let timers = match jobs::run_due(&state).await {
-        Ok(n) => n,
-        Err(e) => return internal(e),
-    };
-    let attempts = match state.deliveries.drain().await {
-        Ok(n) => n,
+    let (timers, attempts) = match run_everything_due(&state).await {
+        Ok(ran) => ran,
         Err(e) => return internal(e),
     };
     let mut out = clock_json(&state);
     out["timers_run"] = json!(timers);
     out["notice_attempts"] = json!(attempts);
     Json(out).into_response()
+}
+
+/// Run every timer and make every notice attempt due now, on this node or another, and
+/// return when none is left (or after a minute, with a warning): what a clock advance
+/// does before it answers. The timers and attempts this node ran.
+async fn run_everything_due(state: &AppState) -> Result<(usize, u64), StoreError> {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (mut timers, mut attempts) = (0, 0);
+    loop {
+        timers += jobs::run_due(state).await?;
+        attempts += state.deliveries.drain().await?;
+        let now = state.clock.now();
+        // Timers another node holds still count, until it has run them.
+        if !state.store.timers_due(now).await? && !state.store.notices_due(now).await? {
+            return Ok((timers, attempts));
+        }
+        if std::time::Instant::now() >= give_up {
+            tracing::warn!("clock advance answered with work still due");
+            return Ok((timers, attempts));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[derive(Deserialize)]

@@ -53,6 +53,10 @@ pub trait Installation: Send + Sync + 'static {
     async fn installation_secret(&self) -> StoreResult<[u8; 32]>;
     /// The sandbox clock's stored (offset, high-water mark), both in microseconds.
     async fn clock_state(&self) -> StoreResult<Option<(i64, i64)>>;
+    /// Move the stored clock forward by `by_us`, from at least `local_offset_us` (the
+    /// caller's own clock may be ahead of what is stored); the new stored offset. Two
+    /// nodes advancing at once both count.
+    async fn advance_clock(&self, by_us: i64, local_offset_us: i64) -> StoreResult<i64>;
     /// Store the clock's state; a stored value is only ever raised.
     async fn save_clock_state(&self, offset_us: i64, now_us: i64) -> StoreResult<()>;
 }

@@ -68,11 +68,6 @@ pub fn fresh_database() -> DatabaseUrl {
     }
 }
 
-/// Whether the tests run on PostgreSQL.
-pub fn on_postgres() -> bool {
-    std::env::var("MYPAY_TEST_POSTGRES").is_ok_and(|s| !s.is_empty())
-}
-
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(fresh_database(), Clock::frozen(start_time()), |_| {}).await
 }

@@ -22,4 +22,5 @@ mod paypage;
 mod refunds;
 mod sample_clients;
 mod state_machine;
+mod storage;
 mod wallets;

@@ -46,6 +46,26 @@ impl Installation for PgStore {
         Ok(value(CLOCK_OFFSET).map(|offset| (offset, value(CLOCK_HIGH_WATER).unwrap_or(i64::MIN))))
     }
 
+    async fn advance_clock(&self, by_us: i64, local_offset_us: i64) -> StoreResult<i64> {
+        let mut tx = self.pool.begin().await?;
+        let value: String = sqlx::query_scalar(
+            "INSERT INTO installation (name, value) VALUES ($1, ($3::bigint + $2::bigint)::text)
+             ON CONFLICT (name) DO UPDATE
+                 SET value = (GREATEST(installation.value::bigint, $3::bigint) + $2::bigint)::text
+             RETURNING value",
+        )
+        .bind(CLOCK_OFFSET)
+        .bind(by_us)
+        .bind(local_offset_us)
+        .fetch_one(&mut *tx)
+        .await?;
+        signal(&mut tx, "clock").await?;
+        tx.commit().await?;
+        value
+            .parse()
+            .map_err(|_| crate::store::StoreError::Corrupt("the stored clock offset".into()))
+    }
+
     /// Every node follows the stored clock: the change is signalled to them.
     async fn save_clock_state(&self, offset_us: i64, now_us: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;

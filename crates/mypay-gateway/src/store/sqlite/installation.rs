@@ -50,6 +50,23 @@ impl Installation for SqliteStore {
         )
     }
 
+    async fn advance_clock(&self, by_us: i64, local_offset_us: i64) -> StoreResult<i64> {
+        let value: String = sqlx::query_scalar(
+            "INSERT INTO installation (name, value) VALUES (?1, CAST(?3 + ?2 AS TEXT))
+             ON CONFLICT (name) DO UPDATE
+                 SET value = CAST(MAX(CAST(installation.value AS INTEGER), ?3) + ?2 AS TEXT)
+             RETURNING value",
+        )
+        .bind(CLOCK_OFFSET)
+        .bind(by_us)
+        .bind(local_offset_us)
+        .fetch_one(&self.pool)
+        .await?;
+        value
+            .parse()
+            .map_err(|_| crate::store::StoreError::Corrupt("the stored clock offset".into()))
+    }
+
     /// Store the sandbox clock's offset and the instant it shows; neither ever goes back.
     async fn save_clock_state(&self, offset_us: i64, now_us: i64) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
