@@ -38,6 +38,7 @@ pub struct Shared {
     pub tickets: crate::tickets::Tickets,
     /// Counts API requests that do not open, per sender and address.
     pub throttle: api::throttle::FailureThrottle,
+    pub metrics: crate::metrics::Metrics,
     /// This node's claims on background work.
     pub leases: crate::store::Leases,
     /// Where consumers reach the PayPage, without a trailing slash.
@@ -82,7 +83,18 @@ impl Application {
                  never takes real payments. Run with --mode sandbox."
             ),
         };
-        let store = Store::open(&settings.database, &settings.store_options()).await?;
+        let metrics = crate::metrics::Metrics::default();
+        let store = Store::open(
+            &settings.database,
+            &crate::store::StoreOptions {
+                on_commit: Some({
+                    let metrics = metrics.clone();
+                    Arc::new(move |n| metrics.committed(n))
+                }),
+                ..settings.store_options()
+            },
+        )
+        .await?;
         if settings.seed_sample_merchant && settings.mode == Mode::Sandbox {
             store.seed_sample_merchant(clock.now()).await?;
         }
@@ -141,6 +153,7 @@ impl Application {
             notices_waiting,
             deliveries,
             leases,
+            metrics,
             base_url,
         }));
         let sandbox_mode = state.settings.mode == Mode::Sandbox;
@@ -160,7 +173,12 @@ impl Application {
             ));
         let router = Router::new()
             .merge(api::router())
+            .merge(crate::ops::router())
             .merge(pages)
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                crate::ops::access,
+            ))
             .with_state(state.clone());
         Ok(Application {
             listener,

@@ -96,6 +96,7 @@ impl Settings {
     /// What the storage layer needs of these settings.
     pub fn store_options(&self) -> StoreOptions {
         StoreOptions {
+            on_commit: None,
             max_commit_batch: self.max_commit_batch,
             max_connections: self.database_connections,
             ..StoreOptions::default()

@@ -167,12 +167,20 @@ fn settings(global: &Global) -> anyhow::Result<Settings> {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
+    // Logs: human-readable lines, or one JSON object per line with MYPAY_LOG_FORMAT=json
+    // (each with the request's id in its span). RUST_LOG filters; `access=warn` silences
+    // the access log.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    if std::env::var("MYPAY_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        logs.json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        logs.init();
+    }
     let cli = Cli::parse();
     let settings = settings(&cli.global)?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();

@@ -69,6 +69,8 @@ const BODY_LIMIT: usize = 2 * 1024 * 1024;
 // The request is taken whole rather than through the `HeaderMap` extractor, which copies
 // every header of every request to read one of them.
 async fn handle(state: AppState, route: Route, request: Request) -> Response {
+    let started = std::time::Instant::now();
+    let mut command = "unopened";
     let (parts, body) = request.into_parts();
     let content_type = parts
         .headers
@@ -77,7 +79,10 @@ async fn handle(state: AppState, route: Route, request: Request) -> Response {
     let answer = match axum::body::to_bytes(body, BODY_LIMIT).await {
         Ok(body) => {
             let answer = match auth::authenticate(&state, route, content_type, &body).await {
-                Ok(request) => dispatch(&state, request).await,
+                Ok(request) => {
+                    command = request.command.cmd();
+                    dispatch(&state, request).await
+                }
                 Err(e) => Err(e),
             };
             match answer {
@@ -96,6 +101,11 @@ async fn handle(state: AppState, route: Route, request: Request) -> Response {
         Ok(json) => json,
         Err(e) => e.into_json(),
     };
+    state.metrics.answered(
+        command,
+        crate::metrics::answer_code(&json),
+        started.elapsed(),
+    );
     json_response(json)
 }
 

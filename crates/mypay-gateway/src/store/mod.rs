@@ -58,8 +58,11 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Told the size of every commit of new orders (for `/metrics`).
+pub type CommitObserver = Arc<dyn Fn(usize) + Send + Sync>;
+
 /// Settings of the storage layer.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoreOptions {
     /// The most new orders committed in one transaction.
     pub max_commit_batch: usize,
@@ -68,6 +71,7 @@ pub struct StoreOptions {
     /// How long a statement may wait for a connection before the database counts as
     /// unavailable.
     pub acquire_timeout: Duration,
+    pub on_commit: Option<CommitObserver>,
 }
 
 impl Default for StoreOptions {
@@ -76,6 +80,7 @@ impl Default for StoreOptions {
             max_commit_batch: 512,
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
+            on_commit: None,
         }
     }
 }

@@ -14,6 +14,7 @@ mod inputs;
 mod migrations;
 mod modes;
 mod notifications;
+mod operations;
 mod operators;
 mod oracle;
 mod orders;

@@ -58,7 +58,11 @@ impl PgStore {
         MIGRATOR.run(&pool).await?;
         tokio::spawn(listen(pool.clone(), wakeups));
         Ok(PgStore {
-            writer: writer::OrderWriter::spawn(pool.clone(), options.max_commit_batch),
+            writer: writer::OrderWriter::spawn(
+                pool.clone(),
+                options.max_commit_batch,
+                options.on_commit.clone(),
+            ),
             pool,
             generation: AtomicU64::new(0),
         })

@@ -12,7 +12,9 @@
 //! transaction of the same request, or a merchant's unique id), and those orders are
 //! decided again against what the other writer committed.
 
-use crate::store::{Created, LatestOrder, NewOrderRow, StoreError, StoreResult, micros};
+use crate::store::{
+    CommitObserver, Created, LatestOrder, NewOrderRow, StoreError, StoreResult, micros,
+};
 use sqlx::{PgPool, Row};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,12 +37,16 @@ pub(super) struct OrderWriter {
 }
 
 impl OrderWriter {
-    pub(super) fn spawn(pool: PgPool, max_batch: usize) -> OrderWriter {
+    pub(super) fn spawn(
+        pool: PgPool,
+        max_batch: usize,
+        on_commit: Option<CommitObserver>,
+    ) -> OrderWriter {
         let max_batch = max_batch.max(1);
         let (tx, rx) = mpsc::channel(max_batch * 4);
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..WRITERS {
-            tokio::spawn(run(pool.clone(), rx.clone(), max_batch));
+            tokio::spawn(run(pool.clone(), rx.clone(), max_batch, on_commit.clone()));
         }
         OrderWriter { tx }
     }
@@ -59,7 +65,12 @@ impl OrderWriter {
 
 /// One writer: take a batch (the receiver is shared, so the others fill the next one
 /// meanwhile), write it, answer it. Ends when every sender is gone.
-async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>, max_batch: usize) {
+async fn run(
+    pool: PgPool,
+    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
+    max_batch: usize,
+    on_commit: Option<CommitObserver>,
+) {
     loop {
         let mut batch = Vec::with_capacity(max_batch);
         {
@@ -78,6 +89,9 @@ async fn run(pool: PgPool, rx: Arc<Mutex<mpsc::Receiver<Job>>>, max_batch: usize
         let orders: Vec<&NewOrderRow> = batch.iter().map(|j| &j.order).collect();
         match write_batch(&pool, &orders).await {
             Ok(answers) => {
+                if let Some(observe) = &on_commit {
+                    observe(batch.len());
+                }
                 for (job, answer) in batch.into_iter().zip(answers) {
                     let _ = job.reply.send(Ok(answer));
                 }

@@ -79,7 +79,11 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             generation: AtomicU64::new(0),
-            writer: writer::OrderWriter::spawn(path, options.max_commit_batch)?,
+            writer: writer::OrderWriter::spawn(
+                path,
+                options.max_commit_batch,
+                options.on_commit.clone(),
+            )?,
             reader: reader::OrderReader::open(path, 4)?,
             ledger: notices::NoticeLedger::open(path)?,
         })

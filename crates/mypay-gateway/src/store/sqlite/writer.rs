@@ -11,7 +11,7 @@
 //! happen in the same serial transaction.
 
 use super::direct;
-use crate::store::{Created, LatestOrder, NewOrderRow, StoreError, micros};
+use crate::store::{CommitObserver, Created, LatestOrder, NewOrderRow, StoreError, micros};
 use rusqlite::TransactionBehavior;
 use std::collections::HashMap;
 use std::path::Path;
@@ -29,13 +29,17 @@ pub struct OrderWriter {
 
 impl OrderWriter {
     /// Start the writer on a thread of its own with its own connection to the file.
-    pub(super) fn spawn(path: &Path, max_batch: usize) -> Result<OrderWriter, StoreError> {
+    pub(super) fn spawn(
+        path: &Path,
+        max_batch: usize,
+        on_commit: Option<CommitObserver>,
+    ) -> Result<OrderWriter, StoreError> {
         let conn = direct::open(path, false)?;
         let max_batch = max_batch.max(1);
         let (tx, rx) = mpsc::channel(max_batch * 4);
         std::thread::Builder::new()
             .name("order-writer".into())
-            .spawn(move || run(conn, rx, max_batch))
+            .spawn(move || run(conn, rx, max_batch, on_commit))
             .map_err(|e| StoreError::Corrupt(format!("cannot start the order writer: {e}")))?;
         Ok(OrderWriter { tx })
     }
@@ -56,7 +60,12 @@ impl OrderWriter {
 
 /// The writer thread: wait for one order, take every other one already waiting, write
 /// them all, answer them all. Ends when every sender is gone.
-fn run(mut conn: rusqlite::Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+fn run(
+    mut conn: rusqlite::Connection,
+    mut rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    on_commit: Option<CommitObserver>,
+) {
     let mut batch = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -68,6 +77,9 @@ fn run(mut conn: rusqlite::Connection, mut rx: mpsc::Receiver<Job>, max_batch: u
         }
         match write_batch(&mut conn, &batch) {
             Ok(answers) => {
+                if let Some(observe) = &on_commit {
+                    observe(batch.len());
+                }
                 for (job, answer) in batch.drain(..).zip(answers) {
                     let _ = job.reply.send(Ok(answer));
                 }

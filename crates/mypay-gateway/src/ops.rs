@@ -1,0 +1,191 @@
+//! What operators and their machines ask of a node: `/healthz` (the process answers),
+//! `/readyz` (its database answers and is migrated), `/metrics` (Prometheus), and one
+//! access-log line per request, under a request id that every log line of the request
+//! carries and the answer echoes (`X-Request-Id`).
+
+use crate::app::AppState;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+/// `/readyz` answers within this, whatever the database does.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+async fn healthz() -> Response {
+    text(StatusCode::OK, "ok\n".into())
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match tokio::time::timeout(READY_TIMEOUT, state.store.ready()).await {
+        Ok(Ok(())) => text(StatusCode::OK, "ready\n".into()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "not ready");
+            text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: the database is unavailable\n".into(),
+            )
+        }
+        Err(_) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the database did not answer in time\n".into(),
+        ),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let backlog =
+        match tokio::time::timeout(READY_TIMEOUT, state.store.backlog(state.clock.now())).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "reading the backlog for /metrics");
+                Default::default()
+            }
+            Err(_) => Default::default(),
+        };
+    let mut response = text(StatusCode::OK, state.metrics.render(&backlog));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
+fn text(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The request id: the caller's `X-Request-Id` when it is a plain token (a proxy's),
+/// else this node's own (its lease holder name and a counter: unique, and cheap).
+fn request_id(state: &AppState, request: &Request) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    if let Some(given) = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+    {
+        return given.to_owned();
+    }
+    format!(
+        "{}-{}",
+        state.leases.holder(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Which part of the gateway a path belongs to, for the access log and the metrics of
+/// pages (API requests are counted by command where they are answered).
+fn surface(path: &str) -> &'static str {
+    if path.starts_with("/api/") {
+        "api"
+    } else if path.starts_with("/payment/") || path.starts_with("/assets/") {
+        "paypage"
+    } else if path.starts_with("/sandbox/") {
+        "sandbox"
+    } else if matches!(path, "/healthz" | "/readyz" | "/metrics") {
+        "ops"
+    } else {
+        "other"
+    }
+}
+
+/// The path as logged: a PayPage ticket is a capability, so only its order number is.
+fn loggable_path(path: &str) -> String {
+    match path.strip_prefix("/payment/") {
+        Some(rest) => {
+            let (ticket, tail) = rest.split_once('/').unwrap_or((rest, ""));
+            let uid = ticket.split(['-', '.']).next().unwrap_or("");
+            let suffix = if tail.is_empty() {
+                String::new()
+            } else {
+                format!("/{tail}")
+            };
+            format!("/payment/{uid}-…{suffix}")
+        }
+        None => path.chars().take(200).collect(),
+    }
+}
+
+/// Around every request: its id and span, one access-log line when it is answered, and
+/// the page metrics. The body is never logged (it holds card numbers on the PayPage and
+/// sealed data on the API), nor the query.
+pub async fn access(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id(&state, &request);
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let peer = crate::serve::peer(request.extensions()).map(|a| a.ip());
+    let span = tracing::info_span!("request", id = %id);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    let status = response.status();
+    let part = surface(&path);
+    if part != "api" {
+        state.metrics.answered(part, status.as_str(), elapsed);
+    }
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID.clone(), v);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            target: "access",
+            method = %method,
+            path = %loggable_path(&path),
+            status = status.as_u16(),
+            ms = elapsed.as_secs_f64() * 1000.0,
+            peer = ?peer,
+        )
+    });
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tickets_never_reach_the_log() {
+        assert_eq!(
+            loggable_path("/payment/12-0123456789abcdef0123456789abcdef.html"),
+            "/payment/12-…"
+        );
+        assert_eq!(
+            loggable_path("/payment/12-0123456789abcdef/pay"),
+            "/payment/12-…/pay"
+        );
+        assert_eq!(loggable_path("/api/init"), "/api/init");
+    }
+
+    #[test]
+    fn paths_are_sorted_into_parts() {
+        assert_eq!(surface("/api/init"), "api");
+        assert_eq!(surface("/payment/1-x.html"), "paypage");
+        assert_eq!(surface("/sandbox/clock"), "sandbox");
+        assert_eq!(surface("/metrics"), "ops");
+        assert_eq!(surface("/wp-admin"), "other");
+    }
+}
