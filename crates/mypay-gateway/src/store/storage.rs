@@ -115,6 +115,8 @@ pub trait Orders: Send + Sync + 'static {
     /// rules decided by the database, whichever node asks).
     async fn create_order(&self, order: NewOrderRow) -> StoreResult<Created>;
     async fn order(&self, uid: u64) -> StoreResult<Option<OrderRow>>;
+    /// The transactions of a merchant's `order_id`, oldest first.
+    async fn order_uids(&self, store_uid: &str, order_id: &str) -> StoreResult<Vec<u64>>;
     /// An order's history, oldest first, starting with its creation.
     async fn events(&self, uid: u64) -> StoreResult<Vec<OrderEvent>>;
     /// Apply one state change atomically; `Conflict` when the order is no longer in

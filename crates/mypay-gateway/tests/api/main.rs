@@ -13,6 +13,7 @@ mod helpers;
 mod inputs;
 mod migrations;
 mod modes;
+mod nodes;
 mod notifications;
 mod operations;
 mod operators;

@@ -27,6 +27,17 @@ impl Orders for SqliteStore {
         self.reader.order(uid)
     }
 
+    async fn order_uids(&self, store_uid: &str, order_id: &str) -> StoreResult<Vec<u64>> {
+        let uids: Vec<i64> = sqlx::query_scalar(
+            "SELECT uid FROM orders WHERE store_uid = ?1 AND order_id = ?2 ORDER BY uid",
+        )
+        .bind(store_uid)
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(uids.into_iter().map(|u| u as u64).collect())
+    }
+
     /// An order's history, oldest first, starting with its creation. New orders have no
     /// creation row in `order_events` (their row records it); orders created before that
     /// have one, and it is used as it is.
