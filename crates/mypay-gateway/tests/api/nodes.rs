@@ -495,7 +495,7 @@ async fn three_nodes_survive_kills_as_one_gateway() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    let book = book.lock().expect("lock");
+    let book = std::mem::take(&mut *book.lock().expect("lock"));
     assert!(
         book.orders.len() > 50,
         "enough traffic: {}",
