@@ -2,6 +2,8 @@
 //! part of it.
 #![allow(dead_code)]
 
+pub mod load;
+
 use mypay_protocol::envelope::{self, MerchantKey};
 use mypay_protocol::outer::OuterRequest;
 use std::io::{BufRead, BufReader};
@@ -66,9 +68,15 @@ pub fn start_gateway_with(
     name: &str,
     env: &[(&str, &str)],
 ) -> Server {
+    let database = dir.join(format!("{name}.sqlite"));
+    start_gateway_on(binary, &database.display().to_string(), name, env)
+}
+
+/// A `mypay-gateway` binary on the database `database` (a path or a URL).
+pub fn start_gateway_on(binary: &str, database: &str, name: &str, env: &[(&str, &str)]) -> Server {
     let mut c = Command::new(binary);
     c.args(["--listen", "127.0.0.1:0", "--database"])
-        .arg(dir.join(format!("{name}.sqlite")))
+        .arg(database)
         .envs(env.iter().copied())
         .env("RUST_LOG", "warn");
     let threads = env_number("BENCH_SERVER_THREADS", 0);

@@ -26,12 +26,7 @@ impl Orders for PgStore {
         let Ok(uid) = i64::try_from(uid) else {
             return Ok(None);
         };
-        let sql = format!("SELECT {} FROM orders WHERE uid = $1", OrderRow::COLUMNS);
-        let row = sqlx::query(&sql)
-            .bind(uid)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(OrderRow::from_row).transpose()
+        self.reader.order(uid).await
     }
 
     async fn order_uids(&self, store_uid: &str, order_id: &str) -> StoreResult<Vec<u64>> {

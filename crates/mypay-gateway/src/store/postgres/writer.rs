@@ -3,14 +3,17 @@
 //! A commit with `synchronous_commit` on waits for the server's WAL flush, and one
 //! flush per order would cap a node at the disk's flush rate. Handlers hand their order
 //! to a few writer tasks instead; each takes every order waiting (up to the batch
-//! limit) and writes them in one transaction of three statements, whatever the batch's
-//! size: a lookup of every `order_id`'s latest transaction, one multi-row insert, and
-//! the commit. Each handler is answered only after that commit.
+//! limit) and writes them with one multi-row `INSERT`, a statement (and a transaction)
+//! of its own, whatever the batch's size. Each handler is answered only after it
+//! committed.
 //!
-//! Several writers (here and on other nodes) may take the same `order_id` at once.
-//! The insert skips rows that collide with the partial unique indexes (an unpaid
-//! transaction of the same request, or a merchant's unique id), and those orders are
-//! decided again against what the other writer committed.
+//! SPEC §4's rules need no lookup first in the common case: the partial unique indexes
+//! make the insert skip an order whose same request is still unpaid (a retry), or whose
+//! id a strict merchant used (a duplicate). Only orders the insert skipped, and orders of
+//! strict merchants (whose id may have been used by an order from before the merchant
+//! turned strict, which no index covers), are looked up, and decided against what is
+//! stored. Several writers, here and on other nodes, may take the same `order_id` at
+//! once: whoever commits first wins, and the other's order is decided again.
 
 use crate::store::{
     CommitObserver, Created, LatestOrder, NewOrderRow, StoreError, StoreResult, micros,
@@ -118,13 +121,17 @@ enum Decision {
     Insert,
 }
 
-/// The latest transaction of each `(store_uid, order_id)` named, newest by `uid`.
-const LATEST: &str = "SELECT DISTINCT ON (o.store_uid, o.order_id)
-        o.store_uid, o.order_id, o.uid, o.token, o.request, o.prc
-    FROM orders o
-    JOIN UNNEST($1::text[], $2::text[]) AS k(store_uid, order_id)
-      ON o.store_uid = k.store_uid AND o.order_id = k.order_id
-    ORDER BY o.store_uid, o.order_id, o.uid DESC";
+/// For each `(store_uid, order_id, request)` named, the transaction a new order is
+/// decided against: the unpaid one of the same request if there is one (the insert
+/// collided with it), else the latest. One index probe per key: a key has few rows.
+const LATEST: &str = "SELECT k.n, o.uid, o.token, o.request, o.prc
+    FROM UNNEST($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
+         AS k(store_uid, order_id, request, n)
+    CROSS JOIN LATERAL (
+        SELECT uid, token, request, prc FROM orders
+        WHERE orders.store_uid = k.store_uid AND orders.order_id = k.order_id
+        ORDER BY (orders.prc = '200' AND orders.request = k.request) DESC, uid DESC
+        LIMIT 1) o";
 
 const INSERT: &str = "INSERT INTO orders (store_uid, order_id, token, request, pfn, cost,
         currency, authorise_only, strict_order_id, prc, created_at, updated_at)
@@ -143,7 +150,6 @@ struct Stored {
 }
 
 async fn write_batch(pool: &PgPool, batch: &[&NewOrderRow]) -> StoreResult<Vec<Created>> {
-    let mut tx = pool.begin().await?;
     let mut decisions: Vec<Option<Decision>> = (0..batch.len()).map(|_| None).collect();
     let mut undecided: Vec<usize> = (0..batch.len()).collect();
     let mut answers: Vec<Option<Created>> = vec![None; batch.len()];
@@ -151,7 +157,18 @@ async fn write_batch(pool: &PgPool, batch: &[&NewOrderRow]) -> StoreResult<Vec<C
         if undecided.is_empty() {
             break;
         }
-        let latest = latest(&mut tx, batch, &undecided).await?;
+        // First round: only strict merchants' orders need what is stored; later rounds
+        // decide the orders the insert skipped.
+        let lookup: Vec<usize> = if round == 0 {
+            undecided
+                .iter()
+                .copied()
+                .filter(|&i| batch[i].strict)
+                .collect()
+        } else {
+            undecided.clone()
+        };
+        let latest = latest(pool, batch, &lookup).await?;
         // Orders of this round to insert, by key: the first of each key is inserted, a
         // later one with the same request is the same transaction.
         let mut inserting: HashMap<(&str, &str), usize> = HashMap::new();
@@ -172,7 +189,7 @@ async fn write_batch(pool: &PgPool, batch: &[&NewOrderRow]) -> StoreResult<Vec<C
                     None => Decision::Insert,
                 }
             } else {
-                match latest.get(&key) {
+                match latest.get(&i) {
                     Some(stored) => match (LatestOrder {
                         uid: stored.uid,
                         token: &stored.token,
@@ -203,7 +220,7 @@ async fn write_batch(pool: &PgPool, batch: &[&NewOrderRow]) -> StoreResult<Vec<C
             (&batch[a].store_uid, &batch[a].order_id)
                 .cmp(&(&batch[b].store_uid, &batch[b].order_id))
         });
-        let inserted = insert(&mut tx, batch, &to_insert).await?;
+        let inserted = insert(pool, batch, &to_insert).await?;
         let mut next = Vec::new();
         for &i in &undecided {
             match decisions[i].take() {
@@ -253,7 +270,6 @@ async fn write_batch(pool: &PgPool, batch: &[&NewOrderRow]) -> StoreResult<Vec<C
             ));
         }
     }
-    tx.commit().await?;
     answers
         .into_iter()
         .map(|a| {
@@ -262,37 +278,41 @@ async fn write_batch(pool: &PgPool, batch: &[&NewOrderRow]) -> StoreResult<Vec<C
         .collect()
 }
 
-async fn latest<'b>(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    batch: &[&'b NewOrderRow],
+/// What is stored for each of the `which` orders of the batch, by its index.
+async fn latest(
+    pool: &PgPool,
+    batch: &[&NewOrderRow],
     which: &[usize],
-) -> StoreResult<HashMap<(&'b str, &'b str), Stored>> {
+) -> StoreResult<HashMap<usize, Stored>> {
+    if which.is_empty() {
+        return Ok(HashMap::new());
+    }
     let stores: Vec<&str> = which.iter().map(|&i| batch[i].store_uid.as_str()).collect();
     let ids: Vec<&str> = which.iter().map(|&i| batch[i].order_id.as_str()).collect();
+    let requests: Vec<&str> = which
+        .iter()
+        .map(|&i| batch[i].request_json.as_str())
+        .collect();
     let rows = sqlx::query(LATEST)
         .bind(&stores)
         .bind(&ids)
-        .fetch_all(&mut **tx)
+        .bind(&requests)
+        .fetch_all(pool)
         .await?;
-    // Keyed by the batch's own strings, which outlive the map.
-    let named: HashMap<(&str, &str), usize> = which
-        .iter()
-        .map(|&i| ((batch[i].store_uid.as_str(), batch[i].order_id.as_str()), i))
-        .collect();
     let mut latest = HashMap::with_capacity(rows.len());
     for row in rows {
-        let store_uid: String = row.try_get(0)?;
-        let order_id: String = row.try_get(1)?;
-        let Some(&i) = named.get(&(store_uid.as_str(), order_id.as_str())) else {
+        // WITH ORDINALITY counts from 1.
+        let n: i64 = row.try_get(0)?;
+        let Some(&i) = usize::try_from(n - 1).ok().and_then(|n| which.get(n)) else {
             continue;
         };
-        let prc: String = row.try_get(5)?;
+        let prc: String = row.try_get(4)?;
         latest.insert(
-            (batch[i].store_uid.as_str(), batch[i].order_id.as_str()),
+            i,
             Stored {
-                uid: row.try_get::<i64, _>(2)? as u64,
-                token: row.try_get(3)?,
-                request: row.try_get(4)?,
+                uid: row.try_get::<i64, _>(1)? as u64,
+                token: row.try_get(2)?,
+                request: row.try_get(3)?,
                 unpaid: prc == "200",
             },
         );
@@ -303,7 +323,7 @@ async fn latest<'b>(
 /// Insert `which` orders of the batch in one statement; the uids of those inserted, by
 /// their (random, unique) tokens.
 async fn insert(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    pool: &PgPool,
     batch: &[&NewOrderRow],
     which: &[usize],
 ) -> StoreResult<HashMap<String, u64>> {
@@ -327,7 +347,7 @@ async fn insert(
         .bind(ints(&|o| i64::from(o.authorise_only)))
         .bind(ints(&|o| i64::from(o.strict)))
         .bind(ints(&|o| micros(o.now)))
-        .fetch_all(&mut **tx)
+        .fetch_all(pool)
         .await?;
     rows.iter()
         .map(|r| Ok((r.try_get(1)?, r.try_get::<i64, _>(0)? as u64)))
