@@ -6,7 +6,7 @@ use crate::config::{Mode, Settings};
 use crate::ledger::connector::CardAcquirer;
 use crate::ledger::notify_url::NotifyHosts;
 use crate::store::Store;
-use crate::{api, jobs, notify, paypage, sandbox};
+use crate::{api, notify, paypage, sandbox};
 use axum::Router;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -24,14 +24,10 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// The HTTP layers' state: the core, and what only HTTP needs.
 pub struct Shared {
-    pub settings: Arc<Settings>,
-    pub store: Store,
-    pub clock: Clock,
-    pub directory: crate::directory::Directory,
-    pub acquirer: Arc<dyn CardAcquirer>,
-    /// Wakes the notification worker when a notice is written.
-    pub notices_waiting: Arc<Notify>,
+    /// The payment flows, the clock, the store, the connectors, the outbox.
+    pub core: crate::service::Gateway,
     /// The notification worker: deliveries, resends, draining after a clock advance.
     pub deliveries: Arc<notify::worker::Deliveries>,
     /// Signs PayPage tickets and CSRF tokens.
@@ -39,10 +35,17 @@ pub struct Shared {
     /// Counts API requests that do not open, per sender and address.
     pub throttle: api::throttle::FailureThrottle,
     pub metrics: crate::metrics::Metrics,
-    /// This node's claims on background work.
-    pub leases: crate::store::Leases,
     /// Where consumers reach the PayPage, without a trailing slash.
     pub base_url: Arc<str>,
+}
+
+/// Handlers reach the core's parts (`state.store`, `state.clock`) and pass `&state`
+/// where a flow takes the core.
+impl std::ops::Deref for Shared {
+    type Target = crate::service::Gateway;
+    fn deref(&self) -> &crate::service::Gateway {
+        &self.core
+    }
 }
 
 impl Shared {
@@ -143,16 +146,18 @@ impl Application {
             leases: leases.clone(),
         });
         let state = AppState(Arc::new(Shared {
-            directory,
-            settings: Arc::new(settings),
-            store,
-            clock,
-            acquirer,
+            core: crate::service::Gateway {
+                directory,
+                settings: Arc::new(settings),
+                store,
+                clock,
+                acquirer,
+                notices_waiting,
+                leases,
+            },
             tickets,
             throttle: Default::default(),
-            notices_waiting,
             deliveries,
-            leases,
             metrics,
             base_url,
         }));
@@ -207,7 +212,7 @@ impl Application {
                     .clone()
                     .run(self.state.settings.worker_poll),
             ),
-            tokio::spawn(jobs::run(self.state.clone())),
+            tokio::spawn(crate::service::timers::run(self.state.core.clone())),
             tokio::spawn(clock_follower(self.state.clone())),
         ];
         let limits = crate::serve::ConnectionLimits {

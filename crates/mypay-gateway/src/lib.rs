@@ -17,13 +17,11 @@
 
 pub mod api;
 pub mod app;
-pub mod checkout;
 pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod edge;
 pub mod hex;
-pub mod jobs;
 pub mod ledger;
 pub mod metrics;
 pub mod notify;
@@ -32,5 +30,6 @@ pub mod paypage;
 pub mod records;
 pub mod sandbox;
 pub mod serve;
+pub mod service;
 pub mod store;
 pub mod tickets;

@@ -6,18 +6,16 @@ use super::ApiError;
 use super::auth::{Authenticated, parse_data};
 use super::lookup::merchant_order;
 use crate::app::AppState;
-use crate::checkout;
 use crate::clock::taipei;
 use crate::ledger::reversal::{self, Capturable};
 use crate::ledger::state::{self, Event};
+use crate::ledger::timers::TimerKind;
 use crate::records;
+use crate::service;
 use crate::store::{NewReversal, NewTimer, OrderRow, PaymentFacts, ReversalKind, StoreError};
 use mypay_protocol::messages::{RecordResponse, RefundRequest, UidKeyRequest};
 use mypay_protocol::notice::NoticeKind;
 use mypay_protocol::{Command, Prc};
-
-/// Timer kind: a batch acquirer confirms a capture at its nightly batch (`247` → `250`).
-pub const CAPTURE_BATCH: &str = "capture_batch";
 
 pub async fn capture(state: &AppState, request: &Authenticated) -> Result<Vec<u8>, ApiError> {
     let command = Command::AuthorizedRequestPayment;
@@ -59,17 +57,17 @@ pub async fn capture(state: &AppState, request: &Authenticated) -> Result<Vec<u8
         actual_cost: (!plan.batch).then_some(plan.cost),
         ..PaymentFacts::default()
     };
-    let mut t = checkout::transition(state, &order, to, "api/authorizedrequestpayment", facts);
+    let mut t = service::transition(state, &order, to, "api/authorizedrequestpayment", facts);
     t.finishes = true;
     if plan.batch {
         t.retmsg = "請款進行中".to_owned();
         t.timers.push(NewTimer {
-            kind: CAPTURE_BATCH.to_owned(),
+            kind: TimerKind::CaptureBatch.as_str().to_owned(),
             due_at: taipei::next_midnight(now),
             payload: String::new(),
         });
     } else {
-        checkout::attach_notice(&mut t, &order, merchant, NoticeKind::Completed);
+        service::attach_notice(&mut t, &order, merchant, NoticeKind::Completed);
     }
     apply(state, &t, command).await?;
     let msg = if plan.batch {
@@ -95,7 +93,7 @@ pub async fn cancel(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
     reversal::check_cancel_authorisation(order.prc).map_err(|e| ApiError::new(command, e.0))?;
     let to = state::next(order.prc, Event::AuthorisationCancelled)
         .map_err(|e| ApiError::new(command, e.to_string()))?;
-    let mut t = checkout::transition(
+    let mut t = service::transition(
         state,
         &order,
         to,
@@ -115,7 +113,7 @@ pub async fn cancel(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
         items: None,
         finished: true,
     });
-    checkout::attach_notice(&mut t, &order, merchant, NoticeKind::Completed);
+    service::attach_notice(&mut t, &order, merchant, NoticeKind::Completed);
     apply(state, &t, command).await?;
     answer(state, order.uid, "執行成功,取消授權完成").await
 }

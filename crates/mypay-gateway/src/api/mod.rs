@@ -4,11 +4,10 @@
 
 mod auth;
 mod authorisation;
-pub use authorisation::CAPTURE_BATCH;
 mod error;
 mod lookup;
 mod orders;
-pub use orders::new_token;
+pub use crate::ledger::order::new_token;
 mod paymodes;
 mod query;
 mod refunds;

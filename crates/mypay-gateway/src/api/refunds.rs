@@ -9,10 +9,11 @@ use super::lookup::merchant_order;
 use crate::app::AppState;
 use crate::clock::taipei;
 use crate::ledger::reversal::{self, RefundAsk, RefundPlan, Refundable};
+use crate::ledger::timers::TimerKind;
 use crate::notify;
 use crate::records;
+use crate::store::RefundEffects;
 use crate::store::{Merchant, NewReversal, NewTimer, OrderRow, ReversalKind, StoreError};
-use crate::store::{REFUND_BATCH, RefundEffects};
 use mypay_protocol::messages::{RefundRequest, RefundResponse};
 use mypay_protocol::{Command, PaymentTool, Prc};
 use serde_json::Value;
@@ -210,7 +211,7 @@ async fn refund_one(
                     None
                 },
                 timer: (!plan.real_time).then(|| NewTimer {
-                    kind: REFUND_BATCH.to_owned(),
+                    kind: TimerKind::RefundBatch.as_str().to_owned(),
                     due_at: taipei::next_midnight(now),
                     payload: String::new(),
                 }),

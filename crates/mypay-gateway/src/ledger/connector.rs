@@ -46,4 +46,9 @@ pub trait CardAcquirer: Send + Sync {
     /// Ask for one charge. The order has been claimed for this attempt before: two
     /// submissions racing never both get here.
     fn charge<'a>(&'a self, charge: &'a CardCharge<'a>) -> Answering<'a>;
+
+    /// The upstream's approval code for order `uid` when it confirms a payment outside
+    /// a charge's answer: a pending charge it later confirmed, an e-wallet payment it
+    /// relayed.
+    fn approval_code(&self, uid: u64) -> String;
 }

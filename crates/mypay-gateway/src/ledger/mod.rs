@@ -11,3 +11,4 @@ pub mod order;
 pub mod plans;
 pub mod reversal;
 pub mod state;
+pub mod timers;

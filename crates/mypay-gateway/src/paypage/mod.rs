@@ -11,10 +11,10 @@
 mod i18n;
 
 use crate::app::AppState;
-use crate::checkout::{self, CardForm, CheckoutError, Outcome};
 use crate::config::Mode;
 use crate::ledger::counter::Issued;
 use crate::ledger::state;
+use crate::service::{self, CardForm, CheckoutError, Outcome};
 use crate::store::OrderRow;
 use crate::tickets::Tickets;
 use askama::Template;
@@ -26,7 +26,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use i18n::{Texts, texts};
 use mypay_protocol::Prc;
-use mypay_protocol::messages::{Item, OrderRequest};
+use mypay_protocol::messages::Item;
 use mypay_protocol::values::Locale;
 use std::collections::HashMap;
 
@@ -251,7 +251,7 @@ impl Visitor {
         let nonce = match &self.nonce {
             Some(n) => n.clone(),
             None => {
-                let nonce = crate::api::new_token();
+                let nonce = crate::ledger::order::new_token();
                 let secure_attr = if self.secure { "; Secure" } else { "" };
                 self.set_cookies.push(format!(
                     "{CSRF_COOKIE}={nonce}; Path=/payment; HttpOnly; SameSite=Lax{secure_attr}"
@@ -403,15 +403,15 @@ async fn checkout_page(
     if !state::is_payable(order.prc) {
         return result_page(&state.tickets, visitor, &order, &merchant);
     }
-    let request: OrderRequest = serde_json::from_str(&order.request).unwrap_or_default();
-    let card_choices = checkout::card_tools(&merchant.settings, &order);
+    let request = order.stored_request();
+    let card_choices = service::card_tools(&merchant.settings, &order);
     let tools = tool_choices(&card_choices, visitor.locale);
     let pay_later = tool_choices(
-        &checkout::pay_later_tools(&merchant.settings, &order),
+        &service::pay_later_tools(&merchant.settings, &order),
         visitor.locale,
     );
     let wallets = tool_choices(
-        &checkout::wallet_tools(&merchant.settings, &order),
+        &service::wallet_tools(&merchant.settings, &order),
         visitor.locale,
     );
     let installments = if card_choices.contains(&mypay_protocol::PaymentTool::CardInstallment) {
@@ -424,7 +424,7 @@ async fn checkout_page(
         Vec::new()
     };
     let applications = tool_choices(
-        &checkout::application_tools(&merchant.settings, &order),
+        &service::application_tools(&merchant.settings, &order),
         visitor.locale,
     );
     let page = CheckoutPage {
@@ -442,7 +442,7 @@ async fn checkout_page(
         order_id: order.order_id.clone(),
         currency: order.currency.clone(),
         amount: order.cost,
-        items: request.items.unwrap_or_default(),
+        items: request.items.clone().unwrap_or_default(),
         tools,
         csrf: visitor.csrf_token(&state.tickets, uid),
         error,
@@ -460,7 +460,7 @@ fn result_page(
     let t = texts(visitor.locale);
     let csrf = visitor.csrf_token(tickets, order.uid);
     let ticket = tickets.ticket(order.uid);
-    let request: OrderRequest = serde_json::from_str(&order.request).unwrap_or_default();
+    let request = order.stored_request();
     let success = state::is_success(order.prc);
     let headline = match order.prc {
         Prc::Paid | Prc::PaidMismatch | Prc::Settled | Prc::Capturing => t.result_paid,
@@ -486,10 +486,12 @@ fn result_page(
     let redirect = if success {
         request
             .success_returl
+            .clone()
             .or_else(|| merchant.settings.success_returl.clone())
     } else if finished_failure {
         request
             .failure_returl
+            .clone()
             .or_else(|| merchant.settings.failure_returl.clone())
     } else {
         None
@@ -572,7 +574,7 @@ async fn pay(
         installment: form.get("installment").cloned(),
         ..CardForm::default()
     };
-    let outcome = checkout::pay_card(&state, uid, &card).await;
+    let outcome = service::pay_card(&state, uid, &card).await;
     after_payment(&state, visitor, uid, outcome).await
 }
 
@@ -592,7 +594,7 @@ async fn issue(
         return visitor.expired();
     }
     let pfn = form.get("pfn").cloned().unwrap_or_default();
-    let outcome = checkout::issue_pay_later(&state, uid, &pfn).await;
+    let outcome = service::issue_pay_later(&state, uid, &pfn).await;
     after_payment(&state, visitor, uid, outcome).await
 }
 
@@ -667,7 +669,7 @@ async fn wallet_choose(
         };
     }
     let code = form.get("wallet_code").map(String::as_str);
-    let outcome = checkout::pay_wallet(&state, uid, &pfn, true, code).await;
+    let outcome = service::pay_wallet(&state, uid, &pfn, true, code).await;
     after_payment(&state, visitor, uid, outcome).await
 }
 
@@ -687,7 +689,7 @@ async fn wallet_page(
         Ok(None) => return visitor.not_found(),
         Err(r) => return r,
     };
-    let allowed = checkout::wallet_tools(&merchant.settings, &order);
+    let allowed = service::wallet_tools(&merchant.settings, &order);
     let Some(tool) = mypay_protocol::PaymentTool::parse(&pfn).filter(|t| allowed.contains(t))
     else {
         return visitor.not_found();
@@ -748,7 +750,7 @@ async fn wallet_confirm(
         return visitor.expired();
     }
     let approve = form.get("decision").map(String::as_str) == Some("approve");
-    let outcome = checkout::pay_wallet(&state, uid, &pfn, approve, None).await;
+    let outcome = service::pay_wallet(&state, uid, &pfn, approve, None).await;
     after_payment(&state, visitor, uid, outcome).await
 }
 
@@ -769,7 +771,7 @@ async fn apply(
         return visitor.expired();
     }
     let pfn = form.get("pfn").cloned().unwrap_or_default();
-    let outcome = checkout::apply_for(&state, uid, &pfn).await;
+    let outcome = service::apply_for(&state, uid, &pfn).await;
     after_payment(&state, visitor, uid, outcome).await
 }
 
@@ -906,7 +908,7 @@ async fn otp_submit(
         return visitor.expired();
     }
     let password = form.get("otp").map(String::as_str).unwrap_or_default();
-    match checkout::submit_otp(&state, uid, password).await {
+    match service::submit_otp(&state, uid, password).await {
         Ok(_) | Err(CheckoutError::NotPayable(_)) => {
             see_other(format!("/payment/{}/result", state.tickets.ticket(uid)))
         }
@@ -963,7 +965,7 @@ async fn abandon(
     if !visitor.csrf_matches(&state.tickets, uid, &form_fields(&body)) {
         return visitor.expired();
     }
-    match checkout::abandon(&state, uid).await {
+    match service::abandon(&state, uid).await {
         Ok(_) | Err(CheckoutError::NotPayable(_)) => {
             see_other(format!("/payment/{}/result", state.tickets.ticket(uid)))
         }

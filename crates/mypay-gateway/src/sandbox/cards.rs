@@ -142,6 +142,10 @@ impl CardAcquirer for TestCardAcquirer {
     fn charge<'a>(&'a self, charge: &'a CardCharge<'a>) -> Answering<'a> {
         Box::pin(std::future::ready(self.answer(charge)))
     }
+
+    fn approval_code(&self, uid: u64) -> String {
+        auth_code(uid)
+    }
 }
 
 impl TestCardAcquirer {

@@ -5,10 +5,9 @@
 pub mod cards;
 
 use crate::app::AppState;
-use crate::checkout::{self, CardForm, CheckoutError, Outcome};
 use crate::clock::taipei;
-use crate::jobs;
 use crate::ledger::counter;
+use crate::service::{self, CardForm, CheckoutError, Outcome};
 use crate::store::{NoticeFilter, StoreError};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -145,10 +144,10 @@ async fn pay(
     let tool = form.pfn.as_deref().and_then(PaymentTool::parse);
     let outcome = match (tool, form.pfn.as_deref()) {
         (Some(tool), Some(pfn)) if counter::is_pay_later(tool) => {
-            checkout::issue_pay_later(&state, uid, pfn).await
+            service::issue_pay_later(&state, uid, pfn).await
         }
         (Some(PaymentTool::PostPay | PaymentTool::Cardless | PaymentTool::Cash), Some(pfn)) => {
-            checkout::apply_for(&state, uid, pfn).await
+            service::apply_for(&state, uid, pfn).await
         }
         (Some(tool), Some(pfn))
             if matches!(
@@ -156,7 +155,7 @@ async fn pay(
                 ToolFamily::WalletOnline | ToolFamily::WalletOffline
             ) =>
         {
-            checkout::pay_wallet(
+            service::pay_wallet(
                 &state,
                 uid,
                 pfn,
@@ -165,7 +164,7 @@ async fn pay(
             )
             .await
         }
-        _ => checkout::pay_card(&state, uid, &form).await,
+        _ => service::pay_card(&state, uid, &form).await,
     };
     match outcome {
         Ok(outcome) => order_state(&state, uid, outcome).await,
@@ -192,7 +191,7 @@ async fn review(
         Ok(f) => f,
         Err(r) => return r,
     };
-    match checkout::review(&state, uid, form.approve.unwrap_or(true), None).await {
+    match service::review(&state, uid, form.approve.unwrap_or(true), None).await {
         Ok(outcome) => order_state(&state, uid, outcome).await,
         Err(e) => checkout_error(uid, e),
     }
@@ -201,7 +200,7 @@ async fn review(
 /// `POST /sandbox/orders/{uid}/settle`: the acquirer's reconciliation settles a paid
 /// order (`600`, with `appropriation_date`).
 async fn settle(State(state): State<AppState>, Path(uid): Path<u64>) -> Response {
-    match checkout::settle_order(&state, uid).await {
+    match service::settle_order(&state, uid).await {
         Ok(outcome) => order_state(&state, uid, outcome).await,
         Err(e) => checkout_error(uid, e),
     }
@@ -226,14 +225,14 @@ async fn offline_payment(
         Ok(f) => f,
         Err(r) => return r,
     };
-    match checkout::pay_later_paid(&state, uid, form.amount).await {
+    match service::pay_later_paid(&state, uid, form.amount).await {
         Ok(outcome) => order_state(&state, uid, outcome).await,
         Err(e) => checkout_error(uid, e),
     }
 }
 
 async fn abandon(State(state): State<AppState>, Path(uid): Path<u64>) -> Response {
-    match checkout::abandon(&state, uid).await {
+    match service::abandon(&state, uid).await {
         Ok(outcome) => order_state(&state, uid, outcome).await,
         Err(e) => checkout_error(uid, e),
     }
@@ -309,7 +308,7 @@ async fn run_everything_due(state: &AppState) -> Result<(usize, u64), StoreError
     let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let (mut timers, mut attempts) = (0, 0);
     loop {
-        timers += jobs::run_due(state).await?;
+        timers += service::timers::run_due(state).await?;
         attempts += state.deliveries.drain().await?;
         let now = state.clock.now();
         // Timers another node holds still count, until it has run them.

@@ -21,7 +21,10 @@ pub struct OrderRow {
     pub store_uid: String,
     pub order_id: String,
     pub token: String,
+    /// The normalised request JSON as stored (see [`OrderRow::stored_request`]).
     pub request: String,
+    /// `request`, decoded on first use.
+    pub decoded_request: std::sync::OnceLock<mypay_protocol::messages::OrderRequest>,
     pub pfn: String,
     pub cost: i64,
     pub currency: String,
@@ -64,6 +67,20 @@ impl OrderRow {
         finished_at, refunded, captured, pay_deadline, result_content_type, result_content, \
         bank_id, trans_type, installment, redeem, appropriation_date";
 
+    /// The order's request as the merchant sent it (normalised), decoded once per row
+    /// read. A stored request that no longer decodes (written by a future version) reads
+    /// as empty, and is logged.
+    pub fn stored_request(&self) -> &mypay_protocol::messages::OrderRequest {
+        self.decoded_request
+            .get_or_init(|| match serde_json::from_str(&self.request) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(uid = self.uid, error = %e, "an order's stored request does not decode");
+                    Default::default()
+                }
+            })
+    }
+
     /// Decode a row of [`OrderRow::COLUMNS`]. By position: looking columns up by name
     /// was a visible part of a query's cost.
     pub(super) fn from_row(r: &impl Columns) -> StoreResult<OrderRow> {
@@ -74,6 +91,7 @@ impl OrderRow {
             order_id: r.text(2)?,
             token: r.text(3)?,
             request: r.text(4)?,
+            decoded_request: std::sync::OnceLock::new(),
             pfn: r.text(5)?,
             cost: r.int(6)?,
             currency: r.text(7)?,
@@ -322,10 +340,6 @@ pub struct NoticeFilter {
     pub store_uid: Option<String>,
     pub uid: Option<u64>,
 }
-
-/// Timer kind: a queued refund completes at the nightly batch (the timer's `uid` is the
-/// refund's id).
-pub const REFUND_BATCH: &str = "refund_batch";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReversalKind {

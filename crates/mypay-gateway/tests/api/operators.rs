@@ -270,6 +270,10 @@ impl CardAcquirer for CountingAcquirer {
             TestCardAcquirer.answer(charge)
         })
     }
+
+    fn approval_code(&self, uid: u64) -> String {
+        TestCardAcquirer.approval_code(uid)
+    }
 }
 
 async fn app_with_counting_acquirer() -> (crate::helpers::TestApp, Arc<CountingAcquirer>) {

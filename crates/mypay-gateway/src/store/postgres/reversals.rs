@@ -7,9 +7,7 @@
 use super::notices::insert_notice;
 use super::{PgStore, signal};
 use crate::store::storage::{RefundEffectsFn, RefundNoticeFn, Reversals};
-use crate::store::{
-    NewReversal, REFUND_BATCH, ReversalRow, StoreError, StoreResult, micros, refund_queue_move,
-};
+use crate::store::{NewReversal, ReversalRow, StoreError, StoreResult, micros, refund_queue_move};
 use jiff::Timestamp;
 
 pub(super) async fn insert_reversal(
@@ -130,7 +128,7 @@ impl Reversals for PgStore {
                 "UPDATE timers SET done_at = $1 WHERE kind = $2 AND uid = $3 AND done_at IS NULL",
             )
             .bind(micros(at))
-            .bind(REFUND_BATCH)
+            .bind(crate::ledger::timers::TimerKind::RefundBatch.as_str())
             .bind(r.id as i64)
             .execute(&mut *tx)
             .await?;

@@ -7,9 +7,7 @@
 use super::SqliteStore;
 use super::notices::insert_notice;
 use crate::store::storage::{RefundEffectsFn, RefundNoticeFn, Reversals};
-use crate::store::{
-    NewReversal, REFUND_BATCH, ReversalRow, StoreError, StoreResult, micros, refund_queue_move,
-};
+use crate::store::{NewReversal, ReversalRow, StoreError, StoreResult, micros, refund_queue_move};
 use jiff::Timestamp;
 
 pub(super) async fn insert_reversal(
@@ -125,7 +123,7 @@ impl Reversals for SqliteStore {
                 "UPDATE timers SET done_at = ? WHERE kind = ? AND uid = ? AND done_at IS NULL",
             )
             .bind(micros(at))
-            .bind(REFUND_BATCH)
+            .bind(crate::ledger::timers::TimerKind::RefundBatch.as_str())
             .bind(r.id as i64)
             .execute(&mut *tx)
             .await?;

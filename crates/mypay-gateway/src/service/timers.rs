@@ -1,17 +1,16 @@
 //! The scheduler: timed work on the gateway's clock. Each timer is done in the same
 //! transaction as the state change it causes, so it takes effect exactly once.
 
-use crate::api::CAPTURE_BATCH;
-use crate::app::AppState;
-use crate::checkout::{self, PAYMENT_DEADLINE, RESOLVE_PENDING, REVIEW};
+use super::Gateway;
+use super::checkout;
 use crate::clock::taipei;
 use crate::ledger::reversal::{CASH_REFUND_DAYS, refund_type};
 use crate::ledger::state::{self, Event};
-use crate::store::REFUND_BATCH;
+use crate::ledger::timers::TimerKind;
 use crate::store::{OrderRow, PaymentFacts, StoreError, TimerRow};
 use mypay_protocol::notice::NoticeKind;
 
-pub async fn run(state: AppState) {
+pub async fn run(state: Gateway) {
     loop {
         if let Err(e) = run_due(&state).await {
             tracing::error!(error = %e, "scheduler");
@@ -24,7 +23,7 @@ pub async fn run(state: AppState) {
 }
 
 /// Run every timer due now, oldest first; returns how many ran.
-pub async fn run_due(state: &AppState) -> Result<usize, StoreError> {
+pub async fn run_due(state: &Gateway) -> Result<usize, StoreError> {
     let mut ran = 0;
     loop {
         let due = state
@@ -44,22 +43,26 @@ pub async fn run_due(state: &AppState) -> Result<usize, StoreError> {
     }
 }
 
-async fn fire(state: &AppState, timer: &TimerRow) -> Result<(), StoreError> {
+async fn fire(state: &Gateway, timer: &TimerRow) -> Result<(), StoreError> {
     let now = state.clock.now();
+    let Some(kind) = TimerKind::parse(&timer.kind) else {
+        tracing::warn!(kind = timer.kind, "unknown timer kind; closing it");
+        return state.store.close_timer(timer.id, now).await;
+    };
     // A refund batch timer names the refund, every other timer the order.
-    if timer.kind == REFUND_BATCH {
+    if kind == TimerKind::RefundBatch {
         return complete_refund(state, timer).await;
     }
     let Some(order) = state.store.order(timer.uid).await? else {
         return state.store.close_timer(timer.id, now).await;
     };
-    match timer.kind.as_str() {
-        RESOLVE_PENDING => {
+    match kind {
+        TimerKind::ResolvePending => {
             let paid = timer.payload == "paid";
             let mut facts = PaymentFacts::default();
             if paid {
                 facts.actual_cost = Some(order.cost);
-                facts.acode = Some(crate::sandbox::cards::auth_code(order.uid));
+                facts.acode = Some(state.acquirer.approval_code(order.uid));
             }
             let change = TimedChange {
                 event: Event::PendingResolved { paid },
@@ -74,16 +77,16 @@ async fn fire(state: &AppState, timer: &TimerRow) -> Result<(), StoreError> {
             };
             apply_timed(state, timer, &order, change).await
         }
-        REVIEW => {
+        TimerKind::Review => {
             let approved = timer.payload == "approve";
-            match checkout::review(state, order.uid, approved, Some(timer.id)).await {
+            match super::review(state, order.uid, approved, Some(timer.id)).await {
                 Ok(_) => Ok(()),
-                Err(checkout::CheckoutError::Store(e)) => Err(e),
+                Err(super::CheckoutError::Store(e)) => Err(e),
                 // Reviewed already (the sandbox helper) or gone: nothing left to do.
                 Err(_) => state.store.close_timer(timer.id, now).await,
             }
         }
-        PAYMENT_DEADLINE => {
+        TimerKind::PaymentDeadline => {
             let change = TimedChange {
                 event: Event::DeadlinePassed,
                 cause: "the deadline to pay passed",
@@ -93,7 +96,7 @@ async fn fire(state: &AppState, timer: &TimerRow) -> Result<(), StoreError> {
             };
             apply_timed(state, timer, &order, change).await
         }
-        CAPTURE_BATCH => {
+        TimerKind::CaptureBatch => {
             let change = TimedChange {
                 event: Event::CaptureConfirmed,
                 cause: "the acquirer's nightly batch confirmed the capture",
@@ -106,10 +109,7 @@ async fn fire(state: &AppState, timer: &TimerRow) -> Result<(), StoreError> {
             };
             apply_timed(state, timer, &order, change).await
         }
-        other => {
-            tracing::warn!(kind = other, "unknown timer kind; closing it");
-            state.store.close_timer(timer.id, now).await
-        }
+        TimerKind::RefundBatch => complete_refund(state, timer).await,
     }
 }
 
@@ -125,7 +125,7 @@ struct TimedChange {
 /// Apply `change` to `order` and complete `timer` with it. When the table has no such
 /// move any more (the order moved on before the timer fell due), just close the timer.
 async fn apply_timed(
-    state: &AppState,
+    state: &Gateway,
     timer: &TimerRow,
     order: &OrderRow,
     change: TimedChange,
@@ -148,7 +148,7 @@ async fn apply_timed(
 }
 
 /// The nightly refund batch reached a queued refund: complete it and notify.
-async fn complete_refund(state: &AppState, timer: &TimerRow) -> Result<(), StoreError> {
+async fn complete_refund(state: &Gateway, timer: &TimerRow) -> Result<(), StoreError> {
     let now = state.clock.now();
     let refund = state.store.reversal(timer.uid).await?;
     let order = match &refund {

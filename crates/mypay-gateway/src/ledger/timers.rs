@@ -1,0 +1,54 @@
+//! The kinds of timed work: each timer is one of these, stored by its name.
+
+/// What a timer does when it falls due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimerKind {
+    /// An `A0001` card charge resolves (the acquirer confirms or fails it).
+    ResolvePending,
+    /// A pay-later order's deadline (`limit_pay_days`) passes.
+    PaymentDeadline,
+    /// The provider reviews a post-pay or cardless application.
+    Review,
+    /// A batch acquirer confirms a capture at its nightly batch (`247` → `250`).
+    CaptureBatch,
+    /// A queued refund completes at the nightly batch (the timer's `uid` is the refund's).
+    RefundBatch,
+}
+
+impl TimerKind {
+    pub const ALL: [TimerKind; 5] = [
+        TimerKind::ResolvePending,
+        TimerKind::PaymentDeadline,
+        TimerKind::Review,
+        TimerKind::CaptureBatch,
+        TimerKind::RefundBatch,
+    ];
+
+    /// The stored name (unchanged since the first schema).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::ResolvePending => "resolve_pending",
+            TimerKind::PaymentDeadline => "payment_deadline",
+            TimerKind::Review => "application_review",
+            TimerKind::CaptureBatch => "capture_batch",
+            TimerKind::RefundBatch => "refund_batch",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<TimerKind> {
+        TimerKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_reads_back_from_its_name() {
+        for kind in TimerKind::ALL {
+            assert_eq!(TimerKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(TimerKind::parse("unknown"), None);
+    }
+}

@@ -1,0 +1,345 @@
+//! Cards: a charge through the acquirer, the 3-D Secure step, instalments and points,
+//! and the acquirer's answer turned into a state change.
+
+use super::Gateway;
+use super::checkout::*;
+use crate::ledger::card::{CardInput, CardSummary};
+use crate::ledger::connector::{CardAnswer, CardCharge};
+use crate::ledger::state::{self, Event};
+use crate::ledger::timers::TimerKind;
+use crate::store::{Challenge, NewTimer, OrderRow, PaymentFacts, StoreError};
+use mypay_protocol::notice::NoticeKind;
+use mypay_protocol::pfn::ToolFamily;
+use mypay_protocol::{PaymentTool, Prc};
+
+/// The 3D password may be mistyped this many times before the charge fails.
+pub const OTP_ATTEMPTS: i64 = 3;
+
+/// The card-like tools the PayPage can offer for `order` (SPEC §4): those its `pfn`
+/// allows, the merchant has enabled, and whose limits admit the amount.
+pub fn card_tools(
+    settings: &crate::ledger::merchant::MerchantSettings,
+    order: &OrderRow,
+) -> Vec<PaymentTool> {
+    offered_tools(settings, order, |t| t.family() == ToolFamily::Card)
+}
+
+pub async fn pay_card(
+    state: &Gateway,
+    uid: u64,
+    form: &CardForm,
+) -> Result<Outcome, CheckoutError> {
+    let (order, merchant) = payable_order(state, uid).await?;
+    let allowed = card_tools(&merchant.settings, &order);
+    let tool = match form.pfn.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        None if allowed.contains(&PaymentTool::CreditCard) => PaymentTool::CreditCard,
+        None => *allowed.first().ok_or_else(|| {
+            CheckoutError::Tool("no card tool is available for this order".into())
+        })?,
+        Some(text) => PaymentTool::parse(text)
+            .filter(|t| allowed.contains(t))
+            .ok_or_else(|| {
+                CheckoutError::Tool(format!("{text:?} is not a card tool this order allows"))
+            })?,
+    };
+    let card = CardInput::parse(&form.card_number, &form.expiry, &form.cvc)?;
+    let plan = card_plan(
+        &order,
+        tool,
+        form.installment.as_deref(),
+        &card.summary().issuing_bank_uid,
+    )?;
+    let today = crate::clock::taipei::date8(state.clock.now());
+    let year = today.get(..4).and_then(|y| y.parse().ok()).unwrap_or(2000);
+    let month = today.get(4..6).and_then(|m| m.parse().ok()).unwrap_or(1);
+    // Claim the order for this attempt before the acquirer is asked, so two racing
+    // submissions never both reach it; the answer then completes the claim.
+    let attempt = crate::ledger::order::new_token();
+    if !state
+        .store
+        .claim_charge(uid, order.prc, &attempt, jiff::Timestamp::now())
+        .await?
+    {
+        return Err(CheckoutError::ChargeInProgress);
+    }
+    let answer = state
+        .acquirer
+        .charge(&CardCharge {
+            uid,
+            attempt: &attempt,
+            tool,
+            amount: order.cost,
+            card: &card,
+            today_year_month: (year, month),
+        })
+        .await;
+    let summary = card.summary();
+    drop(card);
+    let outcome = complete_charge(
+        state, &order, &merchant, tool, &summary, &plan, form, answer,
+    )
+    .await;
+    if let Err(e) = state.store.release_charge(uid, &attempt).await {
+        // The claim then runs out by itself; the order's state already tells the rest.
+        tracing::error!(error = %e, uid, "releasing a charge claim");
+    }
+    outcome
+}
+
+/// Record the acquirer's answer to a card charge: the result, or the 3-D Secure step
+/// it asks for.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn complete_charge(
+    state: &Gateway,
+    order: &OrderRow,
+    merchant: &crate::store::Merchant,
+    tool: PaymentTool,
+    summary: &CardSummary,
+    plan: &CardPlan,
+    form: &CardForm,
+    answer: CardAnswer,
+) -> Result<Outcome, CheckoutError> {
+    let uid = order.uid;
+    match answer {
+        CardAnswer::ThreeDSecure { password, then } => match form.otp.as_deref() {
+            Some(otp) if otp == password => {
+                settle(state, order, merchant, tool, summary, plan, *then).await
+            }
+            Some(_) => {
+                let declined = CardAnswer::Declined {
+                    reason: "3D驗證失敗".into(),
+                };
+                settle(state, order, merchant, tool, summary, plan, declined).await
+            }
+            None => {
+                let challenge = Challenge {
+                    uid,
+                    pfn: tool.code().to_owned(),
+                    cardno: summary.masked.clone(),
+                    card_type: summary.card_type.code(),
+                    issuing_bank: summary.issuing_bank.clone(),
+                    issuing_bank_uid: summary.issuing_bank_uid.clone(),
+                    password,
+                    answer: serde_json::to_string(&PendingCharge {
+                        answer: *then,
+                        plan: plan.clone(),
+                    })
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    failures: 0,
+                };
+                state
+                    .store
+                    .put_challenge(&challenge, state.clock.now())
+                    .await?;
+                Ok(Outcome::NeedsOtp)
+            }
+        },
+        other => settle(state, order, merchant, tool, summary, plan, other).await,
+    }
+}
+
+/// A charge waiting for its 3-D Secure password: the acquirer's answer once the password
+/// is right, and the plan chosen on the form.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct PendingCharge {
+    answer: CardAnswer,
+    plan: CardPlan,
+}
+
+impl PendingCharge {
+    fn read(text: &str) -> Result<PendingCharge, StoreError> {
+        serde_json::from_str(text)
+            // Challenges written before plans existed hold the bare answer.
+            .or_else(|_| {
+                serde_json::from_str::<CardAnswer>(text).map(|answer| PendingCharge {
+                    answer,
+                    plan: CardPlan::default(),
+                })
+            })
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+/// How a card charge is split: instalments or bonus points (trans_type and its JSON).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub(super) struct CardPlan {
+    trans_type: Option<i64>,
+    installment: Option<String>,
+    redeem: Option<String>,
+}
+
+/// The plan of a charge with `tool`: C_INSTALLMENT needs an instalment count the order
+/// offers and the card's bank gives; C_REDEEM pays part with points.
+pub(super) fn card_plan(
+    order: &OrderRow,
+    tool: PaymentTool,
+    installment: Option<&str>,
+    bank: &str,
+) -> Result<CardPlan, CheckoutError> {
+    use crate::ledger::plans;
+    use mypay_protocol::values::TransType;
+    match tool {
+        PaymentTool::CardInstallment => {
+            let request = order.stored_request();
+            let limits = request
+                .creditcard_installment
+                .as_deref()
+                .filter(|t| !t.trim().is_empty())
+                .and_then(|t| plans::parse_limits(t).ok());
+            let offered = plans::offered_periods(limits.as_ref());
+            let periods: u32 = installment
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| CheckoutError::Installment("choose a number of instalments".into()))?
+                .parse()
+                .ok()
+                .filter(|p| offered.contains(p))
+                .ok_or_else(|| {
+                    CheckoutError::Installment(format!("this order offers {offered:?} instalments"))
+                })?;
+            if !plans::bank_offers(limits.as_ref(), periods, bank) {
+                return Err(CheckoutError::Installment(format!(
+                    "the card's bank does not offer {periods} instalments for this order"
+                )));
+            }
+            Ok(CardPlan {
+                trans_type: Some(TransType::Installment as i64),
+                installment: Some(plans::installment_json(order.cost, periods)),
+                redeem: None,
+            })
+        }
+        PaymentTool::CardRedeem => Ok(CardPlan {
+            trans_type: Some(TransType::Redeem as i64),
+            installment: None,
+            redeem: Some(plans::redeem_json(order.cost).0),
+        }),
+        _ => Ok(CardPlan::default()),
+    }
+}
+
+/// The consumer typed the 3D password on the OTP page.
+pub async fn submit_otp(
+    state: &Gateway,
+    uid: u64,
+    password: &str,
+) -> Result<Outcome, CheckoutError> {
+    let (order, merchant) = payable_order(state, uid).await?;
+    let challenge = state
+        .store
+        .challenge(uid)
+        .await?
+        .ok_or(CheckoutError::NoChallenge)?;
+    let tool = PaymentTool::parse(&challenge.pfn).unwrap_or(PaymentTool::CreditCard);
+    let summary = CardSummary {
+        masked: challenge.cardno.clone(),
+        card_type: mypay_protocol::values::CardType::from_code(challenge.card_type),
+        issuing_bank: challenge.issuing_bank.clone(),
+        issuing_bank_uid: challenge.issuing_bank_uid.clone(),
+    };
+    if password.trim() == challenge.password {
+        let pending = PendingCharge::read(&challenge.answer)?;
+        return settle(
+            state,
+            &order,
+            &merchant,
+            tool,
+            &summary,
+            &pending.plan,
+            pending.answer,
+        )
+        .await;
+    }
+    let failures = state.store.fail_challenge(uid).await?;
+    if failures >= OTP_ATTEMPTS {
+        let declined = CardAnswer::Declined {
+            reason: "3D驗證失敗".into(),
+        };
+        let plan = PendingCharge::read(&challenge.answer)?.plan;
+        return settle(state, &order, &merchant, tool, &summary, &plan, declined).await;
+    }
+    Err(CheckoutError::WrongOtp(OTP_ATTEMPTS - failures))
+}
+
+pub(super) async fn settle(
+    state: &Gateway,
+    order: &OrderRow,
+    merchant: &crate::store::Merchant,
+    tool: PaymentTool,
+    card: &CardSummary,
+    plan: &CardPlan,
+    answer: CardAnswer,
+) -> Result<Outcome, CheckoutError> {
+    let supplier = merchant.settings.tool(tool).map(|s| s.supplier.clone());
+    let mut facts = PaymentFacts {
+        paid_pfn: Some(tool.code().to_owned()),
+        cardno: Some(card.masked.clone()),
+        card_type: Some(card.card_type.code()),
+        issuing_bank: Some(card.issuing_bank.clone()),
+        issuing_bank_uid: Some(card.issuing_bank_uid.clone()),
+        supplier_code: supplier,
+        ..PaymentFacts::default()
+    };
+    if matches!(
+        answer,
+        CardAnswer::Approved { .. } | CardAnswer::Pending { .. }
+    ) {
+        facts.trans_type = plan.trans_type;
+        facts.installment = plan.installment.clone();
+        facts.redeem = plan.redeem.clone();
+    }
+    let (event, retmsg, resolves) = match answer {
+        CardAnswer::Approved { acode } => {
+            facts.acode = Some(acode);
+            facts.actual_cost = Some(order.cost);
+            let event = if order.authorise_only {
+                Event::CardAuthorised
+            } else {
+                Event::CardPaid
+            };
+            (event, String::new(), None)
+        }
+        CardAnswer::Declined { reason } => (Event::Declined, reason, None),
+        CardAnswer::Unavailable => (
+            Event::Unavailable,
+            "發卡行或收單行暫時無法服務".to_owned(),
+            None,
+        ),
+        CardAnswer::Pending { resolves_paid } => {
+            (Event::AcquirerPending, String::new(), Some(resolves_paid))
+        }
+        CardAnswer::AmountMismatch {
+            acode,
+            actual_amount,
+        } => {
+            facts.acode = Some(acode);
+            facts.actual_cost = Some(actual_amount);
+            (
+                Event::PaidWithMismatch,
+                "交易成功 但金額不符".to_owned(),
+                None,
+            )
+        }
+        // A 3D step inside a 3D step is not something an acquirer does.
+        CardAnswer::ThreeDSecure { .. } => (Event::Unavailable, "3D驗證流程錯誤".to_owned(), None),
+    };
+    let to = state::next(order.prc, event).map_err(|_| CheckoutError::NotPayable(order.prc))?;
+    let mut t = transition(
+        state,
+        order,
+        to,
+        &format!("card charge via {}", tool.code()),
+        facts,
+    );
+    t.retmsg = retmsg;
+    t.finishes = to != Prc::Pending;
+    if let Some(paid) = resolves {
+        t.timers.push(NewTimer {
+            kind: TimerKind::ResolvePending.as_str().to_owned(),
+            due_at: t.at + jiff::SignedDuration::from_secs(state.settings.pending_resolution_secs),
+            payload: if paid { "paid" } else { "failed" }.to_owned(),
+        });
+    }
+    attach_notice(&mut t, order, merchant, NoticeKind::Completed);
+    commit(state, &t).await?;
+    Ok(Outcome::Done(to))
+}
