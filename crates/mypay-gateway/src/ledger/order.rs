@@ -403,6 +403,36 @@ pub fn items_from_legacy(
     Ok(items)
 }
 
+/// A fresh per-order `key`: 32 hex digits from the OS's random source.
+pub fn new_token() -> String {
+    crate::hex::hex(&random_16())
+}
+
+/// 16 bytes from the OS's random source, fetched 4 KiB at a time per thread: one system
+/// call per order was a visible share of an order's cost; the bytes are the same.
+fn random_16() -> [u8; 16] {
+    use std::cell::RefCell;
+    const REFILL: usize = 4096;
+    thread_local! {
+        static POOL: RefCell<(Box<[u8; REFILL]>, usize)> =
+            RefCell::new((Box::new([0; REFILL]), REFILL));
+    }
+    POOL.with_borrow_mut(|(pool, used)| {
+        if *used + 16 > REFILL {
+            // Without randomness the gateway must not hand out keys at all.
+            getrandom::getrandom(&mut pool[..])
+                .expect("the operating system's random source failed");
+            *used = 0;
+        }
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&pool[*used..*used + 16]);
+        // Bytes handed out are not kept where a later reader of the pool could see them.
+        pool[*used..*used + 16].fill(0);
+        *used += 16;
+        out
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -517,34 +547,4 @@ mod tests {
         assert_eq!(items[0].total, 10);
         assert_eq!(items[1].name, "B");
     }
-}
-
-/// A fresh per-order `key`: 32 hex digits from the OS's random source.
-pub fn new_token() -> String {
-    crate::hex::hex(&random_16())
-}
-
-/// 16 bytes from the OS's random source, fetched 4 KiB at a time per thread: one system
-/// call per order was a visible share of an order's cost; the bytes are the same.
-fn random_16() -> [u8; 16] {
-    use std::cell::RefCell;
-    const REFILL: usize = 4096;
-    thread_local! {
-        static POOL: RefCell<(Box<[u8; REFILL]>, usize)> =
-            RefCell::new((Box::new([0; REFILL]), REFILL));
-    }
-    POOL.with_borrow_mut(|(pool, used)| {
-        if *used + 16 > REFILL {
-            // Without randomness the gateway must not hand out keys at all.
-            getrandom::getrandom(&mut pool[..])
-                .expect("the operating system's random source failed");
-            *used = 0;
-        }
-        let mut out = [0u8; 16];
-        out.copy_from_slice(&pool[*used..*used + 16]);
-        // Bytes handed out are not kept where a later reader of the pool could see them.
-        pool[*used..*used + 16].fill(0);
-        *used += 16;
-        out
-    })
 }
