@@ -8,7 +8,12 @@
 //! (double-submit), so another site cannot post a payment or an abandonment for the
 //! consumer.
 
+mod barcode;
 mod i18n;
+mod visitor;
+
+use barcode::barcode;
+use visitor::{PostedForm, Visitor};
 
 use crate::app::AppState;
 use crate::config::Mode;
@@ -19,7 +24,6 @@ use crate::store::OrderRow;
 use crate::tickets::Tickets;
 use askama::Template;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -205,131 +209,6 @@ struct MessagePage {
     page_path: String,
     locale: &'static str,
     message: String,
-}
-
-/// What one request knows of the consumer: language and CSRF nonce (from cookies).
-struct Visitor {
-    locale: Locale,
-    /// The browser's random nonce; the forms' tokens are signed over it and the order.
-    nonce: Option<String>,
-    /// Cookies to set on the answer.
-    set_cookies: Vec<String>,
-    /// `; Secure` on cookies when consumers reach us over https.
-    secure: bool,
-}
-
-impl Visitor {
-    fn from_request(headers: &HeaderMap, locale_param: Option<&str>, secure: bool) -> Visitor {
-        let cookies = cookies(headers);
-        let mut set_cookies = Vec::new();
-        let secure_attr = if secure { "; Secure" } else { "" };
-        let chosen = locale_param.and_then(Locale::parse);
-        if let Some(l) = chosen {
-            set_cookies.push(format!(
-                "{LOCALE_COOKIE}={}; Path=/payment; SameSite=Lax; Max-Age=2592000{secure_attr}",
-                l.code()
-            ));
-        }
-        let locale = chosen
-            .or_else(|| cookies.get(LOCALE_COOKIE).and_then(|c| Locale::parse(c)))
-            .unwrap_or_default();
-        let nonce = cookies
-            .get(CSRF_COOKIE)
-            .filter(|c| c.len() == 32 && c.bytes().all(|b| b.is_ascii_hexdigit()))
-            .cloned();
-        Visitor {
-            locale,
-            nonce,
-            set_cookies,
-            secure,
-        }
-    }
-
-    /// The CSRF token of order `uid`'s forms, creating the browser's nonce (and its
-    /// cookie) when it has none.
-    fn csrf_token(&mut self, tickets: &Tickets, uid: u64) -> String {
-        let nonce = match &self.nonce {
-            Some(n) => n.clone(),
-            None => {
-                let nonce = crate::ledger::order::new_token();
-                let secure_attr = if self.secure { "; Secure" } else { "" };
-                self.set_cookies.push(format!(
-                    "{CSRF_COOKIE}={nonce}; Path=/payment; HttpOnly; SameSite=Lax{secure_attr}"
-                ));
-                self.nonce = Some(nonce.clone());
-                nonce
-            }
-        };
-        tickets.csrf(uid, &nonce)
-    }
-
-    /// Whether the form carries the token of order `uid` for this browser's nonce.
-    fn csrf_matches(&self, tickets: &Tickets, uid: u64, form: &HashMap<String, String>) -> bool {
-        match (&self.nonce, form.get("csrf")) {
-            (Some(nonce), Some(field)) => tickets.csrf_valid(uid, nonce, field),
-            _ => false,
-        }
-    }
-
-    fn respond(self, status: StatusCode, body: Result<String, askama::Error>) -> Response {
-        let mut response = match body {
-            Ok(html) => (status, Html(html)).into_response(),
-            Err(e) => {
-                tracing::error!(error = %e, "rendering a PayPage template");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-            }
-        };
-        for c in self.set_cookies {
-            if let Ok(v) = HeaderValue::from_str(&c) {
-                response.headers_mut().append(header::SET_COOKIE, v);
-            }
-        }
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
-    }
-
-    /// No such page: an unknown order, or a ticket whose token is wrong (the same answer).
-    fn not_found(self) -> Response {
-        let text = texts(self.locale).not_found.to_owned();
-        self.message(StatusCode::NOT_FOUND, text)
-    }
-
-    /// The form's CSRF token did not verify.
-    fn expired(self) -> Response {
-        let text = texts(self.locale).session_expired.to_owned();
-        self.message(StatusCode::FORBIDDEN, text)
-    }
-
-    fn message(self, status: StatusCode, text: String) -> Response {
-        let page = MessagePage {
-            t: texts(self.locale),
-            languages: &LANGUAGES,
-            page_path: String::new(),
-            locale: self.locale.code(),
-            message: text,
-        };
-        let body = page.render();
-        self.respond(status, body)
-    }
-}
-
-fn cookies(headers: &HeaderMap) -> HashMap<String, String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| {
-            let (k, v) = pair.split_once('=')?;
-            Some((k.trim().to_owned(), v.trim().to_owned()))
-        })
-        .collect()
-}
-
-fn form_fields(body: &[u8]) -> HashMap<String, String> {
-    form_urlencoded::parse(body).into_owned().collect()
 }
 
 #[derive(serde::Deserialize)]
@@ -553,18 +432,8 @@ fn see_other(path: String) -> Response {
 /// `POST /payment/<uid>/pay`: the card form.
 async fn pay(
     State(state): State<AppState>,
-    Path(ticket): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    PostedForm { visitor, uid, form }: PostedForm,
 ) -> Response {
-    let visitor = Visitor::from_request(&headers, None, state.secure_cookies());
-    let Some(uid) = state.tickets.open(&ticket) else {
-        return visitor.not_found();
-    };
-    let form = form_fields(&body);
-    if !visitor.csrf_matches(&state.tickets, uid, &form) {
-        return visitor.expired();
-    }
     let card = CardForm {
         pfn: form.get("pfn").cloned(),
         card_number: form.get("card_number").cloned().unwrap_or_default(),
@@ -581,18 +450,8 @@ async fn pay(
 /// `POST /payment/<uid>/issue`: the consumer chose a pay-later tool.
 async fn issue(
     State(state): State<AppState>,
-    Path(ticket): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    PostedForm { visitor, uid, form }: PostedForm,
 ) -> Response {
-    let visitor = Visitor::from_request(&headers, None, state.secure_cookies());
-    let Some(uid) = state.tickets.open(&ticket) else {
-        return visitor.not_found();
-    };
-    let form = form_fields(&body);
-    if !visitor.csrf_matches(&state.tickets, uid, &form) {
-        return visitor.expired();
-    }
     let pfn = form.get("pfn").cloned().unwrap_or_default();
     let outcome = service::issue_pay_later(&state, uid, &pfn).await;
     after_payment(&state, visitor, uid, outcome).await
@@ -633,18 +492,8 @@ async fn after_payment(
 /// QR page; in person, the merchant's scan of the consumer's code pays at once.
 async fn wallet_choose(
     State(state): State<AppState>,
-    Path(ticket): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    PostedForm { visitor, uid, form }: PostedForm,
 ) -> Response {
-    let visitor = Visitor::from_request(&headers, None, state.secure_cookies());
-    let Some(uid) = state.tickets.open(&ticket) else {
-        return visitor.not_found();
-    };
-    let form = form_fields(&body);
-    if !visitor.csrf_matches(&state.tickets, uid, &form) {
-        return visitor.expired();
-    }
     let pfn = form.get("pfn").cloned().unwrap_or_default();
     let offline = mypay_protocol::PaymentTool::parse(&pfn)
         .is_some_and(|t| t.family() == mypay_protocol::pfn::ToolFamily::WalletOffline);
@@ -737,18 +586,9 @@ async fn wallet_page(
 /// `POST /payment/<uid>/wallet/<pfn>`: the wallet app's answer (sandbox).
 async fn wallet_confirm(
     State(state): State<AppState>,
-    Path((ticket, pfn)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    Path((_, pfn)): Path<(String, String)>,
+    PostedForm { visitor, uid, form }: PostedForm,
 ) -> Response {
-    let visitor = Visitor::from_request(&headers, None, state.secure_cookies());
-    let Some(uid) = state.tickets.open(&ticket) else {
-        return visitor.not_found();
-    };
-    let form = form_fields(&body);
-    if !visitor.csrf_matches(&state.tickets, uid, &form) {
-        return visitor.expired();
-    }
     let approve = form.get("decision").map(String::as_str) == Some("approve");
     let outcome = service::pay_wallet(&state, uid, &pfn, approve, None).await;
     after_payment(&state, visitor, uid, outcome).await
@@ -758,89 +598,11 @@ async fn wallet_confirm(
 /// cash.
 async fn apply(
     State(state): State<AppState>,
-    Path(ticket): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    PostedForm { visitor, uid, form }: PostedForm,
 ) -> Response {
-    let visitor = Visitor::from_request(&headers, None, state.secure_cookies());
-    let Some(uid) = state.tickets.open(&ticket) else {
-        return visitor.not_found();
-    };
-    let form = form_fields(&body);
-    if !visitor.csrf_matches(&state.tickets, uid, &form) {
-        return visitor.expired();
-    }
     let pfn = form.get("pfn").cloned().unwrap_or_default();
     let outcome = service::apply_for(&state, uid, &pfn).await;
     after_payment(&state, visitor, uid, outcome).await
-}
-
-/// Barcode images: the width of the narrowest bar and the height, in pixels.
-const BARCODE_MODULE_PX: u32 = 2;
-const BARCODE_HEIGHT_PX: u32 = 60;
-
-/// `GET /payment/<uid>/barcode/<n>`: barcode `n` (1–3) of a pay-later order as a
-/// Code-39 SVG image.
-async fn barcode(
-    State(state): State<AppState>,
-    Path((ticket, n)): Path<(String, String)>,
-) -> Response {
-    let Some(uid) = state.tickets.open(&ticket) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let n: usize = match n.trim_end_matches(".svg").parse() {
-        Ok(n) if (1..=3).contains(&n) => n,
-        _ => return StatusCode::NOT_FOUND.into_response(),
-    };
-    let order = match state.store.order(uid).await {
-        Ok(Some(o)) => o,
-        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, uid, "loading an order for its barcode");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-    };
-    let Some(text) = order
-        .result_content
-        .as_deref()
-        .map(Issued::barcodes)
-        .and_then(|codes| codes.into_iter().nth(n - 1))
-    else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let svg = barcoders::sym::code39::Code39::new(&text)
-        .map_err(|e| e.to_string())
-        .and_then(|code| {
-            let modules = code.encode();
-            let width = modules.len() * BARCODE_MODULE_PX as usize;
-            barcoders::generators::svg::SVG::new(BARCODE_HEIGHT_PX)
-                .xdim(BARCODE_MODULE_PX)
-                .xmlns("http://www.w3.org/2000/svg".to_owned())
-                .generate(modules)
-                // An <img> needs an intrinsic size; the generator gives only a viewBox.
-                .map(|svg| {
-                    svg.replacen(
-                        "<svg ",
-                        &format!("<svg width=\"{width}\" height=\"{BARCODE_HEIGHT_PX}\" "),
-                        1,
-                    )
-                })
-                .map_err(|e| e.to_string())
-        });
-    match svg {
-        Ok(svg) => (
-            [
-                (header::CONTENT_TYPE, "image/svg+xml"),
-                (header::CACHE_CONTROL, "private, max-age=3600"),
-            ],
-            svg,
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, uid, "rendering a barcode");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
 }
 
 async fn otp_page(
@@ -895,18 +657,8 @@ async fn render_otp(
 
 async fn otp_submit(
     State(state): State<AppState>,
-    Path(ticket): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    PostedForm { visitor, uid, form }: PostedForm,
 ) -> Response {
-    let visitor = Visitor::from_request(&headers, None, state.secure_cookies());
-    let Some(uid) = state.tickets.open(&ticket) else {
-        return visitor.not_found();
-    };
-    let form = form_fields(&body);
-    if !visitor.csrf_matches(&state.tickets, uid, &form) {
-        return visitor.expired();
-    }
     let password = form.get("otp").map(String::as_str).unwrap_or_default();
     match service::submit_otp(&state, uid, password).await {
         Ok(_) | Err(CheckoutError::NotPayable(_)) => {
@@ -954,17 +706,8 @@ async fn result(
 
 async fn abandon(
     State(state): State<AppState>,
-    Path(ticket): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    PostedForm { visitor, uid, .. }: PostedForm,
 ) -> Response {
-    let visitor = Visitor::from_request(&headers, None, state.secure_cookies());
-    let Some(uid) = state.tickets.open(&ticket) else {
-        return visitor.not_found();
-    };
-    if !visitor.csrf_matches(&state.tickets, uid, &form_fields(&body)) {
-        return visitor.expired();
-    }
     match service::abandon(&state, uid).await {
         Ok(_) | Err(CheckoutError::NotPayable(_)) => {
             see_other(format!("/payment/{}/result", state.tickets.ticket(uid)))
