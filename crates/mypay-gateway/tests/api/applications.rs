@@ -65,6 +65,7 @@ async fn post_pay_is_reviewed_then_captured_when_shipped() {
     let mut states = states;
     states.sort();
     assert_eq!(states, ["250", "282", "284"]);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -106,6 +107,7 @@ async fn a_rejected_post_pay_fails() {
         )
         .await;
     assert_eq!(body["prc"], "300", "{body}");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -154,6 +156,7 @@ async fn cardless_instalments_bind_submit_and_are_paid_or_abandoned() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(app.query(uid, &key).await["prc"], "A0002");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -181,4 +184,5 @@ async fn cash_is_taken_in_person_and_refunded_at_once() {
     assert_eq!(body["prc"], "250", "{body}");
     let refund = app.refund(uid, &key, 300).await;
     assert_eq!(refund["row_data"]["prc"], "230", "{refund}");
+    app.finish().await;
 }

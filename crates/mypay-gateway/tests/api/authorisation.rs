@@ -69,6 +69,7 @@ async fn a_direct_acquirer_captures_part_of_an_authorisation_once_and_at_once() 
     assert_eq!(states, ["245", "250"]);
     let captured = notices.iter().find(|n| n.prc == "250").expect("250");
     assert_eq!(captured.actual_cost, "9");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -116,6 +117,7 @@ async fn a_batch_acquirer_confirms_the_capture_at_the_nightly_batch() {
     assert_eq!(record["actual_cost"], 9);
     assert_eq!(record["finishtime"], "20261124000000");
     assert_eq!(app.refund(uid, &key, 9).await["code"], "B200");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -184,6 +186,7 @@ async fn a_capture_after_the_deadline_or_of_other_amounts_changes_nothing() {
         )
         .await;
     assert_eq!(answer["code"], "B500", "{answer}");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -221,6 +224,7 @@ async fn cancelling_an_authorisation_fails_the_order_with_a_cancellation_record(
     })
     .await;
     assert_eq!(failed.uid, uid.to_string());
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -242,4 +246,5 @@ async fn racing_captures_and_cancels_move_the_order_once() {
     assert_eq!(wins, 1, "{a} {b} {c} {d}");
     let prc = app.query(uid, &key).await["prc"].clone();
     assert!(prc == "250" || prc == "300", "{prc}");
+    app.finish().await;
 }

@@ -63,6 +63,7 @@ async fn instalments_follow_the_orders_limits_and_the_cards_bank() {
             .starts_with("creditcard_installment"),
         "{refused}"
     );
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -91,4 +92,5 @@ async fn bonus_points_pay_part_of_the_amount() {
     assert_eq!(record["trans_type"], 1);
     assert_eq!(record["installment"], "");
     assert_eq!(record["redeem"], "");
+    app.finish().await;
 }

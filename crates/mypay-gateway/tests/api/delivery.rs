@@ -58,6 +58,7 @@ async fn retries_keep_the_schedule_of_the_first_attempt() {
     // Nothing more is due, ever.
     assert_eq!(app.advance(86_400).await["notice_attempts"], 0);
     assert_eq!(receiver.count(), 5);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -84,6 +85,7 @@ async fn a_resend_goes_to_the_merchants_current_url() {
     assert_eq!(last["url"], new.url.as_str());
     // Delivered: no scheduled attempt follows.
     assert_eq!(app.advance(3600).await["notice_attempts"], 0);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -112,6 +114,7 @@ async fn a_failed_resend_never_shortens_the_remaining_schedule() {
     assert_eq!(attempt_count(&notice), 6);
     assert_eq!(receiver.count(), 6);
     assert_eq!(app.state.store.email_count().await.expect("emails"), 1);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -139,6 +142,7 @@ async fn refund_notices_go_only_to_a_refund_url_never_to_the_payment_url() {
     .await;
     assert_eq!(notices[0].cost, 20);
     assert_eq!(payments.count(), 1, "nothing more on the payment URL");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -180,4 +184,5 @@ async fn a_slow_merchant_delays_no_other_merchants_notices() {
         waited < Duration::from_millis(1000),
         "the other merchant's notice waited {waited:?} behind the slow one"
     );
+    app.finish().await;
 }

@@ -28,6 +28,7 @@ async fn a_get_on_an_api_path_answers_100_saying_to_post_a_form() {
             "{answer}"
         );
     }
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -44,6 +45,7 @@ async fn an_unknown_path_names_the_api_the_paypage_and_the_sandbox() {
     for part in ["/api/init", "PayPage", "/sandbox/clock"] {
         assert!(html.contains(part), "{part}: {html}");
     }
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -82,6 +84,7 @@ async fn a_sandbox_body_is_read_by_its_content_type_or_refused_naming_it() {
     assert_eq!(response.status(), 200);
     let answer: Value = response.json().await.expect("json");
     assert_eq!(answer["prc"], "250", "{answer}");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -117,6 +120,7 @@ async fn pages_forbid_inline_script_framing_and_referrers_and_answers_forbid_sni
             .starts_with("text/css")
     );
     assert!(css.text().await.expect("css").contains("--brand"));
+    app.finish().await;
 }
 
 async fn paypage_status(app: &TestApp, method: &str, path: &str, body: &[(&str, &str)]) -> u16 {
@@ -189,6 +193,7 @@ async fn the_paypage_answers_only_with_the_tickets_token_and_changes_nothing_wit
     }
     let record = app.query(uid, &key).await;
     assert_eq!(record["prc"], "200", "nothing changed: {record}");
+    app.finish().await;
 }
 
 fn set_cookies(response: &reqwest::Response) -> Vec<String> {
@@ -290,6 +295,7 @@ async fn csrf_tokens_are_the_servers_own_and_bound_to_the_order() {
         app.query(uid1, first["key"].as_str().expect("key")).await["prc"],
         "A0002"
     );
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -324,4 +330,5 @@ async fn cookies_are_secure_when_the_public_url_is_https() {
         cookies.iter().all(|c| c.contains("; Secure")),
         "{cookies:?}"
     );
+    app.finish().await;
 }

@@ -30,6 +30,7 @@ async fn a_node_style_json_body_is_accepted() {
         .post_raw("/api/init", "application/json", body.to_string())
         .await;
     assert_eq!(answer["code"], "200", "{answer}");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -64,6 +65,7 @@ async fn a_csharp_style_body_with_one_iv_and_hand_encoding_is_accepted() {
         .post_raw("/api/init", "application/x-www-form-urlencoded", twice)
         .await;
     assert_eq!(answer["code"], "200", "{answer}");
+    app.finish().await;
 }
 
 fn body_encoded_twice(service: &str, data: &str) -> String {
@@ -106,6 +108,7 @@ async fn a_plus_sent_raw_and_read_as_a_space_is_repaired() {
         .post_raw("/api/init", "application/x-www-form-urlencoded", body)
         .await;
     assert_eq!(answer["code"], "200", "{answer}");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -220,6 +223,7 @@ async fn bad_input_of_every_kind_answers_100_naming_the_problem() {
         .await;
     assert_eq!(answer["code"], "100");
     assert_eq!(app.order_count().await, 0);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -235,6 +239,7 @@ async fn commands_of_later_issues_answer_that_they_are_not_supported_yet() {
             .expect("msg")
             .contains("api/issueinvoice")
     );
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -272,6 +277,7 @@ async fn client_mode_allows_orders_and_nothing_that_moves_money_back() {
     )
     .expect("client");
     assert!(wrong.payment_modes(10, "TWD").await.is_err());
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -316,4 +322,5 @@ async fn a_dealer_acts_only_for_its_own_merchants() {
         refused.to_string().contains("not a merchant of dealer"),
         "{refused}"
     );
+    app.finish().await;
 }

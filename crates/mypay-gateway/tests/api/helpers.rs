@@ -139,6 +139,23 @@ impl TestApp {
         }
     }
 
+    /// End a test: run every timer and notice attempt due now to completion (the
+    /// workers' own drain step), then check that no work is left due, and stop.
+    pub async fn finish(self) {
+        let ran = mypay_gateway::service::timers::run_due(&self.state.core)
+            .await
+            .expect("timers run");
+        self.state.deliveries.drain().await.expect("notices drain");
+        let now = self.state.clock.now();
+        let backlog = self.state.store.backlog(now).await.expect("backlog");
+        assert_eq!(
+            (backlog.notices_due, backlog.timers_due),
+            (0, 0),
+            "work left due at the end of the test (after {ran} timers ran): {backlog:?}"
+        );
+        self.stop().await;
+    }
+
     /// Post a sealed command with the sample merchant's key, as a PHP/Python client would.
     pub async fn api(&self, cmd: &str, data: &Value) -> Value {
         self.api_as(SAMPLE_STORE_UID, SAMPLE_STORE_KEY, cmd, data)

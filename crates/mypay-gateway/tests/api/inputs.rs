@@ -49,6 +49,7 @@ async fn the_documents_csharp_capture_of_9_with_one_item_of_1_is_captured() {
         .await;
     assert_eq!(too_much["code"], "B500", "{too_much}");
     assert_eq!(app.query(uid2, &key2).await["prc"], "245");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -65,6 +66,7 @@ async fn a_refund_with_invoice_state_4_and_no_items_succeeds_on_an_order_without
     assert_eq!(answer["row_data"]["cost"], 40);
     let record = app.query(uid, &key).await;
     assert_eq!(record["refund_order"][0]["prc"], "230");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -90,6 +92,7 @@ async fn group_id_is_echoed_in_the_query_record_and_every_notice() {
     })
     .await;
     assert_eq!(notices[0].group_id, "GROUP-77");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -147,6 +150,7 @@ async fn bools_as_amounts_are_refused_naming_the_field_and_change_nothing() {
     assert_eq!(app.totals().await.reversals, 0);
     assert_eq!(app.order_count().await, 2);
     assert_eq!(app.query(auth_uid, &auth_key).await["prc"], "245");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -207,6 +211,7 @@ async fn an_inner_store_uid_of_another_merchant_is_refused_on_every_command() {
     assert_eq!(app.order_count().await, 2);
     assert_eq!(app.query(auth_uid, &auth_key).await["prc"], "245");
     assert_eq!(app.query(paid_uid, &paid_key).await["prc"], "250");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -240,6 +245,7 @@ async fn order_ids_are_kept_byte_for_byte_or_refused() {
         let record = app.query(uid, answer["key"].as_str().expect("key")).await;
         assert_eq!(record["order_id"], good);
     }
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -268,6 +274,7 @@ async fn recurring_tools_are_neither_listed_nor_accepted_until_they_can_be_paid(
         );
     }
     assert_eq!(app.order_count().await, 0);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -300,4 +307,5 @@ async fn an_inner_store_uid_spelled_with_json_escapes_is_checked_too() {
         "{answer}"
     );
     assert_eq!(app.totals().await.reversals, 0);
+    app.finish().await;
 }

@@ -13,6 +13,7 @@ async fn payment_modes_list_the_tools_whose_limits_fit() {
     let small = app.client.payment_modes(10, "TWD").await.expect("B200");
     assert!(!small.contains(&"CSTORECODE".to_owned()));
     assert!(small.contains(&"CREDITCARD".to_owned()));
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -25,6 +26,7 @@ async fn payment_modes_follow_the_merchants_settings() {
     .await;
     let modes = app.client.payment_modes(500, "TWD").await.expect("B200");
     assert_eq!(modes, vec!["CREDITCARD".to_owned(), "LINEPAYON".to_owned()]);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -48,4 +50,5 @@ async fn payment_modes_refuse_a_cost_below_one_with_b500() {
         .await;
     assert_eq!(answer["code"], "B500");
     assert!(answer["msg"].as_str().expect("msg").contains("currency"));
+    app.finish().await;
 }

@@ -59,6 +59,7 @@ async fn a_paid_order_notifies_the_merchant_with_every_field() {
     assert_eq!(log[0]["attempt_log"][0]["http_status"], 200);
     assert_eq!(log[0]["attempt_log"][0]["reply"], "8888");
     assert_eq!(receiver.count(), 1);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -108,6 +109,7 @@ async fn a_failing_merchant_gets_five_attempts_five_minutes_apart_then_an_alert(
         .await;
     assert_eq!(status, 200);
     assert_eq!(receiver.count(), 6);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -135,6 +137,7 @@ async fn a_slow_reply_is_a_failure_logged_as_429() {
     assert_eq!(log["attempt_log"][0]["http_status"], 429);
     app.advance(300).await;
     assert_eq!(app.notices(uid).await[0]["status"], "delivered");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -245,6 +248,7 @@ async fn a_pending_charge_resolves_on_the_test_clock_with_a_confirmation_notice(
         async move { (r.count() == 4).then_some(()) }
     })
     .await;
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -319,4 +323,5 @@ async fn every_outcome_card_reaches_its_state() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(body["prc"], "A0002");
+    app.finish().await;
 }

@@ -45,6 +45,7 @@ async fn health_readiness_and_request_ids() {
         let echoed = answer.headers()["x-request-id"].to_str().expect("ascii");
         assert_eq!(echoed == given, kept, "{given:?} → {echoed:?}");
     }
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -84,6 +85,7 @@ async fn metrics_count_commands_by_code_and_show_the_backlog() {
         .parse()
         .expect("a count");
     assert!((1.0..=2.0).contains(&batches), "{batches}");
+    app.finish().await;
 }
 
 /// A TCP relay to the database that can be frozen: connections stay open, nothing
@@ -182,4 +184,5 @@ async fn readiness_fails_within_seconds_when_the_database_stops_answering() {
         asked.elapsed()
     );
     frozen.store(false, Ordering::Release);
+    app.finish().await;
 }

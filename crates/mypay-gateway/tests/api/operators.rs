@@ -126,6 +126,7 @@ async fn production_refuses_to_start_without_a_connector_and_has_no_sample_merch
         .await
         .expect("get");
     assert_eq!(sandbox.status(), 404);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -250,6 +251,7 @@ async fn with_public_notify_hosts_no_spelling_or_name_of_loopback_is_reached() {
         assert_eq!(attempt["outcome"], "failed", "{url}: {notice}");
     }
     assert_eq!(receiver.count(), 0, "no notice reached loopback");
+    app.finish().await;
 }
 
 /// An acquirer that counts its calls and takes a while to answer.

@@ -77,6 +77,7 @@ async fn every_failure_to_open_a_field_answers_the_same_for_that_field() {
         }
     }
     assert_eq!(app.order_count().await, 0);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -105,6 +106,7 @@ async fn repeated_failures_are_throttled_without_locking_the_merchant_out() {
         post(&app, SAMPLE_STORE_UID, &forged, &order).await;
     }
     assert_eq!(app.state.store.email_count().await.expect("emails"), 1);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -128,4 +130,5 @@ async fn one_address_failing_for_many_senders_is_throttled_too() {
     let order = sealed(sample_order_json("THR-2", 10).to_string().as_bytes());
     let answer = post(&app, SAMPLE_STORE_UID, &service("api/orders"), &order).await;
     assert_eq!(answer["code"], "200", "{answer}");
+    app.finish().await;
 }

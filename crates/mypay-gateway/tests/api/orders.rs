@@ -21,6 +21,7 @@ async fn an_order_answers_200_with_uid_key_and_the_paypage_url() {
     assert_eq!(key.len(), 32);
     assert!(key.bytes().all(|b| b.is_ascii_hexdigit()));
     assert_eq!(app.order_count().await, 1);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -38,6 +39,7 @@ async fn the_same_unpaid_request_again_is_the_same_transaction() {
     let (uid4, _) = app.sample_order("RETRY-1", 10).await;
     assert!(uid4 != uid1 && uid4 != uid3);
     assert_eq!(app.order_count().await, 3);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -48,6 +50,7 @@ async fn concurrent_identical_requests_get_one_transaction() {
     assert_eq!(a["uid"], b["uid"]);
     assert_eq!(b["uid"], c["uid"]);
     assert_eq!(app.order_count().await, 1);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -83,6 +86,7 @@ async fn concurrent_different_requests_for_one_order_id_follow_the_merchants_rul
         assert_eq!(refused["code"], "100", "{refused}");
         assert!(refused["msg"].as_str().expect("msg").contains("order_id"));
     }
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -97,6 +101,7 @@ async fn a_strict_merchant_refuses_a_reused_order_id() {
         "{again}"
     );
     assert_eq!(app.order_count().await, 1);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -177,6 +182,7 @@ async fn invalid_orders_answer_100_naming_the_field_and_write_nothing() {
         assert!(msg.contains(field), "msg {msg:?} should name {field}");
     }
     assert_eq!(app.order_count().await, 0);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -204,6 +210,7 @@ async fn discounts_shipping_and_the_older_item_format_are_accepted() {
         .await;
     assert_eq!(record["items"][0]["name"], "A");
     assert_eq!(record["items"][1]["total"], 5);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -240,6 +247,7 @@ async fn the_query_record_has_the_documents_shape() {
     for field in ["refund_order", "cancel_order", "invoice_allowance", "items"] {
         assert!(record[field].is_array(), "{field}");
     }
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -254,6 +262,7 @@ async fn a_query_with_the_wrong_key_or_uid_answers_100() {
         .await;
     assert_eq!(answer["code"], "100");
     assert!(answer["msg"].as_str().expect("msg").contains("uid"));
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -286,6 +295,7 @@ async fn a_burst_of_orders_and_retries_gets_one_transaction_per_request() {
         assert_eq!(record["order_id"], format!("BURST-{i}"));
         assert_eq!(record["cost"], 10 + i as i64);
     }
+    app.finish().await;
 }
 
 /// Run futures concurrently on this task, keeping their order.

@@ -82,6 +82,7 @@ async fn a_cvs_code_is_issued_notified_then_paid_at_the_counter() {
     // Paid once: a second payment of the same code is refused.
     let (status, _) = offline_payment(&app, uid, json!({})).await;
     assert_eq!(status, 409);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -133,6 +134,7 @@ async fn a_wrong_amount_is_290_and_the_deadline_makes_380_then_a_late_payment_29
             .starts_with("limit_pay_days"),
         "{bad}"
     );
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -163,6 +165,7 @@ async fn barcodes_webatm_and_stored_value_have_their_states() {
     let (uid, _) = app.card_order("CARD-X", 300, false).await;
     let (status, _) = offline_payment(&app, uid, json!({})).await;
     assert_eq!(status, 409);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -214,6 +217,7 @@ async fn counter_refunds_queue_for_the_nightly_batch_and_can_be_cancelled_until_
     assert_eq!(refund.refund_type, 3, "cash-type refund");
     assert_eq!(refund.expected_refund_date, "20261201");
     assert_eq!(refund.pfn, "CSTORECODE");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -242,4 +246,5 @@ async fn an_each_debit_needs_its_code_and_settles_like_an_online_transfer() {
     assert_eq!(record["prc"], "250");
     assert_eq!(record["pfn"], "EACH");
     assert_eq!(record["pay_mode_uid"], 0, "EACH has no 附錄一 number");
+    app.finish().await;
 }

@@ -181,6 +181,7 @@ async fn a_consumer_pays_with_a_3d_card_and_goes_back_to_the_merchant_without_pa
     })
     .await;
     assert!(notice.contains("prc=250"));
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -234,6 +235,7 @@ async fn the_page_speaks_four_languages_and_defaults_to_traditional_chinese() {
         .await
         .expect("html");
     assert!(again.contains("Bayar sekarang"));
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -271,6 +273,7 @@ async fn abandoning_on_the_page_fails_the_order_and_goes_to_the_failure_url() {
         .await
         .expect("html");
     assert!(html.contains("url=https://shop.example/sorry"));
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -289,6 +292,7 @@ async fn an_unknown_order_is_a_404_page() {
             .expect("page");
         assert_eq!(response.status(), 404, "{path}");
     }
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -325,6 +329,7 @@ async fn no_full_card_number_reaches_the_database() {
         masked_seen |= text.contains("543376******8009");
     }
     assert!(masked_seen, "the masked card number is in the files read");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -416,6 +421,7 @@ async fn a_consumer_gets_a_store_code_with_barcodes_on_the_page() {
     let html = again.text().await.expect("html");
     assert!(html.contains(pin));
     assert!(!html.contains("/issue\""));
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -473,6 +479,7 @@ async fn a_consumer_binds_and_submits_a_cardless_application_on_the_page() {
         .await
         .expect("html");
     assert!(html.contains("under review"), "{html}");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -529,6 +536,7 @@ async fn in_person_the_cashier_enters_the_consumers_wallet_code() {
     let record = app.query(uid, &key).await;
     assert_eq!(record["prc"], "250");
     assert_eq!(record["pfn"], "LINEPAYOFF");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -569,4 +577,5 @@ async fn the_card_form_offers_instalment_counts_and_charges_the_chosen_one() {
         serde_json::from_str(record["installment"].as_str().expect("text")).expect("json");
     assert_eq!(plan["period_number"], 6);
     assert_eq!(plan["every"], 200);
+    app.finish().await;
 }

@@ -68,6 +68,7 @@ async fn a_card_order_refunds_at_once_in_parts_never_beyond_what_was_paid() {
             .all(|r| r.uid == uid && r.key == key && r.prc == "230")
     );
     assert!(bodies.iter().any(|r| r.refund_uid == first_refund_uid));
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -145,6 +146,7 @@ async fn refunds_of_unpaid_unknown_or_malformed_requests_change_nothing() {
         app.query(paid, &key).await["refund_order"][0]["invoice_state"],
         0
     );
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -165,6 +167,7 @@ async fn concurrent_refunds_never_exceed_the_paid_amount() {
         .expect("read")
         .expect("order");
     assert_eq!(order.refunded, 90);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -224,6 +227,7 @@ async fn a_refund_cannot_be_cancelled_once_it_is_done() {
         .expect("refunds")
         .len();
     assert_eq!(listed, 3, "40, then 10 and 20 from the rows");
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -255,4 +259,5 @@ async fn a_settled_order_carries_its_payout_date_and_stays_refundable() {
     .await;
     assert_eq!(log["kind"], "confirmation");
     assert_eq!(app.refund(uid, &key, 40).await["code"], "B200");
+    app.finish().await;
 }

@@ -118,6 +118,7 @@ async fn the_documents_sample_clients_create_query_and_list_in_three_languages()
     for (lang, _, record) in run(&app.base, "queryorder", &[]).await {
         assert_eq!(record["code"], "100", "{lang}: {record}");
     }
+    app.finish().await;
 }
 
 const LANGS: [&str; 3] = ["python", "node", "php"];
@@ -169,6 +170,7 @@ async fn the_documents_samples_capture_and_cancel_authorisations_in_three_langua
     {
         assert_eq!(answer["code"], "B500", "{lang}: {answer}");
     }
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -229,4 +231,5 @@ async fn the_documents_samples_refund_and_cancel_refunds_in_three_languages() {
         assert_eq!(answer["code"], "B200", "{lang}: {answer}");
         assert_eq!(app.query(uid, &key).await["refund_order"][0]["prc"], "220");
     }
+    app.finish().await;
 }

@@ -48,6 +48,7 @@ async fn an_online_wallet_payment_is_confirmed_or_refused_in_the_app() {
         )
         .await;
     assert_eq!(status, 400);
+    app.finish().await;
 }
 
 #[tokio::test]
@@ -107,4 +108,5 @@ async fn in_person_wallets_need_transaction_type_2_and_the_consumers_code() {
         )
         .await;
     assert_eq!(body["prc"], "300", "{body}");
+    app.finish().await;
 }
