@@ -176,14 +176,18 @@ impl Application {
             .layer(axum::middleware::map_response(
                 crate::edge::security_headers,
             ));
-        let router = Router::new()
-            .merge(api::router())
+        // Pages and operations get request ids and access lines from a layer; the API
+        // keeps its own (see `api::handle`).
+        let pages = Router::new()
             .merge(crate::ops::router())
             .merge(pages)
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 crate::ops::access,
-            ))
+            ));
+        let router = Router::new()
+            .merge(api::router())
+            .merge(pages)
             .with_state(state.clone());
         Ok(Application {
             listener,

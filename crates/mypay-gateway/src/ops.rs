@@ -75,10 +75,9 @@ fn text(status: StatusCode, body: String) -> Response {
 
 /// The request id: the caller's `X-Request-Id` when it is a plain token (a proxy's),
 /// else this node's own (its lease holder name and a counter: unique, and cheap).
-fn request_id(state: &AppState, request: &Request) -> String {
+pub fn request_id(state: &AppState, headers: &axum::http::HeaderMap) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(1);
-    if let Some(given) = request
-        .headers()
+    if let Some(given) = headers
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
@@ -113,6 +112,23 @@ fn surface(path: &str) -> &'static str {
     }
 }
 
+/// An HTTP status as a metrics label (a fixed few, so a label's values stay few).
+fn status_label(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        200 => "200",
+        303 => "303",
+        400 => "400",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        413 => "413",
+        415 => "415",
+        500 => "500",
+        503 => "503",
+        _ => "other",
+    }
+}
+
 /// The path as logged: a PayPage ticket is a capability, so only its order number is.
 fn loggable_path(path: &str) -> String {
     match path.strip_prefix("/payment/") {
@@ -135,32 +151,48 @@ fn loggable_path(path: &str) -> String {
 /// sealed data on the API), nor the query.
 pub async fn access(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let id = request_id(&state, &request);
+    let id = request_id(&state, request.headers());
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    // A clone of the URI shares its bytes: no copy of the path per request.
+    let uri = request.uri().clone();
+    let path = uri.path();
     let peer = crate::serve::peer(request.extensions()).map(|a| a.ip());
     let span = tracing::info_span!("request", id = %id);
     let mut response = next.run(request).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let status = response.status();
-    let part = surface(&path);
+    let part = surface(path);
     if part != "api" {
-        state.metrics.answered(part, status.as_str(), elapsed);
+        state.metrics.answered(part, status_label(status), elapsed);
     }
-    if let Ok(v) = HeaderValue::from_str(&id) {
+    set_request_id(&mut response, &id);
+    span.in_scope(|| log_access(method.as_str(), path, status.as_u16(), elapsed, peer));
+    response
+}
+
+/// Echo the request id on the answer.
+pub fn set_request_id(response: &mut Response, id: &str) {
+    if let Ok(v) = HeaderValue::from_str(id) {
         response.headers_mut().insert(REQUEST_ID.clone(), v);
     }
-    span.in_scope(|| {
-        tracing::info!(
-            target: "access",
-            method = %method,
-            path = %loggable_path(&path),
-            status = status.as_u16(),
-            ms = elapsed.as_secs_f64() * 1000.0,
-            peer = ?peer,
-        )
-    });
-    response
+}
+
+/// The access-log line of one request (inside its span, which carries the id).
+pub fn log_access(
+    method: &str,
+    path: &str,
+    status: u16,
+    elapsed: Duration,
+    peer: Option<std::net::IpAddr>,
+) {
+    tracing::info!(
+        target: "access",
+        method,
+        path = %loggable_path(path),
+        status,
+        ms = elapsed.as_secs_f64() * 1000.0,
+        peer = ?peer,
+    );
 }
 
 #[cfg(test)]

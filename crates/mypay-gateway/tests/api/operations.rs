@@ -33,6 +33,15 @@ async fn health_readiness_and_request_ids() {
         .expect("an id of the node's own")
         .to_owned();
     assert!(own.starts_with("node-"), "{own}");
+    // API answers carry one too.
+    let api = app
+        .http
+        .post(format!("{}/api/init", app.base))
+        .header("x-request-id", "proxy-7")
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(api.headers()["x-request-id"], "proxy-7");
     // A proxy's id is kept; anything that is not a plain token is replaced.
     for (given, kept) in [("req-42.a", true), ("bad id\t<x>", false)] {
         let answer = app
