@@ -97,17 +97,17 @@ async fn answer(state: &AppState, route: Route, request: Request) -> (&'static s
         .and_then(|v| v.to_str().ok());
     let answer = match axum::body::to_bytes(body, BODY_LIMIT).await {
         Ok(body) => {
-            let answer = match auth::authenticate(&state, route, content_type, &body).await {
+            let answer = match auth::authenticate(state, route, content_type, &body).await {
                 Ok(request) => {
                     command = request.command.cmd();
-                    dispatch(&state, request).await
+                    dispatch(state, request).await
                 }
                 Err(e) => Err(e),
             };
             match answer {
                 Err(e) if e.unopened => {
                     let peer = crate::serve::peer(&parts.extensions).map(|a| a.ip());
-                    Err(unopened(&state, e, content_type, &body, peer).await)
+                    Err(unopened(state, e, content_type, &body, peer).await)
                 }
                 other => other,
             }
