@@ -1,4 +1,5 @@
-//! `api/refund` (交易退款) and `api/refundcancel` (取消退款), SPEC §7.
+//! `api/refund` (交易退款) and `api/refundcancel` (取消退款), SPEC §7: each row parsed
+//! and planned here, the money moved by the core (`service::refund`).
 //!
 //! Both answer `{key, uid, code, msg, row_data}` (B200/B500) as the document's examples
 //! do, refusals included; the multi-row form (`rows`) answers an array of those.
@@ -7,15 +8,12 @@ use super::ApiError;
 use super::auth::{Authenticated, parse_data};
 use super::lookup::merchant_order;
 use crate::app::AppState;
-use crate::clock::taipei;
 use crate::ledger::reversal::{self, RefundAsk, RefundPlan, Refundable};
-use crate::ledger::timers::TimerKind;
-use crate::notify;
 use crate::records;
-use crate::store::RefundEffects;
-use crate::store::{Merchant, NewReversal, NewTimer, OrderRow, ReversalKind, StoreError};
+use crate::service::{self, MoneyError};
+use crate::store::{Merchant, OrderRow};
 use mypay_protocol::messages::{RefundRequest, RefundResponse};
-use mypay_protocol::{Command, PaymentTool, Prc};
+use mypay_protocol::{Command, PaymentTool};
 use serde_json::Value;
 
 /// The most rows one multi-row request may carry.
@@ -174,53 +172,9 @@ async fn refund_one(
         Ok(plan) => plan,
         Err(e) => return Ok(refused(req.uid.as_deref(), req.key.as_deref(), e.0)),
     };
-    let now = state.clock.now();
-    let new = NewReversal {
-        kind: ReversalKind::Refund,
-        cost: plan.cost,
-        prc: if plan.real_time {
-            Prc::Refunded
-        } else {
-            Prc::Created
-        },
-        retmsg: if plan.real_time {
-            "退款完成"
-        } else {
-            "退款申請中"
-        }
-        .to_owned(),
-        refund_type: plan.refund_type,
-        expected_refund_date: String::new(),
-        invoice_state: plan.invoice_state,
-        items: plan
-            .items
-            .as_ref()
-            .and_then(|items| serde_json::to_string(items).ok()),
-        finished: plan.real_time,
-    };
-    let written = state
-        .store
-        .refund(
-            order.uid,
-            &new,
-            now,
-            Box::new(|row| RefundEffects {
-                notice: if plan.real_time {
-                    notify::refund_notice(&merchant.settings, &order, row)
-                } else {
-                    None
-                },
-                timer: (!plan.real_time).then(|| NewTimer {
-                    kind: TimerKind::RefundBatch.as_str().to_owned(),
-                    due_at: taipei::next_midnight(now),
-                    payload: String::new(),
-                }),
-            }),
-        )
-        .await;
-    let row = match written {
+    let row = match service::refund(state, &order, merchant, &plan).await {
         Ok(row) => row,
-        Err(StoreError::Conflict) => {
+        Err(MoneyError::Moved(_)) => {
             // Another refund (or a state change) got there first: explain with fresh facts.
             let fresh = state
                 .store
@@ -234,9 +188,11 @@ async fn refund_one(
             };
             return Ok(refused(req.uid.as_deref(), req.key.as_deref(), msg));
         }
-        Err(e) => return Err(ApiError::internal(e)),
+        Err(MoneyError::Refused(msg)) => {
+            return Ok(refused(req.uid.as_deref(), req.key.as_deref(), msg));
+        }
+        Err(MoneyError::Store(e)) => return Err(ApiError::internal(e)),
     };
-    state.notices_waiting.notify_one();
     Ok(RefundResponse {
         key: order.token.clone(),
         uid: order.uid.to_string(),
@@ -268,9 +224,7 @@ async fn cancel_one(
         Ok(order) => order,
         Err(e) => return refusal_or_internal(e, req),
     };
-    let cancelled = state
-        .store
-        .cancel_queued_refunds(order.uid, state.clock.now())
+    let cancelled = service::cancel_queued_refunds(state, &order)
         .await
         .map_err(ApiError::internal)?;
     if cancelled.is_empty() {

@@ -5,16 +5,20 @@
 //! sandbox's simulated acquirer is just the connector the sandbox mode plugs in).
 
 mod applications;
+mod authorisations;
 mod cards;
 mod checkout;
 mod pay_later;
+mod refunds;
 pub mod timers;
 mod wallets;
 
 pub use applications::*;
+pub use authorisations::*;
 pub use cards::*;
 pub use checkout::*;
 pub use pay_later::*;
+pub use refunds::*;
 pub use wallets::*;
 
 use crate::clock::Clock;
