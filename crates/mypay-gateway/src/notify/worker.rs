@@ -347,6 +347,11 @@ impl Deliveries {
         self.wake.notify_one();
     }
 
+    /// Attempts this process has recorded since it started.
+    pub fn attempts_recorded(&self) -> u64 {
+        self.attempts_recorded.load(Ordering::Acquire)
+    }
+
     /// Make every attempt that is due on the clock now, and wait until each is recorded
     /// (including those another worker or node is making): what a clock advance does
     /// before it answers. Returns the attempts recorded by this process meanwhile.
