@@ -103,6 +103,14 @@ struct Node {
     base: String,
 }
 
+/// A node never outlives its test, however the test ends.
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn start_node(db: &DatabaseUrl) -> Node {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mypay-gateway"))
         .args(["--listen", "127.0.0.1:0", "--database"])
@@ -629,10 +637,7 @@ async fn three_nodes_survive_kills_as_one_gateway() {
         book.unanswered,
         redelivered
     );
-    for mut n in nodes {
-        let _ = n.child.kill();
-        let _ = n.child.wait();
-    }
+    drop(nodes);
 }
 
 fn refund_ids_unique(refunds: &[(u64, u64, i64)]) -> bool {
