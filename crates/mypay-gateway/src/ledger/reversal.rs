@@ -75,7 +75,7 @@ pub struct Refundable<'a> {
 pub fn plan_refund(order: Refundable<'_>, ask: &RefundAsk) -> Result<RefundPlan, Refused> {
     let cost = positive_amount(ask.cost.as_deref(), "cost")?;
     match order.prc {
-        Prc::Paid | Prc::Settled | Prc::PaidMismatch => {}
+        prc if crate::ledger::state::is_refundable(prc) => {}
         Prc::Authorised => {
             return Err(refuse(
                 "此筆交易為授權成功(245)尚未請款，請使用取消授權 (api/cancelauthorization)",

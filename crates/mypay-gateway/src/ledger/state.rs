@@ -186,6 +186,14 @@ pub fn is_payable(prc: Prc) -> bool {
     prc == Prc::Created
 }
 
+/// The states whose payment may be refunded (SPEC §7): paid, settled, paid with another
+/// amount. The store's guarded refund checks the same list.
+pub const REFUNDABLE: [Prc; 3] = [Prc::Paid, Prc::Settled, Prc::PaidMismatch];
+
+pub fn is_refundable(prc: Prc) -> bool {
+    REFUNDABLE.contains(&prc)
+}
+
 /// Whether a state counts as money received (for the PayPage result and redirects).
 pub fn is_success(prc: Prc) -> bool {
     matches!(

@@ -653,3 +653,21 @@ impl Backlog {
         }
     }
 }
+
+/// `ledger::state::REFUNDABLE` as an SQL list of literals (`'250', '600', '290'`): the
+/// refund guard checks the state table's own list.
+pub(super) fn refundable_states() -> String {
+    crate::ledger::state::REFUNDABLE
+        .iter()
+        .map(|p| format!("'{}'", p.code()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_refund_guard_lists_the_state_tables_refundable_states() {
+        assert_eq!(super::refundable_states(), "'250', '600', '290'");
+    }
+}

@@ -7,7 +7,9 @@
 use super::notices::insert_notice;
 use super::{PgStore, signal};
 use crate::store::storage::{RefundEffectsFn, RefundNoticeFn, Reversals};
-use crate::store::{NewReversal, ReversalRow, StoreError, StoreResult, micros, refund_queue_move};
+use crate::store::{
+    NewReversal, ReversalRow, StoreError, StoreResult, micros, refund_queue_move, refundable_states,
+};
 use jiff::Timestamp;
 
 pub(super) async fn insert_reversal(
@@ -52,11 +54,12 @@ impl Reversals for PgStore {
         effects: RefundEffectsFn<'_>,
     ) -> StoreResult<ReversalRow> {
         let mut tx = self.pool.begin().await?;
-        let fits = sqlx::query(
+        let fits = sqlx::query(&format!(
             "UPDATE orders SET refunded = refunded + $1, updated_at = $2
-             WHERE uid = $3 AND prc IN ('250', '600', '290')
+             WHERE uid = $3 AND prc IN ({})
                AND refunded + $1 <= COALESCE(actual_cost, cost)",
-        )
+            refundable_states()
+        ))
         .bind(refund.cost)
         .bind(micros(at))
         .bind(uid as i64)
