@@ -29,7 +29,7 @@ pub struct Settings {
     /// (PostgreSQL; real time). A node killed mid-work is taken over after this.
     pub lease: Duration,
     /// PostgreSQL connections per node.
-    pub database_connections: u32,
+    pub database_connections: usize,
     /// How long a merchant has to answer a notice (the document's 5 seconds).
     pub notify_timeout: Duration,
     /// Seconds an `A0001` (pending with the acquirer) order waits before it resolves.
@@ -98,7 +98,7 @@ impl Settings {
         StoreOptions {
             on_commit: None,
             max_commit_batch: self.max_commit_batch,
-            max_connections: self.database_connections,
+            max_connections: u32::try_from(self.database_connections).unwrap_or(u32::MAX),
             ..StoreOptions::default()
         }
     }
@@ -107,7 +107,7 @@ impl Settings {
     /// `MYPAY_DATABASE`, `MYPAY_NOTIFY_TIMEOUT_MS`, `MYPAY_NOTIFY_HOSTS`,
     /// `MYPAY_NOTIFY_CONCURRENCY`, `MYPAY_NOTIFY_PER_MERCHANT`, `MYPAY_MAX_CONNECTIONS`,
     /// `MYPAY_MAX_CONNECTIONS_PER_ADDRESS`, `MYPAY_HEADER_TIMEOUT_MS`, `MYPAY_WORKER_THREADS`,
-    /// `MYPAY_LEASE_SECS`.
+    /// `MYPAY_LEASE_SECS`, `MYPAY_DATABASE_CONNECTIONS`.
     pub fn from_env() -> anyhow::Result<Settings> {
         let mut s = Settings::default();
         if let Ok(v) = std::env::var("MYPAY_MODE") {
@@ -138,6 +138,7 @@ impl Settings {
             ("MYPAY_NOTIFY_CONCURRENCY", &mut s.notify_concurrency),
             ("MYPAY_NOTIFY_PER_MERCHANT", &mut s.notify_per_merchant),
             ("MYPAY_MAX_CONNECTIONS", &mut s.max_connections),
+            ("MYPAY_DATABASE_CONNECTIONS", &mut s.database_connections),
             (
                 "MYPAY_MAX_CONNECTIONS_PER_ADDRESS",
                 &mut s.max_connections_per_address,

@@ -129,10 +129,6 @@ impl Leases {
         &self.holder
     }
 
-    pub fn length(&self) -> Duration {
-        self.length
-    }
-
     /// A lease from now (real time: leases measure how long a node has been silent,
     /// which the test clock's jumps have nothing to do with).
     pub fn issue(&self) -> WorkLease {

@@ -250,6 +250,33 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// [`Cluster::order`], booked as answered.
+    async fn booked_order(
+        &self,
+        rng: &mut Rng,
+        m: &Merchant,
+        data: &Value,
+        book: &Mutex<Book>,
+    ) -> Option<Answered> {
+        let order = self.order(rng, m, data, book).await?;
+        book.lock().expect("lock").orders.push(order.clone());
+        Some(order)
+    }
+
+    /// The sandbox's `pay` helper for order `uid`; whether it answered 200.
+    async fn pay(&self, rng: &mut Rng, uid: u64, body: Value) -> bool {
+        self.sandbox(rng, &format!("/sandbox/orders/{uid}/pay"), body)
+            .await
+            .is_some_and(|(status, _)| status == 200)
+    }
+}
+
+/// A test card that is approved without a 3-D Secure step.
+fn card() -> Value {
+    json!({"card_number": "4058650600065507", "expiry": "1022", "cvc": "395"})
+}
+
 fn order_json(m: &Merchant, order_id: &str, cost: i64) -> Value {
     json!({
         "store_uid": m.store_uid,
@@ -281,20 +308,12 @@ async fn client(
             // A card payment, and sometimes refunds of it.
             0..=3 => {
                 let Some(order) = cluster
-                    .order(&mut rng, m, &order_json(m, &order_id, cost), &book)
+                    .booked_order(&mut rng, m, &order_json(m, &order_id, cost), &book)
                     .await
                 else {
                     continue;
                 };
-                book.lock().expect("lock").orders.push(order.clone());
-                let paid = cluster
-                    .sandbox(
-                        &mut rng,
-                        &format!("/sandbox/orders/{}/pay", order.uid),
-                        json!({"card_number": "4058650600065507", "expiry": "1022", "cvc": "395"}),
-                    )
-                    .await;
-                if paid.is_none_or(|(s, _)| s != 200) {
+                if !cluster.pay(&mut rng, order.uid, card()).await {
                     continue;
                 }
                 for _ in 0..rng.below(3) {
@@ -318,18 +337,10 @@ async fn client(
             4..=5 => {
                 let mut data = order_json(m, &order_id, cost);
                 data["creditcard_is_automatic_payment"] = json!("0");
-                let Some(order) = cluster.order(&mut rng, m, &data, &book).await else {
+                let Some(order) = cluster.booked_order(&mut rng, m, &data, &book).await else {
                     continue;
                 };
-                book.lock().expect("lock").orders.push(order.clone());
-                let authorised = cluster
-                    .sandbox(
-                        &mut rng,
-                        &format!("/sandbox/orders/{}/pay", order.uid),
-                        json!({"card_number": "4058650600065507", "expiry": "1022", "cvc": "395"}),
-                    )
-                    .await;
-                if authorised.is_none_or(|(s, _)| s != 200) {
+                if !cluster.pay(&mut rng, order.uid, card()).await {
                     continue;
                 }
                 let part = 1 + rng.below(order.cost as u64) as i64;
@@ -344,20 +355,15 @@ async fn client(
             // A convenience-store code, paid at the counter or left to expire.
             6..=7 => {
                 let Some(order) = cluster
-                    .order(&mut rng, m, &order_json(m, &order_id, cost), &book)
+                    .booked_order(&mut rng, m, &order_json(m, &order_id, cost), &book)
                     .await
                 else {
                     continue;
                 };
-                book.lock().expect("lock").orders.push(order.clone());
                 let issued = cluster
-                    .sandbox(
-                        &mut rng,
-                        &format!("/sandbox/orders/{}/pay", order.uid),
-                        json!({"pfn": "CSTORECODE"}),
-                    )
+                    .pay(&mut rng, order.uid, json!({"pfn": "CSTORECODE"}))
                     .await;
-                if issued.is_some_and(|(s, _)| s == 200) && rng.below(2) == 0 {
+                if issued && rng.below(2) == 0 {
                     let _ = cluster
                         .sandbox(
                             &mut rng,
