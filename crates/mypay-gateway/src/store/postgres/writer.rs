@@ -2,17 +2,22 @@
 //!
 //! A commit with `synchronous_commit` on waits for the server's WAL flush, and one
 //! flush per order would cap a node at the disk's flush rate. Handlers hand their order
-//! to a few writer tasks instead; each takes every order waiting (up to the batch
+//! to the node's writer task instead; it takes every order waiting (up to the batch
 //! limit) and writes them with one multi-row `INSERT`, a statement (and a transaction)
 //! of its own, whatever the batch's size. Each handler is answered only after it
 //! committed.
+//!
+//! One writer, not several: what a statement costs the server apart from its rows (the
+//! executor, the commit, the round trip) is most of an order's cost, and while a batch
+//! waits for its flush the next one grows. Two writers halve the batches; on two cores
+//! `api/orders` fell from about 13,000 to 9,500 a second (`benches/postgres.rs`).
 //!
 //! SPEC §4's rules need no lookup first in the common case: the partial unique indexes
 //! make the insert skip an order whose same request is still unpaid (a retry), or whose
 //! id a strict merchant used (a duplicate). Only orders the insert skipped, and orders of
 //! strict merchants (whose id may have been used by an order from before the merchant
 //! turned strict, which no index covers), are looked up, and decided against what is
-//! stored. Several writers, here and on other nodes, may take the same `order_id` at
+//! stored. The writers of several nodes may take the same `order_id` at
 //! once: whoever commits first wins, and the other's order is decided again.
 
 use crate::store::{
@@ -20,12 +25,7 @@ use crate::store::{
 };
 use sqlx::{PgPool, Row};
 use std::collections::HashMap;
-use std::sync::Arc;
-use tokio::sync::{Mutex, mpsc, oneshot};
-
-/// Writer tasks per node: while one waits for its commit's flush, the next batch fills
-/// and is written by another.
-const WRITERS: usize = 4;
+use tokio::sync::{mpsc, oneshot};
 
 /// Rounds of deciding again for orders whose insert collided with another writer's.
 const ROUNDS: usize = 4;
@@ -47,10 +47,7 @@ impl OrderWriter {
     ) -> OrderWriter {
         let max_batch = max_batch.max(1);
         let (tx, rx) = mpsc::channel(max_batch * 4);
-        let rx = Arc::new(Mutex::new(rx));
-        for _ in 0..WRITERS {
-            tokio::spawn(run(pool.clone(), rx.clone(), max_batch, on_commit.clone()));
-        }
+        tokio::spawn(run(pool, rx, max_batch, on_commit));
         OrderWriter { tx }
     }
 
@@ -66,28 +63,18 @@ impl OrderWriter {
     }
 }
 
-/// One writer: take a batch (the receiver is shared, so the others fill the next one
-/// meanwhile), write it, answer it. Ends when every sender is gone.
+/// The writer: take every order waiting (the next batch fills while this one is
+/// written), write them, answer them. Ends when every sender is gone.
 async fn run(
     pool: PgPool,
-    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
+    mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
     on_commit: Option<CommitObserver>,
 ) {
     loop {
         let mut batch = Vec::with_capacity(max_batch);
-        {
-            let mut rx = rx.lock().await;
-            match rx.recv().await {
-                Some(job) => batch.push(job),
-                None => return,
-            }
-            while batch.len() < max_batch {
-                match rx.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
+        if rx.recv_many(&mut batch, max_batch).await == 0 {
+            return;
         }
         let orders: Vec<&NewOrderRow> = batch.iter().map(|j| &j.order).collect();
         match write_batch(&pool, &orders).await {
@@ -133,14 +120,32 @@ const LATEST: &str = "SELECT k.n, o.uid, o.token, o.request, o.prc
         ORDER BY (orders.prc = '200' AND orders.request = k.request) DESC, uid DESC
         LIMIT 1) o";
 
-const INSERT: &str = "INSERT INTO orders (store_uid, order_id, token, request, pfn, cost,
+/// The insert of new orders; `{arbiter}` is the `ON CONFLICT` target.
+macro_rules! insert_orders {
+    ($arbiter:literal) => {
+        concat!(
+            "INSERT INTO orders (store_uid, order_id, token, request, pfn, cost,
         currency, authorise_only, strict_order_id, prc, created_at, updated_at)
     SELECT s, i, t, r, p, c, cu, a, st, '200', n, n
     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
                 $7::text[], $8::bigint[], $9::bigint[], $10::bigint[])
          AS x(s, i, t, r, p, c, cu, a, st, n)
-    ON CONFLICT DO NOTHING
-    RETURNING uid, token";
+    ON CONFLICT ",
+            $arbiter,
+            " DO NOTHING
+    RETURNING uid, token"
+        )
+    };
+}
+
+/// Orders of merchants that allow `order_id` reuse can collide only on the unpaid
+/// same-request index: naming it spares the server a check of every other unique index
+/// per row.
+const INSERT_REUSABLE: &str =
+    insert_orders!("(store_uid, order_id, md5(request)) WHERE prc = '200'");
+
+/// Strict merchants' orders collide on either index.
+const INSERT_STRICT: &str = insert_orders!("");
 
 struct Stored {
     uid: u64,
@@ -320,30 +325,43 @@ async fn latest(
     Ok(latest)
 }
 
-/// Insert `which` orders of the batch in one statement; the uids of those inserted, by
-/// their (random, unique) tokens.
+/// Insert `which` orders of the batch (one statement for each kind of merchant among
+/// them); the uids of those inserted, by their (random, unique) tokens.
 async fn insert(
     pool: &PgPool,
+    batch: &[&NewOrderRow],
+    which: &[usize],
+) -> StoreResult<HashMap<String, u64>> {
+    let (strict, reusable): (Vec<usize>, Vec<usize>) =
+        which.iter().partition(|&&i| batch[i].strict);
+    let mut inserted = insert_with(pool, INSERT_REUSABLE, batch, &reusable).await?;
+    inserted.extend(insert_with(pool, INSERT_STRICT, batch, &strict).await?);
+    Ok(inserted)
+}
+
+async fn insert_with(
+    pool: &PgPool,
+    statement: &'static str,
     batch: &[&NewOrderRow],
     which: &[usize],
 ) -> StoreResult<HashMap<String, u64>> {
     if which.is_empty() {
         return Ok(HashMap::new());
     }
-    let pick = |f: &dyn Fn(&NewOrderRow) -> String| -> Vec<String> {
+    let texts = |f: &dyn Fn(&NewOrderRow) -> &str| -> Vec<&str> {
         which.iter().map(|&i| f(batch[i])).collect()
     };
     let ints = |f: &dyn Fn(&NewOrderRow) -> i64| -> Vec<i64> {
         which.iter().map(|&i| f(batch[i])).collect()
     };
-    let rows = sqlx::query(INSERT)
-        .bind(pick(&|o| o.store_uid.clone()))
-        .bind(pick(&|o| o.order_id.clone()))
-        .bind(pick(&|o| o.token.clone()))
-        .bind(pick(&|o| o.request_json.clone()))
-        .bind(pick(&|o| o.pfn.to_owned()))
+    let rows = sqlx::query(statement)
+        .bind(texts(&|o| &o.store_uid))
+        .bind(texts(&|o| &o.order_id))
+        .bind(texts(&|o| &o.token))
+        .bind(texts(&|o| &o.request_json))
+        .bind(texts(&|o| o.pfn))
         .bind(ints(&|o| o.cost))
-        .bind(pick(&|o| o.currency.to_owned()))
+        .bind(texts(&|o| o.currency))
         .bind(ints(&|o| i64::from(o.authorise_only)))
         .bind(ints(&|o| i64::from(o.strict)))
         .bind(ints(&|o| micros(o.now)))
