@@ -26,6 +26,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod notify;
 pub mod ops;
+pub mod page_error;
 pub mod paypage;
 pub mod records;
 pub mod sandbox;

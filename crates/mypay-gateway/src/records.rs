@@ -58,15 +58,13 @@ fn retmsg(order: &OrderRow) -> String {
 }
 
 fn actual_cost(order: &OrderRow) -> i64 {
-    match order.prc {
-        Prc::Paid | Prc::Authorised | Prc::Settled | Prc::PaidMismatch => {
-            order.actual_cost.unwrap_or(order.cost)
-        }
+    if crate::ledger::state::shows_amount_paid(order.prc) {
+        order.actual_cost.unwrap_or(order.cost)
+    } else if order.prc == Prc::Failed {
         // The document's recorded cancellation answer keeps the authorised amount.
-        Prc::Failed => order.actual_cost.unwrap_or(0),
-        // The document's recorded capture answer: 247 shows actual_cost 0 until the
-        // batch confirms the amount.
-        _ => 0,
+        order.actual_cost.unwrap_or(0)
+    } else {
+        0
     }
 }
 

@@ -186,6 +186,12 @@ impl Alternating<'_> {
                 false,
             )
             .await;
+            if std::env::var_os("BENCH_SLICES").is_some() {
+                eprintln!(
+                    "  slice: {:.0} req/s",
+                    m.latencies_us.len() as f64 / m.seconds.max(f64::EPSILON)
+                );
+            }
             measured.add(m);
             next = n;
             let (c, _, _) = load(

@@ -10,8 +10,8 @@ use crate::app::AppState;
 use crate::records;
 use crate::service::{self, MoneyError};
 use crate::store::OrderRow;
-use mypay_protocol::Command;
 use mypay_protocol::messages::{RecordResponse, RefundRequest, UidKeyRequest};
+use mypay_protocol::{Command, Prc};
 
 pub async fn capture(state: &AppState, request: &Authenticated) -> Result<Vec<u8>, ApiError> {
     let command = Command::AuthorizedRequestPayment;
@@ -86,7 +86,7 @@ async fn answer(state: &AppState, uid: u64, msg: &str) -> Result<Vec<u8>, ApiErr
         .await
         .map_err(ApiError::internal)?;
     serde_json::to_vec(&RecordResponse {
-        code: "B200".to_owned(),
+        code: Prc::Done.code().to_owned(),
         msg: msg.to_owned(),
         content: records::query_record_with(&order, &reversals),
     })

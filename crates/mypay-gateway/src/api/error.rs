@@ -2,12 +2,13 @@
 //! and nowhere else. `msg` names the field or step that failed; internal errors are logged
 //! and answered with a generic `400` (系統錯誤) that leaks nothing.
 
-use mypay_protocol::Command;
 use mypay_protocol::messages::CodeMsg;
+use mypay_protocol::{Command, Prc};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    pub code: &'static str,
+    /// `100`, `B500` or `400` (附錄二).
+    pub code: Prc,
     pub msg: String,
     /// A sealed field that could not be opened: counted against the sender by the
     /// failure throttle.
@@ -19,9 +20,9 @@ impl ApiError {
     pub fn new(command: Command, msg: impl Into<String>) -> ApiError {
         ApiError {
             code: if command.answers_b_codes() {
-                "B500"
+                Prc::NotDone
             } else {
-                "100"
+                Prc::DataError
             },
             msg: msg.into(),
             unopened: false,
@@ -31,7 +32,7 @@ impl ApiError {
     /// Bad input before the command is known (envelope, credentials): always `100`.
     pub fn envelope(msg: impl Into<String>) -> ApiError {
         ApiError {
-            code: "100",
+            code: Prc::DataError,
             msg: msg.into(),
             unopened: false,
         }
@@ -42,7 +43,7 @@ impl ApiError {
     /// padding oracle that lets a client without the key forge requests.
     pub fn unopened(field: &str) -> ApiError {
         ApiError {
-            code: "100",
+            code: Prc::DataError,
             msg: format!("{field}: cannot be opened with this sender's key"),
             unopened: true,
         }
@@ -58,7 +59,7 @@ impl ApiError {
     /// Too many requests from this sender or address failed to open lately.
     pub fn throttled() -> ApiError {
         ApiError {
-            code: "100",
+            code: Prc::DataError,
             msg: "too many failed requests; try again later".to_owned(),
             unopened: true,
         }
@@ -68,15 +69,20 @@ impl ApiError {
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!(%cause, "internal error answering an API request");
         ApiError {
-            code: "400",
+            code: Prc::SystemError,
             msg: "系統錯誤 (internal error; nothing was changed, please retry)".to_owned(),
             unopened: false,
         }
     }
 
+    /// Whether the gateway failed (nothing changed), rather than the input.
+    pub fn is_internal(&self) -> bool {
+        self.code == Prc::SystemError
+    }
+
     pub fn into_json(self) -> Vec<u8> {
         serde_json::to_vec(&CodeMsg {
-            code: self.code.to_owned(),
+            code: self.code.code().to_owned(),
             msg: self.msg,
         })
         .unwrap_or_else(|_| br#"{"code":"400","msg":"internal error"}"#.to_vec())

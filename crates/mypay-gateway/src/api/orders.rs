@@ -6,8 +6,8 @@ use crate::app::AppState;
 use crate::ledger::order::new_token;
 use crate::ledger::order::{NewOrder, items_from_legacy};
 use crate::store::{Created, NewOrderRow};
-use mypay_protocol::Command;
 use mypay_protocol::messages::{OrderRequest, OrderResponse};
+use mypay_protocol::{Command, Prc};
 
 pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>, ApiError> {
     let command = Command::Orders;
@@ -34,8 +34,8 @@ pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
         }
     };
     let answer = OrderResponse {
-        code: "200".to_owned(),
-        msg: "資料正確".to_owned(),
+        code: Prc::Created.code().to_owned(),
+        msg: Prc::Created.description().to_owned(),
         url: format!(
             "{}/payment/{}.html",
             state.base_url,

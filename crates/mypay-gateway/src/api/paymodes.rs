@@ -4,10 +4,10 @@
 use super::ApiError;
 use super::auth::{Authenticated, parse_data};
 use crate::app::AppState;
-use mypay_protocol::Command;
 use mypay_protocol::lenient::parse_integer;
 use mypay_protocol::messages::{SupportPayModeRequest, SupportPayModeResponse};
 use mypay_protocol::values::Currency;
+use mypay_protocol::{Command, Prc};
 
 pub async fn list(_state: &AppState, request: &Authenticated) -> Result<Vec<u8>, ApiError> {
     let command = Command::PaymentSupportPayMode;
@@ -35,7 +35,7 @@ pub async fn list(_state: &AppState, request: &Authenticated) -> Result<Vec<u8>,
         .map(|t| t.code().to_owned())
         .collect();
     let answer = SupportPayModeResponse {
-        code: "B200".to_owned(),
+        code: Prc::Done.code().to_owned(),
         msg: "執行成功".to_owned(),
         content,
     };

@@ -13,7 +13,7 @@ use crate::records;
 use crate::service::{self, MoneyError};
 use crate::store::{Merchant, OrderRow};
 use mypay_protocol::messages::{RefundRequest, RefundResponse};
-use mypay_protocol::{Command, PaymentTool};
+use mypay_protocol::{Command, PaymentTool, Prc};
 use serde_json::Value;
 
 /// The most rows one multi-row request may carry.
@@ -52,7 +52,7 @@ async fn each_row(
                 answers.push(one.unwrap_or_else(|e| RefundResponse {
                     key: text_field(row, "key"),
                     uid: text_field(row, "uid"),
-                    code: e.code.to_owned(),
+                    code: e.code.code().to_owned(),
                     msg: e.msg,
                     row_data: None,
                 }));
@@ -115,7 +115,7 @@ fn refused(uid: Option<&str>, key: Option<&str>, msg: impl Into<String>) -> Refu
     RefundResponse {
         key: key.unwrap_or_default().trim().to_owned(),
         uid: uid.unwrap_or_default().trim().to_owned(),
-        code: "B500".to_owned(),
+        code: Prc::NotDone.code().to_owned(),
         msg: msg.into(),
         row_data: None,
     }
@@ -123,7 +123,7 @@ fn refused(uid: Option<&str>, key: Option<&str>, msg: impl Into<String>) -> Refu
 
 /// Internal failures stay `400` (nothing changed); refusals become a B500 answer.
 fn refusal_or_internal(e: ApiError, req: &RefundRequest) -> Result<RefundResponse, ApiError> {
-    if e.code == "400" {
+    if e.is_internal() {
         Err(e)
     } else {
         Ok(refused(req.uid.as_deref(), req.key.as_deref(), e.msg))
@@ -196,7 +196,7 @@ async fn refund_one(
     Ok(RefundResponse {
         key: order.token.clone(),
         uid: order.uid.to_string(),
-        code: "B200".to_owned(),
+        code: Prc::Done.code().to_owned(),
         msg: if plan.real_time {
             "執行成功".to_owned()
         } else {
@@ -238,7 +238,7 @@ async fn cancel_one(
     Ok(RefundResponse {
         key: order.token.clone(),
         uid: order.uid.to_string(),
-        code: "B200".to_owned(),
+        code: Prc::Done.code().to_owned(),
         msg: format!(
             "執行成功,已取消 {} 筆退款申請 (共 {total})",
             cancelled.len()

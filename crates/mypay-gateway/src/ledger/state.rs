@@ -194,6 +194,26 @@ pub fn is_refundable(prc: Prc) -> bool {
     REFUNDABLE.contains(&prc)
 }
 
+/// The states in which a query record's `actual_cost` is the amount paid or authorised.
+/// A capture in progress (247) shows 0 until the batch confirms the amount, as the
+/// document's recorded capture answer does.
+pub fn shows_amount_paid(prc: Prc) -> bool {
+    matches!(
+        prc,
+        Prc::Paid | Prc::Authorised | Prc::Settled | Prc::PaidMismatch
+    )
+}
+
+/// Whether an order ended without payment and never will be paid: declined, failed,
+/// abandoned, past its deadline (the PayPage sends the consumer to the merchant's
+/// failure URL).
+pub fn is_unpaid_final(prc: Prc) -> bool {
+    matches!(
+        prc,
+        Prc::Failed | Prc::SystemError | Prc::Abandoned | Prc::Expired
+    )
+}
+
 /// Whether a state counts as money received (for the PayPage result and redirects).
 pub fn is_success(prc: Prc) -> bool {
     matches!(
@@ -205,6 +225,27 @@ pub fn is_success(prc: Prc) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_classifications_agree_with_each_other() {
+        for prc in Prc::ALL {
+            if is_refundable(prc) {
+                assert!(is_success(prc) && shows_amount_paid(prc), "{prc}");
+            }
+            if is_unpaid_final(prc) {
+                assert!(!is_success(prc) && !is_payable(prc), "{prc}");
+                // Only an expired code can still be paid (late, at the counter).
+                let paid_later = Event::ALL
+                    .iter()
+                    .any(|&e| next(prc, e).is_ok_and(is_success));
+                assert_eq!(paid_later, prc == Prc::Expired, "{prc}");
+            }
+            if shows_amount_paid(prc) {
+                assert!(is_success(prc), "{prc}");
+            }
+        }
+        assert!(is_payable(Prc::Created) && !is_success(Prc::Created));
+    }
 
     #[test]
     fn a_created_order_can_be_paid_once() {

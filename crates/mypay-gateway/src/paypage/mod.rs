@@ -19,6 +19,7 @@ use crate::app::AppState;
 use crate::config::Mode;
 use crate::ledger::counter::Issued;
 use crate::ledger::state;
+use crate::page_error::PageError;
 use crate::service::{self, CardForm, CheckoutError, Outcome};
 use crate::store::OrderRow;
 use crate::tickets::Tickets;
@@ -216,26 +217,16 @@ struct LocaleQuery {
     locale: Option<String>,
 }
 
-async fn load(
-    state: &AppState,
-    uid: u64,
-) -> Result<Option<(OrderRow, crate::store::Merchant)>, Response> {
-    let order = match state.store.order(uid).await {
-        Ok(Some(o)) => o,
-        Ok(None) => return Ok(None),
-        Err(e) => {
-            tracing::error!(error = %e, uid, "loading an order for the PayPage");
-            return Err((StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response());
-        }
-    };
-    match state.store.merchant(&order.store_uid).await {
-        Ok(Some(m)) => Ok(Some((order, m))),
-        Ok(None) => Ok(None),
-        Err(e) => {
-            tracing::error!(error = %e, uid, "loading a merchant for the PayPage");
-            Err((StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response())
-        }
-    }
+/// The order a page is about, and its merchant.
+async fn load(state: &AppState, uid: u64) -> Result<(OrderRow, crate::store::Merchant), PageError> {
+    let gone = || PageError::not_found("no such order");
+    let order = state.store.order(uid).await?.ok_or_else(gone)?;
+    let merchant = state
+        .store
+        .merchant(&order.store_uid)
+        .await?
+        .ok_or_else(gone)?;
+    Ok((order, merchant))
 }
 
 /// `GET /payment/<uid>.html`.
@@ -273,11 +264,8 @@ async fn checkout_page(
     status: StatusCode,
 ) -> Response {
     let (order, merchant) = match load(state, uid).await {
-        Ok(Some(x)) => x,
-        Ok(None) => {
-            return visitor.not_found();
-        }
-        Err(r) => return r,
+        Ok(x) => x,
+        Err(e) => return visitor.failed(e),
     };
     if !state::is_payable(order.prc) {
         return result_page(&state.tickets, visitor, &order, &merchant);
@@ -355,10 +343,7 @@ fn result_page(
         Prc::Failed | Prc::SystemError => t.result_failed,
         _ => t.result_other,
     };
-    let finished_failure = matches!(
-        order.prc,
-        Prc::Failed | Prc::SystemError | Prc::Abandoned | Prc::Expired
-    );
+    let finished_failure = state::is_unpaid_final(order.prc);
     let payment = matches!(order.prc, Prc::CvsIssued | Prc::VirtualAccountIssued)
         .then(|| PaymentDetails::of(order, &ticket, visitor.locale))
         .flatten();
@@ -470,10 +455,7 @@ async fn after_payment(
             see_other(format!("/payment/{}/result", state.tickets.ticket(uid)))
         }
         Err(CheckoutError::NotFound) => visitor.not_found(),
-        Err(CheckoutError::Store(e)) => {
-            tracing::error!(error = %e, uid, "PayPage payment");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
+        Err(e @ CheckoutError::Store(_)) => visitor.failed(e.into()),
         Err(e) => {
             let text = error_text(texts(visitor.locale), &e);
             checkout_page(
@@ -534,9 +516,8 @@ async fn wallet_page(
         return visitor.not_found();
     };
     let (order, merchant) = match load(&state, uid).await {
-        Ok(Some(x)) => x,
-        Ok(None) => return visitor.not_found(),
-        Err(r) => return r,
+        Ok(x) => x,
+        Err(e) => return visitor.failed(e),
     };
     let allowed = service::wallet_tools(&merchant.settings, &order);
     let Some(tool) = mypay_protocol::PaymentTool::parse(&pfn).filter(|t| allowed.contains(t))
@@ -557,10 +538,7 @@ async fn wallet_page(
             .render::<qrcode::render::svg::Color>()
             .min_dimensions(200, 200)
             .build(),
-        Err(e) => {
-            tracing::error!(error = %e, uid, "rendering a wallet QR code");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
-        }
+        Err(e) => return visitor.failed(PageError::internal("rendering a wallet QR code", e)),
     };
     let page = WalletPage {
         t: texts(visitor.locale),
@@ -625,19 +603,13 @@ async fn render_otp(
     status: StatusCode,
 ) -> Response {
     let (order, _) = match load(state, uid).await {
-        Ok(Some(x)) => x,
-        Ok(None) => {
-            return visitor.not_found();
-        }
-        Err(r) => return r,
+        Ok(x) => x,
+        Err(e) => return visitor.failed(e),
     };
     let challenge = match state.store.challenge(uid).await {
         Ok(Some(c)) if state::is_payable(order.prc) => c,
         Ok(_) => return see_other(format!("/payment/{}.html", state.tickets.ticket(uid))),
-        Err(e) => {
-            tracing::error!(error = %e, uid, "loading a 3D challenge");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
-        }
+        Err(e) => return visitor.failed(e.into()),
     };
     let page = OtpPage {
         t: texts(visitor.locale),
@@ -678,10 +650,7 @@ async fn otp_submit(
             )
             .await
         }
-        Err(e) => {
-            tracing::error!(error = %e, uid, "3D password");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
+        Err(e) => visitor.failed(e.into()),
     }
 }
 
@@ -695,12 +664,11 @@ async fn result(
         return visitor.not_found();
     };
     match load(&state, uid).await {
-        Ok(Some((order, _))) if state::is_payable(order.prc) => {
+        Ok((order, _)) if state::is_payable(order.prc) => {
             see_other(format!("/payment/{}.html", state.tickets.ticket(uid)))
         }
-        Ok(Some((order, merchant))) => result_page(&state.tickets, visitor, &order, &merchant),
-        Ok(None) => visitor.not_found(),
-        Err(r) => r,
+        Ok((order, merchant)) => result_page(&state.tickets, visitor, &order, &merchant),
+        Err(e) => visitor.failed(e),
     }
 }
 
@@ -712,10 +680,6 @@ async fn abandon(
         Ok(_) | Err(CheckoutError::NotPayable(_)) => {
             see_other(format!("/payment/{}/result", state.tickets.ticket(uid)))
         }
-        Err(CheckoutError::NotFound) => visitor.not_found(),
-        Err(e) => {
-            tracing::error!(error = %e, uid, "abandoning an order");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
+        Err(e) => visitor.failed(e.into()),
     }
 }

@@ -111,6 +111,19 @@ impl Visitor {
         self.message(StatusCode::FORBIDDEN, text)
     }
 
+    /// A page error in the visitor's language; an internal one says only that nothing
+    /// was changed (its cause was logged where it arose).
+    pub(super) fn failed(self, error: PageError) -> Response {
+        match error {
+            PageError::NotFound(_) => self.not_found(),
+            PageError::Refused { status, msg } => self.message(status, msg),
+            PageError::Internal => {
+                let text = texts(self.locale).internal_error.to_owned();
+                self.message(StatusCode::INTERNAL_SERVER_ERROR, text)
+            }
+        }
+    }
+
     pub(super) fn message(self, status: StatusCode, text: String) -> Response {
         let page = MessagePage {
             t: texts(self.locale),

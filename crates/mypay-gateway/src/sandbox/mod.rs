@@ -1,12 +1,13 @@
 //! Sandbox helpers (SPEC §12), mounted only in sandbox mode: plain JSON under
 //! `/sandbox/`, for tests and for merchants' CI. Errors answer a 4xx status with
-//! `{"error": "…"}` (this is our API, not the document's).
+//! `{"error": "…"}` (this is our API, not the document's), a [`PageError`].
 
 pub mod cards;
 
 use crate::app::AppState;
 use crate::clock::taipei;
 use crate::ledger::counter;
+use crate::page_error::PageError;
 use crate::service::{self, CardForm, CheckoutError, Outcome};
 use crate::store::{NoticeFilter, StoreError};
 use axum::body::Bytes;
@@ -36,21 +37,16 @@ pub fn router() -> Router<AppState> {
         .route("/sandbox/notifications/{id}/resend", post(resend))
 }
 
-fn error(status: StatusCode, msg: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": msg.into() }))).into_response()
-}
-
 /// Read a body as JSON or as a form, by its content type; an empty body is an empty
 /// object. A body of any other (or no) content type is refused naming the content type,
-/// never guessed at. The error is the reply itself.
-#[allow(clippy::result_large_err)]
+/// never guessed at.
 fn read_body<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<T, Response> {
+) -> Result<T, PageError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return serde_json::from_str("{}")
-            .map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()));
+            .map_err(|e| PageError::bad_request(format!("body: {e}")));
     }
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -59,21 +55,20 @@ fn read_body<T: serde::de::DeserializeOwned>(
         .to_ascii_lowercase();
     let media = content_type.split(';').next().unwrap_or("").trim();
     if media == "application/json" || media.ends_with("+json") {
-        serde_json::from_slice(body)
-            .map_err(|e| error(StatusCode::BAD_REQUEST, format!("body: {e}")))
+        serde_json::from_slice(body).map_err(|e| PageError::bad_request(format!("body: {e}")))
     } else if media == "application/x-www-form-urlencoded" {
         let map: serde_json::Map<String, Value> = form_urlencoded::parse(body)
             .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
             .collect();
         serde_json::from_value(Value::Object(map))
-            .map_err(|e| error(StatusCode::BAD_REQUEST, format!("body: {e}")))
+            .map_err(|e| PageError::bad_request(format!("body: {e}")))
     } else {
         let got = if media.is_empty() {
             "none".to_owned()
         } else {
             format!("{media:?}")
         };
-        Err(error(
+        Err(PageError::refused(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!(
                 "content-type: send application/json or application/x-www-form-urlencoded (got {got})"
@@ -82,11 +77,20 @@ fn read_body<T: serde::de::DeserializeOwned>(
     }
 }
 
-async fn order_state(state: &AppState, uid: u64, outcome: Outcome) -> Response {
-    match state.store.order(uid).await {
-        Ok(Some(order)) => {
+/// The order's state after a helper's step, or the step's error.
+async fn order_state(
+    state: &AppState,
+    uid: u64,
+    outcome: Result<Outcome, CheckoutError>,
+) -> Result<Response, PageError> {
+    let outcome = outcome.map_err(|e| match e {
+        CheckoutError::NotFound => no_order(uid),
+        other => PageError::from(other),
+    })?;
+    match state.store.order(uid).await? {
+        Some(order) => {
             let record = crate::records::query_record(&order);
-            Json(json!({
+            Ok(Json(json!({
                 "uid": uid,
                 "prc": order.prc.code(),
                 "retmsg": record.retmsg,
@@ -97,37 +101,14 @@ async fn order_state(state: &AppState, uid: u64, outcome: Outcome) -> Response {
                 "result_content": record.result_content,
                 "bank_id": record.bank_id,
             }))
-            .into_response()
+            .into_response())
         }
-        Ok(None) => error(StatusCode::NOT_FOUND, format!("uid: no order {uid}")),
-        Err(e) => internal(e),
+        None => Err(no_order(uid)),
     }
 }
 
-/// An internal failure: logged, answered without its text (it may name storage).
-fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "sandbox helper");
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal error; nothing was changed",
-    )
-}
-
-fn checkout_error(uid: u64, e: CheckoutError) -> Response {
-    if let CheckoutError::Store(e) = &e {
-        return internal(e);
-    }
-    let status = match &e {
-        CheckoutError::NotFound => StatusCode::NOT_FOUND,
-        CheckoutError::NotPayable(_) | CheckoutError::ChargeInProgress => StatusCode::CONFLICT,
-        CheckoutError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    let msg = match e {
-        CheckoutError::NotFound => format!("uid: no order {uid}"),
-        other => other.to_string(),
-    };
-    error(status, msg)
+fn no_order(uid: u64) -> PageError {
+    PageError::not_found(format!("uid: no order {uid}"))
 }
 
 async fn pay(
@@ -135,11 +116,8 @@ async fn pay(
     Path(uid): Path<u64>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let form: CardForm = match read_body(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+) -> Result<Response, PageError> {
+    let form: CardForm = read_body(&headers, &body)?;
     // The tool decides the flow: a code or account, a wallet, an application, or a card.
     let tool = form.pfn.as_deref().and_then(PaymentTool::parse);
     let outcome = match (tool, form.pfn.as_deref()) {
@@ -166,10 +144,7 @@ async fn pay(
         }
         _ => service::pay_card(&state, uid, &form).await,
     };
-    match outcome {
-        Ok(outcome) => order_state(&state, uid, outcome).await,
-        Err(e) => checkout_error(uid, e),
-    }
+    order_state(&state, uid, outcome).await
 }
 
 #[derive(Deserialize)]
@@ -186,24 +161,20 @@ async fn review(
     Path(uid): Path<u64>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let form: Review = match read_body(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    match service::review(&state, uid, form.approve.unwrap_or(true), None).await {
-        Ok(outcome) => order_state(&state, uid, outcome).await,
-        Err(e) => checkout_error(uid, e),
-    }
+) -> Result<Response, PageError> {
+    let form: Review = read_body(&headers, &body)?;
+    let outcome = service::review(&state, uid, form.approve.unwrap_or(true), None).await;
+    order_state(&state, uid, outcome).await
 }
 
 /// `POST /sandbox/orders/{uid}/settle`: the acquirer's reconciliation settles a paid
 /// order (`600`, with `appropriation_date`).
-async fn settle(State(state): State<AppState>, Path(uid): Path<u64>) -> Response {
-    match service::settle_order(&state, uid).await {
-        Ok(outcome) => order_state(&state, uid, outcome).await,
-        Err(e) => checkout_error(uid, e),
-    }
+async fn settle(
+    State(state): State<AppState>,
+    Path(uid): Path<u64>,
+) -> Result<Response, PageError> {
+    let outcome = service::settle_order(&state, uid).await;
+    order_state(&state, uid, outcome).await
 }
 
 #[derive(Deserialize)]
@@ -220,22 +191,18 @@ async fn offline_payment(
     Path(uid): Path<u64>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let form: OfflinePayment = match read_body(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    match service::pay_later_paid(&state, uid, form.amount).await {
-        Ok(outcome) => order_state(&state, uid, outcome).await,
-        Err(e) => checkout_error(uid, e),
-    }
+) -> Result<Response, PageError> {
+    let form: OfflinePayment = read_body(&headers, &body)?;
+    let outcome = service::pay_later_paid(&state, uid, form.amount).await;
+    order_state(&state, uid, outcome).await
 }
 
-async fn abandon(State(state): State<AppState>, Path(uid): Path<u64>) -> Response {
-    match service::abandon(&state, uid).await {
-        Ok(outcome) => order_state(&state, uid, outcome).await,
-        Err(e) => checkout_error(uid, e),
-    }
+async fn abandon(
+    State(state): State<AppState>,
+    Path(uid): Path<u64>,
+) -> Result<Response, PageError> {
+    let outcome = service::abandon(&state, uid).await;
+    order_state(&state, uid, outcome).await
 }
 
 fn clock_json(state: &AppState) -> Value {
@@ -257,52 +224,40 @@ struct Advance {
     seconds: i64,
 }
 
-async fn advance(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let req: Advance = match read_body(&headers, &body) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+async fn advance(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let req: Advance = read_body(&headers, &body)?;
     // The clock is the installation's: start from the stored one (another node may have
     // moved it), move it there, and follow.
-    if let Err(e) = crate::app::follow_stored_clock(&state).await {
-        return internal(e);
-    }
+    crate::app::follow_stored_clock(&state).await?;
     // Counted from before the clock moves: the worker may make an attempt that falls due
     // as soon as it does, before the drain below begins.
     let attempts_before = state.deliveries.attempts_recorded();
     let Some(by) = state.clock.step(req.seconds) else {
-        return error(
-            StatusCode::BAD_REQUEST,
+        return Err(PageError::bad_request(
             "seconds: must be a whole number ≥ 0, and the clock at most 100 years ahead",
-        );
+        ));
     };
     // Stored before anything runs at the new time: a restart, and every other node,
     // continues from here.
-    let offset = match state
+    let offset = state
         .store
         .advance_clock(by, state.clock.offset_micros())
-        .await
-    {
-        Ok(o) => o,
-        Err(e) => return internal(e),
-    };
+        .await?;
     state.clock.restore(offset, i64::MIN);
-    if let Err(e) = state
+    state
         .store
         .save_clock_state(offset, state.clock.now().as_microsecond())
-        .await
-    {
-        return internal(e);
-    }
-    let timers = match run_everything_due(&state).await {
-        Ok(ran) => ran,
-        Err(e) => return internal(e),
-    };
+        .await?;
+    let timers = run_everything_due(&state).await?;
     let attempts = state.deliveries.attempts_recorded() - attempts_before;
     let mut out = clock_json(&state);
     out["timers_run"] = json!(timers);
     out["notice_attempts"] = json!(attempts);
-    Json(out).into_response()
+    Ok(Json(out).into_response())
 }
 
 /// Run every timer and make every notice attempt due now, on this node or another, and
@@ -333,21 +288,18 @@ struct NoticeQuery {
     uid: Option<u64>,
 }
 
-async fn notifications(State(state): State<AppState>, Query(q): Query<NoticeQuery>) -> Response {
+async fn notifications(
+    State(state): State<AppState>,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, PageError> {
     let filter = NoticeFilter {
         store_uid: q.store_uid,
         uid: q.uid,
     };
-    let notices = match state.store.notices(&filter).await {
-        Ok(n) => n,
-        Err(e) => return internal(e),
-    };
+    let notices = state.store.notices(&filter).await?;
     let mut out = Vec::with_capacity(notices.len());
     for n in notices {
-        let attempts = match state.store.notice_attempts(n.id).await {
-            Ok(a) => a,
-            Err(e) => return internal(e),
-        };
+        let attempts = state.store.notice_attempts(n.id).await?;
         let mut v = serde_json::to_value(&n).unwrap_or(Value::Null);
         v["fields"] = serde_json::to_value(mypay_protocol::notice::TransactionNotice::from_form(
             n.body.as_bytes(),
@@ -356,18 +308,17 @@ async fn notifications(State(state): State<AppState>, Query(q): Query<NoticeQuer
         v["attempt_log"] = serde_json::to_value(attempts).unwrap_or(Value::Null);
         out.push(v);
     }
-    Json(json!({ "notifications": out })).into_response()
+    Ok(Json(json!({ "notifications": out })).into_response())
 }
 
 /// One extra attempt, now, to the merchant's current URL for the notice's kind. It never
 /// shortens what is left of the notice's schedule; its success ends it.
-async fn resend(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
-    match state.deliveries.resend(id).await {
-        Ok(Some(acknowledged)) => {
-            Json(json!({ "resent": id, "notice_attempts": 1, "acknowledged": acknowledged }))
-                .into_response()
-        }
-        Ok(None) => error(StatusCode::NOT_FOUND, format!("id: no notification {id}")),
-        Err(e) => internal(e),
+async fn resend(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Response, PageError> {
+    match state.deliveries.resend(id).await? {
+        Some(acknowledged) => Ok(Json(
+            json!({ "resent": id, "notice_attempts": 1, "acknowledged": acknowledged }),
+        )
+        .into_response()),
+        None => Err(PageError::not_found(format!("id: no notification {id}"))),
     }
 }

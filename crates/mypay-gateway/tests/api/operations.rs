@@ -3,8 +3,9 @@
 use crate::helpers::{fresh_database, spawn_app, spawn_app_with, start_time};
 use mypay_gateway::clock::Clock;
 use mypay_gateway::store::DatabaseUrl;
+use serde_json::json;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -97,58 +98,75 @@ async fn metrics_count_commands_by_code_and_show_the_backlog() {
     app.finish().await;
 }
 
-/// A TCP relay to the database that can be frozen: connections stay open, nothing
-/// passes (a database host that stopped answering, not one that refuses).
-async fn relay(to: std::net::SocketAddr, frozen: Arc<AtomicBool>) -> u16 {
+/// What a [`relay`] does with the bytes: pass them, hold them (a database host that
+/// stopped answering), or cut every connection and refuse new ones (one that went away).
+const OPEN: u8 = 0;
+const FROZEN: u8 = 1;
+const CUT: u8 = 2;
+
+/// A TCP relay to the database, told what to do by `mode`.
+async fn relay(to: std::net::SocketAddr, mode: Arc<AtomicU8>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
-            let frozen = frozen.clone();
+            if mode.load(Ordering::Acquire) == CUT {
+                continue;
+            }
+            let mode = mode.clone();
             tokio::spawn(async move {
                 let Ok(server) = TcpStream::connect(to).await else {
                     return;
                 };
-                let (mut cr, mut cw) = client.into_split();
-                let (mut sr, mut sw) = server.into_split();
-                let f1 = frozen.clone();
-                let up = async move {
-                    let mut buf = vec![0u8; 16 * 1024];
-                    loop {
-                        use tokio::io::AsyncReadExt;
-                        let n = match cr.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => n,
-                        };
-                        while f1.load(Ordering::Acquire) {
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                        }
-                        if sw.write_all(&buf[..n]).await.is_err() {
-                            return;
-                        }
-                    }
-                };
-                let down = async move {
-                    let mut buf = vec![0u8; 16 * 1024];
-                    loop {
-                        use tokio::io::AsyncReadExt;
-                        let n = match sr.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => n,
-                        };
-                        while frozen.load(Ordering::Acquire) {
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                        }
-                        if cw.write_all(&buf[..n]).await.is_err() {
-                            return;
-                        }
-                    }
-                };
-                tokio::join!(up, down);
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                tokio::join!(pass(cr, sw, mode.clone()), pass(sr, cw, mode));
             });
         }
     });
     port
+}
+
+/// One direction of a relayed connection; ends (closing its side) when cut.
+async fn pass(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mode: Arc<AtomicU8>,
+) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        loop {
+            match mode.load(Ordering::Acquire) {
+                FROZEN => tokio::time::sleep(Duration::from_millis(20)).await,
+                CUT => return,
+                _ => break,
+            }
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The database URL `url` reached through a relay, and the relay's mode.
+async fn relayed(url: &str) -> (DatabaseUrl, Arc<AtomicU8>) {
+    let mut parsed = url::Url::parse(url).expect("url");
+    let target: std::net::SocketAddr = format!(
+        "{}:{}",
+        parsed.host_str().expect("host"),
+        parsed.port().expect("port")
+    )
+    .parse()
+    .expect("address");
+    let mode = Arc::new(AtomicU8::new(OPEN));
+    let port = relay(target, mode.clone()).await;
+    parsed.set_port(Some(port)).expect("port");
+    (parsed.as_str().parse().expect("url"), mode)
 }
 
 #[tokio::test]
@@ -159,23 +177,8 @@ async fn readiness_fails_within_seconds_when_the_database_stops_answering() {
         eprintln!("readiness: runs on PostgreSQL (MYPAY_TEST_POSTGRES)");
         return;
     };
-    let mut parsed = url::Url::parse(&url).expect("url");
-    let target: std::net::SocketAddr = format!(
-        "{}:{}",
-        parsed.host_str().expect("host"),
-        parsed.port().expect("port")
-    )
-    .parse()
-    .expect("address");
-    let frozen = Arc::new(AtomicBool::new(false));
-    let port = relay(target, frozen.clone()).await;
-    parsed.set_port(Some(port)).expect("port");
-    let app = spawn_app_with(
-        parsed.as_str().parse().expect("url"),
-        Clock::frozen(start_time()),
-        |_| {},
-    )
-    .await;
+    let (relayed, mode) = relayed(&url).await;
+    let app = spawn_app_with(relayed, Clock::frozen(start_time()), |_| {}).await;
     let ready = |app: &crate::helpers::TestApp| {
         app.http
             .get(format!("{}/readyz", app.base))
@@ -183,7 +186,7 @@ async fn readiness_fails_within_seconds_when_the_database_stops_answering() {
             .send()
     };
     assert_eq!(ready(&app).await.expect("readyz").status(), 200);
-    frozen.store(true, Ordering::Release);
+    mode.store(FROZEN, Ordering::Release);
     let asked = Instant::now();
     let answer = ready(&app).await.expect("an answer, not a hang");
     assert_eq!(answer.status(), 503);
@@ -192,6 +195,70 @@ async fn readiness_fails_within_seconds_when_the_database_stops_answering() {
         "{:?}",
         asked.elapsed()
     );
-    frozen.store(false, Ordering::Release);
+    mode.store(OPEN, Ordering::Release);
+    app.finish().await;
+}
+
+/// A database that went away: every surface answers at once that nothing was changed,
+/// and none shows what failed inside (driver, address, table, file).
+#[tokio::test]
+async fn a_lost_database_shows_no_storage_text_on_any_surface() {
+    let DatabaseUrl::Postgres(url) = fresh_database() else {
+        eprintln!("lost database: runs on PostgreSQL (MYPAY_TEST_POSTGRES)");
+        return;
+    };
+    let (relayed, mode) = relayed(&url).await;
+    let app = spawn_app_with(relayed, Clock::frozen(start_time()), |_| {}).await;
+    let (uid, key) = app.sample_order("LOST-1", 300).await;
+    let page = format!("{}/payment/{}.html", app.base, app.ticket(uid));
+    let shown = app.http.get(&page).send().await.expect("page");
+    assert_eq!(shown.status(), 200);
+    mode.store(CUT, Ordering::Release);
+
+    let leaks = |text: &str| {
+        let lower = text.to_lowercase();
+        [
+            "sqlx",
+            "postgres",
+            "pool",
+            "connection",
+            "127.0.0.1",
+            "orders",
+            "relation",
+            "i/o",
+            "io error",
+        ]
+        .into_iter()
+        .filter(|w| lower.contains(w))
+        .map(str::to_owned)
+        .collect::<Vec<_>>()
+    };
+    let page_answer = app.http.get(&page).send().await.expect("page answers");
+    assert_eq!(page_answer.status(), 500);
+    let body = page_answer.text().await.expect("body");
+    assert!(body.contains("未做任何變更"), "{body}");
+    assert_eq!(leaks(&body), Vec::<String>::new(), "{body}");
+
+    let (status, helper) = app
+        .sandbox(
+            &format!("/sandbox/orders/{uid}/pay"),
+            json!({"card_number": "4111111111111111", "expiry": "1230", "cvc": "123"}),
+        )
+        .await;
+    assert_eq!(status, 500, "{helper}");
+    assert_eq!(helper["error"], "internal error; nothing was changed");
+
+    let query = app.query(uid, &key).await;
+    assert_eq!(query["code"], "400", "{query}");
+    let text = query.to_string();
+    assert_eq!(leaks(&text), Vec::<String>::new(), "{text}");
+
+    mode.store(OPEN, Ordering::Release);
+    let back = crate::helpers::eventually("the database is back", || async {
+        let q = app.query(uid, &key).await;
+        (q["prc"] == "200").then_some(q)
+    })
+    .await;
+    assert_eq!(back["order_id"], "LOST-1");
     app.finish().await;
 }
