@@ -1,10 +1,11 @@
 //! The PostgreSQL backend: one database, any number of gateway nodes.
 //!
 //! * Durability is the server's: `synchronous_commit` on means an answered order is on
-//!   the server's disk. New orders are batched ([`writer`]): a few writer tasks each
-//!   commit every order waiting in one transaction of three statements.
-//! * `order_id` reuse (SPEC §4) is decided by two partial unique indexes, so two nodes
-//!   taking the same request at once give one transaction.
+//!   the server's disk. New orders are batched ([`writer`]): the node's writer task
+//!   commits every order waiting with one multi-row insert.
+//! * `order_id` reuse (SPEC §4) is decided by two unique indexes (one unpaid order per
+//!   request; a strict merchant's ids once), so two nodes taking the same request at
+//!   once give one transaction.
 //! * Background work (notices, timers) is leased row by row: claimed with
 //!   `FOR UPDATE SKIP LOCKED`, held until a real-time expiry, given back at shutdown.
 //! * Nodes wake each other with `NOTIFY mypay_work` when they write due work or move the
