@@ -13,7 +13,8 @@
 //!    over the three.
 //!
 //! Settings: `BENCH_SECONDS` (12 per load), `BENCH_ROUNDS` (4), `BENCH_CONNECTIONS` (64),
-//! `BENCH_GATEWAY` (another binary). Every load stops by itself.
+//! `BENCH_GATEWAY` (another binary), `BENCH_SLICES` (set: print each slice's rate, to see
+//! a load's drift). Every load stops by itself.
 
 mod common;
 

@@ -8,7 +8,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -150,7 +150,10 @@ const CODES: [&str; 12] = [
 /// back is cheaper than threading it through every command.)
 pub fn answer_code(json: &[u8]) -> &'static str {
     const KEY: &[u8] = b"\"code\":\"";
-    let Some(at) = memchr::memmem::find(json, KEY) else {
+    // Built once: building a searcher costs more than most searches.
+    static FINDER: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(KEY));
+    let Some(at) = FINDER.find(json) else {
         return "none";
     };
     let rest = &json[at + KEY.len()..];

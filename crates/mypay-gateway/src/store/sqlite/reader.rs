@@ -10,7 +10,11 @@ use super::direct;
 use crate::store::{OrderRow, StoreError};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
+
+/// The read, made once: the statement cache is keyed by its text.
+static BY_UID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {} FROM orders WHERE uid = ?", OrderRow::COLUMNS));
 
 #[derive(Clone)]
 pub(super) struct OrderReader {
@@ -45,8 +49,7 @@ impl OrderReader {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
             });
-        let sql = format!("SELECT {} FROM orders WHERE uid = ?", OrderRow::COLUMNS);
-        let mut statement = conn.prepare_cached(&sql)?;
+        let mut statement = conn.prepare_cached(&BY_UID)?;
         let mut rows = statement.query([uid])?;
         rows.next()?.map(OrderRow::from_row).transpose()
     }
