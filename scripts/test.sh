@@ -37,6 +37,8 @@ cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 
 # Unit tests, the black-box API tests (they run the sample clients too), the SDK: on
 # SQLite, then the black-box tests again on PostgreSQL.
+# The first pass is SQLite's, whatever the caller's environment names.
+unset MYPAY_TEST_POSTGRES MYPAY_TEST_PGDATA MYPAY_TEST_PGBIN
 cargo test --workspace --locked
 
 eval "$(scripts/pg-cluster.sh start)"
