@@ -12,6 +12,7 @@
 mod database_url;
 mod model;
 mod postgres;
+mod shared;
 mod sqlite;
 mod storage;
 

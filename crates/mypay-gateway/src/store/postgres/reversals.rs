@@ -6,6 +6,7 @@
 
 use super::notices::insert_notice;
 use super::{PgStore, signal};
+use crate::store::shared;
 use crate::store::storage::{RefundEffectsFn, RefundNoticeFn, Reversals};
 use crate::store::{
     NewReversal, ReversalRow, StoreError, StoreResult, micros, refund_queue_move, refundable_states,
@@ -183,27 +184,11 @@ impl Reversals for PgStore {
     }
 
     async fn reversal(&self, id: u64) -> StoreResult<Option<ReversalRow>> {
-        let sql = format!(
-            "SELECT {} FROM reversals WHERE id = $1",
-            ReversalRow::COLUMNS
-        );
-        let row = sqlx::query(&sql)
-            .bind(id as i64)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(ReversalRow::from_row).transpose()
+        shared::reversal(&self.pool, id).await
     }
 
     /// The refunds and cancellations of an order, oldest first.
     async fn reversals(&self, uid: u64) -> StoreResult<Vec<ReversalRow>> {
-        let sql = format!(
-            "SELECT {} FROM reversals WHERE uid = $1 ORDER BY id",
-            ReversalRow::COLUMNS
-        );
-        let rows = sqlx::query(&sql)
-            .bind(uid as i64)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(ReversalRow::from_row).collect()
+        shared::reversals(&self.pool, uid).await
     }
 }

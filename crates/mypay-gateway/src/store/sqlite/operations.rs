@@ -1,10 +1,10 @@
 //! Health, backlog and totals of the SQLite backend.
 
 use super::{MIGRATOR, SqliteStore};
+use crate::store::shared;
 use crate::store::storage::Operations;
-use crate::store::{Backlog, StoreError, StoreResult, Totals, micros};
+use crate::store::{Backlog, StoreError, StoreResult, Totals};
 use jiff::Timestamp;
-use sqlx::Row;
 
 #[async_trait::async_trait]
 impl Operations for SqliteStore {
@@ -35,44 +35,10 @@ impl Operations for SqliteStore {
     }
 
     async fn backlog(&self, now: Timestamp) -> StoreResult<Backlog> {
-        let row = sqlx::query(
-            "SELECT
-                 (SELECT COUNT(*) FROM notices WHERE status = 'pending' AND next_attempt_at <= ?1),
-                 (SELECT MIN(next_attempt_at) FROM notices WHERE status = 'pending' AND next_attempt_at <= ?1),
-                 (SELECT COUNT(*) FROM timers WHERE done_at IS NULL AND due_at <= ?1),
-                 (SELECT MIN(due_at) FROM timers WHERE done_at IS NULL AND due_at <= ?1)",
-        )
-        .bind(micros(now))
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(Backlog::from_parts(
-            now,
-            row.try_get(0)?,
-            row.try_get(1)?,
-            row.try_get(2)?,
-            row.try_get(3)?,
-        ))
+        shared::backlog(&self.pool, now).await
     }
 
     async fn totals(&self) -> StoreResult<Totals> {
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM orders), (SELECT COUNT(*) FROM notices),
-                 (SELECT COUNT(*) FROM notice_attempts), (SELECT COUNT(*) FROM timers),
-                 (SELECT COUNT(*) FROM timers WHERE done_at IS NULL),
-                 (SELECT COUNT(*) FROM reversals), (SELECT COUNT(*) FROM emails),
-                 (SELECT COUNT(*) FROM challenges)",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(Totals {
-            orders: row.try_get(0)?,
-            notices: row.try_get(1)?,
-            notice_attempts: row.try_get(2)?,
-            timers: row.try_get(3)?,
-            timers_open: row.try_get(4)?,
-            reversals: row.try_get(5)?,
-            emails: row.try_get(6)?,
-            challenges: row.try_get(7)?,
-        })
+        shared::totals(&self.pool).await
     }
 }
