@@ -2,6 +2,7 @@
 
 use super::SqliteStore;
 use crate::ledger::merchant::MerchantSettings;
+use crate::store::shared;
 use crate::store::storage::Merchants;
 use crate::store::{
     Credential, CredentialOwner, KEY_OVERLAP_DAYS, Merchant, MerchantSummary, StoreError,
@@ -120,33 +121,8 @@ impl Merchants for SqliteStore {
         Ok(())
     }
 
-    /// Every merchant with its name and when each of its keys still valid at `now`
-    /// expires (never the keys themselves).
     async fn merchant_summaries(&self, now: Timestamp) -> StoreResult<Vec<MerchantSummary>> {
-        let rows = sqlx::query("SELECT store_uid, settings FROM merchants ORDER BY store_uid")
-            .fetch_all(&self.pool)
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let store_uid: String = r.try_get("store_uid")?;
-            let settings: String = r.try_get("settings")?;
-            let name = serde_json::from_str::<MerchantSettings>(&settings)
-                .map(|s| s.name)
-                .unwrap_or_default();
-            let keys_valid_until = self
-                .credentials(CredentialOwner::Store, &store_uid)
-                .await?
-                .into_iter()
-                .filter(|c| c.valid_from <= now && now < c.valid_until)
-                .map(|c| c.valid_until.to_string())
-                .collect();
-            out.push(MerchantSummary {
-                store_uid,
-                name,
-                keys_valid_until,
-            });
-        }
-        Ok(out)
+        shared::On(&self.pool).merchant_summaries(now).await
     }
 
     async fn save_settings(&self, store_uid: &str, settings: &MerchantSettings) -> StoreResult<()> {
@@ -164,31 +140,12 @@ impl Merchants for SqliteStore {
         Ok(())
     }
 
-    /// Every key of `owner_uid`, past and future ones too, newest first: whether one is
-    /// valid depends on the clock at the moment of use.
     async fn credentials(
         &self,
         owner: CredentialOwner,
         owner_uid: &str,
     ) -> StoreResult<Vec<Credential>> {
-        let rows = sqlx::query(
-            "SELECT secret, valid_from, valid_until FROM credentials
-             WHERE owner_kind = ? AND owner_uid = ?
-             ORDER BY valid_from DESC",
-        )
-        .bind(owner.as_str())
-        .bind(owner_uid)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(Credential {
-                    secret: r.try_get("secret")?,
-                    valid_from: crate::store::timestamp(r.try_get("valid_from")?),
-                    valid_until: crate::store::timestamp(r.try_get("valid_until")?),
-                })
-            })
-            .collect()
+        shared::On(&self.pool).credentials(owner, owner_uid).await
     }
 }
 

@@ -35,10 +35,10 @@ impl Operations for SqliteStore {
     }
 
     async fn backlog(&self, now: Timestamp) -> StoreResult<Backlog> {
-        shared::backlog(&self.pool, now).await
+        shared::On(&self.pool).backlog(now).await
     }
 
     async fn totals(&self) -> StoreResult<Totals> {
-        shared::totals(&self.pool).await
+        shared::On(&self.pool).totals().await
     }
 }

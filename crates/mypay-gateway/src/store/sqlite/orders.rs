@@ -7,6 +7,7 @@
 use super::SqliteStore;
 use super::notices::insert_notice;
 use super::reversals::insert_reversal;
+use crate::store::shared;
 use crate::store::storage::{Orders, Timers};
 use crate::store::{
     Challenge, Created, NewOrderRow, OrderEvent, OrderRow, STALE_CHARGE_CLAIM, StoreError,
@@ -164,58 +165,16 @@ impl Orders for SqliteStore {
     }
 
     async fn put_challenge(&self, c: &Challenge, now: Timestamp) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO challenges (uid, pfn, cardno, card_type, issuing_bank, issuing_bank_uid, password, answer, failures, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
-             ON CONFLICT (uid) DO UPDATE SET pfn = excluded.pfn, cardno = excluded.cardno,
-                 card_type = excluded.card_type, issuing_bank = excluded.issuing_bank,
-                 issuing_bank_uid = excluded.issuing_bank_uid, password = excluded.password,
-                 answer = excluded.answer, failures = 0, created_at = excluded.created_at",
-        )
-        .bind(c.uid as i64)
-        .bind(&c.pfn)
-        .bind(&c.cardno)
-        .bind(c.card_type)
-        .bind(&c.issuing_bank)
-        .bind(&c.issuing_bank_uid)
-        .bind(&c.password)
-        .bind(&c.answer)
-        .bind(micros(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        shared::On(&self.pool).put_challenge(c, now).await
     }
 
     async fn challenge(&self, uid: u64) -> StoreResult<Option<Challenge>> {
-        let row = sqlx::query("SELECT * FROM challenges WHERE uid = ?")
-            .bind(uid as i64)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| {
-            Ok(Challenge {
-                uid,
-                pfn: r.try_get("pfn")?,
-                cardno: r.try_get("cardno")?,
-                card_type: r.try_get("card_type")?,
-                issuing_bank: r.try_get("issuing_bank")?,
-                issuing_bank_uid: r.try_get("issuing_bank_uid")?,
-                password: r.try_get("password")?,
-                answer: r.try_get("answer")?,
-                failures: r.try_get("failures")?,
-            })
-        })
-        .transpose()
+        shared::On(&self.pool).challenge(uid).await
     }
 
     /// Count a wrong 3D password; returns the failures so far.
     async fn fail_challenge(&self, uid: u64) -> StoreResult<i64> {
-        let failures: Option<i64> = sqlx::query_scalar(
-            "UPDATE challenges SET failures = failures + 1 WHERE uid = ? RETURNING failures",
-        )
-        .bind(uid as i64)
-        .fetch_optional(&self.pool)
-        .await?;
-        failures.ok_or(StoreError::NotFound)
+        shared::On(&self.pool).fail_challenge(uid).await
     }
     /// Claim order `uid`, still in state `prc`, for the payment attempt `attempt`: true
     /// when this attempt may ask the acquirer, false when another attempt holds the order

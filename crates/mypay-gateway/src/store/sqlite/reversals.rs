@@ -178,11 +178,11 @@ impl Reversals for SqliteStore {
     }
 
     async fn reversal(&self, id: u64) -> StoreResult<Option<ReversalRow>> {
-        shared::reversal(&self.pool, id).await
+        shared::On(&self.pool).reversal(id).await
     }
 
     /// The refunds and cancellations of an order, oldest first.
     async fn reversals(&self, uid: u64) -> StoreResult<Vec<ReversalRow>> {
-        shared::reversals(&self.pool, uid).await
+        shared::On(&self.pool).reversals(uid).await
     }
 }
