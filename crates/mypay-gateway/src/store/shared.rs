@@ -3,7 +3,8 @@
 //! the databases (writes, leases, locking) stays in each backend.
 
 use super::model::{
-    Backlog, Challenge, Columns, Credential, CredentialOwner, MerchantSummary, ReversalRow, Totals,
+    Backlog, Challenge, Columns, Credential, CredentialOwner, MerchantSummary, NoticeAttempt,
+    ReversalRow, Totals,
 };
 use super::{StoreError, StoreResult, micros, timestamp};
 use crate::ledger::merchant::MerchantSettings;
@@ -105,6 +106,58 @@ where
             });
         }
         Ok(out)
+    }
+
+    /// The attempts made of a notice, first first.
+    pub(super) async fn notice_attempts(&self, notice_id: i64) -> StoreResult<Vec<NoticeAttempt>> {
+        let rows = sqlx::query(
+            "SELECT attempt, at, http_status, reply, elapsed_ms, outcome, trigger, url
+             FROM notice_attempts WHERE notice_id = $1 ORDER BY attempt",
+        )
+        .bind(notice_id)
+        .fetch_all(self.0)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(NoticeAttempt {
+                    attempt: r.int(0)?,
+                    at: timestamp(r.int(1)?).to_string(),
+                    http_status: r.opt_int(2)?,
+                    reply: r.text(3)?,
+                    elapsed_ms: r.int(4)?,
+                    outcome: r.text(5)?,
+                    trigger: r.text(6)?,
+                    url: r.text(7)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Put an e-mail in the outbox.
+    pub(super) async fn queue_email(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO emails (to_addr, subject, body, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(to)
+        .bind(subject)
+        .bind(body)
+        .bind(micros(at))
+        .execute(self.0)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn email_count(&self) -> StoreResult<i64> {
+        sqlx::query("SELECT COUNT(*) FROM emails")
+            .fetch_one(self.0)
+            .await?
+            .int(0)
     }
 
     /// Keep the 3-D Secure step of order `c.uid` (a new one replaces the old).

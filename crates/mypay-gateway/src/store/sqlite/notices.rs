@@ -3,13 +3,13 @@
 //! attempt ([`NoticeLedger`]).
 
 use super::{SqliteStore, blocking};
+use crate::store::shared;
 use crate::store::storage::Notices;
 use crate::store::{
     AttemptRecord, NOTICE_SELECT, NewNotice, NoticeAttempt, NoticeClaim, NoticeFilter, NoticeRow,
-    StoreError, StoreResult, Trigger, WorkLease, micros, timestamp,
+    StoreError, StoreResult, Trigger, WorkLease, micros,
 };
 use jiff::Timestamp;
-use sqlx::Row;
 use std::path::Path;
 
 /// Dedicated connections for finding due notices and recording attempts, in batches: the
@@ -298,26 +298,7 @@ impl Notices for SqliteStore {
     }
 
     async fn notice_attempts(&self, notice_id: i64) -> StoreResult<Vec<NoticeAttempt>> {
-        let rows = sqlx::query(
-            "SELECT attempt, at, http_status, reply, elapsed_ms, outcome, trigger, url FROM notice_attempts WHERE notice_id = ? ORDER BY attempt",
-        )
-        .bind(notice_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(NoticeAttempt {
-                    attempt: r.try_get("attempt")?,
-                    at: timestamp(r.try_get("at")?).to_string(),
-                    http_status: r.try_get("http_status")?,
-                    reply: r.try_get("reply")?,
-                    elapsed_ms: r.try_get("elapsed_ms")?,
-                    outcome: r.try_get("outcome")?,
-                    trigger: r.try_get("trigger")?,
-                    url: r.try_get("url")?,
-                })
-            })
-            .collect()
+        shared::On(&self.pool).notice_attempts(notice_id).await
     }
 
     /// Send a notice once more, now: one extra attempt beyond those already made.
@@ -340,19 +321,12 @@ impl Notices for SqliteStore {
         body: &str,
         at: Timestamp,
     ) -> StoreResult<()> {
-        sqlx::query("INSERT INTO emails (to_addr, subject, body, created_at) VALUES (?, ?, ?, ?)")
-            .bind(to)
-            .bind(subject)
-            .bind(body)
-            .bind(micros(at))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        shared::On(&self.pool)
+            .queue_email(to, subject, body, at)
+            .await
     }
 
     async fn email_count(&self) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM emails")
-            .fetch_one(&self.pool)
-            .await?)
+        shared::On(&self.pool).email_count().await
     }
 }
