@@ -220,7 +220,7 @@ impl Cluster {
     }
 
     /// An order, retried on other nodes while unanswered (the same request: a retry
-    /// of an order that was stored is that order).
+    /// of an order that was stored is that order), booked as answered.
     async fn order(
         &self,
         rng: &mut Rng,
@@ -232,13 +232,15 @@ impl Cluster {
             match self.api(rng, m, "api/orders", data).await {
                 Some(answer) => {
                     assert_eq!(answer["code"], "200", "{answer}");
-                    return Some(Answered {
+                    let order = Answered {
                         uid: answer["uid"].as_u64().expect("uid"),
                         key: answer["key"].as_str().expect("key").to_owned(),
                         store_uid: m.store_uid.clone(),
                         order_id: data["order_id"].as_str().expect("id").to_owned(),
                         cost: data["cost"].as_str().expect("cost").parse().expect("cost"),
-                    });
+                    };
+                    book.lock().expect("lock").orders.push(order.clone());
+                    return Some(order);
                 }
                 None => {
                     book.lock().expect("lock").unanswered += 1;
@@ -247,21 +249,6 @@ impl Cluster {
             }
         }
         None
-    }
-}
-
-impl Cluster {
-    /// [`Cluster::order`], booked as answered.
-    async fn booked_order(
-        &self,
-        rng: &mut Rng,
-        m: &Merchant,
-        data: &Value,
-        book: &Mutex<Book>,
-    ) -> Option<Answered> {
-        let order = self.order(rng, m, data, book).await?;
-        book.lock().expect("lock").orders.push(order.clone());
-        Some(order)
     }
 
     /// The sandbox's `pay` helper for order `uid`; whether it answered 200.
@@ -308,7 +295,7 @@ async fn client(
             // A card payment, and sometimes refunds of it.
             0..=3 => {
                 let Some(order) = cluster
-                    .booked_order(&mut rng, m, &order_json(m, &order_id, cost), &book)
+                    .order(&mut rng, m, &order_json(m, &order_id, cost), &book)
                     .await
                 else {
                     continue;
@@ -337,7 +324,7 @@ async fn client(
             4..=5 => {
                 let mut data = order_json(m, &order_id, cost);
                 data["creditcard_is_automatic_payment"] = json!("0");
-                let Some(order) = cluster.booked_order(&mut rng, m, &data, &book).await else {
+                let Some(order) = cluster.order(&mut rng, m, &data, &book).await else {
                     continue;
                 };
                 if !cluster.pay(&mut rng, order.uid, card()).await {
@@ -355,7 +342,7 @@ async fn client(
             // A convenience-store code, paid at the counter or left to expire.
             6..=7 => {
                 let Some(order) = cluster
-                    .booked_order(&mut rng, m, &order_json(m, &order_id, cost), &book)
+                    .order(&mut rng, m, &order_json(m, &order_id, cost), &book)
                     .await
                 else {
                     continue;

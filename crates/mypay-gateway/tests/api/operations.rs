@@ -153,9 +153,15 @@ async fn pass(
     }
 }
 
-/// The database URL `url` reached through a relay, and the relay's mode.
-async fn relayed(url: &str) -> (DatabaseUrl, Arc<AtomicU8>) {
-    let mut parsed = url::Url::parse(url).expect("url");
+/// A gateway on a fresh PostgreSQL database reached through a relay, and the relay's
+/// mode; `None` on SQLite (a file cannot stop answering while the process holds it open:
+/// these tests run in the suite's PostgreSQL pass, scripts/test.sh).
+async fn relayed_app(test: &str) -> Option<(crate::helpers::TestApp, Arc<AtomicU8>)> {
+    let DatabaseUrl::Postgres(url) = fresh_database() else {
+        eprintln!("{test}: runs on PostgreSQL (MYPAY_TEST_POSTGRES)");
+        return None;
+    };
+    let mut parsed = url::Url::parse(&url).expect("url");
     let target: std::net::SocketAddr = format!(
         "{}:{}",
         parsed.host_str().expect("host"),
@@ -166,19 +172,16 @@ async fn relayed(url: &str) -> (DatabaseUrl, Arc<AtomicU8>) {
     let mode = Arc::new(AtomicU8::new(OPEN));
     let port = relay(target, mode.clone()).await;
     parsed.set_port(Some(port)).expect("port");
-    (parsed.as_str().parse().expect("url"), mode)
+    let database = parsed.as_str().parse().expect("url");
+    let app = spawn_app_with(database, Clock::frozen(start_time()), |_| {}).await;
+    Some((app, mode))
 }
 
 #[tokio::test]
 async fn readiness_fails_within_seconds_when_the_database_stops_answering() {
-    let DatabaseUrl::Postgres(url) = fresh_database() else {
-        // A SQLite file cannot stop answering while the process holds it open; this
-        // test runs in the suite's PostgreSQL pass (scripts/test.sh).
-        eprintln!("readiness: runs on PostgreSQL (MYPAY_TEST_POSTGRES)");
+    let Some((app, mode)) = relayed_app("readiness").await else {
         return;
     };
-    let (relayed, mode) = relayed(&url).await;
-    let app = spawn_app_with(relayed, Clock::frozen(start_time()), |_| {}).await;
     let ready = |app: &crate::helpers::TestApp| {
         app.http
             .get(format!("{}/readyz", app.base))
@@ -203,12 +206,9 @@ async fn readiness_fails_within_seconds_when_the_database_stops_answering() {
 /// and none shows what failed inside (driver, address, table, file).
 #[tokio::test]
 async fn a_lost_database_shows_no_storage_text_on_any_surface() {
-    let DatabaseUrl::Postgres(url) = fresh_database() else {
-        eprintln!("lost database: runs on PostgreSQL (MYPAY_TEST_POSTGRES)");
+    let Some((app, mode)) = relayed_app("lost database").await else {
         return;
     };
-    let (relayed, mode) = relayed(&url).await;
-    let app = spawn_app_with(relayed, Clock::frozen(start_time()), |_| {}).await;
     let (uid, key) = app.sample_order("LOST-1", 300).await;
     let page = format!("{}/payment/{}.html", app.base, app.ticket(uid));
     let shown = app.http.get(&page).send().await.expect("page");
