@@ -33,21 +33,9 @@ pub enum Route {
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/init", post(init).get(not_a_post))
-        .route("/api/agent", post(agent).get(not_a_post))
-        .route("/api/open", post(open).get(not_a_post))
-}
-
-/// A browser or a misconfigured client that GETs an API path: the document's `100`,
-/// saying what to send instead.
-async fn not_a_post() -> Response {
-    json_response(
-        ApiError::envelope(
-            "request: send a POST with a form (or JSON) of store_uid, service and encry_data; \
-             this path takes no GET",
-        )
-        .into_json(),
-    )
+        .route("/api/init", post(init).get(init))
+        .route("/api/agent", post(agent).get(agent))
+        .route("/api/open", post(open).get(open))
 }
 
 async fn init(State(state): State<AppState>, request: Request) -> Response {
@@ -75,13 +63,15 @@ async fn handle(state: AppState, route: Route, request: Request) -> Response {
     let id = crate::ops::request_id(&state, request.headers());
     let span = tracing::info_span!("request", id = %id);
     let path = request.uri().clone();
+    let method = request.method().clone();
+    let peer = crate::serve::peer(request.extensions()).map(|a| a.ip());
     let (command, json) =
         tracing::Instrument::instrument(answer(&state, route, request), span.clone()).await;
     let elapsed = started.elapsed();
     state
         .metrics
         .answered(command, crate::metrics::answer_code(&json), elapsed);
-    span.in_scope(|| crate::ops::log_access("POST", path.path(), 200, elapsed, None));
+    span.in_scope(|| crate::ops::log_access(method.as_str(), path.path(), 200, elapsed, peer));
     let mut response = json_response(json);
     crate::ops::set_request_id(&mut response, &id);
     response
@@ -91,6 +81,15 @@ async fn handle(state: AppState, route: Route, request: Request) -> Response {
 async fn answer(state: &AppState, route: Route, request: Request) -> (&'static str, Vec<u8>) {
     let mut command = "unopened";
     let (parts, body) = request.into_parts();
+    // A browser or a misconfigured client that GETs an API path: the document's `100`,
+    // saying what to send instead.
+    if parts.method != axum::http::Method::POST {
+        let e = ApiError::envelope(
+            "request: send a POST with a form (or JSON) of store_uid, service and encry_data; \
+             this path takes no GET",
+        );
+        return (command, e.into_json());
+    }
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)

@@ -21,6 +21,8 @@ async fn a_get_on_an_api_path_answers_100_saying_to_post_a_form() {
             "application/json; charset=utf-8"
         );
         assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        // Answered like any API request: with a request id (and an access-log line).
+        assert!(response.headers().contains_key("x-request-id"), "{path}");
         let answer: Value = response.json().await.expect("json");
         assert_eq!(answer["code"], "100", "{answer}");
         assert!(
