@@ -204,9 +204,9 @@ pub fn shows_amount_paid(prc: Prc) -> bool {
     )
 }
 
-/// Whether an order ended without payment and never will be paid: declined, failed,
-/// abandoned, past its deadline (the PayPage sends the consumer to the merchant's
-/// failure URL).
+/// Whether an order ended unpaid: declined, failed, abandoned, past its deadline (the
+/// PayPage sends the consumer to the merchant's failure URL). Only a code paid at the
+/// counter after its deadline still arrives, as 290.
 pub fn is_unpaid_final(prc: Prc) -> bool {
     matches!(
         prc,
