@@ -123,6 +123,18 @@ pub mod taipei {
         t.to_zoned(zone()).strftime("%Y%m%d%H%M%S").to_string()
     }
 
+    /// The business date of `t`.
+    pub fn date(t: Timestamp) -> jiff::civil::Date {
+        t.to_zoned(zone()).date()
+    }
+
+    /// 00:00 in Taipei on `date` (the start of that business day).
+    pub fn start_of(date: jiff::civil::Date) -> Timestamp {
+        date.to_zoned(zone())
+            .map(|z| z.timestamp())
+            .unwrap_or(Timestamp::MAX)
+    }
+
     /// `YYYYMMDD`.
     pub fn date8(t: Timestamp) -> String {
         t.to_zoned(zone()).strftime("%Y%m%d").to_string()

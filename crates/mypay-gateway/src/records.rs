@@ -71,6 +71,7 @@ fn actual_cost(order: &OrderRow) -> i64 {
 pub fn query_record(order: &OrderRow) -> QueryRecord {
     let mut req = request(order);
     let supplier = text(&order.supplier_code);
+    let payment_name = payment_name(order, &req);
     QueryRecord {
         key: order.token.clone(),
         prc: order.prc.code().to_owned(),
@@ -131,9 +132,31 @@ pub fn query_record(order: &OrderRow) -> QueryRecord {
         invoice_tax_amount: "0".to_owned(),
         invoice_order_detail: "[]".to_owned(),
         invoice_ratetype: 1,
-        group_id: text(&req.group_id),
+        group_id: order
+            .group_id
+            .clone()
+            .unwrap_or_else(|| text(&req.group_id)),
+        store_group_id: if order.group_id.is_some() {
+            text(&req.group_id)
+        } else {
+            String::new()
+        },
+        nois: order.nois.map(|n| n.to_string()).unwrap_or_default(),
+        payment_name,
         ..QueryRecord::default()
     }
+}
+
+/// 定期定額式扣款名稱: a recurring transaction is named after the order's first item.
+fn payment_name(order: &OrderRow, req: &OrderEcho) -> String {
+    if order.group_id.is_none() {
+        return String::new();
+    }
+    req.items
+        .as_ref()
+        .and_then(|items| items.first())
+        .map(|item| item.name.clone())
+        .unwrap_or_default()
 }
 
 /// The query record with the order's refunds (`refund_order`) and cancelled
@@ -195,9 +218,12 @@ pub fn refund_row(order: &OrderRow, refund: &ReversalRow) -> RefundRow {
         actual_currency: order.currency.clone(),
         retmsg: refund.retmsg.clone(),
         pfn: pfn(order),
-        payment_name: String::new(),
-        nois: String::new(),
-        group_id: text(&req.group_id),
+        payment_name: payment_name(order, &req),
+        nois: order.nois.map(|n| n.to_string()).unwrap_or_default(),
+        group_id: order
+            .group_id
+            .clone()
+            .unwrap_or_else(|| text(&req.group_id)),
         refund_type: refund.refund_type,
         expected_refund_date: refund.expected_refund_date.clone(),
         echo_0: text(&req.echo_0),

@@ -229,7 +229,9 @@ impl Preselection {
 
     pub fn allows(self, tool: PaymentTool) -> bool {
         match self {
-            Preselection::All => true,
+            // Recurring billing needs terms an order for any tool does not carry: it is
+            // offered only when the order names it.
+            Preselection::All => tool.family() != ToolFamily::Recurring,
             Preselection::MobilePay => tool.is_mobile_pay(),
             Preselection::Tool(t) => t == tool,
         }

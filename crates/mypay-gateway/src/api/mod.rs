@@ -10,6 +10,7 @@ mod orders;
 pub use crate::ledger::order::new_token;
 mod paymodes;
 mod query;
+mod recurring;
 mod refunds;
 pub mod throttle;
 
@@ -192,6 +193,7 @@ async fn dispatch(state: &AppState, request: auth::Authenticated) -> Result<Vec<
         Command::RefundCancel => Box::pin(refunds::cancel(state, request)).await,
         Command::AuthorizedRequestPayment => Box::pin(authorisation::capture(state, request)).await,
         Command::CancelAuthorization => Box::pin(authorisation::cancel(state, request)).await,
+        Command::DisableDirectDebit => Box::pin(recurring::disable(state, request)).await,
         other => Err(ApiError::new(
             command,
             format!("cmd {} is not supported by this gateway yet", other.cmd()),

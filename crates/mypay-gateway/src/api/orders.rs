@@ -13,7 +13,7 @@ pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
     let command = Command::Orders;
     // The validated order is handed to the writer before the first await, so this
     // future does not carry it (or the parsed request) while the commit is awaited.
-    let new = validate(request)?;
+    let new = validate(request, state.clock.now())?;
     let order_id = new.order_id.clone();
     let pending = state.store.create_order(NewOrderRow::new(
         new,
@@ -48,7 +48,7 @@ pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
 }
 
 /// Parse and validate the request into an order for the merchant it authenticated as.
-fn validate(request: &Authenticated) -> Result<NewOrder, ApiError> {
+fn validate(request: &Authenticated, now: jiff::Timestamp) -> Result<NewOrder, ApiError> {
     let command = Command::Orders;
     let mut order: OrderRequest = parse_data(command, &request.data)?;
     if order.items.is_none() && order.item.is_some() {
@@ -61,6 +61,7 @@ fn validate(request: &Authenticated) -> Result<NewOrder, ApiError> {
         &request.merchant.store_uid,
         order,
         &request.merchant.settings,
+        crate::clock::taipei::date(now),
     )
     .map_err(|e| ApiError::new(command, e.to_string()))
 }

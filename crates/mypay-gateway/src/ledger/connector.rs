@@ -18,6 +18,20 @@ pub struct CardCharge<'a> {
     pub today_year_month: (i32, u32),
 }
 
+/// A charge of a card the acquirer keeps (recurring billing): no consumer present.
+pub struct StoredCardCharge<'a> {
+    pub uid: u64,
+    /// The idempotency key of this charge: asked again after a crash, the acquirer
+    /// answers what it answered, and charges once.
+    pub attempt: &'a str,
+    pub tool: PaymentTool,
+    pub amount: i64,
+    /// The acquirer's token for the card.
+    pub token: &'a str,
+    /// Sandbox: this charge was asked to decline (`/sandbox/recurring/…/next-charge`).
+    pub forced_decline: bool,
+}
+
 /// What an acquirer answers to a card charge.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CardAnswer {
@@ -46,6 +60,16 @@ pub trait CardAcquirer: Send + Sync {
     /// Ask for one charge. The order has been claimed for this attempt before: two
     /// submissions racing never both get here.
     fn charge<'a>(&'a self, charge: &'a CardCharge<'a>) -> Answering<'a>;
+
+    /// Check a card for later charges without its consumer (a recurring series bound
+    /// for a later first date): approved, declined, or a 3-D Secure step first.
+    fn verify<'a>(&'a self, charge: &'a CardCharge<'a>) -> Answering<'a>;
+
+    /// Keep `card` for later charges: the acquirer's token for it, never the card.
+    fn store_card(&self, card: &CardInput) -> String;
+
+    /// Charge a card kept with [`CardAcquirer::store_card`].
+    fn charge_stored<'a>(&'a self, charge: &'a StoredCardCharge<'a>) -> Answering<'a>;
 
     /// The upstream's approval code for order `uid` when it confirms a payment outside
     /// a charge's answer: a pending charge it later confirmed, an e-wallet payment it

@@ -83,6 +83,13 @@ pub struct MerchantSettings {
     pub notice_retry: RetrySchedule,
     #[serde(default)]
     pub contact_email: Option<String>,
+    /// Days after a failed recurring charge until its one retry (the document: 3).
+    #[serde(default = "default_recurring_retry_days")]
+    pub recurring_retry_days: i64,
+}
+
+fn default_recurring_retry_days() -> i64 {
+    3
 }
 
 impl MerchantSettings {
@@ -109,19 +116,18 @@ impl MerchantSettings {
             strict_order_id: false,
             notice_retry: RetrySchedule::default(),
             contact_email: Some("tech@example.com".to_owned()),
+            recurring_retry_days: default_recurring_retry_days(),
         }
     }
 
-    /// The merchant's setting for `tool`, if enabled and a tool this gateway can take.
+    /// The merchant's setting for `tool`, if enabled.
     pub fn tool(&self, tool: PaymentTool) -> Option<&ToolSetting> {
         self.usable().find(|t| t.tool == tool)
     }
 
-    /// The enabled tools this gateway can take: a merchant's settings may name a tool
-    /// whose flow is not built yet (recurring billing), which must be neither listed nor
-    /// accepted.
+    /// The enabled tools.
     pub fn usable(&self) -> impl Iterator<Item = &ToolSetting> {
-        self.tools.iter().filter(|t| gateway_takes(t.tool))
+        self.tools.iter()
     }
 
     /// The enabled tools whose limits admit `amount`, in 附錄一 order.
@@ -135,16 +141,6 @@ impl MerchantSettings {
         tools.dedup();
         tools
     }
-}
-
-/// Whether this gateway can take payments with `tool` yet. Recurring billing
-/// (DIRECTDEBIT, DIRECTDEBIT_ABROAD) has no PayPage flow yet: an order for it could never
-/// be paid.
-pub fn gateway_takes(tool: PaymentTool) -> bool {
-    !matches!(
-        tool,
-        PaymentTool::DirectDebit | PaymentTool::DirectDebitAbroad
-    )
 }
 
 /// Convenience stores cap a code at 20,000 and take at least 30 (ibon/FamiPort practice);

@@ -9,6 +9,7 @@ pub mod merchant;
 pub mod notify_url;
 pub mod order;
 pub mod plans;
+pub mod recurring;
 pub mod reversal;
 pub mod state;
 pub mod timers;

@@ -44,10 +44,13 @@ pub struct NewOrder {
 
 impl NewOrder {
     /// Validate `req` for the merchant `store_uid` (the one the credentials named).
+    /// `today` is the business date (Asia/Taipei) on the gateway's clock, for the
+    /// first charge date of a recurring order.
     pub fn parse(
         store_uid: &str,
         mut req: OrderRequest,
         settings: &MerchantSettings,
+        today: jiff::civil::Date,
     ) -> Result<NewOrder, OrderRefused> {
         if let Some(inner) = req.store_uid.as_deref()
             && inner != store_uid
@@ -162,6 +165,8 @@ impl NewOrder {
             }
         }
 
+        check_recurring(&req, preselection, today)?;
+
         // 『交易類型』: 1 online (the consumer pays), 2 in person (the merchant enters the
         // consumer's wallet code). Offline wallet tools exist only in person.
         let in_person = match req.transaction_type {
@@ -273,17 +278,54 @@ impl NewOrder {
     }
 }
 
+/// Recurring billing (SPEC §9) needs DIRECTDEBIT or DIRECTDEBIT_ABROAD and valid terms;
+/// recurring fields on any other order are refused rather than ignored, and a bound
+/// e-wallet cannot start a series (the document's FAQ).
+fn check_recurring(
+    req: &OrderRequest,
+    preselection: Preselection,
+    today: jiff::civil::Date,
+) -> Result<(), OrderRefused> {
+    let recurring = matches!(
+        preselection,
+        Preselection::Tool(PaymentTool::DirectDebit | PaymentTool::DirectDebitAbroad)
+    );
+    if !recurring {
+        if req.regular.as_deref().is_some_and(|r| !r.trim().is_empty()) {
+            return Err(refuse(
+                "regular",
+                "recurring billing needs pfn DIRECTDEBIT or DIRECTDEBIT_ABROAD",
+            ));
+        }
+        return Ok(());
+    }
+    if req.enable_ewallet == Some(1)
+        || req
+            .virtual_pan
+            .as_deref()
+            .is_some_and(|v| !v.trim().is_empty())
+    {
+        return Err(refuse(
+            "enable_ewallet",
+            "a bound e-wallet card cannot start recurring billing (電子錢包不可用於定期定額)",
+        ));
+    }
+    crate::ledger::recurring::parse_terms(
+        req.regular.as_deref(),
+        req.regular_total.as_deref(),
+        req.regular_first_charge_date.as_deref(),
+        req.group_id.as_deref(),
+        today,
+    )
+    .map(|_| ())
+    .map_err(|(field, problem)| refuse(field, problem))
+}
+
 fn check_tool(
     tool: PaymentTool,
     cost: i64,
     settings: &MerchantSettings,
 ) -> Result<(), OrderRefused> {
-    if !crate::ledger::merchant::gateway_takes(tool) {
-        return Err(refuse(
-            "pfn",
-            format!("{} is not supported by this gateway yet", tool.code()),
-        ));
-    }
     let Some(setting) = settings.tool(tool) else {
         return Err(refuse(
             "pfn",
@@ -441,6 +483,10 @@ mod tests {
         MerchantSettings::sandbox_defaults("test")
     }
 
+    fn today() -> jiff::civil::Date {
+        jiff::civil::date(2027, 1, 31)
+    }
+
     fn request(json: &str) -> OrderRequest {
         serde_json::from_str(json).expect("json")
     }
@@ -449,7 +495,8 @@ mod tests {
 
     #[test]
     fn the_documents_sample_is_a_valid_order() {
-        let order = NewOrder::parse("289151880002", request(SAMPLE), &settings()).expect("valid");
+        let order =
+            NewOrder::parse("289151880002", request(SAMPLE), &settings(), today()).expect("valid");
         assert_eq!(order.cost, 10);
         assert_eq!(order.preselection, Preselection::All);
     }
@@ -457,8 +504,8 @@ mod tests {
     #[test]
     fn a_wrong_sum_names_cost() {
         let json = SAMPLE.replace(r#""cost":"10","user_id""#, r#""cost":"11","user_id""#);
-        let err =
-            NewOrder::parse("289151880002", request(&json), &settings()).expect_err("refused");
+        let err = NewOrder::parse("289151880002", request(&json), &settings(), today())
+            .expect_err("refused");
         assert_eq!(err.field, "cost");
     }
 
@@ -469,7 +516,7 @@ mod tests {
                 r#""cost":"10","user_id""#,
                 &format!(r#""cost":"8","discount":"{d}","user_id""#),
             );
-            NewOrder::parse("289151880002", request(&json), &settings()).expect("valid");
+            NewOrder::parse("289151880002", request(&json), &settings(), today()).expect("valid");
         }
     }
 
@@ -479,8 +526,8 @@ mod tests {
             r#""amount":"1","total":"10""#,
             r#""amount":"2","total":"10""#,
         );
-        let err =
-            NewOrder::parse("289151880002", request(&json), &settings()).expect_err("refused");
+        let err = NewOrder::parse("289151880002", request(&json), &settings(), today())
+            .expect_err("refused");
         assert_eq!(err.field, "items[0].total");
     }
 
@@ -490,8 +537,8 @@ mod tests {
             r#""cost":"10","amount":"1","total":"10""#,
             r#""cost":"999999999999","amount":"999999999999","total":"1""#,
         );
-        let err =
-            NewOrder::parse("289151880002", request(&json), &settings()).expect_err("refused");
+        let err = NewOrder::parse("289151880002", request(&json), &settings(), today())
+            .expect_err("refused");
         assert_eq!(err.field, "items[0].total");
     }
 
@@ -499,14 +546,14 @@ mod tests {
     fn a_bad_ip_or_long_order_id_is_refused() {
         let json = SAMPLE.replace("127.0.0.1", "999.1.1.1");
         assert_eq!(
-            NewOrder::parse("289151880002", request(&json), &settings())
+            NewOrder::parse("289151880002", request(&json), &settings(), today())
                 .expect_err("ip")
                 .field,
             "ip"
         );
         let json = SAMPLE.replace("1234567890", &"x".repeat(51));
         assert_eq!(
-            NewOrder::parse("289151880002", request(&json), &settings())
+            NewOrder::parse("289151880002", request(&json), &settings(), today())
                 .expect_err("id")
                 .field,
             "order_id"
@@ -517,12 +564,12 @@ mod tests {
     fn a_tool_outside_its_limits_is_refused() {
         // A CVS code takes at least 30 in the sandbox.
         let json = SAMPLE.replace(r#""pfn":"0""#, r#""pfn":"CSTORECODE""#);
-        let err =
-            NewOrder::parse("289151880002", request(&json), &settings()).expect_err("refused");
+        let err = NewOrder::parse("289151880002", request(&json), &settings(), today())
+            .expect_err("refused");
         assert_eq!(err.field, "pfn");
         let json = SAMPLE.replace(r#""pfn":"0""#, r#""pfn":"BITCOIN""#);
         assert_eq!(
-            NewOrder::parse("289151880002", request(&json), &settings())
+            NewOrder::parse("289151880002", request(&json), &settings(), today())
                 .expect_err("pfn")
                 .field,
             "pfn"
@@ -531,7 +578,8 @@ mod tests {
 
     #[test]
     fn another_merchants_store_uid_is_refused() {
-        let err = NewOrder::parse("111", request(SAMPLE), &settings()).expect_err("refused");
+        let err =
+            NewOrder::parse("111", request(SAMPLE), &settings(), today()).expect_err("refused");
         assert_eq!(err.field, "store_uid");
     }
 

@@ -60,6 +60,11 @@ pub enum Event {
     CashReceived,
     /// The acquirer's reconciliation settled a paid order (結帳完成): it will be paid out.
     Settled,
+    /// The consumer bound a card to a recurring series whose first charge is on a later
+    /// date (訂單綁定).
+    RecurringCardBound,
+    /// The scheduler charged the bound card for period 1.
+    BoundCardCharged { paid: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -118,6 +123,9 @@ pub fn next(from: Prc, event: Event) -> Result<Prc, TransitionRefused> {
         (Prc::CardlessReview, Reviewed { approved: false }) => Prc::Failed,
         (Prc::Created, CashReceived) => Prc::Paid,
         (Prc::Paid, Settled) => Prc::Settled,
+        (Prc::Created, RecurringCardBound) => Prc::CardlessBound,
+        (Prc::CardlessBound, BoundCardCharged { paid: true }) => Prc::Paid,
+        (Prc::CardlessBound, BoundCardCharged { paid: false }) => Prc::Failed,
         // Paid after the deadline: money arrived, but not as agreed (附錄二 380 → 290).
         (Prc::Expired, PaidLater { .. }) => Prc::PaidMismatch,
         (from, event) => return Err(TransitionRefused { from, event }),
@@ -158,6 +166,9 @@ impl Event {
         Event::PostPayCaptured,
         Event::CashReceived,
         Event::Settled,
+        Event::RecurringCardBound,
+        Event::BoundCardCharged { paid: true },
+        Event::BoundCardCharged { paid: false },
     ];
 }
 

@@ -13,15 +13,19 @@ pub enum TimerKind {
     CaptureBatch,
     /// A queued refund completes at the nightly batch (the timer's `uid` is the refund's).
     RefundBatch,
+    /// A recurring series charges a period (the timer's `uid` is the series', its
+    /// payload `period:attempt`).
+    RecurringCharge,
 }
 
 impl TimerKind {
-    pub const ALL: [TimerKind; 5] = [
+    pub const ALL: [TimerKind; 6] = [
         TimerKind::ResolvePending,
         TimerKind::PaymentDeadline,
         TimerKind::Review,
         TimerKind::CaptureBatch,
         TimerKind::RefundBatch,
+        TimerKind::RecurringCharge,
     ];
 
     /// The stored name (unchanged since the first schema).
@@ -32,6 +36,7 @@ impl TimerKind {
             TimerKind::Review => "application_review",
             TimerKind::CaptureBatch => "capture_batch",
             TimerKind::RefundBatch => "refund_batch",
+            TimerKind::RecurringCharge => "recurring_charge",
         }
     }
 

@@ -37,8 +37,12 @@ pub fn project(order: &OrderRow, t: &Transition) -> OrderRow {
         bank_id,
         installment,
         redeem,
-        appropriation_date
+        appropriation_date,
+        group_id
     );
+    if f.nois.is_some() {
+        after.nois = f.nois;
+    }
     if let Some(tt) = f.trans_type {
         after.trans_type = tt;
     }

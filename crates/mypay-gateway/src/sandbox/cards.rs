@@ -14,7 +14,8 @@
 //! `5204247750001471` is listed by the document as both a success and a failure card; it
 //! succeeds here.
 
-use crate::ledger::connector::{Answering, CardAcquirer, CardAnswer, CardCharge};
+use crate::ledger::card::CardInput;
+use crate::ledger::connector::{Answering, CardAcquirer, CardAnswer, CardCharge, StoredCardCharge};
 
 pub const DECLINED_CARD: &str = "4000000000000002";
 pub const UNAVAILABLE_CARD: &str = "4000000000000010";
@@ -143,8 +144,82 @@ impl CardAcquirer for TestCardAcquirer {
         Box::pin(std::future::ready(self.answer(charge)))
     }
 
+    fn verify<'a>(&'a self, charge: &'a CardCharge<'a>) -> Answering<'a> {
+        // A check answers like a charge (the test cards' rules, 3-D Secure included),
+        // without its money.
+        Box::pin(std::future::ready(self.answer(charge)))
+    }
+
+    fn store_card(&self, card: &CardInput) -> String {
+        // The simulated acquirer keeps nothing but how the card behaves, in the token
+        // itself: a stored card never needs its number again.
+        let behaviour = match card.pan() {
+            DECLINED_CARD | PENDING_THEN_FAILED_CARD => StoredBehaviour::Declines,
+            UNAVAILABLE_CARD => StoredBehaviour::Unavailable,
+            _ => StoredBehaviour::Approves,
+        };
+        format!(
+            "sbx_{}_{}",
+            behaviour.as_str(),
+            crate::ledger::order::new_token()
+        )
+    }
+
+    fn charge_stored<'a>(&'a self, charge: &'a StoredCardCharge<'a>) -> Answering<'a> {
+        let behaviour = charge
+            .token
+            .strip_prefix("sbx_")
+            .and_then(|rest| rest.split('_').next())
+            .and_then(StoredBehaviour::parse);
+        let answer = match (charge.forced_decline, behaviour) {
+            (true, _) => CardAnswer::Declined {
+                reason: "發卡行拒絕交易".into(),
+            },
+            (false, Some(StoredBehaviour::Approves)) => CardAnswer::Approved {
+                acode: auth_code(charge.uid),
+            },
+            (false, Some(StoredBehaviour::Declines)) => CardAnswer::Declined {
+                reason: "發卡行拒絕交易".into(),
+            },
+            (false, Some(StoredBehaviour::Unavailable)) => CardAnswer::Unavailable,
+            (false, None) => CardAnswer::Declined {
+                reason: "卡片代碼無效".into(),
+            },
+        };
+        Box::pin(std::future::ready(answer))
+    }
+
     fn approval_code(&self, uid: u64) -> String {
         auth_code(uid)
+    }
+}
+
+/// How a stored test card answers later charges: the declining and failing test cards
+/// keep failing; every other card is approved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoredBehaviour {
+    Approves,
+    Declines,
+    Unavailable,
+}
+
+impl StoredBehaviour {
+    fn as_str(self) -> &'static str {
+        match self {
+            StoredBehaviour::Approves => "ok",
+            StoredBehaviour::Declines => "declines",
+            StoredBehaviour::Unavailable => "unavailable",
+        }
+    }
+
+    fn parse(text: &str) -> Option<StoredBehaviour> {
+        [
+            StoredBehaviour::Approves,
+            StoredBehaviour::Declines,
+            StoredBehaviour::Unavailable,
+        ]
+        .into_iter()
+        .find(|b| b.as_str() == text)
     }
 }
 

@@ -31,6 +31,10 @@ pub fn router() -> Router<AppState> {
         .route("/sandbox/orders/{uid}/abandon", post(abandon))
         .route("/sandbox/orders/{uid}/review", post(review))
         .route("/sandbox/orders/{uid}/settle", post(settle))
+        .route(
+            "/sandbox/recurring/{group_id}/next-charge",
+            post(next_recurring_charge),
+        )
         .route("/sandbox/clock", get(clock))
         .route("/sandbox/clock/advance", post(advance))
         .route("/sandbox/notifications", get(notifications))
@@ -203,6 +207,48 @@ async fn abandon(
 ) -> Result<Response, PageError> {
     let outcome = service::abandon(&state, uid).await;
     order_state(&state, uid, outcome).await
+}
+
+#[derive(Deserialize)]
+struct NextCharge {
+    /// Decline the series' next charge (true), or no longer (false).
+    #[serde(default, deserialize_with = "mypay_protocol::lenient::opt_bool")]
+    decline: Option<bool>,
+    /// The merchant, when two merchants' series share the `group_id`.
+    #[serde(default)]
+    store_uid: Option<String>,
+}
+
+/// `POST /sandbox/recurring/{group_id}/next-charge`: `{"decline": true}` makes the next
+/// charge of the series decline (its retry then follows as for any decline).
+async fn next_recurring_charge(
+    State(state): State<AppState>,
+    Path(group_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let req: NextCharge = read_body(&headers, &body)?;
+    let decline = req.decline.ok_or_else(|| {
+        PageError::bad_request("decline: true (the next charge declines) or false")
+    })?;
+    let series = service::recurring::decline_next(
+        &state,
+        req.store_uid.as_deref().filter(|s| !s.is_empty()),
+        &group_id,
+        decline,
+    )
+    .await
+    .map_err(|e| match e {
+        service::recurring::StopError::Refused(msg) => PageError::not_found(msg),
+        service::recurring::StopError::Store(e) => PageError::from(e),
+    })?;
+    Ok(Json(json!({
+        "group_id": series.group_id,
+        "store_uid": series.store_uid,
+        "uid": series.uid,
+        "decline_next": decline,
+    }))
+    .into_response())
 }
 
 fn clock_json(state: &AppState) -> Value {

@@ -21,7 +21,9 @@ pub fn card_tools(
     settings: &crate::ledger::merchant::MerchantSettings,
     order: &OrderRow,
 ) -> Vec<PaymentTool> {
-    offered_tools(settings, order, |t| t.family() == ToolFamily::Card)
+    offered_tools(settings, order, |t| {
+        matches!(t.family(), ToolFamily::Card | ToolFamily::Recurring)
+    })
 }
 
 pub async fn pay_card(
@@ -49,6 +51,10 @@ pub async fn pay_card(
         form.installment.as_deref(),
         &card.summary().issuing_bank_uid,
     )?;
+    let mut plan = plan;
+    if tool.family() == ToolFamily::Recurring {
+        plan.recurring = Some(super::recurring::prepare(state, &order, &card)?);
+    }
     let today = crate::clock::taipei::date8(state.clock.now());
     let year = today.get(..4).and_then(|y| y.parse().ok()).unwrap_or(2000);
     let month = today.get(4..6).and_then(|m| m.parse().ok()).unwrap_or(1);
@@ -62,17 +68,20 @@ pub async fn pay_card(
     {
         return Err(CheckoutError::ChargeInProgress);
     }
-    let answer = state
-        .acquirer
-        .charge(&CardCharge {
-            uid,
-            attempt: &attempt,
-            tool,
-            amount: order.cost,
-            card: &card,
-            today_year_month: (year, month),
-        })
-        .await;
+    let charge = CardCharge {
+        uid,
+        attempt: &attempt,
+        tool,
+        amount: order.cost,
+        card: &card,
+        today_year_month: (year, month),
+    };
+    // A recurring order whose first charge is later only has its card checked now.
+    let answer = if plan.recurring.as_ref().is_some_and(|r| r.bind_only) {
+        state.acquirer.verify(&charge).await
+    } else {
+        state.acquirer.charge(&charge).await
+    };
     let summary = card.summary();
     drop(card);
     let outcome = complete_charge(
@@ -166,6 +175,9 @@ pub(super) struct CardPlan {
     trans_type: Option<i64>,
     installment: Option<String>,
     redeem: Option<String>,
+    /// A recurring order's card token and whether the page only binds it.
+    #[serde(default)]
+    recurring: Option<super::recurring::RecurringPlan>,
 }
 
 /// The plan of a charge with `tool`: C_INSTALLMENT needs an instalment count the order
@@ -205,13 +217,13 @@ pub(super) fn card_plan(
             Ok(CardPlan {
                 trans_type: Some(TransType::Installment as i64),
                 installment: Some(plans::installment_json(order.cost, periods)),
-                redeem: None,
+                ..CardPlan::default()
             })
         }
         PaymentTool::CardRedeem => Ok(CardPlan {
             trans_type: Some(TransType::Redeem as i64),
-            installment: None,
             redeem: Some(plans::redeem_json(order.cost).0),
+            ..CardPlan::default()
         }),
         _ => Ok(CardPlan::default()),
     }
@@ -287,6 +299,7 @@ pub(super) async fn settle(
         facts.installment = plan.installment.clone();
         facts.redeem = plan.redeem.clone();
     }
+    let answer_kind = answer.clone();
     let (event, retmsg, resolves) = match answer {
         CardAnswer::Approved { acode } => {
             facts.acode = Some(acode);
@@ -322,7 +335,43 @@ pub(super) async fn settle(
         // A 3D step inside a 3D step is not something an acquirer does.
         CardAnswer::ThreeDSecure { .. } => (Event::Unavailable, "3D驗證流程錯誤".to_owned(), None),
     };
+    // A recurring order charges (or binds) whatever the merchant's capture mode.
+    let event = match &plan.recurring {
+        Some(recurring) => super::recurring::page_event(recurring, &answer_kind),
+        None => event,
+    };
+    let resolves = if plan.recurring.is_some() {
+        None
+    } else {
+        resolves
+    };
     let to = state::next(order.prc, event).map_err(|_| CheckoutError::NotPayable(order.prc))?;
+    let series = match &plan.recurring {
+        Some(recurring) => {
+            super::recurring::start_series(state, order, tool, card, recurring, to, &mut facts)
+                .await?
+        }
+        None => None,
+    };
+    let mut retmsg = retmsg;
+    if plan.recurring.is_some() {
+        match to {
+            // Bound, not charged: nothing was paid yet.
+            Prc::CardlessBound => {
+                facts.actual_cost = None;
+                facts.acode = None;
+            }
+            Prc::Paid => {
+                facts.actual_cost = Some(order.cost);
+                if facts.acode.is_none() {
+                    facts.acode = Some(state.acquirer.approval_code(order.uid));
+                }
+                retmsg.clear();
+            }
+            Prc::Failed if retmsg.is_empty() => retmsg = "發卡行拒絕交易".to_owned(),
+            _ => {}
+        }
+    }
     let mut t = transition(
         state,
         order,
@@ -331,7 +380,8 @@ pub(super) async fn settle(
         facts,
     );
     t.retmsg = retmsg;
-    t.finishes = to != Prc::Pending;
+    t.finishes = to != Prc::Pending && to != Prc::CardlessBound;
+    t.series = series;
     if let Some(paid) = resolves {
         t.timers.push(NewTimer {
             kind: TimerKind::ResolvePending.as_str().to_owned(),
@@ -339,7 +389,11 @@ pub(super) async fn settle(
             payload: if paid { "paid" } else { "failed" }.to_owned(),
         });
     }
-    attach_notice(&mut t, order, merchant, NoticeKind::Completed);
+    // A card bound for a later first charge is not a charge: the merchant hears of the
+    // series with period 1's notice, on its date.
+    if to != Prc::CardlessBound {
+        attach_notice(&mut t, order, merchant, NoticeKind::Completed);
+    }
     commit(state, &t).await?;
     Ok(Outcome::Done(to))
 }

@@ -148,6 +148,7 @@ pub fn transition(
         timers: Vec::new(),
         completes_timer: None,
         reversals: Vec::new(),
+        series: None,
     }
 }
 

@@ -9,6 +9,7 @@ mod authorisations;
 mod cards;
 mod checkout;
 mod pay_later;
+pub mod recurring;
 mod refunds;
 pub mod timers;
 mod wallets;

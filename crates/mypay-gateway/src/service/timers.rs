@@ -49,9 +49,12 @@ async fn fire(state: &Gateway, timer: &TimerRow) -> Result<(), StoreError> {
         tracing::warn!(kind = timer.kind, "unknown timer kind; closing it");
         return state.store.close_timer(timer.id, now).await;
     };
-    // A refund batch timer names the refund, every other timer the order.
-    if kind == TimerKind::RefundBatch {
-        return complete_refund(state, timer).await;
+    // A refund batch timer names the refund, a recurring charge's its series, every
+    // other timer the order.
+    match kind {
+        TimerKind::RefundBatch => return complete_refund(state, timer).await,
+        TimerKind::RecurringCharge => return super::recurring::charge_due(state, timer).await,
+        _ => {}
     }
     let Some(order) = state.store.order(timer.uid).await? else {
         return state.store.close_timer(timer.id, now).await;
@@ -110,6 +113,7 @@ async fn fire(state: &Gateway, timer: &TimerRow) -> Result<(), StoreError> {
             apply_timed(state, timer, &order, change).await
         }
         TimerKind::RefundBatch => complete_refund(state, timer).await,
+        TimerKind::RecurringCharge => super::recurring::charge_due(state, timer).await,
     }
 }
 

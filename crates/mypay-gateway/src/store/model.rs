@@ -57,6 +57,9 @@ pub struct OrderRow {
     pub redeem: Option<String>,
     /// `YYYYMMDD` a settled (`600`) order is paid out.
     pub appropriation_date: Option<String>,
+    /// The recurring series (定期定額) this transaction charges, and its period.
+    pub group_id: Option<String>,
+    pub nois: Option<i64>,
 }
 
 impl OrderRow {
@@ -65,7 +68,7 @@ impl OrderRow {
         cost, currency, authorise_only, prc, paid_pfn, cardno, card_type, issuing_bank, \
         issuing_bank_uid, acode, supplier_code, actual_cost, retmsg, created_at, updated_at, \
         finished_at, refunded, captured, pay_deadline, result_content_type, result_content, \
-        bank_id, trans_type, installment, redeem, appropriation_date";
+        bank_id, trans_type, installment, redeem, appropriation_date, group_id, nois";
 
     /// The order's request as the merchant sent it (normalised), decoded once per row
     /// read. A stored request that no longer decodes (written by a future version) reads
@@ -119,6 +122,8 @@ impl OrderRow {
             installment: r.opt_text(29)?,
             redeem: r.opt_text(30)?,
             appropriation_date: r.opt_text(31)?,
+            group_id: r.opt_text(32)?,
+            nois: r.opt_int(33)?,
         })
     }
 }
@@ -143,6 +148,9 @@ pub struct PaymentFacts {
     pub installment: Option<String>,
     pub redeem: Option<String>,
     pub appropriation_date: Option<String>,
+    /// The recurring series and period the transaction charges.
+    pub group_id: Option<String>,
+    pub nois: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -179,6 +187,100 @@ pub struct Transition {
     pub completes_timer: Option<i64>,
     /// Records of money taken back that this change creates (a cancelled authorisation).
     pub reversals: Vec<NewReversal>,
+    /// What this change writes of a recurring series.
+    pub series: Option<SeriesWrite>,
+}
+
+/// A recurring series' part of a state change: the series a bound card starts, and the
+/// timer of its next charge.
+#[derive(Debug, Clone)]
+pub struct SeriesWrite {
+    pub series_uid: u64,
+    /// The series this change starts (the order `series_uid` bound the card).
+    pub create: Option<NewSeries>,
+    /// The next charge's timer (its `uid` is the series').
+    pub next_charge: Option<NewTimer>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSeries {
+    pub store_uid: String,
+    /// The series' id in notices and queries: the merchant's, or ours.
+    pub group_id: String,
+    /// The merchant's own id, or empty.
+    pub store_group_id: String,
+    pub tool: String,
+    /// The acquirer's token for the card (never the PAN).
+    pub card_token: String,
+    pub cardno: String,
+    pub card_type: i64,
+    pub issuing_bank: String,
+    pub issuing_bank_uid: String,
+}
+
+/// A stored series.
+#[derive(Debug, Clone)]
+pub struct SeriesRow {
+    /// The order that bound the card (period 1's transaction).
+    pub uid: u64,
+    pub store_uid: String,
+    pub group_id: String,
+    pub store_group_id: String,
+    pub tool: String,
+    pub card_token: String,
+    pub cardno: String,
+    pub card_type: i64,
+    pub issuing_bank: String,
+    pub issuing_bank_uid: String,
+    /// `YYYYMMDD`: no charge on or after it.
+    pub stop_date: Option<String>,
+    pub stop_reason: String,
+    pub decline_next: bool,
+}
+
+impl SeriesRow {
+    pub(super) const COLUMNS: &'static str = "uid, store_uid, group_id, store_group_id, tool, \
+        card_token, cardno, card_type, issuing_bank, issuing_bank_uid, stop_date, stop_reason, \
+        decline_next";
+
+    pub(super) fn from_row(r: &impl Columns) -> StoreResult<SeriesRow> {
+        Ok(SeriesRow {
+            uid: r.int(0)? as u64,
+            store_uid: r.text(1)?,
+            group_id: r.text(2)?,
+            store_group_id: r.text(3)?,
+            tool: r.text(4)?,
+            card_token: r.text(5)?,
+            cardno: r.text(6)?,
+            card_type: r.int(7)?,
+            issuing_bank: r.text(8)?,
+            issuing_bank_uid: r.text(9)?,
+            stop_date: r.opt_text(10)?,
+            stop_reason: r.text(11)?,
+            decline_next: r.int(12)? != 0,
+        })
+    }
+}
+
+/// What a charge of a series is about to pay: the series' own order (period 1 of a card
+/// bound for a later date), or a new transaction.
+#[derive(Debug, Clone)]
+pub enum ChargeTarget {
+    BoundOrder,
+    /// A new transaction of the series' `order_id`, with this `key`, for `period`.
+    NewTransaction {
+        token: String,
+    },
+}
+
+/// One charge of a series (period, attempt) as recorded before the acquirer is asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesCharge {
+    pub idempotency_key: String,
+    /// The sandbox's "decline the next charge" was taken by this charge.
+    pub forced_decline: bool,
+    /// The transaction this charge pays.
+    pub uid: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

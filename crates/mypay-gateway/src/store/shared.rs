@@ -3,8 +3,8 @@
 //! the databases (writes, leases, locking) stays in each backend.
 
 use super::model::{
-    Backlog, Challenge, Columns, Credential, CredentialOwner, MerchantSummary, NoticeAttempt,
-    ReversalRow, Totals,
+    Backlog, Challenge, ChargeTarget, Columns, Credential, CredentialOwner, MerchantSummary,
+    NoticeAttempt, ReversalRow, SeriesCharge, SeriesRow, SeriesWrite, Totals,
 };
 use super::{StoreError, StoreResult, micros, timestamp};
 use crate::ledger::merchant::MerchantSettings;
@@ -266,4 +266,229 @@ where
             challenges: row.int(7)?,
         })
     }
+}
+
+/// Recurring series: reads and single-statement writes, on the pool.
+impl<DB> On<'_, DB>
+where
+    DB: Database,
+    DB::Row: Columns,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    pub(super) async fn series(&self, uid: u64) -> StoreResult<Option<SeriesRow>> {
+        let sql = format!("SELECT {} FROM series WHERE uid = $1", SeriesRow::COLUMNS);
+        sqlx::query(&sql)
+            .bind(uid as i64)
+            .fetch_optional(self.0)
+            .await?
+            .map(|r| SeriesRow::from_row(&r))
+            .transpose()
+    }
+
+    /// The series with `group_id`: of `store_uid`, or of any merchant.
+    pub(super) async fn series_by_group(
+        &self,
+        store_uid: Option<&str>,
+        group_id: &str,
+    ) -> StoreResult<Vec<SeriesRow>> {
+        let sql = format!(
+            "SELECT {} FROM series WHERE group_id = $1 AND ($2 = '' OR store_uid = $2) ORDER BY uid",
+            SeriesRow::COLUMNS
+        );
+        let rows = sqlx::query(&sql)
+            .bind(group_id)
+            .bind(store_uid.unwrap_or(""))
+            .fetch_all(self.0)
+            .await?;
+        rows.iter().map(SeriesRow::from_row).collect()
+    }
+
+    /// Set the stop date of series `uid`, unless a stop already set is on or before
+    /// `today` (a stop that has taken effect is never moved). True when set.
+    pub(super) async fn stop_series(
+        &self,
+        uid: u64,
+        stop_date: &str,
+        reason: &str,
+        today: &str,
+    ) -> StoreResult<bool> {
+        // RETURNING tells whether a row changed, the same way on both databases.
+        let done = sqlx::query(
+            "UPDATE series SET stop_date = $1, stop_reason = $2
+             WHERE uid = $3 AND (stop_date IS NULL OR stop_date > $4) RETURNING uid",
+        )
+        .bind(stop_date)
+        .bind(reason)
+        .bind(uid as i64)
+        .bind(today)
+        .fetch_optional(self.0)
+        .await?;
+        Ok(done.is_some())
+    }
+
+    pub(super) async fn decline_next_charge(&self, uid: u64, decline: bool) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE series SET decline_next = $1 WHERE uid = $2 RETURNING uid")
+            .bind(i64::from(decline))
+            .bind(uid as i64)
+            .fetch_optional(self.0)
+            .await?;
+        Ok(done.is_some())
+    }
+}
+
+/// Write a state change's part of a series (`t.series`), in the change's transaction.
+pub(super) async fn write_series<DB>(
+    conn: &mut DB::Connection,
+    w: &SeriesWrite,
+    at: Timestamp,
+) -> StoreResult<()>
+where
+    DB: Database,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    if let Some(s) = &w.create {
+        sqlx::query(
+            "INSERT INTO series (uid, store_uid, group_id, store_group_id, tool, card_token,
+                 cardno, card_type, issuing_bank, issuing_bank_uid, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(w.series_uid as i64)
+        .bind(s.store_uid.as_str())
+        .bind(s.group_id.as_str())
+        .bind(s.store_group_id.as_str())
+        .bind(s.tool.as_str())
+        .bind(s.card_token.as_str())
+        .bind(s.cardno.as_str())
+        .bind(s.card_type)
+        .bind(s.issuing_bank.as_str())
+        .bind(s.issuing_bank_uid.as_str())
+        .bind(micros(at))
+        .execute(&mut *conn)
+        .await?;
+    }
+    if let Some(timer) = &w.next_charge {
+        sqlx::query(
+            "INSERT INTO timers (kind, uid, due_at, payload) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (kind, uid, payload) DO NOTHING",
+        )
+        .bind(timer.kind.as_str())
+        .bind(w.series_uid as i64)
+        .bind(micros(timer.due_at))
+        .bind(timer.payload.as_str())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Record charge (`period`, `attempt`) of series `series_uid` before its acquirer is
+/// asked, in the caller's transaction: the charge's row (its primary key makes a
+/// charge once), its transaction (`A0001` until the answer is recorded) and the
+/// sandbox's pending decline, taken. A charge recorded before is answered as it was:
+/// the same key, the same transaction, never a second one.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn begin_series_charge<DB>(
+    conn: &mut DB::Connection,
+    series_uid: u64,
+    period: u32,
+    attempt: u32,
+    key: &str,
+    target: &ChargeTarget,
+    cause: &str,
+    now: Timestamp,
+) -> StoreResult<SeriesCharge>
+where
+    DB: Database,
+    DB::Row: Columns,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let recorded = sqlx::query(
+        "SELECT idempotency_key, forced_decline, uid FROM series_charges
+         WHERE series_uid = $1 AND period = $2 AND attempt = $3",
+    )
+    .bind(series_uid as i64)
+    .bind(i64::from(period))
+    .bind(i64::from(attempt))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(r) = recorded {
+        return Ok(SeriesCharge {
+            idempotency_key: r.text(0)?,
+            forced_decline: r.int(1)? != 0,
+            uid: r.int(2)? as u64,
+        });
+    }
+    let series = sqlx::query("SELECT decline_next, group_id FROM series WHERE uid = $1")
+        .bind(series_uid as i64)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("series {series_uid} is gone")))?;
+    let forced_decline = series.int(0)? != 0;
+    let group_id = series.text(1)?;
+    let at = micros(now);
+    let uid = match target {
+        ChargeTarget::BoundOrder => series_uid,
+        ChargeTarget::NewTransaction { token } => {
+            let row = sqlx::query(
+                "INSERT INTO orders (store_uid, order_id, token, request, pfn, cost, currency,
+                     authorise_only, prc, created_at, updated_at, group_id, nois)
+                 SELECT store_uid, order_id, $1, request, pfn, cost, currency, 0, 'A0001',
+                     $2, $2, $3, $4
+                 FROM orders WHERE uid = $5
+                 RETURNING uid",
+            )
+            .bind(token.as_str())
+            .bind(at)
+            .bind(group_id.as_str())
+            .bind(i64::from(period))
+            .bind(series_uid as i64)
+            .fetch_one(&mut *conn)
+            .await?;
+            let uid = row.int(0)?;
+            sqlx::query(
+                "INSERT INTO order_events (uid, from_prc, to_prc, at, cause)
+                 VALUES ($1, NULL, 'A0001', $2, $3)",
+            )
+            .bind(uid)
+            .bind(at)
+            .bind(cause)
+            .execute(&mut *conn)
+            .await?;
+            uid as u64
+        }
+    };
+    sqlx::query(
+        "INSERT INTO series_charges (series_uid, period, attempt, idempotency_key,
+             forced_decline, uid, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(series_uid as i64)
+    .bind(i64::from(period))
+    .bind(i64::from(attempt))
+    .bind(key)
+    .bind(i64::from(forced_decline))
+    .bind(uid as i64)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    if forced_decline {
+        sqlx::query("UPDATE series SET decline_next = 0 WHERE uid = $1")
+            .bind(series_uid as i64)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(SeriesCharge {
+        idempotency_key: key.to_owned(),
+        forced_decline,
+        uid,
+    })
 }

@@ -16,12 +16,12 @@ pub type RefundNoticeFn<'a> = Box<dyn FnOnce(&ReversalRow) -> Option<NewNotice> 
 /// The whole interface: one backend implements every part. (Parts, so that each
 /// backend module implements the part it holds; a `dyn Storage` answers them all.)
 pub trait Storage:
-    Operations + Installation + Merchants + Orders + Timers + Reversals + Notices
+    Operations + Installation + Merchants + Orders + Timers + Reversals + Notices + Recurring
 {
 }
 
 impl<T> Storage for T where
-    T: Operations + Installation + Merchants + Orders + Timers + Reversals + Notices
+    T: Operations + Installation + Merchants + Orders + Timers + Reversals + Notices + Recurring
 {
 }
 
@@ -215,4 +215,42 @@ pub trait Notices: Send + Sync + 'static {
         at: Timestamp,
     ) -> StoreResult<()>;
     async fn email_count(&self) -> StoreResult<i64>;
+}
+
+/// Recurring series (定期定額). A series is started by the state change that binds its
+/// card (`Transition::series`); its charges are recorded here before the acquirer is
+/// asked, and their outcomes are ordinary state changes of their transactions.
+#[async_trait::async_trait]
+pub trait Recurring: Send + Sync + 'static {
+    async fn series(&self, uid: u64) -> StoreResult<Option<SeriesRow>>;
+    /// The series with `group_id`: of `store_uid` (one at most), or of every merchant.
+    async fn series_by_group(
+        &self,
+        store_uid: Option<&str>,
+        group_id: &str,
+    ) -> StoreResult<Vec<SeriesRow>>;
+    /// Stop series `uid` from `stop_date` (`YYYYMMDD`) on; false when a stop set before
+    /// has already taken effect by `today`, which nothing changes.
+    async fn stop_series(
+        &self,
+        uid: u64,
+        stop_date: &str,
+        reason: &str,
+        today: &str,
+    ) -> StoreResult<bool>;
+    /// Sandbox: make the next charge of series `uid` decline (or not).
+    async fn decline_next_charge(&self, uid: u64, decline: bool) -> StoreResult<bool>;
+    /// Record charge (`period`, `attempt`) before the acquirer is asked; a charge
+    /// recorded before is answered as it was (same key, same transaction).
+    #[allow(clippy::too_many_arguments)]
+    async fn begin_series_charge(
+        &self,
+        series_uid: u64,
+        period: u32,
+        attempt: u32,
+        key: &str,
+        target: &ChargeTarget,
+        cause: &str,
+        now: Timestamp,
+    ) -> StoreResult<SeriesCharge>;
 }

@@ -249,7 +249,7 @@ async fn order_ids_are_kept_byte_for_byte_or_refused() {
 }
 
 #[tokio::test]
-async fn recurring_tools_are_neither_listed_nor_accepted_until_they_can_be_paid() {
+async fn recurring_tools_are_listed_and_need_their_terms() {
     let app = spawn_app().await;
     let modes = app
         .api("api/paymentsupportpaymode", &json!({"cost": 100}))
@@ -260,19 +260,62 @@ async fn recurring_tools_are_neither_listed_nor_accepted_until_they_can_be_paid(
         .iter()
         .filter_map(|v| v.as_str())
         .collect();
-    assert!(listed.contains(&"CREDITCARD"), "{modes}");
-    assert!(!listed.contains(&"DIRECTDEBIT"), "{modes}");
-    assert!(!listed.contains(&"DIRECTDEBIT_ABROAD"), "{modes}");
-    for pfn in ["DIRECTDEBIT", "14", "DIRECTDEBIT_ABROAD"] {
+    assert!(listed.contains(&"DIRECTDEBIT"), "{modes}");
+    // Without `regular` (or with a wrong one) a recurring order is refused, naming it.
+    for (pfn, regular, total, field) in [
+        ("DIRECTDEBIT", None, Some("12"), "regular"),
+        ("14", Some("X"), Some("12"), "regular"),
+        ("DIRECTDEBIT_ABROAD", Some("M"), None, "regular_total"),
+        ("DIRECTDEBIT", Some("M"), Some("twelve"), "regular_total"),
+    ] {
         let mut order = sample_order_json("DD-1", 100);
         order["pfn"] = json!(pfn);
+        if let Some(r) = regular {
+            order["regular"] = json!(r);
+        }
+        if let Some(t) = total {
+            order["regular_total"] = json!(t);
+        }
         let answer = app.order(&order).await;
         assert_eq!(answer["code"], "100", "{pfn}: {answer}");
         assert!(
-            answer["msg"].as_str().expect("msg").starts_with("pfn"),
-            "{answer}"
+            answer["msg"].as_str().expect("msg").starts_with(field),
+            "{field}: {answer}"
         );
     }
+    // A first charge date before today, recurring fields on another tool, a wallet card.
+    let mut order = sample_order_json("DD-2", 100);
+    order["pfn"] = json!("DIRECTDEBIT");
+    order["regular"] = json!("M");
+    order["regular_total"] = json!("3");
+    order["regular_first_charge_date"] = json!("20000101");
+    let answer = app.order(&order).await;
+    assert!(
+        answer["msg"]
+            .as_str()
+            .expect("msg")
+            .starts_with("regular_first_charge_date"),
+        "{answer}"
+    );
+    order["regular_first_charge_date"] = json!("");
+    order["enable_ewallet"] = json!(1);
+    order["virtual_pan"] = json!("VP123");
+    let answer = app.order(&order).await;
+    assert!(
+        answer["msg"]
+            .as_str()
+            .expect("msg")
+            .starts_with("enable_ewallet"),
+        "{answer}"
+    );
+    let mut order = sample_order_json("DD-3", 100);
+    order["pfn"] = json!("CREDITCARD");
+    order["regular"] = json!("M");
+    let answer = app.order(&order).await;
+    assert!(
+        answer["msg"].as_str().expect("msg").starts_with("regular"),
+        "{answer}"
+    );
     assert_eq!(app.order_count().await, 0);
     app.finish().await;
 }

@@ -21,6 +21,7 @@ mod oracle;
 mod orders;
 mod pay_later;
 mod paypage;
+mod recurring;
 mod refunds;
 mod sample_clients;
 mod state_machine;

@@ -273,6 +273,21 @@ impl CardAcquirer for CountingAcquirer {
         })
     }
 
+    fn verify<'a>(&'a self, charge: &'a CardCharge<'a>) -> Answering<'a> {
+        TestCardAcquirer.verify(charge)
+    }
+
+    fn store_card(&self, card: &mypay_gateway::ledger::card::CardInput) -> String {
+        TestCardAcquirer.store_card(card)
+    }
+
+    fn charge_stored<'a>(
+        &'a self,
+        charge: &'a mypay_gateway::ledger::connector::StoredCardCharge<'a>,
+    ) -> Answering<'a> {
+        TestCardAcquirer.charge_stored(charge)
+    }
+
     fn approval_code(&self, uid: u64) -> String {
         TestCardAcquirer.approval_code(uid)
     }

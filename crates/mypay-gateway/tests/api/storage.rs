@@ -64,6 +64,7 @@ fn paid(uid: u64, notices: Vec<NewNotice>, timers: Vec<NewTimer>) -> Transition 
         timers,
         completes_timer: None,
         reversals: Vec::new(),
+        series: None,
     }
 }
 

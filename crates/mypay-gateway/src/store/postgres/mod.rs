@@ -18,6 +18,7 @@ mod notices;
 mod operations;
 mod orders;
 mod reader;
+mod recurring;
 mod reversals;
 mod writer;
 

@@ -94,8 +94,9 @@ impl Orders for PgStore {
                  result_content = COALESCE($17, result_content), bank_id = COALESCE($18, bank_id),
                  trans_type = COALESCE($19, trans_type), installment = COALESCE($20, installment),
                  redeem = COALESCE($21, redeem),
-                 appropriation_date = COALESCE($22, appropriation_date)
-             WHERE uid = $23 AND prc = $24",
+                 appropriation_date = COALESCE($22, appropriation_date),
+                 group_id = COALESCE($23, group_id), nois = COALESCE($24, nois)
+             WHERE uid = $25 AND prc = $26",
         )
         .bind(t.to.code())
         .bind(&t.retmsg)
@@ -119,6 +120,8 @@ impl Orders for PgStore {
         .bind(&f.installment)
         .bind(&f.redeem)
         .bind(&f.appropriation_date)
+        .bind(&f.group_id)
+        .bind(f.nois)
         .bind(t.uid as i64)
         .bind(t.from.code())
         .execute(&mut *tx)
@@ -142,17 +145,20 @@ impl Orders for PgStore {
         for reversal in &t.reversals {
             insert_reversal(&mut tx, t.uid, reversal, t.at).await?;
         }
-        if !t.notices.is_empty() || !t.timers.is_empty() {
+        if !t.notices.is_empty() || !t.timers.is_empty() || t.series.is_some() {
             signal(&mut tx, "work").await?;
         }
         for timer in &t.timers {
-            sqlx::query("INSERT INTO timers (kind, uid, due_at, payload) VALUES ($1, $2, $3, $4) ON CONFLICT (kind, uid) DO NOTHING")
+            sqlx::query("INSERT INTO timers (kind, uid, due_at, payload) VALUES ($1, $2, $3, $4) ON CONFLICT (kind, uid, payload) DO NOTHING")
                 .bind(&timer.kind)
                 .bind(t.uid as i64)
                 .bind(micros(timer.due_at))
                 .bind(&timer.payload)
                 .execute(&mut *tx)
                 .await?;
+        }
+        if let Some(series) = &t.series {
+            shared::write_series::<sqlx::Postgres>(&mut tx, series, t.at).await?;
         }
         if let Some(id) = t.completes_timer {
             sqlx::query("UPDATE timers SET done_at = $1 WHERE id = $2")

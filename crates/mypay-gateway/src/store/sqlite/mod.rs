@@ -17,6 +17,7 @@ mod notices;
 mod operations;
 mod orders;
 mod reader;
+mod recurring;
 mod reversals;
 mod writer;
 

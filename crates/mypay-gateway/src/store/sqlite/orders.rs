@@ -92,7 +92,8 @@ impl Orders for SqliteStore {
                  result_content = COALESCE(?, result_content), bank_id = COALESCE(?, bank_id),
                  trans_type = COALESCE(?, trans_type), installment = COALESCE(?, installment),
                  redeem = COALESCE(?, redeem),
-                 appropriation_date = COALESCE(?, appropriation_date)
+                 appropriation_date = COALESCE(?, appropriation_date),
+                 group_id = COALESCE(?, group_id), nois = COALESCE(?, nois)
              WHERE uid = ? AND prc = ?",
         )
         .bind(t.to.code())
@@ -117,6 +118,8 @@ impl Orders for SqliteStore {
         .bind(&f.installment)
         .bind(&f.redeem)
         .bind(&f.appropriation_date)
+        .bind(&f.group_id)
+        .bind(f.nois)
         .bind(t.uid as i64)
         .bind(t.from.code())
         .execute(&mut *tx)
@@ -141,13 +144,16 @@ impl Orders for SqliteStore {
             insert_reversal(&mut tx, t.uid, reversal, t.at).await?;
         }
         for timer in &t.timers {
-            sqlx::query("INSERT INTO timers (kind, uid, due_at, payload) VALUES (?, ?, ?, ?) ON CONFLICT (kind, uid) DO NOTHING")
+            sqlx::query("INSERT INTO timers (kind, uid, due_at, payload) VALUES (?, ?, ?, ?) ON CONFLICT (kind, uid, payload) DO NOTHING")
                 .bind(&timer.kind)
                 .bind(t.uid as i64)
                 .bind(micros(timer.due_at))
                 .bind(&timer.payload)
                 .execute(&mut *tx)
                 .await?;
+        }
+        if let Some(series) = &t.series {
+            shared::write_series::<sqlx::Sqlite>(&mut tx, series, t.at).await?;
         }
         if let Some(id) = t.completes_timer {
             sqlx::query("UPDATE timers SET done_at = ? WHERE id = ?")

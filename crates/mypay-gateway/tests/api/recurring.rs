@@ -1,0 +1,387 @@
+//! Recurring billing (定期定額, SPEC §9) over the API, the sandbox helpers and the test
+//! clock: every period charged once on its date, notified with its `nois`.
+
+use crate::helpers::{Receiver, Reply, TestApp, sample_order_json, spawn_app};
+use mypay_protocol::notice::TransactionNotice;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+
+const DAY: i64 = 86_400;
+/// A test card without 3-D Secure (永豐銀行 Visa).
+const CARD: (&str, &str, &str) = ("4058650600065507", "1022", "395");
+
+/// A recurring order: `regular` every period, `total` periods, first on `first` (or
+/// today when empty); answers (uid, key).
+async fn recurring_order(
+    app: &TestApp,
+    order_id: &str,
+    regular: &str,
+    total: u32,
+    first: &str,
+    group_id: Option<&str>,
+) -> (u64, String) {
+    let mut order = sample_order_json(order_id, 300);
+    order["pfn"] = json!("DIRECTDEBIT");
+    order["regular"] = json!(regular);
+    order["regular_total"] = json!(total.to_string());
+    order["regular_first_charge_date"] = json!(first);
+    if let Some(g) = group_id {
+        order["group_id"] = json!(g);
+    }
+    let answer = app.order(&order).await;
+    assert_eq!(answer["code"], "200", "{answer}");
+    (
+        answer["uid"].as_u64().expect("uid"),
+        answer["key"].as_str().expect("key").to_owned(),
+    )
+}
+
+async fn bind(app: &TestApp, uid: u64) -> Value {
+    app.pay(uid, CARD.0, CARD.1, CARD.2, None).await
+}
+
+async fn receiver_for(app: &TestApp) -> Receiver {
+    let receiver = Receiver::start(vec![Reply::Ack]).await;
+    app.set_notify_url(&receiver.url).await;
+    receiver
+}
+
+/// The notices of `order_id`'s periods, in period order, as (nois, date of finishtime,
+/// prc, uid).
+fn periods(receiver: &Receiver, order_id: &str) -> Vec<(u32, String, String, String)> {
+    let mut out: Vec<(u32, String, String, String)> = receiver
+        .transaction_notices()
+        .into_iter()
+        .filter(|n: &TransactionNotice| n.order_id == order_id)
+        .map(|n| {
+            (
+                n.nois.parse().expect("nois"),
+                n.finishtime.get(..8).unwrap_or("").to_owned(),
+                n.prc.clone(),
+                n.uid.clone(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The sample merchant's key is valid for a year: after advancing the clock past it, the
+/// merchant gets a new one (as `merchant key` gives), which the later calls use.
+const RENEWED_KEY: &str = "RenewedKey0123456789abcdefABCDEF";
+
+async fn renew_sample_key(app: &TestApp) {
+    use mypay_gateway::ledger::merchant::SAMPLE_STORE_UID;
+    app.state
+        .store
+        .rotate_key(SAMPLE_STORE_UID, RENEWED_KEY, app.state.clock.now(), false)
+        .await
+        .expect("new key");
+}
+
+async fn query_renewed(app: &TestApp, uid: u64, key: &str) -> Value {
+    use mypay_gateway::ledger::merchant::SAMPLE_STORE_UID;
+    app.api_as(
+        SAMPLE_STORE_UID,
+        RENEWED_KEY,
+        "api/queryorder",
+        &json!({"uid": uid.to_string(), "key": key}),
+    )
+    .await
+}
+
+async fn disable(app: &TestApp, order_id: &str, group_id: &str, stop_time: &str) -> Value {
+    app.api(
+        "api/disabledirectdebit",
+        &json!({"order_id": order_id, "group_id": group_id, "stop_time": stop_time, "stop_reason": "消費者不喜翻~"}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn thirteen_monthly_periods_from_january_31st_each_on_its_own_date() {
+    let app = spawn_app().await;
+    let receiver = receiver_for(&app).await;
+    let (uid, key) = recurring_order(&app, "SUB-1", "M", 13, "20270131", None).await;
+    // The first charge is later: the page only binds the card.
+    let bound = bind(&app, uid).await;
+    assert_eq!(bound["prc"], "265", "{bound}");
+    let record = app.query(uid, &key).await;
+    assert_eq!(record["prc"], "265", "{record}");
+    assert_eq!(record["actual_cost"], 0, "{record}");
+    let group_id = record["group_id"].as_str().expect("group_id").to_owned();
+    assert_eq!(group_id, format!("D{uid:010}"));
+    assert_eq!(record["store_group_id"], "");
+    // From 2026-11-23 to 2028-02-01: fourteen months and more, in one advance.
+    app.advance(435 * DAY).await;
+    renew_sample_key(&app).await;
+    let charged = periods(&receiver, "SUB-1");
+    let dates: Vec<&str> = charged.iter().map(|p| p.1.as_str()).collect();
+    assert_eq!(
+        dates,
+        [
+            "20270131", "20270228", "20270331", "20270430", "20270531", "20270630", "20270731",
+            "20270831", "20270930", "20271031", "20271130", "20271231", "20280131"
+        ]
+    );
+    let nois: Vec<u32> = charged.iter().map(|p| p.0).collect();
+    assert_eq!(nois, (1..=13).collect::<Vec<_>>());
+    assert!(charged.iter().all(|p| p.2 == "250"), "{charged:?}");
+    let uids: HashSet<&str> = charged.iter().map(|p| p.3.as_str()).collect();
+    assert_eq!(uids.len(), 13, "each period is its own transaction");
+    // Period 1 is the bound order itself.
+    assert_eq!(charged[0].3, uid.to_string());
+    let record = query_renewed(&app, uid, &key).await;
+    assert_eq!(
+        (record["prc"].as_str(), record["nois"].as_str()),
+        (Some("250"), Some("1")),
+        "{record}"
+    );
+    assert_eq!(record["actual_cost"], 300);
+    // Every notice names the series and its period.
+    for n in receiver.transaction_notices() {
+        assert_eq!(n.group_id, group_id);
+        assert_eq!(n.pfn, "DIRECTDEBIT");
+        assert_eq!(n.payment_name, "商品名稱");
+        assert_eq!(n.cost, "300");
+    }
+    // A later period's transaction is found by its own uid and key.
+    let twelfth = receiver
+        .transaction_notices()
+        .into_iter()
+        .find(|n| n.nois == "12")
+        .expect("period 12");
+    let record = query_renewed(&app, twelfth.uid.parse().expect("uid"), &twelfth.key).await;
+    assert_eq!(record["order_id"], "SUB-1");
+    assert_eq!(record["nois"], "12");
+    assert_eq!(record["prc"], "250");
+    // Total reached: a year more charges nothing.
+    app.advance(400 * DAY).await;
+    assert_eq!(periods(&receiver, "SUB-1").len(), 13);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_first_charge_today_is_paid_on_the_page_with_the_merchants_group_id() {
+    let app = spawn_app().await;
+    let receiver = receiver_for(&app).await;
+    let (uid, key) = recurring_order(&app, "SUB-2", "M", 0, "", Some("G-2")).await;
+    let paid = bind(&app, uid).await;
+    assert_eq!(paid["prc"], "250", "{paid}");
+    let record = app.query(uid, &key).await;
+    assert_eq!(record["group_id"], "G-2");
+    assert_eq!(record["store_group_id"], "G-2");
+    assert_eq!(record["nois"], "1");
+    assert_eq!(record["actual_cost"], 300);
+    // No end: two years are 24 more periods, from 2026-12-23 on.
+    app.advance(731 * DAY).await;
+    let charged = periods(&receiver, "SUB-2");
+    assert_eq!(charged.len(), 25, "{charged:?}");
+    assert_eq!(charged[0].1, "20261123");
+    assert_eq!(charged[1].1, "20261223");
+    assert_eq!(charged[24].1, "20281123");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn weekly_and_fortnightly_series_cross_the_year() {
+    let app = spawn_app().await;
+    let receiver = receiver_for(&app).await;
+    let (weekly, _) = recurring_order(&app, "SUB-W", "W", 4, "20261221", None).await;
+    let (fortnightly, _) = recurring_order(&app, "SUB-F", "F", 3, "20261221", None).await;
+    bind(&app, weekly).await;
+    bind(&app, fortnightly).await;
+    app.advance(90 * DAY).await;
+    let dates = |id| {
+        periods(&receiver, id)
+            .into_iter()
+            .map(|p| p.1)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        dates("SUB-W"),
+        ["20261221", "20261228", "20270104", "20270111"]
+    );
+    assert_eq!(dates("SUB-F"), ["20261221", "20270104", "20270118"]);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn quarterly_half_yearly_and_yearly_from_february_29th() {
+    let app = spawn_app().await;
+    let receiver = receiver_for(&app).await;
+    for (id, regular) in [("SUB-S", "S"), ("SUB-H", "H"), ("SUB-A", "A")] {
+        let (uid, _) = recurring_order(&app, id, regular, 4, "20280229", None).await;
+        bind(&app, uid).await;
+    }
+    app.advance(5 * 366 * DAY).await;
+    let dates = |id| {
+        periods(&receiver, id)
+            .into_iter()
+            .map(|p| p.1)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        dates("SUB-S"),
+        ["20280229", "20280529", "20280829", "20281129"]
+    );
+    assert_eq!(
+        dates("SUB-H"),
+        ["20280229", "20280829", "20290228", "20290829"]
+    );
+    assert_eq!(
+        dates("SUB-A"),
+        ["20280229", "20290228", "20300228", "20310228"]
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_declined_period_is_retried_three_days_later_and_the_series_goes_on() {
+    let app = spawn_app().await;
+    let receiver = receiver_for(&app).await;
+    let (uid, key) = recurring_order(&app, "SUB-D", "M", 4, "", None).await;
+    bind(&app, uid).await;
+    let group_id = app.query(uid, &key).await["group_id"]
+        .as_str()
+        .expect("group_id")
+        .to_owned();
+    let decline = |g: String| {
+        let app = &app;
+        async move {
+            app.sandbox(
+                &format!("/sandbox/recurring/{g}/next-charge"),
+                json!({"decline": true}),
+            )
+            .await
+        }
+    };
+    let (status, body) = decline(group_id.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    // Period 2 (2026-12-23) declines, its retry (12-26) is approved; period 3 on 01-23.
+    app.advance(62 * DAY).await;
+    let charged = periods(&receiver, "SUB-D");
+    let seen: Vec<(u32, &str, &str)> = charged
+        .iter()
+        .map(|p| (p.0, p.1.as_str(), p.2.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (1, "20261123", "250"),
+            (2, "20261223", "300"),
+            (2, "20261226", "250"),
+            (3, "20270123", "250"),
+        ]
+    );
+    // Both attempts of period 2 are transactions of their own.
+    assert_ne!(charged[1].3, charged[2].3);
+    // Another decline, with the merchant's retry delay set to 5 days: period 4 declines
+    // on 02-23, its retry on 02-28 is approved, and the series (4 periods) ends.
+    decline(group_id.clone()).await;
+    app.update_merchant(|s| s.recurring_retry_days = 5).await;
+    app.advance(60 * DAY).await;
+    let charged = periods(&receiver, "SUB-D");
+    let last: Vec<(u32, &str, &str)> = charged[4..]
+        .iter()
+        .map(|p| (p.0, p.1.as_str(), p.2.as_str()))
+        .collect();
+    assert_eq!(last, [(4, "20270223", "300"), (4, "20270228", "250")]);
+    // An unknown series is a clear 404.
+    let (status, body) = decline("NO-SUCH".into()).await;
+    assert_eq!(status, 404, "{body}");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_card_that_declines_fails_its_bind_and_starts_no_series() {
+    let app = spawn_app().await;
+    let (uid, key) = recurring_order(&app, "SUB-X", "M", 3, "20270101", None).await;
+    let answer = app.pay(uid, "4000000000000002", "1230", "123", None).await;
+    assert_eq!(answer["prc"], "300", "{answer}");
+    let record = app.query(uid, &key).await;
+    assert_eq!(record["group_id"], "");
+    app.advance(120 * DAY).await;
+    assert_eq!(app.query(uid, &key).await["prc"], "300");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn disabledirectdebit_stops_the_series_from_its_date() {
+    let app = spawn_app().await;
+    let receiver = receiver_for(&app).await;
+    let (uid, key) = recurring_order(&app, "SUB-STOP", "M", 0, "", None).await;
+    bind(&app, uid).await;
+    let group_id = app.query(uid, &key).await["group_id"]
+        .as_str()
+        .expect("group_id")
+        .to_owned();
+    // Not after today: the document's answer, with both ids echoed.
+    let answer = disable(&app, "SUB-STOP", &group_id, "20261123").await;
+    assert_eq!(
+        answer,
+        json!({"code": "B500", "msg": "停扣日必須大於今日", "order_id": "SUB-STOP", "group_id": group_id})
+    );
+    // An unknown series, a mismatched order_id, a malformed date, a missing field.
+    let answer = disable(&app, "SUB-STOP", "D0000000520", "20270101").await;
+    assert_eq!(answer["code"], "B500");
+    assert!(
+        answer["msg"].as_str().expect("msg").starts_with("group_id"),
+        "{answer}"
+    );
+    let answer = disable(&app, "OTHER", &group_id, "20270101").await;
+    assert!(
+        answer["msg"].as_str().expect("msg").starts_with("order_id"),
+        "{answer}"
+    );
+    let answer = disable(&app, "SUB-STOP", &group_id, "2027-01-01").await;
+    assert!(
+        answer["msg"]
+            .as_str()
+            .expect("msg")
+            .starts_with("stop_time"),
+        "{answer}"
+    );
+    let answer = app
+        .api(
+            "api/disabledirectdebit",
+            &json!({"order_id": "SUB-STOP", "group_id": group_id}),
+        )
+        .await;
+    assert_eq!(answer["msg"], "stop_time: is required", "{answer}");
+    // Stop from 2027-02-23: periods 2 (12-23) and 3 (01-23) are charged, 4 is not.
+    let answer = disable(&app, "SUB-STOP", &group_id, "20270223").await;
+    assert_eq!(
+        answer,
+        json!({"code": "B200", "msg": "執行成功", "order_id": "SUB-STOP", "group_id": group_id})
+    );
+    app.advance(200 * DAY).await;
+    let nois: Vec<u32> = periods(&receiver, "SUB-STOP").iter().map(|p| p.0).collect();
+    assert_eq!(nois, [1, 2, 3]);
+    // A stop that has taken effect cannot be moved.
+    let answer = disable(&app, "SUB-STOP", &group_id, "20280101").await;
+    assert_eq!(answer["code"], "B500", "{answer}");
+    assert!(
+        answer["msg"]
+            .as_str()
+            .expect("msg")
+            .starts_with("stop_time"),
+        "{answer}"
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_stop_before_the_first_charge_leaves_the_card_bound_and_uncharged() {
+    let app = spawn_app().await;
+    let receiver = receiver_for(&app).await;
+    let (uid, key) = recurring_order(&app, "SUB-EARLY", "W", 10, "20261201", None).await;
+    bind(&app, uid).await;
+    let group_id = format!("D{uid:010}");
+    let answer = disable(&app, "SUB-EARLY", &group_id, "20261130").await;
+    assert_eq!(answer["code"], "B200", "{answer}");
+    app.advance(30 * DAY).await;
+    assert!(periods(&receiver, "SUB-EARLY").is_empty());
+    assert_eq!(app.query(uid, &key).await["prc"], "265");
+    app.finish().await;
+}
