@@ -233,3 +233,51 @@ async fn the_documents_samples_refund_and_cancel_refunds_in_three_languages() {
     }
     app.finish().await;
 }
+
+#[tokio::test]
+async fn the_documents_disabledirectdebit_samples_get_the_documents_answer_in_three_languages() {
+    let app = spawn_app().await;
+    // The samples stop on 2018-09-20, long before the gateway's today: the document's
+    // recorded answer, for its own ids and for a real series' alike.
+    for (lang, _, answer) in run(&app.base, "disabledirectdebit", &[]).await {
+        assert_eq!(
+            answer,
+            json!({"code": "B500", "msg": "停扣日必須大於今日",
+                   "order_id": "F3DCB0AD-23F3-4721-BBBA-FAC8CDDB9E5F", "group_id": "D0000000520"}),
+            "{lang}"
+        );
+    }
+    let mut order = crate::helpers::sample_order_json("S-DD-1", 100);
+    order["pfn"] = json!("DIRECTDEBIT");
+    order["regular"] = json!("M");
+    order["regular_total"] = json!("6");
+    let created = app.order(&order).await;
+    let uid = created["uid"].as_u64().expect("uid");
+    let key = created["key"].as_str().expect("key").to_owned();
+    app.pay(uid, "4058650600065507", "1022", "395", None).await;
+    let group_id = app.query(uid, &key).await["group_id"]
+        .as_str()
+        .expect("group_id")
+        .to_owned();
+    let env = [
+        ("MYPAY_ORDER_ID", "S-DD-1".to_owned()),
+        ("MYPAY_GROUP_ID", group_id.clone()),
+    ];
+    for (lang, _, answer) in run(&app.base, "disabledirectdebit", &env).await {
+        assert_eq!(
+            answer,
+            json!({"code": "B500", "msg": "停扣日必須大於今日", "order_id": "S-DD-1", "group_id": group_id}),
+            "{lang}"
+        );
+    }
+    // Nothing was stopped: the next period is charged, a transaction of its own.
+    app.advance(31 * 86_400).await;
+    let uids = app
+        .state
+        .store
+        .order_uids(mypay_gateway::ledger::merchant::SAMPLE_STORE_UID, "S-DD-1")
+        .await
+        .expect("uids");
+    assert_eq!(uids.len(), 2, "{uids:?}");
+    app.finish().await;
+}
