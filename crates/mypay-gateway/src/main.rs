@@ -138,6 +138,9 @@ struct MerchantSet {
     /// Technical contact e-mail (alerts).
     #[arg(long)]
     contact_email: Option<String>,
+    /// Days after a failed recurring charge until its one retry (default 3).
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..=365))]
+    recurring_retry_days: Option<i64>,
 }
 
 fn settings(global: &Global) -> anyhow::Result<Settings> {
@@ -317,6 +320,9 @@ async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()
             }
             if let Some(u) = set.refund_url {
                 s.notify.refund = Some(u);
+            }
+            if let Some(days) = set.recurring_retry_days {
+                s.recurring_retry_days = days;
             }
             if let Some(u) = set.success_returl {
                 check_return_url(&u).map_err(|e| anyhow::anyhow!("--success-returl: {e}"))?;

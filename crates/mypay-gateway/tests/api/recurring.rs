@@ -385,3 +385,147 @@ async fn a_stop_before_the_first_charge_leaves_the_card_bound_and_uncharged() {
     assert_eq!(app.query(uid, &key).await["prc"], "265");
     app.finish().await;
 }
+
+/// `kill -9` of the gateway at random moments of clock advances over many due series,
+/// restarted each time: every period is charged once (one transaction per period, paid)
+/// and notified. A notice may arrive twice only when a kill fell between the merchant's
+/// `8888` and its record (at-least-once): those are counted and printed.
+#[tokio::test]
+async fn every_period_is_charged_once_through_kill_9_during_clock_advances() {
+    use crate::helpers::{fresh_database, gateway_command, start_gateway};
+    use mypay_gateway::ledger::merchant::{SAMPLE_STORE_KEY, SAMPLE_STORE_UID};
+    const SERIES: usize = 30;
+    const PERIODS: u32 = 6;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(7, |d| d.as_nanos() as u64);
+    let mut random = Lcg(seed);
+    let db = fresh_database();
+    let receiver = Receiver::start(vec![Reply::Ack]).await;
+    let http = reqwest::Client::new();
+
+    let (mut gateway, mut base) = start_gateway(&db);
+    let (ok, _, err) = gateway_command(
+        &db,
+        &["merchant", "set", SAMPLE_STORE_UID, "--notify-url", &receiver.url],
+    );
+    assert!(ok, "{err}");
+    let client = mypay_client::Client::new(
+        &format!("{base}/api/init"),
+        SAMPLE_STORE_UID,
+        SAMPLE_STORE_KEY,
+    )
+    .expect("client");
+    for i in 0..SERIES {
+        let mut order = sample_order_json(&format!("KILL-SUB-{i}"), 100 + i as i64);
+        order["pfn"] = json!("DIRECTDEBIT");
+        order["regular"] = json!("M");
+        order["regular_total"] = json!(PERIODS.to_string());
+        let order = serde_json::from_value(order).expect("order");
+        let created = client.create_order(&order).await.expect("created");
+        let paid: Value = http
+            .post(format!("{base}/sandbox/orders/{}/pay", created.uid))
+            .json(&json!({"card_number": CARD.0, "expiry": CARD.1, "cvc": CARD.2}))
+            .send()
+            .await
+            .expect("pay")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(paid["prc"], "250", "{paid}");
+    }
+
+    // Four advances of 45 days (periods 2 to 5 fall due), each cut by a kill at a
+    // random moment; the restarted gateway goes on by itself.
+    let mut kills = 0;
+    for _ in 0..4 {
+        let advance = {
+            let (http, base) = (http.clone(), base.clone());
+            tokio::spawn(async move {
+                http.post(format!("{base}/sandbox/clock/advance"))
+                    .json(&json!({"seconds": 45 * DAY}))
+                    .send()
+                    .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(random.below(250))).await;
+        gateway.kill().expect("SIGKILL");
+        gateway.wait().expect("reaped");
+        kills += 1;
+        let _ = advance.await;
+        (gateway, base) = start_gateway(&db);
+    }
+    // The last period, on a gateway left running: everything due runs before it answers.
+    let answer: Value = http
+        .post(format!("{base}/sandbox/clock/advance"))
+        .json(&json!({"seconds": 45 * DAY}))
+        .send()
+        .await
+        .expect("advance")
+        .json()
+        .await
+        .expect("json");
+    assert!(answer["now"].is_string(), "{answer}");
+
+    let expected = SERIES * PERIODS as usize;
+    let notices = crate::helpers::eventually("every period notified", || async {
+        let notices = receiver.transaction_notices();
+        let distinct: HashSet<(String, String)> = notices
+            .iter()
+            .map(|n| (n.uid.clone(), n.prc.clone()))
+            .collect();
+        (distinct.len() >= expected).then_some(notices)
+    })
+    .await;
+    let mut by_period: std::collections::HashMap<(String, String), HashSet<String>> =
+        Default::default();
+    for n in &notices {
+        assert_eq!(n.prc, "250", "seed {seed}: {n:?}");
+        by_period
+            .entry((n.order_id.clone(), n.nois.clone()))
+            .or_default()
+            .insert(n.uid.clone());
+    }
+    for i in 0..SERIES {
+        for period in 1..=PERIODS {
+            let uids = by_period
+                .get(&(format!("KILL-SUB-{i}"), period.to_string()))
+                .unwrap_or_else(|| panic!("seed {seed}: series {i} period {period} not notified"));
+            assert_eq!(uids.len(), 1, "seed {seed}: series {i} period {period}: {uids:?}");
+        }
+    }
+    assert_eq!(by_period.len(), expected, "no period beyond the total");
+    // Each period's transaction is paid, as its query shows.
+    let client = mypay_client::Client::new(
+        &format!("{base}/api/init"),
+        SAMPLE_STORE_UID,
+        SAMPLE_STORE_KEY,
+    )
+    .expect("client");
+    for n in notices.iter().take(20) {
+        let record = client
+            .query_order(n.uid.parse().expect("uid"), &n.key)
+            .await
+            .expect("query");
+        assert_eq!(record.prc, "250");
+    }
+    let again = notices.len() - expected;
+    eprintln!(
+        "recurring kill test (seed {seed}): {kills} kills, {expected} periods charged once, {again} notices delivered again after a kill (at-least-once)"
+    );
+    gateway.kill().expect("SIGKILL");
+    let _ = gateway.wait();
+}
+
+/// A small deterministic generator (the seed is printed on failure).
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n.max(1)
+    }
+}
