@@ -407,7 +407,13 @@ async fn every_period_is_charged_once_through_kill_9_during_clock_advances() {
     let (mut gateway, mut base) = start_gateway(&db);
     let (ok, _, err) = gateway_command(
         &db,
-        &["merchant", "set", SAMPLE_STORE_UID, "--notify-url", &receiver.url],
+        &[
+            "merchant",
+            "set",
+            SAMPLE_STORE_UID,
+            "--notify-url",
+            &receiver.url,
+        ],
     );
     assert!(ok, "{err}");
     let client = mypay_client::Client::new(
@@ -491,7 +497,11 @@ async fn every_period_is_charged_once_through_kill_9_during_clock_advances() {
             let uids = by_period
                 .get(&(format!("KILL-SUB-{i}"), period.to_string()))
                 .unwrap_or_else(|| panic!("seed {seed}: series {i} period {period} not notified"));
-            assert_eq!(uids.len(), 1, "seed {seed}: series {i} period {period}: {uids:?}");
+            assert_eq!(
+                uids.len(),
+                1,
+                "seed {seed}: series {i} period {period}: {uids:?}"
+            );
         }
     }
     assert_eq!(by_period.len(), expected, "no period beyond the total");
@@ -527,5 +537,186 @@ impl Lcg {
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         (self.0 >> 33) % n.max(1)
+    }
+}
+
+/// Many random series (kinds, first dates, totals, stops, a decline) under random clock
+/// jumps: every charge falls on the date an independent calendar rule gives, each
+/// period once, nothing on or after a stop.
+#[tokio::test]
+async fn random_schedules_charge_on_the_dates_an_independent_rule_gives() {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(11, |d| d.as_nanos() as u64);
+    let mut random = Lcg(seed);
+    let app = spawn_app().await;
+    let receiver = receiver_for(&app).await;
+    // The tests' clock starts on 2026-11-23 (Taipei).
+    let today = Civil::new(2026, 11, 23);
+    let kinds = ["W", "F", "M", "S", "H", "A", "O"];
+    let mut expected: Vec<(String, u32, String, &str)> = Vec::new();
+    let mut plans = Vec::new();
+    for i in 0..14 {
+        let kind = kinds[random.below(kinds.len() as u64) as usize];
+        let total = random.below(9) as u32; // 0: no end
+        let first = today.plus_days(random.below(70) as i64);
+        let stop = (random.below(3) == 0).then(|| first.plus_days(1 + random.below(400) as i64));
+        let decline = random.below(4) == 0;
+        let order_id = format!("RND-{i}");
+        let first_text = if first == today {
+            String::new()
+        } else {
+            first.date8()
+        };
+        let (uid, _) = recurring_order(&app, &order_id, kind, total, &first_text, None).await;
+        bind(&app, uid).await;
+        let group_id = format!("D{uid:010}");
+        if let Some(stop) = stop {
+            let answer = disable(&app, &order_id, &group_id, &stop.date8()).await;
+            assert_eq!(answer["code"], "B200", "seed {seed}: {answer}");
+        }
+        if decline {
+            let (status, body) = app
+                .sandbox(
+                    &format!("/sandbox/recurring/{group_id}/next-charge"),
+                    json!({"decline": true}),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+        plans.push((order_id, kind, total, first, stop, decline));
+    }
+    // Jumps of 1 to 120 days, some 600 days in all.
+    let mut days = 0;
+    while days < 600 {
+        let jump = 1 + random.below(120) as i64;
+        app.advance(jump * DAY).await;
+        days += jump;
+    }
+    let end = today.plus_days(days);
+    for (order_id, kind, total, first, stop, decline) in &plans {
+        let periods_in_all = if *kind == "O" || *total == 1 {
+            1
+        } else {
+            *total
+        };
+        let mut declined_once = !decline;
+        for n in 1.. {
+            if periods_in_all != 0 && n > periods_in_all {
+                break;
+            }
+            let date = first.period(kind, n);
+            // Period 1 today is charged on the page; every other by the scheduler.
+            let by_page = n == 1 && *first == today;
+            let allowed = |d: Civil| d <= end && stop.is_none_or(|s| d < s);
+            if !allowed(date) {
+                break;
+            }
+            if !by_page && !declined_once {
+                declined_once = true;
+                expected.push((order_id.clone(), n, date.date8(), "300"));
+                let retry = date.plus_days(3);
+                if !allowed(retry) {
+                    break;
+                }
+                expected.push((order_id.clone(), n, retry.date8(), "250"));
+                continue;
+            }
+            expected.push((order_id.clone(), n, date.date8(), "250"));
+        }
+    }
+    let mut seen: Vec<(String, u32, String, &str)> = receiver
+        .transaction_notices()
+        .into_iter()
+        .map(|n| {
+            let prc = if n.prc == "250" { "250" } else { "300" };
+            (
+                n.order_id.clone(),
+                n.nois.parse().expect("nois"),
+                n.finishtime.get(..8).unwrap_or("").to_owned(),
+                prc,
+            )
+        })
+        .collect();
+    // Every series charges at least its first period (before any stop, within the run).
+    assert!(expected.len() >= plans.len(), "seed {seed}: {expected:?}");
+    // A notice is received once here (no kill): duplicates would be double charges.
+    seen.sort();
+    expected.sort();
+    assert_eq!(seen, expected, "seed {seed}: {plans:?}");
+    app.finish().await;
+}
+
+/// A calendar date with its own arithmetic (days since 1970-01-01, month ends by
+/// table), independent of the gateway's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Civil {
+    y: i64,
+    m: i64,
+    d: i64,
+}
+
+impl Civil {
+    fn new(y: i64, m: i64, d: i64) -> Civil {
+        Civil { y, m, d }
+    }
+
+    fn days_in_month(y: i64, m: i64) -> i64 {
+        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        [
+            31,
+            if leap { 29 } else { 28 },
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ][(m - 1) as usize]
+    }
+
+    fn plus_days(self, mut n: i64) -> Civil {
+        let mut c = self;
+        while n > 0 {
+            c.d += 1;
+            if c.d > Civil::days_in_month(c.y, c.m) {
+                c.d = 1;
+                c.m += 1;
+                if c.m > 12 {
+                    c.m = 1;
+                    c.y += 1;
+                }
+            }
+            n -= 1;
+        }
+        c
+    }
+
+    fn plus_months(self, n: i64) -> Civil {
+        let months = self.y * 12 + (self.m - 1) + n;
+        let (y, m) = (months / 12, months % 12 + 1);
+        Civil::new(y, m, self.d.min(Civil::days_in_month(y, m)))
+    }
+
+    /// Period `n`'s date of a series of `kind` from this first date.
+    fn period(self, kind: &str, n: u32) -> Civil {
+        let k = i64::from(n - 1);
+        match kind {
+            "W" => self.plus_days(7 * k),
+            "F" => self.plus_days(14 * k),
+            "M" => self.plus_months(k),
+            "S" => self.plus_months(3 * k),
+            "H" => self.plus_months(6 * k),
+            "A" => self.plus_months(12 * k),
+            _ => self,
+        }
+    }
+
+    fn date8(self) -> String {
+        format!("{:04}{:02}{:02}", self.y, self.m, self.d)
     }
 }
