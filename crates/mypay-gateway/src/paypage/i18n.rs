@@ -68,6 +68,10 @@ pub struct Texts {
     pub result_review: &'static str,
     pub result_approved: &'static str,
     pub result_bound: &'static str,
+    /// A recurring series' card bound; its first charge is on a later date.
+    pub result_card_bound: &'static str,
+    /// A recurring order's terms: the amount is charged every period.
+    pub recurring_note: &'static str,
     pub submit_application: &'static str,
     pub err_installment: &'static str,
 }
@@ -146,6 +150,8 @@ static ZH_TW: Texts = Texts {
     result_review: "申請審核中，結果將通知商店",
     result_approved: "審核通過，商店出貨後請款",
     result_bound: "請完成無卡分期申請",
+    result_card_bound: "信用卡已綁定，將於首期扣款日扣款",
+    recurring_note: "定期定額：每期扣款",
     submit_application: "送出無卡分期申請",
 };
 
@@ -214,6 +220,8 @@ static ZH_CN: Texts = Texts {
     result_review: "申请审核中，结果将通知商店",
     result_approved: "审核通过，商店出货后请款",
     result_bound: "请完成无卡分期申请",
+    result_card_bound: "信用卡已绑定，将于首期扣款日扣款",
+    recurring_note: "定期定额：每期扣款",
     submit_application: "送出无卡分期申请",
 };
 
@@ -282,6 +290,8 @@ static EN: Texts = Texts {
     result_review: "Your application is under review; the store will be told the result",
     result_approved: "Approved; you pay after the store ships",
     result_bound: "Please complete the cardless instalment application",
+    result_card_bound: "Your card is saved; the first charge is made on its date",
+    recurring_note: "Recurring payment: charged every period",
     submit_application: "Submit the application",
 };
 
@@ -350,6 +360,8 @@ static ID: Texts = Texts {
     result_review: "Pengajuan sedang ditinjau; toko akan diberi tahu hasilnya",
     result_approved: "Disetujui; Anda membayar setelah toko mengirim",
     result_bound: "Silakan lengkapi pengajuan cicilan tanpa kartu",
+    result_card_bound: "Kartu Anda tersimpan; tagihan pertama dilakukan pada tanggalnya",
+    recurring_note: "Pembayaran berulang: ditagih setiap periode",
     submit_application: "Kirim pengajuan",
 };
 

@@ -89,6 +89,8 @@ struct CheckoutPage {
     /// Wallets: (code, name); `in_person`: the merchant scans the consumer's code.
     wallets: Vec<(String, String)>,
     in_person: bool,
+    /// A recurring order's terms, shown above the card form.
+    recurring: Option<String>,
     csrf: String,
     error: Option<String>,
 }
@@ -294,7 +296,21 @@ async fn checkout_page(
         &service::application_tools(&merchant.settings, &order),
         visitor.locale,
     );
+    let recurring = service::recurring::terms_of(&order)
+        .filter(|_| order.pfn.starts_with("DIRECTDEBIT"))
+        .map(|terms| {
+            let periods = terms
+                .total
+                .map_or_else(|| "∞".to_owned(), |n| n.to_string());
+            format!(
+                "{} · {} × {periods} · {}",
+                texts(visitor.locale).recurring_note,
+                terms.regular.code(),
+                terms.first
+            )
+        });
     let page = CheckoutPage {
+        recurring,
         applications,
         installments,
         pay_later,
@@ -343,6 +359,15 @@ fn result_page(
         Prc::Failed | Prc::SystemError => t.result_failed,
         _ => t.result_other,
     };
+    // A recurring order whose card is bound for a later first charge: done, for the
+    // consumer (not the cardless application that 265 otherwise waits for).
+    let card_bound = order.prc == Prc::CardlessBound && order.group_id.is_some();
+    let headline = if card_bound {
+        t.result_card_bound
+    } else {
+        headline
+    };
+    let success = success || card_bound;
     let finished_failure = state::is_unpaid_final(order.prc);
     let payment = matches!(order.prc, Prc::CvsIssued | Prc::VirtualAccountIssued)
         .then(|| PaymentDetails::of(order, &ticket, visitor.locale))
@@ -366,18 +391,20 @@ fn result_page(
         page_path: format!("/payment/{ticket}.html"),
         locale: visitor.locale.code(),
         success,
-        waiting: matches!(
-            order.prc,
-            Prc::Pending
-                | Prc::CvsIssued
-                | Prc::VirtualAccountIssued
-                | Prc::AwaitingOnline
-                | Prc::PostPayReview
-                | Prc::PostPayApproved
-                | Prc::CardlessBound
-                | Prc::CardlessReview
-        ),
-        bound: (order.prc == Prc::CardlessBound).then(|| (ticket.clone(), csrf.clone())),
+        waiting: !card_bound
+            && matches!(
+                order.prc,
+                Prc::Pending
+                    | Prc::CvsIssued
+                    | Prc::VirtualAccountIssued
+                    | Prc::AwaitingOnline
+                    | Prc::PostPayReview
+                    | Prc::PostPayApproved
+                    | Prc::CardlessBound
+                    | Prc::CardlessReview
+            ),
+        bound: (order.prc == Prc::CardlessBound && !card_bound)
+            .then(|| (ticket.clone(), csrf.clone())),
         headline,
         order_id: order.order_id.clone(),
         currency: order.currency.clone(),

@@ -579,3 +579,90 @@ async fn the_card_form_offers_instalment_counts_and_charges_the_chosen_one() {
     assert_eq!(plan["every"], 200);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_consumer_binds_a_3d_card_to_a_recurring_series_on_the_page() {
+    let app = spawn_app().await;
+    let mut data = crate::helpers::sample_order_json("WEB-SUB", 300);
+    data["pfn"] = json!("DIRECTDEBIT");
+    data["regular"] = json!("M");
+    data["regular_total"] = json!("12");
+    data["regular_first_charge_date"] = json!("20270131");
+    data["success_returl"] = json!("https://shop.example/subscribed");
+    let answer = app.order(&data).await;
+    let url = answer["url"].as_str().expect("url").to_owned();
+    let uid = answer["uid"].as_u64().expect("uid");
+    let key = answer["key"].as_str().expect("key").to_owned();
+    let page = app
+        .http
+        .get(format!("{url}?locale=en"))
+        .send()
+        .await
+        .expect("page");
+    let jar = cookies(&page);
+    let html = page.text().await.expect("html");
+    // The terms above the card form, and the recurring tool as the only one.
+    assert!(
+        html.contains("Recurring payment: charged every period · M × 12 · 2027-01-31"),
+        "{html}"
+    );
+    assert!(html.contains("value=\"DIRECTDEBIT\""), "{html}");
+    assert!(!html.contains("value=\"CREDITCARD\""), "{html}");
+    let csrf = hidden_csrf(&html);
+    // A 3D card: the password step, then the card is bound (not charged).
+    let sent = post_form(
+        &app,
+        &format!("/payment/{}/pay", app.ticket(uid)),
+        &jar,
+        &[
+            ("csrf", &csrf),
+            ("pfn", "DIRECTDEBIT"),
+            ("card_number", "4938170130000003"),
+            ("expiry", "1228"),
+            ("cvc", "985"),
+        ],
+    )
+    .await;
+    assert_eq!(sent.status(), 303);
+    let otp_path = sent.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(otp_path.ends_with("/otp"), "{otp_path}");
+    let otp = post_form(
+        &app,
+        &otp_path,
+        &jar,
+        &[("csrf", &csrf), ("otp", "nccc1234")],
+    )
+    .await;
+    assert_eq!(otp.status(), 303);
+    let result = get_page(
+        &app,
+        otp.headers()["location"].to_str().expect("location"),
+        &jar,
+    )
+    .await
+    .text()
+    .await
+    .expect("html");
+    assert!(
+        result.contains("Your card is saved; the first charge is made on its date"),
+        "{result}"
+    );
+    assert!(
+        result.contains("https://shop.example/subscribed"),
+        "{result}"
+    );
+    let record = app.query(uid, &key).await;
+    assert_eq!(record["prc"], "265");
+    assert_eq!(record["cardno"], "493817******0003");
+    // On its date the bound card is charged without its consumer.
+    app.advance(70 * 86_400).await;
+    let record = app.query(uid, &key).await;
+    assert_eq!(
+        (record["prc"].as_str(), record["nois"].as_str()),
+        (Some("250"), Some("1"))
+    );
+    app.finish().await;
+}
