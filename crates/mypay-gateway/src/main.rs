@@ -123,6 +123,9 @@ struct MerchantSet {
     /// URL for refund-complete notices (退款完成回傳資訊); unset: none are sent.
     #[arg(long)]
     refund_url: Option<String>,
+    /// URL for e-wallet notices (電子錢包虛擬卡號回傳資訊); unset: the 交易完成 URL.
+    #[arg(long)]
+    ewallet_url: Option<String>,
     /// Default success redirect.
     #[arg(long)]
     success_returl: Option<String>,
@@ -320,6 +323,9 @@ async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()
             }
             if let Some(u) = set.refund_url {
                 s.notify.refund = Some(u);
+            }
+            if let Some(u) = set.ewallet_url {
+                s.notify.ewallet = Some(u);
             }
             if let Some(days) = set.recurring_retry_days {
                 s.recurring_retry_days = days;

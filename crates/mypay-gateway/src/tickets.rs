@@ -49,15 +49,30 @@ impl Tickets {
 
     /// The PayPage ticket of order `uid`.
     pub fn ticket(&self, uid: u64) -> String {
-        let tag = self
-            .mac(b"paypage-ticket", uid, b"")
-            .finalize()
-            .into_bytes();
-        format!("{uid}-{}", hex(&tag[..TOKEN_BYTES]))
+        self.ticket_for(b"paypage-ticket", uid)
     }
 
     /// The order a ticket names, if its token is right (compared in constant time).
     pub fn open(&self, ticket: &str) -> Option<u64> {
+        self.open_for(b"paypage-ticket", ticket)
+    }
+
+    /// The e-wallet bind page's ticket of bind request `id` (a ticket of its own: an
+    /// order's ticket never opens a bind page of the same number, nor the reverse).
+    pub fn wallet_ticket(&self, id: u64) -> String {
+        self.ticket_for(b"ewallet-ticket", id)
+    }
+
+    pub fn open_wallet(&self, ticket: &str) -> Option<u64> {
+        self.open_for(b"ewallet-ticket", ticket)
+    }
+
+    fn ticket_for(&self, purpose: &[u8], uid: u64) -> String {
+        let tag = self.mac(purpose, uid, b"").finalize().into_bytes();
+        format!("{uid}-{}", hex(&tag[..TOKEN_BYTES]))
+    }
+
+    fn open_for(&self, purpose: &[u8], ticket: &str) -> Option<u64> {
         let (uid, token) = ticket.split_once('-')?;
         if uid.is_empty() || !uid.bytes().all(|b| b.is_ascii_digit()) {
             return None;
@@ -67,7 +82,7 @@ impl Tickets {
         if token.len() != TOKEN_BYTES {
             return None;
         }
-        self.mac(b"paypage-ticket", uid, b"")
+        self.mac(purpose, uid, b"")
             .verify_truncated_left(&token)
             .ok()?;
         Some(uid)
@@ -83,9 +98,25 @@ impl Tickets {
 
     /// Whether `field` is the CSRF token of order `uid` for the cookie `nonce`.
     pub fn csrf_valid(&self, uid: u64, nonce: &str, field: &str) -> bool {
+        self.csrf_valid_for(b"csrf", uid, nonce, field)
+    }
+
+    /// The CSRF token of bind request `id`'s forms (never one of an order's).
+    pub fn wallet_csrf(&self, id: u64, nonce: &str) -> String {
+        hex(&self
+            .mac(b"ewallet-csrf", id, nonce.as_bytes())
+            .finalize()
+            .into_bytes())
+    }
+
+    pub fn wallet_csrf_valid(&self, id: u64, nonce: &str, field: &str) -> bool {
+        self.csrf_valid_for(b"ewallet-csrf", id, nonce, field)
+    }
+
+    fn csrf_valid_for(&self, purpose: &[u8], uid: u64, nonce: &str, field: &str) -> bool {
         match unhex(field) {
             Some(tag) if tag.len() == 32 => self
-                .mac(b"csrf", uid, nonce.as_bytes())
+                .mac(purpose, uid, nonce.as_bytes())
                 .verify_slice(&tag)
                 .is_ok(),
             _ => false,
@@ -117,6 +148,14 @@ mod tests {
             tickets.open(&String::from_utf8(flipped).expect("ascii")),
             None
         );
+    }
+
+    #[test]
+    fn an_order_ticket_and_a_wallet_ticket_never_open_each_other() {
+        let tickets = Tickets::new([7; 32]);
+        assert_eq!(tickets.open_wallet(&tickets.wallet_ticket(5)), Some(5));
+        assert_eq!(tickets.open_wallet(&tickets.ticket(5)), None);
+        assert_eq!(tickets.open(&tickets.wallet_ticket(5)), None);
     }
 
     #[test]

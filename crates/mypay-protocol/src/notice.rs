@@ -146,6 +146,82 @@ impl TransactionNotice {
     }
 }
 
+/// 『電子錢包虛擬卡號回傳資訊』: a consumer bound a card to the merchant's e-wallet. It
+/// carries no `uid`/`key`: the merchant matches it by `user_id`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EwalletNotice {
+    pub pfn: String,
+    /// The first 6 and last 4 digits.
+    pub cardno: String,
+    pub user_id: String,
+    pub cellphone_code: String,
+    pub cellphone: String,
+    pub virtual_pan: String,
+    /// `1` enabled, `0` disabled.
+    pub enable: String,
+}
+
+impl EwalletNotice {
+    pub const FIELDS: [&'static str; 7] = [
+        "pfn",
+        "cardno",
+        "user_id",
+        "cellphone_code",
+        "cellphone",
+        "virtual_pan",
+        "enable",
+    ];
+
+    fn values(&self) -> [&str; 7] {
+        [
+            &self.pfn,
+            &self.cardno,
+            &self.user_id,
+            &self.cellphone_code,
+            &self.cellphone,
+            &self.virtual_pan,
+            &self.enable,
+        ]
+    }
+
+    /// The form body the gateway posts, fields in the document's order.
+    pub fn to_form(&self) -> String {
+        let mut out = String::with_capacity(256);
+        for (name, value) in Self::FIELDS.iter().zip(self.values()) {
+            if !out.is_empty() {
+                out.push('&');
+            }
+            out.push_str(name);
+            out.push('=');
+            percent_encode_into(value, &mut out);
+        }
+        out
+    }
+
+    /// Read a posted e-wallet notice. Unknown fields are ignored.
+    pub fn from_form(body: &[u8]) -> EwalletNotice {
+        let mut notice = EwalletNotice::default();
+        for pair in body.split(|&b| b == b'&') {
+            let (name, value) = match pair.iter().position(|&b| b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &[][..]),
+            };
+            let value = String::from_utf8_lossy(&percent_decode(value, true)).into_owned();
+            match &*percent_decode(name, true) {
+                b"pfn" => notice.pfn = value,
+                b"cardno" => notice.cardno = value,
+                b"user_id" => notice.user_id = value,
+                b"cellphone_code" => notice.cellphone_code = value,
+                b"cellphone" => notice.cellphone = value,
+                b"virtual_pan" => notice.virtual_pan = value,
+                b"enable" => notice.enable = value,
+                _ => {}
+            }
+        }
+        notice
+    }
+}
+
 /// Whether a merchant's reply body acknowledges the notice.
 pub fn is_acknowledgement(body: &[u8]) -> bool {
     body.trim_ascii() == ACKNOWLEDGEMENT.as_bytes()
@@ -186,6 +262,25 @@ mod tests {
             assert!(form.contains(&format!("{name}=")), "{name} missing");
         }
         assert_eq!(TransactionNotice::FIELDS.len(), 41);
+    }
+
+    #[test]
+    fn an_ewallet_notice_has_the_documents_fields_and_round_trips() {
+        let notice = EwalletNotice {
+            pfn: "CREDITCARD".into(),
+            cardno: "493817******0003".into(),
+            user_id: "phper".into(),
+            cellphone_code: "886".into(),
+            cellphone: "918123123".into(),
+            virtual_pan: "9000000000000001".into(),
+            enable: "1".into(),
+        };
+        let form = notice.to_form();
+        assert!(
+            form.starts_with("pfn=CREDITCARD&cardno=493817%2A%2A%2A%2A%2A%2A0003&user_id=phper"),
+            "{form}"
+        );
+        assert_eq!(EwalletNotice::from_form(form.as_bytes()), notice);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod auth;
 mod authorisation;
 mod error;
+mod ewallet;
 mod lookup;
 mod orders;
 pub use crate::ledger::order::new_token;
@@ -194,6 +195,7 @@ async fn dispatch(state: &AppState, request: auth::Authenticated) -> Result<Vec<
         Command::AuthorizedRequestPayment => Box::pin(authorisation::capture(state, request)).await,
         Command::CancelAuthorization => Box::pin(authorisation::cancel(state, request)).await,
         Command::DisableDirectDebit => Box::pin(recurring::disable(state, request)).await,
+        Command::EwalletBind => Box::pin(ewallet::bind(state, request)).await,
         other => Err(ApiError::new(
             command,
             format!("cmd {} is not supported by this gateway yet", other.cmd()),

@@ -15,6 +15,30 @@ pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
     // future does not carry it (or the parsed request) while the commit is awaited.
     let new = validate(request, state.clock.now())?;
     let order_id = new.order_id.clone();
+    // An e-wallet order names a bound card of its consumer (one lookup, only for them).
+    let background_wallet = if new.request.enable_ewallet.is_some_and(|e| e != 0) {
+        crate::service::ewallet::check_order_wallet(
+            state,
+            &request.merchant.store_uid,
+            &new.user_id,
+            new.request.enable_ewallet,
+            new.request.virtual_pan.as_deref(),
+            new.request.ewallet_type,
+        )
+        .await
+        .map_err(|e| match e {
+            crate::service::ewallet::WalletError::Refused(msg) => ApiError::new(command, msg),
+            crate::service::ewallet::WalletError::Store(e) => ApiError::internal(e),
+        })?;
+        new.request.ewallet_type == Some(2)
+    } else {
+        false
+    };
+    if background_wallet && let Some((uid, key)) = charged_before(state, &new).await? {
+        // The same background payment again (a merchant's retry after a timeout): the
+        // transaction it made, charged once.
+        return background_payment(state, uid, key).await;
+    }
     let pending = state.store.create_order(NewOrderRow::new(
         new,
         request.merchant.settings.strict_order_id,
@@ -33,6 +57,9 @@ pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
             ));
         }
     };
+    if background_wallet {
+        return background_payment(state, uid, key).await;
+    }
     let answer = OrderResponse {
         code: Prc::Created.code().to_owned(),
         msg: Prc::Created.description().to_owned(),
@@ -45,6 +72,59 @@ pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
         key,
     };
     super::to_json(&answer, 256)
+}
+
+/// `ewallet_type` 2 (電子錢包背景交易): the bound card is charged now, with no page; the
+/// answer carries the result (`250`, `300`, …) as its `code`, with the order's `uid` and
+/// `key`, and a 交易完成 notice follows as for any payment. A retry of the same request
+/// answers the state the first reached, and charges nothing.
+async fn background_payment(state: &AppState, uid: u64, key: String) -> Result<Vec<u8>, ApiError> {
+    use crate::service::{CheckoutError, Outcome};
+    let prc = match crate::service::ewallet::pay_with_wallet(state, uid).await {
+        Ok(Outcome::Done(prc)) => prc,
+        Ok(Outcome::NeedsOtp) => Prc::Failed,
+        Err(CheckoutError::NotPayable(_) | CheckoutError::ChargeInProgress) => {
+            match state.store.order(uid).await {
+                Ok(Some(order)) => order.prc,
+                Ok(None) => return Err(ApiError::internal("an answered order is gone")),
+                Err(e) => return Err(ApiError::internal(e)),
+            }
+        }
+        Err(CheckoutError::Store(e)) => return Err(ApiError::internal(e)),
+        Err(other) => return Err(ApiError::new(Command::Orders, other.to_string())),
+    };
+    let answer = OrderResponse {
+        code: prc.code().to_owned(),
+        msg: prc.description().to_owned(),
+        url: String::new(),
+        uid,
+        key,
+    };
+    super::to_json(&answer, 256)
+}
+
+/// A transaction of the same merchant, `order_id` and request that a background e-wallet
+/// payment already charged (or failed): SPEC §4 makes a new transaction of an order id
+/// once paid, but a merchant retrying a background charge means the same one.
+async fn charged_before(
+    state: &AppState,
+    new: &NewOrder,
+) -> Result<Option<(u64, String)>, ApiError> {
+    let request = new.request_json();
+    let uids = state
+        .store
+        .order_uids(&new.store_uid, &new.order_id)
+        .await
+        .map_err(ApiError::internal)?;
+    for uid in uids.into_iter().rev() {
+        if let Some(order) = state.store.order(uid).await.map_err(ApiError::internal)?
+            && order.request == request
+            && order.prc != Prc::Created
+        {
+            return Ok(Some((order.uid, order.token)));
+        }
+    }
+    Ok(None)
 }
 
 /// Parse and validate the request into an order for the merchant it authenticated as.

@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 /// The document's sample merchant, present on first start (SPEC §1).
 pub const SAMPLE_STORE_UID: &str = "289151880002";
 pub const SAMPLE_STORE_KEY: &str = "KYTjd9ACcjGaTK6V3zWmMkyrQS08Ndcx";
+/// The document's sample dealer (`002_df74ba90e47d4e11.txt`), whose store is the sample
+/// merchant.
+pub const SAMPLE_AGENT_UID: &str = "518169081001";
+pub const SAMPLE_AGENT_KEY: &str = "2MrhtRYeF9wKZ4bKwzZoL8aZf26pWzIG";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolSetting {
@@ -30,6 +34,9 @@ pub struct NotifyUrls {
     /// Refund-complete notices (退款完成回傳資訊); when unset none are sent.
     #[serde(default)]
     pub refund: Option<String>,
+    /// E-wallet notices (電子錢包虛擬卡號回傳資訊); when unset they go to `completed`.
+    #[serde(default)]
+    pub ewallet: Option<String>,
 }
 
 impl NotifyUrls {
@@ -47,6 +54,14 @@ impl NotifyUrls {
     /// its payment URL as a failed payment, so none goes there.
     pub fn for_refunds(&self) -> Option<&str> {
         self.refund.as_deref().filter(|u| !u.is_empty())
+    }
+
+    /// Where e-wallet notices go: their own URL, else the 交易完成 one.
+    pub fn for_ewallet(&self) -> Option<&str> {
+        self.ewallet
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .or_else(|| self.for_kind(NoticeKind::Completed))
     }
 }
 

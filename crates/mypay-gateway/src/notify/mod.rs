@@ -93,3 +93,32 @@ pub fn refund_notice(
         interval_secs: settings.notice_retry.interval_secs.max(1),
     })
 }
+
+/// Kind of the e-wallet notice (電子錢包虛擬卡號回傳資訊) in the outbox.
+pub const EWALLET_KIND: &str = "ewallet";
+
+/// The document's schedule for the e-wallet notice: every 15 minutes, 4 times.
+pub const EWALLET_ATTEMPTS: i64 = 4;
+pub const EWALLET_INTERVAL_SECS: i64 = 15 * 60;
+
+/// The e-wallet notice of bind request `wallet_id`, or `None` when the merchant has no
+/// URL for it. It names no order (`uid` 0): the merchant matches it by `user_id`.
+pub fn ewallet_notice(
+    settings: &MerchantSettings,
+    store_uid: &str,
+    wallet_id: u64,
+    notice: &mypay_protocol::notice::EwalletNotice,
+) -> Option<NewNotice> {
+    let url = settings.notify.for_ewallet()?;
+    Some(NewNotice {
+        uid: 0,
+        ref_uid: wallet_id,
+        store_uid: store_uid.to_owned(),
+        kind: EWALLET_KIND.to_owned(),
+        prc: notice.enable.clone(),
+        url: url.to_owned(),
+        body: notice.to_form(),
+        max_attempts: EWALLET_ATTEMPTS,
+        interval_secs: EWALLET_INTERVAL_SECS,
+    })
+}

@@ -550,6 +550,9 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// The merchant's URL, now, for a notice of `kind` (as stored in the outbox).
 fn current_url<'a>(settings: &'a MerchantSettings, kind: &str) -> Option<&'a str> {
+    if kind == super::EWALLET_KIND {
+        return settings.notify.for_ewallet();
+    }
     if kind == super::REFUND_KIND {
         return settings.notify.for_refunds();
     }

@@ -72,6 +72,15 @@ pub struct Texts {
     pub result_card_bound: &'static str,
     /// A recurring order's terms: the amount is charged every period.
     pub recurring_note: &'static str,
+    /// The e-wallet bind page.
+    pub bind_title: &'static str,
+    pub bind_intro: &'static str,
+    pub bind_submit: &'static str,
+    pub bind_done: &'static str,
+    pub bind_failed: &'static str,
+    /// The PayPage's one-click payment with a bound e-wallet card.
+    pub wallet_card: &'static str,
+    pub pay_with_wallet: &'static str,
     pub submit_application: &'static str,
     pub err_installment: &'static str,
 }
@@ -152,6 +161,13 @@ static ZH_TW: Texts = Texts {
     result_bound: "請完成無卡分期申請",
     result_card_bound: "信用卡已綁定，將於首期扣款日扣款",
     recurring_note: "定期定額：每期扣款",
+    bind_title: "綁定信用卡",
+    bind_intro: "綁定後，商店下次付款時不需再輸入卡號。",
+    bind_submit: "綁定此卡",
+    bind_done: "信用卡已綁定",
+    bind_failed: "綁定失敗",
+    wallet_card: "電子錢包信用卡",
+    pay_with_wallet: "以此卡付款",
     submit_application: "送出無卡分期申請",
 };
 
@@ -222,6 +238,13 @@ static ZH_CN: Texts = Texts {
     result_bound: "请完成无卡分期申请",
     result_card_bound: "信用卡已绑定，将于首期扣款日扣款",
     recurring_note: "定期定额：每期扣款",
+    bind_title: "绑定信用卡",
+    bind_intro: "绑定后，商店下次付款时不需再输入卡号。",
+    bind_submit: "绑定此卡",
+    bind_done: "信用卡已绑定",
+    bind_failed: "绑定失败",
+    wallet_card: "电子钱包信用卡",
+    pay_with_wallet: "以此卡付款",
     submit_application: "送出无卡分期申请",
 };
 
@@ -292,6 +315,13 @@ static EN: Texts = Texts {
     result_bound: "Please complete the cardless instalment application",
     result_card_bound: "Your card is saved; the first charge is made on its date",
     recurring_note: "Recurring payment: charged every period",
+    bind_title: "Save a card",
+    bind_intro: "Once saved, you will not need to type the card again at this store.",
+    bind_submit: "Save this card",
+    bind_done: "Your card is saved",
+    bind_failed: "The card could not be saved",
+    wallet_card: "Your saved card",
+    pay_with_wallet: "Pay with this card",
     submit_application: "Submit the application",
 };
 
@@ -362,6 +392,13 @@ static ID: Texts = Texts {
     result_bound: "Silakan lengkapi pengajuan cicilan tanpa kartu",
     result_card_bound: "Kartu Anda tersimpan; tagihan pertama dilakukan pada tanggalnya",
     recurring_note: "Pembayaran berulang: ditagih setiap periode",
+    bind_title: "Simpan kartu",
+    bind_intro: "Setelah disimpan, Anda tidak perlu mengetik kartu lagi di toko ini.",
+    bind_submit: "Simpan kartu ini",
+    bind_done: "Kartu Anda tersimpan",
+    bind_failed: "Kartu tidak dapat disimpan",
+    wallet_card: "Kartu tersimpan Anda",
+    pay_with_wallet: "Bayar dengan kartu ini",
     submit_application: "Kirim pengajuan",
 };
 

@@ -9,6 +9,7 @@
 //! consumer.
 
 mod barcode;
+mod ewallet;
 mod i18n;
 mod visitor;
 
@@ -62,6 +63,8 @@ pub fn router() -> Router<AppState> {
         .route("/payment/{uid}/otp", get(otp_page).post(otp_submit))
         .route("/payment/{uid}/result", get(result))
         .route("/payment/{uid}/abandon", post(abandon))
+        .route("/payment/{uid}/ewallet", post(pay_with_ewallet))
+        .merge(ewallet::router())
 }
 
 #[derive(Template)]
@@ -91,6 +94,8 @@ struct CheckoutPage {
     in_person: bool,
     /// A recurring order's terms, shown above the card form.
     recurring: Option<String>,
+    /// `ewallet_type` 1: the consumer's bound e-wallet card, paid in one click.
+    wallet_card: Option<String>,
     csrf: String,
     error: Option<String>,
 }
@@ -309,7 +314,12 @@ async fn checkout_page(
                 terms.first
             )
         });
+    let wallet_card = match service::ewallet::wallet_of(state, &order).await {
+        Ok(wallet) => wallet.and_then(|w| w.card).map(|c| c.cardno),
+        Err(e) => return visitor.failed(e.into()),
+    };
     let page = CheckoutPage {
+        wallet_card,
         recurring,
         applications,
         installments,
@@ -456,6 +466,15 @@ async fn pay(
         ..CardForm::default()
     };
     let outcome = service::pay_card(&state, uid, &card).await;
+    after_payment(&state, visitor, uid, outcome).await
+}
+
+/// `POST /payment/<uid>/ewallet`: pay with the bound e-wallet card, in one click.
+async fn pay_with_ewallet(
+    State(state): State<AppState>,
+    PostedForm { visitor, uid, .. }: PostedForm,
+) -> Response {
+    let outcome = service::ewallet::pay_with_wallet(&state, uid).await;
     after_payment(&state, visitor, uid, outcome).await
 }
 

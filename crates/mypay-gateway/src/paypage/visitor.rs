@@ -12,10 +12,21 @@ pub(super) struct Visitor {
     set_cookies: Vec<String>,
     /// `; Secure` on cookies when consumers reach us over https.
     secure: bool,
+    /// The path the cookies are for: `/payment` (the PayPage) or `/ewallet` (bind pages).
+    scope: &'static str,
 }
 
 impl Visitor {
     pub(super) fn from_request(
+        headers: &HeaderMap,
+        locale_param: Option<&str>,
+        secure: bool,
+    ) -> Visitor {
+        Visitor::from_request_in("/payment", headers, locale_param, secure)
+    }
+
+    pub(super) fn from_request_in(
+        scope: &'static str,
         headers: &HeaderMap,
         locale_param: Option<&str>,
         secure: bool,
@@ -26,7 +37,7 @@ impl Visitor {
         let chosen = locale_param.and_then(Locale::parse);
         if let Some(l) = chosen {
             set_cookies.push(format!(
-                "{LOCALE_COOKIE}={}; Path=/payment; SameSite=Lax; Max-Age=2592000{secure_attr}",
+                "{LOCALE_COOKIE}={}; Path={scope}; SameSite=Lax; Max-Age=2592000{secure_attr}",
                 l.code()
             ));
         }
@@ -42,25 +53,50 @@ impl Visitor {
             nonce,
             set_cookies,
             secure,
+            scope,
         }
     }
 
     /// The CSRF token of order `uid`'s forms, creating the browser's nonce (and its
     /// cookie) when it has none.
     pub(super) fn csrf_token(&mut self, tickets: &Tickets, uid: u64) -> String {
-        let nonce = match &self.nonce {
+        let nonce = self.nonce();
+        tickets.csrf(uid, &nonce)
+    }
+
+    /// The CSRF token of bind request `id`'s forms.
+    pub(super) fn wallet_csrf_token(&mut self, tickets: &Tickets, id: u64) -> String {
+        let nonce = self.nonce();
+        tickets.wallet_csrf(id, &nonce)
+    }
+
+    pub(super) fn wallet_csrf_matches(
+        &self,
+        tickets: &Tickets,
+        id: u64,
+        form: &HashMap<String, String>,
+    ) -> bool {
+        match (&self.nonce, form.get("csrf")) {
+            (Some(nonce), Some(field)) => tickets.wallet_csrf_valid(id, nonce, field),
+            _ => false,
+        }
+    }
+
+    /// The browser's nonce, created (with its cookie) when it has none.
+    fn nonce(&mut self) -> String {
+        match &self.nonce {
             Some(n) => n.clone(),
             None => {
                 let nonce = crate::ledger::order::new_token();
                 let secure_attr = if self.secure { "; Secure" } else { "" };
                 self.set_cookies.push(format!(
-                    "{CSRF_COOKIE}={nonce}; Path=/payment; HttpOnly; SameSite=Lax{secure_attr}"
+                    "{CSRF_COOKIE}={nonce}; Path={}; HttpOnly; SameSite=Lax{secure_attr}",
+                    self.scope
                 ));
                 self.nonce = Some(nonce.clone());
                 nonce
             }
-        };
-        tickets.csrf(uid, &nonce)
+        }
     }
 
     /// Whether the form carries the token of order `uid` for this browser's nonce.

@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
             "/sandbox/recurring/{group_id}/next-charge",
             post(next_recurring_charge),
         )
+        .route("/sandbox/ewallet/{id}/bind", post(bind_ewallet))
         .route("/sandbox/clock", get(clock))
         .route("/sandbox/clock/advance", post(advance))
         .route("/sandbox/notifications", get(notifications))
@@ -207,6 +208,55 @@ async fn abandon(
 ) -> Result<Response, PageError> {
     let outcome = service::abandon(&state, uid).await;
     order_state(&state, uid, outcome).await
+}
+
+/// `POST /sandbox/ewallet/{id}/bind`: bind a card like the bind page's form (`id` is the
+/// bind request's number, or the ticket of its page's URL), with the `pay` helper's card
+/// fields; `otp` answers a 3-D Secure step at once.
+async fn bind_ewallet(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    use crate::service::ewallet::{self, BindOutcome};
+    let form: CardForm = read_body(&headers, &body)?;
+    let id = id
+        .parse::<u64>()
+        .ok()
+        .or_else(|| state.tickets.open_wallet(id.trim_end_matches(".html")))
+        .ok_or_else(|| PageError::not_found("no such bind request"))?;
+    let outcome = ewallet::bind_card(
+        &state,
+        id,
+        &form.card_number,
+        &form.expiry,
+        &form.cvc,
+        form.otp.as_deref(),
+    )
+    .await
+    .map_err(|e| match e {
+        CheckoutError::NotFound => PageError::not_found("no such bind request"),
+        CheckoutError::Store(e) => PageError::from(e),
+        other => PageError::bad_request(other.to_string()),
+    })?;
+    let wallet = state
+        .store
+        .wallet(id)
+        .await?
+        .ok_or_else(|| PageError::not_found("no such bind request"))?;
+    let status = match outcome {
+        BindOutcome::Bound => "bound",
+        BindOutcome::Failed => "failed",
+        BindOutcome::NeedsOtp => "otp",
+    };
+    Ok(Json(json!({
+        "status": status,
+        "user_id": wallet.user_id,
+        "cardno": wallet.card.map(|c| c.cardno).unwrap_or_default(),
+        "virtual_pan": wallet.virtual_pan.unwrap_or_default(),
+    }))
+    .into_response())
 }
 
 #[derive(Deserialize)]

@@ -8,6 +8,7 @@ mod applications;
 mod authorisations;
 mod cards;
 mod checkout;
+pub mod ewallet;
 mod pay_later;
 pub mod recurring;
 mod refunds;

@@ -171,15 +171,47 @@ impl Store {
         &self.wakeups
     }
 
-    /// Seed the document's sample merchant (sandbox only), once.
+    /// Seed the document's sample merchant and sample dealer (sandbox only), once: the
+    /// merchant is the dealer's store, as in the document's dealer samples.
     pub async fn seed_sample_merchant(&self, now: jiff::Timestamp) -> StoreResult<()> {
-        use crate::ledger::merchant::{MerchantSettings, SAMPLE_STORE_KEY, SAMPLE_STORE_UID};
+        use crate::ledger::merchant::{
+            MerchantSettings, SAMPLE_AGENT_KEY, SAMPLE_AGENT_UID, SAMPLE_STORE_KEY,
+            SAMPLE_STORE_UID,
+        };
+        if self
+            .credentials(CredentialOwner::Agent, SAMPLE_AGENT_UID)
+            .await?
+            .is_empty()
+        {
+            match self
+                .create_dealer(
+                    SAMPLE_AGENT_UID,
+                    "MYPAY sample dealer",
+                    SAMPLE_AGENT_KEY,
+                    now,
+                )
+                .await
+            {
+                // Another node seeded it at the same moment.
+                Ok(()) | Err(StoreError::Duplicate) => {}
+                Err(e) => return Err(e),
+            }
+        }
         if self.merchant(SAMPLE_STORE_UID).await?.is_some() {
-            return Ok(());
+            // Seeded before the sample dealer existed: it becomes the dealer's store.
+            return self
+                .adopt_merchant(SAMPLE_AGENT_UID, SAMPLE_STORE_UID)
+                .await;
         }
         let settings = MerchantSettings::sandbox_defaults("MYPAY sample merchant");
         match self
-            .create_merchant(SAMPLE_STORE_UID, None, &settings, SAMPLE_STORE_KEY, now)
+            .create_merchant(
+                SAMPLE_STORE_UID,
+                Some(SAMPLE_AGENT_UID),
+                &settings,
+                SAMPLE_STORE_KEY,
+                now,
+            )
             .await
         {
             // Another node seeded it at the same moment.

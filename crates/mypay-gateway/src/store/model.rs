@@ -773,3 +773,94 @@ mod tests {
         assert_eq!(super::refundable_states(), "'250', '600', '290'");
     }
 }
+
+/// A bind request of the e-wallet (`api/ewalletbind`), as stored.
+#[derive(Debug, Clone)]
+pub struct WalletRow {
+    pub id: u64,
+    pub store_uid: String,
+    pub user_id: String,
+    pub pfn: String,
+    pub request: String,
+    pub status: WalletStatus,
+    pub card: Option<StoredCard>,
+    pub pending_password: Option<String>,
+    pub otp_failures: i64,
+    pub virtual_pan: Option<String>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalletStatus {
+    Open,
+    /// A 3-D Secure password is awaited.
+    Challenged,
+    Bound,
+    Failed,
+}
+
+impl WalletStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WalletStatus::Open => "open",
+            WalletStatus::Challenged => "challenged",
+            WalletStatus::Bound => "bound",
+            WalletStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<WalletStatus> {
+        [
+            WalletStatus::Open,
+            WalletStatus::Challenged,
+            WalletStatus::Bound,
+            WalletStatus::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// A card as the acquirer keeps it: its token and what may be shown of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCard {
+    pub token: String,
+    pub cardno: String,
+    pub card_type: i64,
+    pub issuing_bank: String,
+    pub issuing_bank_uid: String,
+}
+
+impl WalletRow {
+    pub(super) const COLUMNS: &'static str = "id, store_uid, user_id, pfn, request, status, \
+        card_token, cardno, card_type, issuing_bank, issuing_bank_uid, pending_password, \
+        otp_failures, virtual_pan, created_at";
+
+    pub(super) fn from_row(r: &impl Columns) -> StoreResult<WalletRow> {
+        let status = r.text(5)?;
+        let card = match (r.opt_text(6)?, r.opt_text(7)?) {
+            (Some(token), Some(cardno)) => Some(StoredCard {
+                token,
+                cardno,
+                card_type: r.opt_int(8)?.unwrap_or(0),
+                issuing_bank: r.opt_text(9)?.unwrap_or_default(),
+                issuing_bank_uid: r.opt_text(10)?.unwrap_or_default(),
+            }),
+            _ => None,
+        };
+        Ok(WalletRow {
+            id: r.int(0)? as u64,
+            store_uid: r.text(1)?,
+            user_id: r.text(2)?,
+            pfn: r.text(3)?,
+            request: r.text(4)?,
+            status: WalletStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("wallet status {status:?}")))?,
+            card,
+            pending_password: r.opt_text(11)?,
+            otp_failures: r.int(12)?,
+            virtual_pan: r.opt_text(13)?,
+            created_at: timestamp(r.int(14)?),
+        })
+    }
+}

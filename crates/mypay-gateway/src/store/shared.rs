@@ -4,7 +4,8 @@
 
 use super::model::{
     Backlog, Challenge, ChargeTarget, Columns, Credential, CredentialOwner, MerchantSummary,
-    NoticeAttempt, ReversalRow, SeriesCharge, SeriesRow, SeriesWrite, Totals,
+    NoticeAttempt, ReversalRow, SeriesCharge, SeriesRow, SeriesWrite, StoredCard, Totals,
+    WalletRow,
 };
 use super::{StoreError, StoreResult, micros, timestamp};
 use crate::ledger::merchant::MerchantSettings;
@@ -75,6 +76,17 @@ where
                 })
             })
             .collect()
+    }
+
+    pub(super) async fn adopt_merchant(&self, agent_uid: &str, store_uid: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE merchants SET agent_uid = $1 WHERE store_uid = $2 AND agent_uid IS NULL",
+        )
+        .bind(agent_uid)
+        .bind(store_uid)
+        .execute(self.0)
+        .await?;
+        Ok(())
     }
 
     /// Every merchant with its name and when each of its keys still valid at `now`
@@ -491,4 +503,152 @@ where
         forced_decline,
         uid,
     })
+}
+
+/// E-wallet bind requests: reads and single-statement writes, on the pool.
+impl<DB> On<'_, DB>
+where
+    DB: Database,
+    DB::Row: Columns,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    pub(super) async fn create_wallet_bind(
+        &self,
+        store_uid: &str,
+        user_id: &str,
+        pfn: &str,
+        request: &str,
+        now: Timestamp,
+    ) -> StoreResult<u64> {
+        let row = sqlx::query(
+            "INSERT INTO wallets (store_uid, user_id, pfn, request, status, created_at)
+             VALUES ($1, $2, $3, $4, 'open', $5) RETURNING id",
+        )
+        .bind(store_uid)
+        .bind(user_id)
+        .bind(pfn)
+        .bind(request)
+        .bind(micros(now))
+        .fetch_one(self.0)
+        .await?;
+        Ok(row.int(0)? as u64)
+    }
+
+    pub(super) async fn wallet(&self, id: u64) -> StoreResult<Option<WalletRow>> {
+        let sql = format!("SELECT {} FROM wallets WHERE id = $1", WalletRow::COLUMNS);
+        sqlx::query(&sql)
+            .bind(id as i64)
+            .fetch_optional(self.0)
+            .await?
+            .map(|r| WalletRow::from_row(&r))
+            .transpose()
+    }
+
+    pub(super) async fn wallet_by_pan(
+        &self,
+        store_uid: &str,
+        virtual_pan: &str,
+    ) -> StoreResult<Option<WalletRow>> {
+        let sql = format!(
+            "SELECT {} FROM wallets WHERE virtual_pan = $1 AND store_uid = $2",
+            WalletRow::COLUMNS
+        );
+        sqlx::query(&sql)
+            .bind(virtual_pan)
+            .bind(store_uid)
+            .fetch_optional(self.0)
+            .await?
+            .map(|r| WalletRow::from_row(&r))
+            .transpose()
+    }
+
+    /// An open bind request waits for its card's 3-D Secure password. False when the
+    /// request is no longer open.
+    pub(super) async fn challenge_wallet(
+        &self,
+        id: u64,
+        card: &StoredCard,
+        password: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE wallets SET status = 'challenged', card_token = $1, cardno = $2,
+                 card_type = $3, issuing_bank = $4, issuing_bank_uid = $5,
+                 pending_password = $6, otp_failures = 0
+             WHERE id = $7 AND status IN ('open', 'challenged') RETURNING id",
+        )
+        .bind(card.token.as_str())
+        .bind(card.cardno.as_str())
+        .bind(card.card_type)
+        .bind(card.issuing_bank.as_str())
+        .bind(card.issuing_bank_uid.as_str())
+        .bind(password)
+        .bind(id as i64)
+        .fetch_optional(self.0)
+        .await?;
+        Ok(done.is_some())
+    }
+
+    /// Count a wrong 3-D Secure password of a challenged bind; the failures so far.
+    pub(super) async fn fail_wallet_otp(&self, id: u64) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "UPDATE wallets SET otp_failures = otp_failures + 1
+             WHERE id = $1 AND status = 'challenged' RETURNING otp_failures",
+        )
+        .bind(id as i64)
+        .fetch_optional(self.0)
+        .await?;
+        row.map_or(Ok(i64::MAX), |r| r.int(0))
+    }
+}
+
+/// End a bind request in the caller's transaction: bound with `card` and `virtual_pan`,
+/// or failed (`None`). False when it had ended already (nothing is written).
+pub(super) async fn finish_wallet_bind<DB>(
+    conn: &mut DB::Connection,
+    id: u64,
+    bound: Option<(&StoredCard, &str)>,
+    at: Timestamp,
+) -> StoreResult<bool>
+where
+    DB: Database,
+    DB::Row: Columns,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let done = match bound {
+        Some((card, virtual_pan)) => {
+            sqlx::query(
+                "UPDATE wallets SET status = 'bound', card_token = $1, cardno = $2,
+                     card_type = $3, issuing_bank = $4, issuing_bank_uid = $5,
+                     pending_password = NULL, virtual_pan = $6, bound_at = $7
+                 WHERE id = $8 AND status IN ('open', 'challenged') RETURNING id",
+            )
+            .bind(card.token.as_str())
+            .bind(card.cardno.as_str())
+            .bind(card.card_type)
+            .bind(card.issuing_bank.as_str())
+            .bind(card.issuing_bank_uid.as_str())
+            .bind(virtual_pan)
+            .bind(micros(at))
+            .bind(id as i64)
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+        None => {
+            sqlx::query(
+                "UPDATE wallets SET status = 'failed', pending_password = NULL,
+                     card_token = NULL
+                 WHERE id = $1 AND status IN ('open', 'challenged') RETURNING id",
+            )
+            .bind(id as i64)
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+    };
+    Ok(done.is_some())
 }

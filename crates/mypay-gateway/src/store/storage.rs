@@ -16,12 +16,20 @@ pub type RefundNoticeFn<'a> = Box<dyn FnOnce(&ReversalRow) -> Option<NewNotice> 
 /// The whole interface: one backend implements every part. (Parts, so that each
 /// backend module implements the part it holds; a `dyn Storage` answers them all.)
 pub trait Storage:
-    Operations + Installation + Merchants + Orders + Timers + Reversals + Notices + Recurring
+    Operations + Installation + Merchants + Orders + Timers + Reversals + Notices + Recurring + Wallets
 {
 }
 
 impl<T> Storage for T where
-    T: Operations + Installation + Merchants + Orders + Timers + Reversals + Notices + Recurring
+    T: Operations
+        + Installation
+        + Merchants
+        + Orders
+        + Timers
+        + Reversals
+        + Notices
+        + Recurring
+        + Wallets
 {
 }
 
@@ -79,6 +87,8 @@ pub trait Merchants: Send + Sync + 'static {
         key: &str,
         now: Timestamp,
     ) -> StoreResult<()>;
+    /// Make `store_uid` a merchant of dealer `agent_uid`, if it has no dealer yet.
+    async fn adopt_merchant(&self, agent_uid: &str, store_uid: &str) -> StoreResult<()>;
     async fn add_credential(
         &self,
         owner: CredentialOwner,
@@ -253,4 +263,42 @@ pub trait Recurring: Send + Sync + 'static {
         cause: &str,
         now: Timestamp,
     ) -> StoreResult<SeriesCharge>;
+}
+
+/// E-wallet bind requests (`api/ewalletbind` and its bind page).
+#[async_trait::async_trait]
+pub trait Wallets: Send + Sync + 'static {
+    async fn create_wallet_bind(
+        &self,
+        store_uid: &str,
+        user_id: &str,
+        pfn: &str,
+        request: &str,
+        now: Timestamp,
+    ) -> StoreResult<u64>;
+    async fn wallet(&self, id: u64) -> StoreResult<Option<WalletRow>>;
+    /// The bound wallet of `store_uid` with this virtual card number.
+    async fn wallet_by_pan(
+        &self,
+        store_uid: &str,
+        virtual_pan: &str,
+    ) -> StoreResult<Option<WalletRow>>;
+    /// The bind waits for the card's 3-D Secure `password`; false once it has ended.
+    async fn challenge_wallet(
+        &self,
+        id: u64,
+        card: &StoredCard,
+        password: &str,
+    ) -> StoreResult<bool>;
+    /// Count a wrong 3-D Secure password; the failures so far.
+    async fn fail_wallet_otp(&self, id: u64) -> StoreResult<i64>;
+    /// End the bind: bound with `card` under `virtual_pan`, with the e-wallet notice it
+    /// owes (in one transaction), or failed (`None`). False when it had ended already.
+    async fn finish_wallet_bind(
+        &self,
+        id: u64,
+        bound: Option<(&StoredCard, &str)>,
+        notice: Option<&NewNotice>,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
 }

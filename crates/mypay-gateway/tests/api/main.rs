@@ -9,6 +9,7 @@ mod delivery;
 mod durability;
 mod edges;
 mod envelope;
+mod ewallet;
 mod helpers;
 mod inputs;
 mod migrations;

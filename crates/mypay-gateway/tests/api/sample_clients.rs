@@ -281,3 +281,26 @@ async fn the_documents_disabledirectdebit_samples_get_the_documents_answer_in_th
     assert_eq!(uids.len(), 2, "{uids:?}");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn the_documents_ewalletbind_samples_get_a_bind_page_in_three_languages() {
+    let app = spawn_app().await;
+    // Python and PHP send the store form; the document's Node.js sample is the dealer's
+    // (the sample dealer, on /api/agent), and its store form is derived from it.
+    let mut answers = run(&app.base, "ewalletbind", &[]).await;
+    answers.extend(run_in(&app.base, "node", "ewalletbind_store_derived", &[]).await);
+    assert_eq!(answers.len(), 4);
+    for (lang, api, answer) in answers {
+        assert_eq!(answer["code"], "B200", "{lang} {api}: {answer}");
+        let url = answer["url"].as_str().expect("url");
+        assert!(
+            url.starts_with(&format!("{}/ewallet/", app.base)),
+            "{lang}: {url}"
+        );
+        // The page opens, in the consumer's language.
+        let page = app.http.get(url).send().await.expect("page");
+        assert_eq!(page.status(), 200, "{lang}");
+        assert!(page.text().await.expect("html").contains("綁定信用卡"));
+    }
+    app.finish().await;
+}

@@ -20,6 +20,7 @@ mod orders;
 mod reader;
 mod recurring;
 mod reversals;
+mod wallets;
 mod writer;
 
 use super::{Columns, StoreError, StoreOptions};

@@ -76,6 +76,14 @@ impl Merchants for SqliteStore {
         Ok(())
     }
 
+    async fn adopt_merchant(&self, agent_uid: &str, store_uid: &str) -> StoreResult<()> {
+        shared::On(&self.pool)
+            .adopt_merchant(agent_uid, store_uid)
+            .await?;
+        self.bump_generation();
+        Ok(())
+    }
+
     async fn add_credential(
         &self,
         owner: CredentialOwner,

@@ -19,6 +19,7 @@ mod orders;
 mod reader;
 mod recurring;
 mod reversals;
+mod wallets;
 mod writer;
 
 use super::{StoreError, StoreOptions};
