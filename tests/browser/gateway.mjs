@@ -86,6 +86,17 @@ export async function createOrder(base, fields) {
   return res.json();
 }
 
+/** Any sealed command as the sample merchant sends it; resolves with the answer. */
+export async function callApi(base, cmd, fields) {
+  const form = new URLSearchParams({
+    store_uid: STORE_UID,
+    service: seal({ service_name: 'api', cmd }),
+    encry_data: seal({ store_uid: STORE_UID, ...fields }),
+  });
+  const res = await fetch(`${base}/api/init`, { method: 'POST', body: form });
+  return res.json();
+}
+
 /** Width and height of a PNG, from its IHDR chunk. */
 export function pngSize(buffer) {
   const signature = '89504e470d0a1a0a';
