@@ -2,6 +2,7 @@
 //! part of it.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod load;
 
 use mypay_protocol::envelope::{self, MerchantKey};

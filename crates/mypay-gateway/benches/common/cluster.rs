@@ -1,0 +1,116 @@
+//! A PostgreSQL server for a benchmark run (`scripts/pg-cluster.sh`), and pgbench.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// A PostgreSQL server for the run: the one named, or a throw-away cluster.
+pub struct Cluster {
+    pub url: String,
+    bin: PathBuf,
+    data: Option<String>,
+}
+
+impl Cluster {
+    pub fn start() -> Cluster {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg-cluster.sh");
+        if let Ok(url) = std::env::var("MYPAY_TEST_POSTGRES") {
+            let bin = std::env::var("MYPAY_TEST_PGBIN")
+                .unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into());
+            return Cluster {
+                url,
+                bin: bin.into(),
+                data: None,
+            };
+        }
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .output()
+            .expect("pg-cluster.sh runs");
+        assert!(
+            out.status.success(),
+            "starting a cluster: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+                .expect("the script's exports")
+                .to_owned()
+        };
+        Cluster {
+            url: value("MYPAY_TEST_POSTGRES"),
+            bin: value("MYPAY_TEST_PGBIN").into(),
+            data: Some(value("MYPAY_TEST_PGDATA")),
+        }
+    }
+
+    pub fn psql(&self, db: &str, sql: &str) {
+        let out = Command::new("psql")
+            .arg(format!("{}/{db}", self.url))
+            .args(["-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn database(&self, name: &str) -> String {
+        self.psql("postgres", &format!("DROP DATABASE IF EXISTS {name}"));
+        self.psql("postgres", &format!("CREATE DATABASE {name}"));
+        format!("{}/{name}", self.url)
+    }
+
+    /// pgbench's transactions per second for one insert per transaction.
+    pub fn pgbench(&self, clients: usize, seconds: u64) -> f64 {
+        let db = "pgbench_inserts";
+        self.database(db);
+        self.psql(
+            db,
+            "CREATE TABLE t (id BIGSERIAL PRIMARY KEY, v TEXT NOT NULL)",
+        );
+        let script = std::env::temp_dir().join(format!("mypay-pgbench-{}.sql", std::process::id()));
+        std::fs::write(
+            &script,
+            "INSERT INTO t (v) VALUES ('an order of about this size');\n",
+        )
+        .expect("script");
+        let out = Command::new(self.bin.join("pgbench"))
+            .args(["-n", "-M", "prepared", "-f"])
+            .arg(&script)
+            .args([
+                "-c",
+                &clients.to_string(),
+                "-j",
+                "2",
+                "-T",
+                &seconds.to_string(),
+            ])
+            .arg(format!("{}/{db}", self.url))
+            .output()
+            .expect("pgbench");
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .find_map(|l| l.strip_prefix("tps = "))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("pgbench: {text}{}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(data) = &self.data {
+            let script =
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg-cluster.sh");
+            let _ = Command::new("bash")
+                .arg(script)
+                .args(["stop", data])
+                .status();
+        }
+    }
+}
