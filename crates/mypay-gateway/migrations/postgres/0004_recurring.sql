@@ -28,6 +28,8 @@ CREATE TABLE series (
     created_at       BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX series_by_group ON series (store_uid, group_id);
+-- The sandbox's next-charge helper finds a series by its id alone.
+CREATE INDEX series_by_group_id ON series (group_id);
 
 CREATE TABLE series_charges (
     series_uid       BIGINT NOT NULL REFERENCES series (uid),

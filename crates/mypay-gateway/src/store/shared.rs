@@ -300,21 +300,33 @@ where
             .transpose()
     }
 
-    /// The series with `group_id`: of `store_uid`, or of any merchant.
+    /// The series with `group_id`: of `store_uid`, or of any merchant. Two statements,
+    /// so that each is one index probe (an `OR` on the merchant made SQLite scan).
     pub(super) async fn series_by_group(
         &self,
         store_uid: Option<&str>,
         group_id: &str,
     ) -> StoreResult<Vec<SeriesRow>> {
-        let sql = format!(
-            "SELECT {} FROM series WHERE group_id = $1 AND ($2 = '' OR store_uid = $2) ORDER BY uid",
-            SeriesRow::COLUMNS
-        );
-        let rows = sqlx::query(&sql)
-            .bind(group_id)
-            .bind(store_uid.unwrap_or(""))
-            .fetch_all(self.0)
-            .await?;
+        let rows = match store_uid {
+            Some(store_uid) => {
+                let sql = format!(
+                    "SELECT {} FROM series WHERE store_uid = $1 AND group_id = $2",
+                    SeriesRow::COLUMNS
+                );
+                sqlx::query(&sql)
+                    .bind(store_uid)
+                    .bind(group_id)
+                    .fetch_all(self.0)
+                    .await?
+            }
+            None => {
+                let sql = format!(
+                    "SELECT {} FROM series WHERE group_id = $1 ORDER BY uid",
+                    SeriesRow::COLUMNS
+                );
+                sqlx::query(&sql).bind(group_id).fetch_all(self.0).await?
+            }
+        };
         rows.iter().map(SeriesRow::from_row).collect()
     }
 
