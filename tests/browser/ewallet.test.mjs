@@ -3,38 +3,16 @@
 // is paid with the saved card in one click.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { startMerchant, startGateway, createOrder, callApi, pngSize } from './gateway.mjs';
+import { callApi, createOrder, shot, startRun } from './gateway.mjs';
 
-const SHOTS = join(import.meta.dirname, 'screenshots');
-mkdirSync(SHOTS, { recursive: true });
-
-let merchant, gateway, browser;
+let run, merchant, gateway, browser;
 
 before(async () => {
-  merchant = await startMerchant();
-  gateway = await startGateway(`${merchant.base}/notify`);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-  });
+  run = await startRun();
+  ({ merchant, gateway, browser } = run);
 });
 
-after(async () => {
-  await browser?.close();
-  gateway?.stop();
-  merchant?.close();
-});
-
-async function shot(page, name, minBytes = 8000) {
-  const buffer = await page.screenshot({ fullPage: true });
-  writeFileSync(join(SHOTS, `${name}.png`), buffer);
-  const { width } = pngSize(buffer);
-  assert.equal(width, page.viewportSize().width, `${name}: screenshot as wide as the viewport`);
-  assert.ok(buffer.length > minBytes, `${name}: the screenshot has content (${buffer.length} bytes)`);
-}
+after(() => run?.close());
 
 test('a consumer binds a 3D card on the bind page, then pays an order with it in one click', async () => {
   const bind = await callApi(gateway.base, 'api/ewalletbind', {

@@ -3,7 +3,8 @@
 // sealed api/orders request made the way a merchant's server makes it.
 import { spawn, execFileSync } from 'node:child_process';
 import { createCipheriv, randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -102,4 +103,43 @@ export function pngSize(buffer) {
   const signature = '89504e470d0a1a0a';
   if (buffer.subarray(0, 8).toString('hex') !== signature) throw new Error('not a PNG');
   return { width: buffer.readUInt32BE(16), height: buffer.readUInt32BE(20) };
+}
+
+const SHOTS = join(import.meta.dirname, 'screenshots');
+
+/** Debian's chromium, headless, as every browser test runs it. */
+export async function launchBrowser() {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+  });
+}
+
+/** A full-page screenshot into screenshots/, checked to be as wide as the page and not blank. */
+export async function shot(page, name, minBytes = 8000) {
+  mkdirSync(SHOTS, { recursive: true });
+  const buffer = await page.screenshot({ fullPage: true });
+  writeFileSync(join(SHOTS, `${name}.png`), buffer);
+  const { width } = pngSize(buffer);
+  assert.equal(width, page.viewportSize().width, `${name}: screenshot as wide as the viewport`);
+  assert.ok(buffer.length > minBytes, `${name}: the screenshot has content (${buffer.length} bytes)`);
+  return buffer;
+}
+
+/** A merchant's server, a gateway configured for it, and a browser; `close` ends all three. */
+export async function startRun() {
+  const merchant = await startMerchant();
+  const gateway = await startGateway(`${merchant.base}/notify`);
+  const browser = await launchBrowser();
+  return {
+    merchant,
+    gateway,
+    browser,
+    async close() {
+      await browser.close();
+      gateway.stop();
+      merchant.close();
+    },
+  };
 }

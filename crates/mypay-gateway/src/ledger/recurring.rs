@@ -4,71 +4,27 @@
 use jiff::ToSpan;
 use jiff::civil::Date;
 
-/// 『分期類型定義』: how far apart the periods are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Regular {
-    /// W: every week.
-    Weekly,
-    /// F: every two weeks.
-    Fortnightly,
-    /// M: every month.
-    Monthly,
-    /// S: every three months.
-    Quarterly,
-    /// H: every six months.
-    HalfYearly,
-    /// A: every year.
-    Yearly,
-    /// O: once.
-    Once,
-}
+pub use mypay_protocol::values::Regular;
 
-impl Regular {
-    pub fn parse(code: &str) -> Option<Regular> {
-        Some(match code.trim() {
-            "W" => Regular::Weekly,
-            "F" => Regular::Fortnightly,
-            "M" => Regular::Monthly,
-            "S" => Regular::Quarterly,
-            "H" => Regular::HalfYearly,
-            "A" => Regular::Yearly,
-            "O" => Regular::Once,
-            _ => return None,
-        })
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Regular::Weekly => "W",
-            Regular::Fortnightly => "F",
-            Regular::Monthly => "M",
-            Regular::Quarterly => "S",
-            Regular::HalfYearly => "H",
-            Regular::Yearly => "A",
-            Regular::Once => "O",
-        }
-    }
-
-    /// The date period `n` (from 1) falls due, counted from `first` (period 1's date),
-    /// never from an earlier period's: a monthly series from Jan 31 is charged on
-    /// Feb 28 (or 29), Mar 31, Apr 30. `None` past the calendar's end, or for a
-    /// one-off's later periods.
-    pub fn due_date(self, first: Date, n: u32) -> Option<Date> {
-        let steps = i64::from(n.checked_sub(1)?);
-        let span = match self {
-            Regular::Weekly => (steps * 7).days(),
-            Regular::Fortnightly => (steps * 14).days(),
-            Regular::Monthly => steps.months(),
-            Regular::Quarterly => (steps * 3).months(),
-            Regular::HalfYearly => (steps * 6).months(),
-            Regular::Yearly => steps.years(),
-            Regular::Once if steps == 0 => 0.days(),
-            Regular::Once => return None,
-        };
-        // jiff clamps a day past the month's end to its last day (Jan 31 + 1 month =
-        // Feb 28/29), which is the document's rule.
-        first.checked_add(span).ok()
-    }
+/// The date period `n` (from 1) of a series of `regular` falls due, counted from `first`
+/// (period 1's date), never from an earlier period's: a monthly series from Jan 31 is
+/// charged on Feb 28 (or 29), Mar 31, Apr 30. `None` past the calendar's end, or for a
+/// one-off's later periods.
+pub fn due_date(regular: Regular, first: Date, n: u32) -> Option<Date> {
+    let steps = i64::from(n.checked_sub(1)?);
+    let span = match regular {
+        Regular::Weekly => (steps * 7).days(),
+        Regular::Fortnightly => (steps * 14).days(),
+        Regular::Monthly => steps.months(),
+        Regular::Quarterly => (steps * 3).months(),
+        Regular::HalfYearly => (steps * 6).months(),
+        Regular::Yearly => steps.years(),
+        Regular::Once if steps == 0 => 0.days(),
+        Regular::Once => return None,
+    };
+    // jiff clamps a day past the month's end to its last day (Jan 31 + 1 month =
+    // Feb 28/29), which is the document's rule.
+    first.checked_add(span).ok()
 }
 
 /// The recurring terms of an order, valid.
@@ -88,7 +44,7 @@ impl Terms {
     pub fn has_period(&self, n: u32) -> bool {
         n >= 1
             && self.total.is_none_or(|t| n <= t)
-            && self.regular.due_date(self.first, n).is_some()
+            && due_date(self.regular, self.first, n).is_some()
     }
 }
 
@@ -198,7 +154,7 @@ mod tests {
     fn monthly_from_the_31st_clamps_each_month_from_the_first_date() {
         let first = date(2027, 1, 31);
         let dates: Vec<String> = (1..=13)
-            .map(|n| date8(Regular::Monthly.due_date(first, n).expect("date")))
+            .map(|n| date8(due_date(Regular::Monthly, first, n).expect("date")))
             .collect();
         assert_eq!(
             dates,
@@ -209,7 +165,7 @@ mod tests {
         );
         // A leap year's February.
         assert_eq!(
-            Regular::Monthly.due_date(date(2028, 1, 31), 2),
+            due_date(Regular::Monthly, date(2028, 1, 31), 2),
             Some(date(2028, 2, 29))
         );
     }
@@ -217,14 +173,14 @@ mod tests {
     #[test]
     fn from_february_29th() {
         let first = date(2028, 2, 29);
-        assert_eq!(Regular::Yearly.due_date(first, 2), Some(date(2029, 2, 28)));
-        assert_eq!(Regular::Yearly.due_date(first, 5), Some(date(2032, 2, 29)));
+        assert_eq!(due_date(Regular::Yearly, first, 2), Some(date(2029, 2, 28)));
+        assert_eq!(due_date(Regular::Yearly, first, 5), Some(date(2032, 2, 29)));
         assert_eq!(
-            Regular::Quarterly.due_date(first, 2),
+            due_date(Regular::Quarterly, first, 2),
             Some(date(2028, 5, 29))
         );
         assert_eq!(
-            Regular::HalfYearly.due_date(first, 3),
+            due_date(Regular::HalfYearly, first, 3),
             Some(date(2029, 2, 28))
         );
     }
@@ -232,9 +188,9 @@ mod tests {
     #[test]
     fn weeks_cross_the_year() {
         let first = date(2027, 12, 20);
-        assert_eq!(Regular::Weekly.due_date(first, 3), Some(date(2028, 1, 3)));
+        assert_eq!(due_date(Regular::Weekly, first, 3), Some(date(2028, 1, 3)));
         assert_eq!(
-            Regular::Fortnightly.due_date(first, 2),
+            due_date(Regular::Fortnightly, first, 2),
             Some(date(2028, 1, 3))
         );
     }

@@ -150,7 +150,7 @@ fn charge_timer(terms: &Terms, period: u32, attempt: u32, delay_days: i64) -> Op
     if !terms.has_period(period) {
         return None;
     }
-    let date = terms.regular.due_date(terms.first, period)?;
+    let date = recurring::due_date(terms.regular, terms.first, period)?;
     let date = date
         .checked_add(jiff::Span::new().days(delay_days))
         .unwrap_or(date);

@@ -1,7 +1,9 @@
 //! The MYPAY e-wallet (SPEC §9): `api/ewalletbind`, the bind page, the virtual card
 //! number's notice, and orders paid with it in one click or in the background.
 
-use crate::helpers::{Receiver, Reply, TestApp, form, sample_order_json, spawn_app};
+use crate::helpers::{
+    Receiver, Reply, TestApp, cookies, form, hidden_csrf, post_form, sample_order_json, spawn_app,
+};
 use mypay_protocol::notice::EwalletNotice;
 use serde_json::{Value, json};
 
@@ -50,39 +52,6 @@ async fn bind_card(app: &TestApp, user_id: &str) -> String {
         .as_str()
         .expect("virtual_pan")
         .to_owned()
-}
-
-fn cookies(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn hidden_csrf(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
-    let len = html[at..].find('"').expect("end of the csrf field");
-    html[at..at + len].to_owned()
-}
-
-async fn post_form(
-    app: &TestApp,
-    path: &str,
-    jar: &str,
-    pairs: &[(&str, &str)],
-) -> reqwest::Response {
-    app.http
-        .post(format!("{}{path}", app.base))
-        .header("cookie", jar)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(pairs))
-        .send()
-        .await
-        .expect("post")
 }
 
 #[tokio::test]

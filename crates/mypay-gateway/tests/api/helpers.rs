@@ -587,3 +587,48 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The cookies a page set, as a browser sends them back (`name=value; …`).
+pub fn cookies(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A browser's form post, with its cookies.
+pub async fn post_form(
+    app: &TestApp,
+    path: &str,
+    jar: &str,
+    pairs: &[(&str, &str)],
+) -> reqwest::Response {
+    app.http
+        .post(format!("{}{path}", app.base))
+        .header("cookie", jar)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(pairs))
+        .send()
+        .await
+        .expect("post")
+}
+
+/// A browser's page load, with its cookies.
+pub async fn get_page(app: &TestApp, path: &str, jar: &str) -> reqwest::Response {
+    app.http
+        .get(format!("{}{path}", app.base))
+        .header("cookie", jar)
+        .send()
+        .await
+        .expect("page")
+}
+
+pub fn hidden_csrf(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
+    let len = html[at..].find('"').expect("end of the csrf field");
+    html[at..at + len].to_owned()
+}

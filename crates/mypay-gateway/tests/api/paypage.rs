@@ -1,51 +1,9 @@
 //! The PayPage over plain HTTP, as a browser without JavaScript uses it.
 
-use crate::helpers::{Receiver, Reply, TestApp, eventually, form, spawn_app};
+use crate::helpers::{
+    Receiver, Reply, cookies, eventually, get_page, hidden_csrf, post_form, spawn_app,
+};
 use serde_json::json;
-
-fn cookies(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// A browser's form post, with its cookies.
-async fn post_form(
-    app: &TestApp,
-    path: &str,
-    jar: &str,
-    pairs: &[(&str, &str)],
-) -> reqwest::Response {
-    app.http
-        .post(format!("{}{path}", app.base))
-        .header("cookie", jar)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(pairs))
-        .send()
-        .await
-        .expect("post")
-}
-
-/// A browser's page load, with its cookies.
-async fn get_page(app: &TestApp, path: &str, jar: &str) -> reqwest::Response {
-    app.http
-        .get(format!("{}{path}", app.base))
-        .header("cookie", jar)
-        .send()
-        .await
-        .expect("page")
-}
-
-fn hidden_csrf(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
-    let len = html[at..].find('"').expect("end of the csrf field");
-    html[at..at + len].to_owned()
-}
 
 #[tokio::test]
 async fn a_consumer_pays_with_a_3d_card_and_goes_back_to_the_merchant_without_parameters() {

@@ -474,15 +474,56 @@ async fn every_period_is_charged_once_through_kill_9_during_clock_advances() {
     assert!(answer["now"].is_string(), "{answer}");
 
     let expected = SERIES * PERIODS as usize;
-    let notices = crate::helpers::eventually("every period notified", || async {
+    let mut waited = 0;
+    let notices = loop {
         let notices = receiver.transaction_notices();
         let distinct: HashSet<(String, String)> = notices
             .iter()
             .map(|n| (n.uid.clone(), n.prc.clone()))
             .collect();
-        (distinct.len() >= expected).then_some(notices)
-    })
-    .await;
+        if distinct.len() >= expected {
+            break notices;
+        }
+        waited += 1;
+        if waited > 400 {
+            let seen: HashSet<(String, String)> = notices
+                .iter()
+                .map(|n| (n.order_id.clone(), n.nois.clone()))
+                .collect();
+            let mut missing = Vec::new();
+            for i in 0..SERIES {
+                for p in 1..=PERIODS {
+                    if !seen.contains(&(format!("KILL-SUB-{i}"), p.to_string())) {
+                        missing.push((i, p));
+                    }
+                }
+            }
+            let clock: Value = http
+                .get(format!("{base}/sandbox/clock"))
+                .send()
+                .await
+                .expect("c")
+                .json()
+                .await
+                .expect("j");
+            let list: Value = http
+                .get(format!("{base}/sandbox/notifications"))
+                .send()
+                .await
+                .expect("c")
+                .json()
+                .await
+                .expect("j");
+            let pending: Vec<&Value> = list["notifications"]
+                .as_array()
+                .expect("a")
+                .iter()
+                .filter(|n| n["status"] != "delivered")
+                .collect();
+            panic!("seed {seed}: missing {missing:?}; clock {clock}; undelivered {pending:?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     let mut by_period: std::collections::HashMap<(String, String), HashSet<String>> =
         Default::default();
     for n in &notices {

@@ -14,15 +14,34 @@ use sqlx::Row;
 
 /// Due notices that no live node holds, merchants in turn (each merchant's earliest
 /// first, then each one's second, …), skipping orders with a notice in flight anywhere
-/// so one order's notices arrive in order. A candidate list: leasing them decides.
-const CANDIDATES: &str = "SELECT id, uid, store_uid FROM (
+/// so one order's notices arrive in order (notices of no order, `uid` 0, such as the
+/// e-wallet's, keep no order among themselves). A candidate list: leasing them decides.
+///
+/// The merchants with pending notices are found by a skip-scan of
+/// `notices_pending_by_merchant` (one probe per merchant), and each merchant's first `$3`
+/// due by a scan of the same index that stops there: a claim costs the merchants and
+/// their turns, not the notices pending (a window over all of them did, 100,000 at once).
+const CANDIDATES: &str = "WITH RECURSIVE m(store_uid) AS (
+        SELECT MIN(store_uid) FROM notices WHERE status = 'pending'
+        UNION ALL
+        SELECT (SELECT MIN(store_uid) FROM notices
+                WHERE status = 'pending' AND store_uid > m.store_uid)
+        FROM m WHERE m.store_uid IS NOT NULL)
+    SELECT c.id, c.uid, c.store_uid FROM m
+    CROSS JOIN LATERAL (
         SELECT n.id, n.uid, n.store_uid, n.next_attempt_at,
-               row_number() OVER (PARTITION BY n.store_uid ORDER BY n.next_attempt_at, n.id) AS turn
-        FROM notices n
-        WHERE n.status = 'pending' AND n.next_attempt_at <= $1 AND n.lease_until < $2
-          AND NOT EXISTS (SELECT 1 FROM notices o WHERE o.uid = n.uid AND o.id <> n.id
-                              AND o.status = 'pending' AND o.lease_until >= $2)
-    ) c WHERE turn <= $3 ORDER BY turn, next_attempt_at, id LIMIT $4";
+               row_number() OVER (ORDER BY n.next_attempt_at, n.id) AS turn
+        FROM (SELECT * FROM notices n
+              WHERE n.store_uid = m.store_uid AND n.status = 'pending'
+                AND n.next_attempt_at <= $1 AND n.lease_until < $2
+                AND (n.uid = 0 OR NOT EXISTS (
+                    SELECT 1 FROM notices o WHERE o.uid = n.uid AND o.id <> n.id
+                        AND o.status = 'pending' AND o.lease_until >= $2))
+              ORDER BY n.next_attempt_at, n.id
+              LIMIT $3) n
+    ) c
+    WHERE m.store_uid IS NOT NULL
+    ORDER BY c.turn, c.next_attempt_at, c.id LIMIT $4";
 
 /// Lease the chosen notices: rows another node is leasing right now are skipped, and
 /// rows leased meanwhile no longer qualify.
@@ -95,8 +114,7 @@ impl Notices for PgStore {
             let taken = taken_by.entry(store_uid).or_default();
             if *taken >= room
                 || claim.leased.contains(&id)
-                || claim.busy_orders.contains(&uid)
-                || !orders.insert(uid)
+                || (uid != 0 && (claim.busy_orders.contains(&uid) || !orders.insert(uid)))
             {
                 continue;
             }

@@ -101,9 +101,10 @@ impl NoticeLedger {
             {
                 let (id, uid): (i64, i64) = (row.get(0)?, row.get(1)?);
                 let uid = uid as u64;
+                // Notices of no order (`uid` 0: the e-wallet's) keep no order among
+                // themselves; an order's are sent one at a time.
                 if claim.leased.contains(&id)
-                    || claim.busy_orders.contains(&uid)
-                    || !orders.insert(uid)
+                    || (uid != 0 && (claim.busy_orders.contains(&uid) || !orders.insert(uid)))
                 {
                     continue;
                 }
