@@ -200,6 +200,11 @@ pub(super) async fn charge_due(state: &Gateway, timer: &TimerRow) -> Result<(), 
     if !terms.has_period(period) || stopped_by(&series, taipei::date(timer.due_at)) {
         return close().await;
     }
+    // A consumer who left the bound order (`A0002`) before its first charge ended the
+    // series with it.
+    if first.prc == Prc::Abandoned {
+        return close().await;
+    }
     let target = if period == 1 && attempt == 1 && first.prc == Prc::CardlessBound {
         ChargeTarget::BoundOrder
     } else {

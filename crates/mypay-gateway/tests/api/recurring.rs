@@ -386,6 +386,28 @@ async fn a_stop_before_the_first_charge_leaves_the_card_bound_and_uncharged() {
     app.finish().await;
 }
 
+#[tokio::test]
+async fn a_bound_order_left_before_its_first_charge_is_never_charged() {
+    let app = spawn_app().await;
+    let receiver = receiver_for(&app).await;
+    let (uid, key) = recurring_order(&app, "SUB-LEFT", "M", 6, "20261215", None).await;
+    bind(&app, uid).await;
+    let (status, body) = app
+        .sandbox(&format!("/sandbox/orders/{uid}/abandon"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(app.query(uid, &key).await["prc"], "A0002");
+    app.advance(100 * DAY).await;
+    // Only the abandonment's notice: no charge.
+    let prcs: Vec<String> = periods(&receiver, "SUB-LEFT")
+        .into_iter()
+        .map(|p| p.2)
+        .collect();
+    assert_eq!(prcs, ["A0002"]);
+    assert_eq!(app.order_count().await, 1, "no transaction of any period");
+    app.finish().await;
+}
+
 /// `kill -9` of the gateway at random moments of clock advances over many due series,
 /// restarted each time: every period is charged once (one transaction per period, paid)
 /// and notified. A notice may arrive twice only when a kill fell between the merchant's
