@@ -94,7 +94,8 @@ struct CheckoutPage {
     in_person: bool,
     /// A recurring order's terms, shown above the card form.
     recurring: Option<String>,
-    /// `ewallet_type` 1: the consumer's bound e-wallet card, paid in one click.
+    /// The consumer's saved card (bound e-wallet card, else quick checkout's), paid in
+    /// one click.
     wallet_card: Option<String>,
     csrf: String,
     error: Option<String>,
@@ -314,8 +315,8 @@ async fn checkout_page(
                 terms.first
             )
         });
-    let wallet_card = match service::ewallet::wallet_of(state, &order).await {
-        Ok(wallet) => wallet.and_then(|w| w.card).map(|c| c.cardno),
+    let wallet_card = match service::ewallet::saved_card(state, &order).await {
+        Ok(saved) => saved.map(|(_, card)| card.cardno),
         Err(e) => return visitor.failed(e.into()),
     };
     let page = CheckoutPage {

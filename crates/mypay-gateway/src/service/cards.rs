@@ -54,6 +54,8 @@ pub async fn pay_card(
     let mut plan = plan;
     if tool.family() == ToolFamily::Recurring {
         plan.recurring = Some(super::recurring::prepare(state, &order, &card)?);
+    } else if super::ewallet::quickpay_on(&order) {
+        plan.remember = Some(state.acquirer.store_card(&card));
     }
     let today = crate::clock::taipei::date8(state.clock.now());
     let year = today.get(..4).and_then(|y| y.parse().ok()).unwrap_or(2000);
@@ -178,6 +180,9 @@ pub(super) struct CardPlan {
     /// A recurring order's card token and whether the page only binds it.
     #[serde(default)]
     recurring: Option<super::recurring::RecurringPlan>,
+    /// Quick checkout: the card's token, remembered for the order's consumer once paid.
+    #[serde(default)]
+    remember: Option<String>,
 }
 
 /// The plan of a charge with `tool`: C_INSTALLMENT needs an instalment count the order
@@ -395,5 +400,25 @@ pub(super) async fn settle(
         attach_notice(&mut t, order, merchant, NoticeKind::Completed);
     }
     commit(state, &t).await?;
+    if let Some(token) = &plan.remember
+        && matches!(to, Prc::Paid | Prc::Authorised)
+    {
+        // A convenience, not part of the payment: a failure is logged, the payment stands.
+        let stored = crate::store::StoredCard {
+            token: token.clone(),
+            cardno: card.masked.clone(),
+            card_type: card.card_type.code(),
+            issuing_bank: card.issuing_bank.clone(),
+            issuing_bank_uid: card.issuing_bank_uid.clone(),
+        };
+        let user_id = order.stored_request().user_id.clone().unwrap_or_default();
+        if let Err(e) = state
+            .store
+            .remember_card(&order.store_uid, &user_id, tool.code(), &stored, t.at)
+            .await
+        {
+            tracing::error!(error = %e, uid = order.uid, "remembering a card for quick checkout");
+        }
+    }
     Ok(Outcome::Done(to))
 }

@@ -303,6 +303,46 @@ pub async fn wallet_of(state: &Gateway, order: &OrderRow) -> Result<Option<Walle
     }))
 }
 
+/// Whether an order's consumer gets quick checkout (『啟用快速結帳』: on unless the order
+/// says 0, and only for a consumer the merchant names).
+pub fn quickpay_on(order: &OrderRow) -> bool {
+    let request = order.stored_request();
+    request.enable_quickpay != Some(0)
+        && request
+            .user_id
+            .as_deref()
+            .is_some_and(|u| !u.trim().is_empty())
+}
+
+/// The card an order can pay with in one click: its bound e-wallet card, else (quick
+/// checkout) the card its consumer last paid with at this merchant; with its tool.
+pub async fn saved_card(
+    state: &Gateway,
+    order: &OrderRow,
+) -> Result<Option<(PaymentTool, StoredCard)>, StoreError> {
+    if let Some(wallet) = wallet_of(state, order).await? {
+        let tool = PaymentTool::parse(&wallet.pfn).unwrap_or(PaymentTool::CreditCard);
+        return Ok(wallet.card.map(|c| (tool, c)));
+    }
+    if !quickpay_on(order) {
+        return Ok(None);
+    }
+    let user_id = order.stored_request().user_id.clone().unwrap_or_default();
+    let Some((tool, card)) = state
+        .store
+        .remembered_card(&order.store_uid, &user_id)
+        .await?
+    else {
+        return Ok(None);
+    };
+    // Only a tool this order may still be paid with.
+    let tool = PaymentTool::parse(&tool).unwrap_or(PaymentTool::CreditCard);
+    let merchant = state.store.merchant(&order.store_uid).await?;
+    let allowed =
+        merchant.is_some_and(|m| super::cards::card_tools(&m.settings, order).contains(&tool));
+    Ok(allowed.then_some((tool, card)))
+}
+
 /// Check an order's e-wallet fields at creation: `100` naming the field when they name
 /// no bound wallet of this merchant's consumer.
 pub async fn check_order_wallet(
@@ -341,18 +381,13 @@ pub async fn check_order_wallet(
     }
 }
 
-/// Pay order `uid` with its consumer's bound wallet card: the PayPage's one click, or the
-/// background payment of `ewallet_type` 2.
+/// Pay order `uid` with its consumer's saved card (the bound e-wallet card, else quick
+/// checkout's): the PayPage's one click, or the background payment of `ewallet_type` 2.
 pub async fn pay_with_wallet(state: &Gateway, uid: u64) -> Result<Outcome, CheckoutError> {
     let (order, merchant) = payable_order(state, uid).await?;
-    let wallet = wallet_of(state, &order)
+    let (tool, card) = saved_card(state, &order)
         .await?
-        .ok_or_else(|| CheckoutError::Tool("this order has no bound e-wallet card".into()))?;
-    let card = wallet
-        .card
-        .clone()
-        .ok_or_else(|| CheckoutError::Tool("this order has no bound e-wallet card".into()))?;
-    let tool = PaymentTool::parse(&wallet.pfn).unwrap_or(PaymentTool::CreditCard);
+        .ok_or_else(|| CheckoutError::Tool("this order has no saved card".into()))?;
     let attempt = crate::ledger::order::new_token();
     if !state
         .store

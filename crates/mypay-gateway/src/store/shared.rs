@@ -603,6 +603,67 @@ where
         Ok(done.is_some())
     }
 
+    /// Remember the card `user_id` of `store_uid` paid with (quick checkout).
+    pub(super) async fn remember_card(
+        &self,
+        store_uid: &str,
+        user_id: &str,
+        tool: &str,
+        card: &StoredCard,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO quick_cards (store_uid, user_id, tool, card_token, cardno, card_type,
+                 issuing_bank, issuing_bank_uid, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (store_uid, user_id) DO UPDATE SET tool = excluded.tool,
+                 card_token = excluded.card_token, cardno = excluded.cardno,
+                 card_type = excluded.card_type, issuing_bank = excluded.issuing_bank,
+                 issuing_bank_uid = excluded.issuing_bank_uid, updated_at = excluded.updated_at",
+        )
+        .bind(store_uid)
+        .bind(user_id)
+        .bind(tool)
+        .bind(card.token.as_str())
+        .bind(card.cardno.as_str())
+        .bind(card.card_type)
+        .bind(card.issuing_bank.as_str())
+        .bind(card.issuing_bank_uid.as_str())
+        .bind(micros(at))
+        .execute(self.0)
+        .await?;
+        Ok(())
+    }
+
+    /// The card `user_id` of `store_uid` last paid with, and its tool.
+    pub(super) async fn remembered_card(
+        &self,
+        store_uid: &str,
+        user_id: &str,
+    ) -> StoreResult<Option<(String, StoredCard)>> {
+        let row = sqlx::query(
+            "SELECT tool, card_token, cardno, card_type, issuing_bank, issuing_bank_uid
+             FROM quick_cards WHERE store_uid = $1 AND user_id = $2",
+        )
+        .bind(store_uid)
+        .bind(user_id)
+        .fetch_optional(self.0)
+        .await?;
+        row.map(|r| {
+            Ok((
+                r.text(0)?,
+                StoredCard {
+                    token: r.text(1)?,
+                    cardno: r.text(2)?,
+                    card_type: r.int(3)?,
+                    issuing_bank: r.text(4)?,
+                    issuing_bank_uid: r.text(5)?,
+                },
+            ))
+        })
+        .transpose()
+    }
+
     /// Count a wrong 3-D Secure password of a challenged bind; the failures so far.
     pub(super) async fn fail_wallet_otp(&self, id: u64) -> StoreResult<i64> {
         let row = sqlx::query(

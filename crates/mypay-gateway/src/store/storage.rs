@@ -292,6 +292,21 @@ pub trait Wallets: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Count a wrong 3-D Secure password; the failures so far.
     async fn fail_wallet_otp(&self, id: u64) -> StoreResult<i64>;
+    /// Quick checkout: remember the card `user_id` of `store_uid` paid with with `tool`.
+    async fn remember_card(
+        &self,
+        store_uid: &str,
+        user_id: &str,
+        tool: &str,
+        card: &StoredCard,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// The card `user_id` of `store_uid` last paid with, and its tool.
+    async fn remembered_card(
+        &self,
+        store_uid: &str,
+        user_id: &str,
+    ) -> StoreResult<Option<(String, StoredCard)>>;
     /// End the bind: bound with `card` under `virtual_pan`, with the e-wallet notice it
     /// owes (in one transaction), or failed (`None`). False when it had ended already.
     async fn finish_wallet_bind(

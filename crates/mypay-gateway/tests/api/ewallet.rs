@@ -373,3 +373,86 @@ async fn the_sample_dealer_binds_for_its_store_on_api_agent() {
     assert!(answer["url"].as_str().expect("url").contains("/ewallet/"));
     app.finish().await;
 }
+
+#[tokio::test]
+async fn quick_checkout_offers_the_card_the_consumer_last_paid_with_unless_turned_off() {
+    let app = spawn_app().await;
+    let order_for = |id: &str, user: &str, quickpay: Option<i64>| {
+        let mut order = sample_order_json(id, 300);
+        order["user_id"] = json!(user);
+        if let Some(q) = quickpay {
+            order["enable_quickpay"] = json!(q);
+        }
+        order
+    };
+    // A first payment with quick checkout turned off remembers nothing.
+    let first = app.order(&order_for("QP-0", "quick-user", Some(0))).await;
+    let uid = first["uid"].as_u64().expect("uid");
+    app.pay(uid, "4058650600065507", "1022", "395", None).await;
+    let second = app.order(&order_for("QP-1", "quick-user", None)).await;
+    let html = app
+        .http
+        .get(format!(
+            "{}?locale=en",
+            second["url"].as_str().expect("url")
+        ))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(!html.contains("Your saved card"), "{html}");
+    // Paid with quick checkout on (the default): the next page offers that card.
+    let uid = second["uid"].as_u64().expect("uid");
+    app.pay(uid, "5433760200078009", "1022", "597", None).await;
+    let third = app.order(&order_for("QP-2", "quick-user", None)).await;
+    let page = app
+        .http
+        .get(format!("{}?locale=en", third["url"].as_str().expect("url")))
+        .send()
+        .await
+        .expect("page");
+    let jar = cookies(&page);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("Your saved card: 543376******8009"), "{html}");
+    assert!(!html.contains("5433760200078009"), "never the whole number");
+    let csrf = hidden_csrf(&html);
+    let uid = third["uid"].as_u64().expect("uid");
+    let paid = post_form(
+        &app,
+        &format!("/payment/{}/ewallet", app.ticket(uid)),
+        &jar,
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(paid.status(), 303);
+    let record = app.query(uid, third["key"].as_str().expect("key")).await;
+    assert_eq!(
+        (record["prc"].as_str(), record["cardno"].as_str()),
+        (Some("250"), Some("543376******8009"))
+    );
+    // Another consumer, or an order that turns it off, is offered nothing.
+    for order in [
+        order_for("QP-3", "someone-else", None),
+        order_for("QP-4", "quick-user", Some(0)),
+    ] {
+        let answer = app.order(&order).await;
+        let html = app
+            .http
+            .get(answer["url"].as_str().expect("url"))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("html");
+        assert!(!html.contains("543376******8009"), "{html}");
+        let uid = answer["uid"].as_u64().expect("uid");
+        let (status, body) = app
+            .sandbox(&format!("/sandbox/orders/{uid}/abandon"), json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    app.finish().await;
+}

@@ -52,6 +52,29 @@ impl Wallets for PgStore {
         shared::On(&self.pool).fail_wallet_otp(id).await
     }
 
+    async fn remember_card(
+        &self,
+        store_uid: &str,
+        user_id: &str,
+        tool: &str,
+        card: &StoredCard,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        shared::On(&self.pool)
+            .remember_card(store_uid, user_id, tool, card, at)
+            .await
+    }
+
+    async fn remembered_card(
+        &self,
+        store_uid: &str,
+        user_id: &str,
+    ) -> StoreResult<Option<(String, StoredCard)>> {
+        shared::On(&self.pool)
+            .remembered_card(store_uid, user_id)
+            .await
+    }
+
     async fn finish_wallet_bind(
         &self,
         id: u64,
