@@ -141,7 +141,7 @@ fn validate(request: &Authenticated, now: jiff::Timestamp) -> Result<NewOrder, A
         &request.merchant.store_uid,
         order,
         &request.merchant.settings,
-        crate::clock::taipei::date(now),
+        now,
     )
     .map_err(|e| ApiError::new(command, e.to_string()))
 }

@@ -44,13 +44,13 @@ pub struct NewOrder {
 
 impl NewOrder {
     /// Validate `req` for the merchant `store_uid` (the one the credentials named).
-    /// `today` is the business date (Asia/Taipei) on the gateway's clock, for the
-    /// first charge date of a recurring order.
+    /// `now` is the gateway's clock, for the first charge date of a recurring order
+    /// (its business date is worked out only for those).
     pub fn parse(
         store_uid: &str,
         mut req: OrderRequest,
         settings: &MerchantSettings,
-        today: jiff::civil::Date,
+        now: jiff::Timestamp,
     ) -> Result<NewOrder, OrderRefused> {
         if let Some(inner) = req.store_uid.as_deref()
             && inner != store_uid
@@ -165,7 +165,7 @@ impl NewOrder {
             }
         }
 
-        check_recurring(&req, preselection, today)?;
+        check_recurring(&req, preselection, now)?;
 
         // 『交易類型』: 1 online (the consumer pays), 2 in person (the merchant enters the
         // consumer's wallet code). Offline wallet tools exist only in person.
@@ -284,7 +284,7 @@ impl NewOrder {
 fn check_recurring(
     req: &OrderRequest,
     preselection: Preselection,
-    today: jiff::civil::Date,
+    now: jiff::Timestamp,
 ) -> Result<(), OrderRefused> {
     let recurring = matches!(
         preselection,
@@ -315,7 +315,7 @@ fn check_recurring(
         req.regular_total.as_deref(),
         req.regular_first_charge_date.as_deref(),
         req.group_id.as_deref(),
-        today,
+        crate::clock::taipei::date(now),
     )
     .map(|_| ())
     .map_err(|(field, problem)| refuse(field, problem))
@@ -483,8 +483,8 @@ mod tests {
         MerchantSettings::sandbox_defaults("test")
     }
 
-    fn today() -> jiff::civil::Date {
-        jiff::civil::date(2027, 1, 31)
+    fn today() -> jiff::Timestamp {
+        "2027-01-31T02:00:00Z".parse().expect("timestamp")
     }
 
     fn request(json: &str) -> OrderRequest {

@@ -1,7 +1,7 @@
 //! Recurring billing (定期定額, SPEC §9): the terms an order asks for and the date each
 //! period falls due. Pure rules; the scheduler (`service::recurring`) charges them.
 
-use jiff::ToSpan;
+use jiff::Span;
 use jiff::civil::Date;
 
 pub use mypay_protocol::values::Regular;
@@ -12,16 +12,18 @@ pub use mypay_protocol::values::Regular;
 /// one-off's later periods.
 pub fn due_date(regular: Regular, first: Date, n: u32) -> Option<Date> {
     let steps = i64::from(n.checked_sub(1)?);
+    // The fallible spans: a period far enough out is past the calendar, not a panic.
     let span = match regular {
-        Regular::Weekly => (steps * 7).days(),
-        Regular::Fortnightly => (steps * 14).days(),
-        Regular::Monthly => steps.months(),
-        Regular::Quarterly => (steps * 3).months(),
-        Regular::HalfYearly => (steps * 6).months(),
-        Regular::Yearly => steps.years(),
-        Regular::Once if steps == 0 => 0.days(),
+        Regular::Weekly => Span::new().try_days(steps.checked_mul(7)?),
+        Regular::Fortnightly => Span::new().try_days(steps.checked_mul(14)?),
+        Regular::Monthly => Span::new().try_months(steps),
+        Regular::Quarterly => Span::new().try_months(steps.checked_mul(3)?),
+        Regular::HalfYearly => Span::new().try_months(steps.checked_mul(6)?),
+        Regular::Yearly => Span::new().try_years(steps),
+        Regular::Once if steps == 0 => Ok(Span::new()),
         Regular::Once => return None,
-    };
+    }
+    .ok()?;
     // jiff clamps a day past the month's end to its last day (Jan 31 + 1 month =
     // Feb 28/29), which is the document's rule.
     first.checked_add(span).ok()
@@ -193,6 +195,14 @@ mod tests {
             due_date(Regular::Fortnightly, first, 2),
             Some(date(2028, 1, 3))
         );
+    }
+
+    #[test]
+    fn a_period_past_the_calendar_is_none_not_a_panic() {
+        let first = date(2027, 1, 31);
+        for regular in [Regular::Weekly, Regular::Monthly, Regular::Yearly] {
+            assert_eq!(due_date(regular, first, u32::MAX), None);
+        }
     }
 
     #[test]

@@ -302,20 +302,18 @@ async fn checkout_page(
         &service::application_tools(&merchant.settings, &order),
         visitor.locale,
     );
-    let recurring = service::recurring::terms_of(&order)
-        .filter(|_| order.pfn.starts_with("DIRECTDEBIT"))
-        .map(|terms| {
-            let periods = terms
-                .total
-                .map_or_else(|| "∞".to_owned(), |n| n.to_string());
-            format!(
-                "{} · {} × {periods} · {}",
-                texts(visitor.locale).recurring_note,
-                terms.regular.code(),
-                terms.first
-            )
-        });
-    let wallet_card = match service::ewallet::saved_card(state, &order).await {
+    let recurring = service::recurring::terms_of(&order).map(|terms| {
+        let periods = terms
+            .total
+            .map_or_else(|| "∞".to_owned(), |n| n.to_string());
+        format!(
+            "{} · {} × {periods} · {}",
+            texts(visitor.locale).recurring_note,
+            terms.regular.code(),
+            terms.first
+        )
+    });
+    let wallet_card = match service::ewallet::saved_card(state, &order, &merchant.settings).await {
         Ok(saved) => saved.map(|(_, card)| card.cardno),
         Err(e) => return visitor.failed(e.into()),
     };

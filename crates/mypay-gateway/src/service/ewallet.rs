@@ -118,14 +118,14 @@ pub enum BindOutcome {
     NeedsOtp,
 }
 
-/// A bind request that can still take a card.
-pub async fn open_wallet(state: &Gateway, id: u64) -> Result<WalletRow, CheckoutError> {
-    let wallet = state
-        .store
-        .wallet(id)
-        .await?
-        .ok_or(CheckoutError::NotFound)?;
-    Ok(wallet)
+/// A bind request, by its id.
+async fn open_wallet(state: &Gateway, id: u64) -> Result<WalletRow, CheckoutError> {
+    state.store.wallet(id).await?.ok_or(CheckoutError::NotFound)
+}
+
+/// Whether `wallet` is a bound card of the consumer `user_id`.
+fn bound_for(wallet: &WalletRow, user_id: &str) -> bool {
+    wallet.status == WalletStatus::Bound && wallet.user_id == user_id
 }
 
 /// The consumer gave a card on the bind page (or the sandbox helper): check it with the
@@ -298,9 +298,8 @@ pub async fn wallet_of(state: &Gateway, order: &OrderRow) -> Result<Option<Walle
         return Ok(None);
     };
     let wallet = state.store.wallet_by_pan(&order.store_uid, pan).await?;
-    Ok(wallet.filter(|w| {
-        w.status == WalletStatus::Bound && Some(w.user_id.as_str()) == request.user_id.as_deref()
-    }))
+    let user_id = request.user_id.as_deref().unwrap_or("");
+    Ok(wallet.filter(|w| bound_for(w, user_id)))
 }
 
 /// Whether an order's consumer gets quick checkout (『啟用快速結帳』: on unless the order
@@ -319,6 +318,7 @@ pub fn quickpay_on(order: &OrderRow) -> bool {
 pub async fn saved_card(
     state: &Gateway,
     order: &OrderRow,
+    settings: &crate::ledger::merchant::MerchantSettings,
 ) -> Result<Option<(PaymentTool, StoredCard)>, StoreError> {
     if let Some(wallet) = wallet_of(state, order).await? {
         let tool = PaymentTool::parse(&wallet.pfn).unwrap_or(PaymentTool::CreditCard);
@@ -337,9 +337,7 @@ pub async fn saved_card(
     };
     // Only a tool this order may still be paid with.
     let tool = PaymentTool::parse(&tool).unwrap_or(PaymentTool::CreditCard);
-    let merchant = state.store.merchant(&order.store_uid).await?;
-    let allowed =
-        merchant.is_some_and(|m| super::cards::card_tools(&m.settings, order).contains(&tool));
+    let allowed = super::cards::card_tools(settings, order).contains(&tool);
     Ok(allowed.then_some((tool, card)))
 }
 
@@ -374,7 +372,7 @@ pub async fn check_order_wallet(
             WalletError::Refused("virtual_pan: is required with enable_ewallet 1".into())
         })?;
     match state.store.wallet_by_pan(store_uid, pan).await? {
-        Some(w) if w.status == WalletStatus::Bound && w.user_id == user_id => Ok(()),
+        Some(w) if bound_for(&w, user_id) => Ok(()),
         _ => Err(WalletError::Refused(
             "virtual_pan: is not a bound e-wallet card of this user_id".into(),
         )),
@@ -385,7 +383,7 @@ pub async fn check_order_wallet(
 /// checkout's): the PayPage's one click, or the background payment of `ewallet_type` 2.
 pub async fn pay_with_wallet(state: &Gateway, uid: u64) -> Result<Outcome, CheckoutError> {
     let (order, merchant) = payable_order(state, uid).await?;
-    let (tool, card) = saved_card(state, &order)
+    let (tool, card) = saved_card(state, &order, &merchant.settings)
         .await?
         .ok_or_else(|| CheckoutError::Tool("this order has no saved card".into()))?;
     let attempt = crate::ledger::order::new_token();

@@ -32,9 +32,15 @@ pub(super) struct RecurringPlan {
     pub bind_only: bool,
 }
 
-/// The terms of a stored recurring order, judged on the day it was created (its first
-/// charge date was checked against that day).
+/// The terms of a stored recurring order (DIRECTDEBIT, DIRECTDEBIT_ABROAD), judged on the
+/// day it was created (its first charge date was checked against that day). `None` for
+/// any other order, whatever its stored fields say.
 pub fn terms_of(order: &OrderRow) -> Option<Terms> {
+    let recurring = PaymentTool::parse(&order.pfn)
+        .is_some_and(|t| t.family() == mypay_protocol::pfn::ToolFamily::Recurring);
+    if !recurring {
+        return None;
+    }
     let req = order.stored_request();
     recurring::parse_terms(
         req.regular.as_deref(),
@@ -151,8 +157,10 @@ fn charge_timer(terms: &Terms, period: u32, attempt: u32, delay_days: i64) -> Op
         return None;
     }
     let date = recurring::due_date(terms.regular, terms.first, period)?;
-    let date = date
-        .checked_add(jiff::Span::new().days(delay_days))
+    let date = jiff::Span::new()
+        .try_days(delay_days)
+        .ok()
+        .and_then(|span| date.checked_add(span).ok())
         .unwrap_or(date);
     Some(NewTimer {
         kind: TimerKind::RecurringCharge.as_str().to_owned(),

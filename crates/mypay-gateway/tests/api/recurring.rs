@@ -627,7 +627,7 @@ async fn random_schedules_charge_on_the_dates_an_independent_rule_gives() {
     // The tests' clock starts on 2026-11-23 (Taipei).
     let today = Civil::new(2026, 11, 23);
     let kinds = ["W", "F", "M", "S", "H", "A", "O"];
-    let mut expected: Vec<(String, u32, String, &str)> = Vec::new();
+    let mut expected: Vec<(String, u32, String, String)> = Vec::new();
     let mut plans = Vec::new();
     for i in 0..14 {
         let kind = kinds[random.below(kinds.len() as u64) as usize];
@@ -687,27 +687,26 @@ async fn random_schedules_charge_on_the_dates_an_independent_rule_gives() {
             }
             if !by_page && !declined_once {
                 declined_once = true;
-                expected.push((order_id.clone(), n, date.date8(), "300"));
+                expected.push((order_id.clone(), n, date.date8(), "300".to_owned()));
                 let retry = date.plus_days(3);
                 if !allowed(retry) {
                     break;
                 }
-                expected.push((order_id.clone(), n, retry.date8(), "250"));
+                expected.push((order_id.clone(), n, retry.date8(), "250".to_owned()));
                 continue;
             }
-            expected.push((order_id.clone(), n, date.date8(), "250"));
+            expected.push((order_id.clone(), n, date.date8(), "250".to_owned()));
         }
     }
-    let mut seen: Vec<(String, u32, String, &str)> = receiver
+    let mut seen: Vec<(String, u32, String, String)> = receiver
         .transaction_notices()
         .into_iter()
         .map(|n| {
-            let prc = if n.prc == "250" { "250" } else { "300" };
             (
                 n.order_id.clone(),
                 n.nois.parse().expect("nois"),
                 n.finishtime.get(..8).unwrap_or("").to_owned(),
-                prc,
+                n.prc.clone(),
             )
         })
         .collect();
