@@ -101,12 +101,9 @@ impl Application {
         if settings.seed_sample_merchant && settings.mode == Mode::Sandbox {
             store.seed_sample_merchant(clock.now()).await?;
         }
-        // The test clock continues where it stood: stored, and never back.
-        if clock.is_advanceable()
-            && let Some((offset, high_water)) = store.clock_state().await?
-        {
-            clock.restore(offset, high_water);
-        }
+        // The test clocks continue where they stood: stored, and never back.
+        let clocks = crate::clock::Clocks::new(clock);
+        follow_stored_clocks(&store, &clocks).await?;
         let tickets = crate::tickets::Tickets::new(store.installation_secret().await?);
         let listener = TcpListener::bind(settings.listen).await?;
         let port = listener.local_addr()?.port();
@@ -134,7 +131,7 @@ impl Application {
         let deliveries = notify::worker::Deliveries::new(notify::worker::DeliverySetup {
             store: store.clone(),
             directory: directory.clone(),
-            clock: clock.clone(),
+            clocks: clocks.clone(),
             http,
             policy,
             timeout: settings.notify_timeout,
@@ -150,7 +147,7 @@ impl Application {
                 directory,
                 settings: Arc::new(settings),
                 store,
-                clock,
+                clocks,
                 acquirer,
                 notices_waiting,
                 leases,
@@ -238,21 +235,33 @@ impl Application {
     }
 }
 
-/// Set this node's test clock to the stored one, if that is ahead (another node moved
-/// it). Production clocks do not move.
+/// Set this node's test clocks (the shared one and merchants' own) to the stored ones
+/// where those are ahead (another node moved them), and learn of merchants' clocks made
+/// on another node. Production clocks do not move.
 pub async fn follow_stored_clock(state: &AppState) -> Result<(), crate::store::StoreError> {
-    if state.clock.is_advanceable()
-        && let Some((offset, high_water)) = state.store.clock_state().await?
-    {
-        state.clock.restore(offset, high_water);
+    follow_stored_clocks(&state.store, &state.clocks).await
+}
+
+async fn follow_stored_clocks(
+    store: &crate::store::Store,
+    clocks: &crate::clock::Clocks,
+) -> Result<(), crate::store::StoreError> {
+    if !clocks.shared().is_advanceable() {
+        return Ok(());
+    }
+    if let Some((offset, high_water)) = store.clock_state().await? {
+        clocks.shared().restore(offset, high_water);
+    }
+    for c in store.merchant_clocks().await? {
+        clocks.follow(&c.store_uid, c.offset_us, c.high_water_us);
     }
     Ok(())
 }
 
-/// Keep following the stored clock: woken when another node signals a move, and every
+/// Keep following the stored clocks: woken when another node signals a move, and every
 /// poll interval besides (for connections that cannot listen).
 async fn clock_follower(state: AppState) {
-    if !state.clock.is_advanceable() {
+    if !state.on_test_clock() {
         return;
     }
     loop {

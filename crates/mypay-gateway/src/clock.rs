@@ -7,8 +7,9 @@
 //! Handlers read it once at the edge and pass `now` down.
 
 use jiff::Timestamp;
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
 
 /// The test clock moves at most a century ahead: far enough for any schedule, and far
 /// from the limits of timestamps.
@@ -42,6 +43,36 @@ impl Clock {
     /// A movable clock standing still at `at` (tests that want exact times).
     pub fn frozen(at: Timestamp) -> Clock {
         Clock::build(true, Some(at))
+    }
+
+    /// A clock of its own beside this one: the same time base (the system time, or the
+    /// instant this one is frozen at), offset `offset_us`, moved apart from this one.
+    pub fn sibling(&self, offset_us: i64) -> Clock {
+        let clock = Clock {
+            inner: Arc::new(Inner {
+                offset_us: AtomicI64::new(0),
+                frozen_at_us: AtomicI64::new(self.inner.frozen_at_us.load(Ordering::Acquire)),
+                advanceable: self.inner.advanceable,
+            }),
+        };
+        clock.restore(offset_us, i64::MIN);
+        clock
+    }
+
+    /// The time base without the offset, in microseconds: what a stored offset is added to.
+    pub fn base_micros(&self) -> i64 {
+        self.now()
+            .as_microsecond()
+            .saturating_sub(self.offset_micros())
+    }
+
+    /// What "now" is for work that may belong to a merchant with a clock of its own.
+    pub fn reading(&self) -> Reading {
+        let now = self.now();
+        Reading {
+            shared: now,
+            offset_us: self.offset_micros(),
+        }
     }
 
     fn build(advanceable: bool, frozen: Option<Timestamp>) -> Clock {
@@ -106,6 +137,92 @@ impl Clock {
             .checked_add(us)
             .filter(|o| *o <= MAX_OFFSET_SECONDS * 1_000_000)
             .map(|_| us)
+    }
+}
+
+/// The shared clock's reading, for the store to compare stored due times with: a
+/// merchant with a clock of its own is due at the same time base plus its stored offset
+/// (`merchant_clocks`), every other merchant at `shared`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Reading {
+    pub shared: Timestamp,
+    /// The shared clock's offset (µs): `shared` minus it is the time base.
+    pub offset_us: i64,
+}
+
+/// A reading of a clock with no offset (the system time, or a test's instant).
+impl From<Timestamp> for Reading {
+    fn from(shared: Timestamp) -> Reading {
+        Reading {
+            shared,
+            offset_us: 0,
+        }
+    }
+}
+
+impl Reading {
+    pub fn base_micros(&self) -> i64 {
+        self.shared.as_microsecond().saturating_sub(self.offset_us)
+    }
+}
+
+/// The sandbox's clocks: the shared one, and those of merchants created with a clock of
+/// their own (`POST /sandbox/merchants`), so that tests side by side on one sandbox never
+/// move each other's time. Every time-dependent rule asks for the clock of the merchant
+/// it acts for; a merchant without a clock of its own gets the shared one.
+#[derive(Clone, Debug)]
+pub struct Clocks {
+    shared: Clock,
+    own: Arc<RwLock<HashMap<String, Clock>>>,
+}
+
+impl Clocks {
+    pub fn new(shared: Clock) -> Clocks {
+        Clocks {
+            shared,
+            own: Default::default(),
+        }
+    }
+
+    /// The installation's clock, for merchants without one of their own (and dealers).
+    pub fn shared(&self) -> &Clock {
+        &self.shared
+    }
+
+    /// The clock `store_uid` runs on.
+    pub fn of(&self, store_uid: &str) -> Clock {
+        self.own_clock(store_uid)
+            .unwrap_or_else(|| self.shared.clone())
+    }
+
+    /// Now, for `store_uid`.
+    pub fn now_for(&self, store_uid: &str) -> Timestamp {
+        match self.own_clock(store_uid) {
+            Some(clock) => clock.now(),
+            None => self.shared.now(),
+        }
+    }
+
+    /// `store_uid`'s own clock, if it has one.
+    pub fn own_clock(&self, store_uid: &str) -> Option<Clock> {
+        // A poisoned lock only means a panic elsewhere while holding it; the map is intact.
+        let own = self.own.read().unwrap_or_else(|e| e.into_inner());
+        own.get(store_uid).cloned()
+    }
+
+    /// Learn of, or follow, a merchant's own clock as stored: never moves it back.
+    pub fn follow(&self, store_uid: &str, offset_us: i64, high_water_us: i64) -> Clock {
+        if let Some(clock) = self.own_clock(store_uid) {
+            clock.restore(offset_us, high_water_us);
+            return clock;
+        }
+        let mut own = self.own.write().unwrap_or_else(|e| e.into_inner());
+        let clock = own
+            .entry(store_uid.to_owned())
+            .or_insert_with(|| self.shared.sibling(offset_us))
+            .clone();
+        clock.restore(offset_us, high_water_us);
+        clock
     }
 }
 
@@ -212,6 +329,38 @@ mod tests {
             at.as_second() + 300,
             "a refused move changes nothing"
         );
+    }
+
+    #[test]
+    fn a_merchants_own_clock_moves_apart_from_the_shared_one() {
+        let at: Timestamp = "2026-01-01T00:00:00Z".parse().expect("timestamp");
+        let clocks = Clocks::new(Clock::frozen(at));
+        let shared = clocks.shared().clone();
+        shared.restore(3_600_000_000, i64::MIN);
+        // Starts where the shared clock stands, then moves on its own.
+        let own = clocks.follow("100000000001", shared.offset_micros(), i64::MIN);
+        assert_eq!(own.now(), shared.now());
+        let by = own.step(86_400).expect("movable");
+        own.restore(own.offset_micros() + by, i64::MIN);
+        assert_eq!(
+            clocks.now_for("100000000001").as_second(),
+            at.as_second() + 3_600 + 86_400
+        );
+        assert_eq!(
+            clocks.now_for("398800730001"),
+            shared.now(),
+            "others: the shared clock"
+        );
+        assert_eq!(
+            shared.now().as_second(),
+            at.as_second() + 3_600,
+            "the shared one stayed"
+        );
+        // Following a stored state never moves it back.
+        clocks.follow("100000000001", 0, i64::MIN);
+        assert_eq!(own.now().as_second(), at.as_second() + 3_600 + 86_400);
+        let reading = shared.reading();
+        assert_eq!(reading.base_micros(), at.as_microsecond());
     }
 
     #[test]

@@ -54,7 +54,8 @@ pub async fn stylesheet() -> Response {
 pub fn not_found_page(sandbox: bool) -> Response {
     let sandbox_line = if sandbox {
         "<li>Sandbox helpers: <code>GET /sandbox/clock</code>, <code>POST /sandbox/clock/advance</code>, \
-         <code>GET /sandbox/notifications</code>, <code>POST /sandbox/orders/&lt;uid&gt;/pay</code></li>"
+         <code>GET /sandbox/notifications</code>, <code>POST /sandbox/orders/&lt;uid&gt;/pay</code>, \
+         <code>POST /sandbox/merchants</code></li>"
     } else {
         ""
     };

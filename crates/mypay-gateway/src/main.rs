@@ -361,21 +361,8 @@ async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()
             }
             // What can be told without resolving names: the scheme, the port, and an
             // address literal in any spelling. Names are judged at delivery.
-            let policy = settings.notify_policy();
-            for url in [
-                &s.notify.completed,
-                &s.notify.non_real_time,
-                &s.notify.confirmation,
-                &s.notify.refund,
-            ]
-            .into_iter()
-            .flatten()
-            .filter(|u| !u.is_empty())
-            {
-                policy
-                    .check(url)
-                    .map_err(|e| anyhow::anyhow!("notify URL {e}"))?;
-            }
+            mypay_gateway::service::merchants::check_notify_urls(s, &settings.notify_policy())
+                .map_err(|e| anyhow::anyhow!("notify URL {e}"))?;
             store.save_settings(&m.store_uid, &m.settings).await?;
             println!("{}", serde_json::to_string_pretty(&m.settings)?);
         }
@@ -385,56 +372,7 @@ async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()
 
 /// Creating merchants and keys from the command line.
 mod operators {
-    use mypay_gateway::ledger::merchant::MerchantSettings;
-    use mypay_gateway::store::{Store, StoreError};
-
-    /// A new 32-character key of letters and digits, as MYPAY hands them out.
-    pub fn new_key() -> anyhow::Result<String> {
-        random_text(
-            32,
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
-        )
-    }
-
-    fn random_text(len: usize, alphabet: &[u8]) -> anyhow::Result<String> {
-        let mut out = String::with_capacity(len);
-        // Rejection sampling: every character equally likely.
-        let limit = 256 - 256 % alphabet.len();
-        while out.len() < len {
-            let mut bytes = [0u8; 64];
-            getrandom::getrandom(&mut bytes)
-                .map_err(|e| anyhow::anyhow!("the operating system's random source: {e}"))?;
-            for b in bytes {
-                if usize::from(b) < limit && out.len() < len {
-                    out.push(char::from(alphabet[usize::from(b) % alphabet.len()]));
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Create a merchant under a new random 12-digit `store_uid`.
-    pub async fn create_merchant(
-        store: &Store,
-        settings: &MerchantSettings,
-        key: &str,
-        now: jiff::Timestamp,
-    ) -> anyhow::Result<String> {
-        for _ in 0..20 {
-            let digits = random_text(11, b"0123456789")?;
-            // Never a leading zero: some merchants' systems store it as a number.
-            let store_uid = format!("{}{digits}", 1 + (digits.as_bytes()[0] - b'0') % 9);
-            match store
-                .create_merchant(&store_uid, None, settings, key, now)
-                .await
-            {
-                Ok(()) => return Ok(store_uid),
-                Err(StoreError::Duplicate) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        anyhow::bail!("could not find a free store_uid")
-    }
+    pub use mypay_gateway::service::merchants::{create as create_merchant, new_key};
 
     pub fn print_credentials(store_uid: &str, key: &str, json: bool) {
         if json {

@@ -48,15 +48,19 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let backlog =
-        match tokio::time::timeout(READY_TIMEOUT, state.store.backlog(state.clock.now())).await {
-            Ok(Ok(b)) => b,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "reading the backlog for /metrics");
-                Default::default()
-            }
-            Err(_) => Default::default(),
-        };
+    let backlog = match tokio::time::timeout(
+        READY_TIMEOUT,
+        state.store.backlog(state.clocks.shared().now()),
+    )
+    .await
+    {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "reading the backlog for /metrics");
+            Default::default()
+        }
+        Err(_) => Default::default(),
+    };
     let mut response = text(StatusCode::OK, state.metrics.render(&backlog));
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -50,7 +50,11 @@ pub async fn authenticate(
     let service_sealed = required(&outer.service, "service")?;
     let data_sealed = required(&outer.encry_data, "encry_data")?;
 
-    let now = state.clock.now();
+    // Keys are valid on the owner's clock: a dealer's is the shared one.
+    let now = match owner {
+        CredentialOwner::Agent => state.clocks.shared().now(),
+        CredentialOwner::Store | CredentialOwner::Client => state.now_for(&owner_uid),
+    };
     let credentials = state
         .directory
         .keys(owner, &owner_uid, now)

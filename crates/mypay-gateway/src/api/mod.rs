@@ -172,7 +172,7 @@ async fn alert_throttled(state: &AppState, store_uid: &str) {
             &to,
             "API 解密失敗次數過多 (too many failed requests)",
             &body,
-            state.clock.now(),
+            state.now_for(store_uid),
         )
         .await
     {

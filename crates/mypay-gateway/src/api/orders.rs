@@ -13,7 +13,7 @@ pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
     let command = Command::Orders;
     // The validated order is handed to the writer before the first await, so this
     // future does not carry it (or the parsed request) while the commit is awaited.
-    let new = validate(request, state.clock.now())?;
+    let new = validate(request, state.now_for(&request.merchant.store_uid))?;
     let order_id = new.order_id.clone();
     // An e-wallet order names a bound card of its consumer (one lookup, only for them).
     let background_wallet = if new.request.enable_ewallet.is_some_and(|e| e != 0) {
@@ -43,7 +43,7 @@ pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
         new,
         request.merchant.settings.strict_order_id,
         new_token(),
-        state.clock.now(),
+        state.now_for(&request.merchant.store_uid),
     ));
     let created = pending.await.map_err(ApiError::internal)?;
     let (uid, key) = match created {

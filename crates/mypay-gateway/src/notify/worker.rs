@@ -13,7 +13,7 @@
 //! revision 1.0.6 says. After the last scheduled attempt fails, an alert goes to the
 //! merchant's technical contact through the e-mail outbox.
 
-use crate::clock::Clock;
+use crate::clock::Clocks;
 use crate::directory::Directory;
 use crate::ledger::merchant::MerchantSettings;
 use crate::ledger::notify_url::NotifyPolicy;
@@ -48,7 +48,7 @@ pub struct Deliveries {
     store: Store,
     leases: Leases,
     directory: Directory,
-    clock: Clock,
+    clocks: Clocks,
     http: reqwest::Client,
     policy: NotifyPolicy,
     timeout: Duration,
@@ -147,7 +147,7 @@ impl Slots {
 pub struct DeliverySetup {
     pub store: Store,
     pub directory: Directory,
-    pub clock: Clock,
+    pub clocks: Clocks,
     pub http: reqwest::Client,
     pub policy: NotifyPolicy,
     pub timeout: Duration,
@@ -163,7 +163,7 @@ impl Deliveries {
             leases: setup.leases,
             store: setup.store,
             directory: setup.directory,
-            clock: setup.clock,
+            clocks: setup.clocks,
             http: setup.http,
             policy: setup.policy,
             timeout: setup.timeout,
@@ -238,7 +238,7 @@ impl Deliveries {
                 return Ok(started);
             }
             let claim = NoticeClaim {
-                now: self.clock.now(),
+                now: self.clocks.shared().reading(),
                 limit: room,
                 merchant_room,
                 default_room: per_merchant * 2,
@@ -363,7 +363,10 @@ impl Deliveries {
             tokio::pin!(progress);
             progress.as_mut().enable();
             self.dispatch().await?;
-            let due = self.store.notices_due(self.clock.now()).await?;
+            let due = self
+                .store
+                .notices_due(self.clocks.shared().reading())
+                .await?;
             if !due || Instant::now() >= give_up {
                 if due {
                     tracing::warn!("clock advance answered with notices still due");
@@ -421,7 +424,8 @@ impl Deliveries {
             },
         };
         let elapsed_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        let at = self.clock.now();
+        // On the clock of the notice's merchant: its schedule goes on from there.
+        let at = self.clocks.now_for(&notice.store_uid);
         let url = url.unwrap_or_default();
         let mut record = AttemptRecord {
             notice,

@@ -5,7 +5,7 @@
 pub mod cards;
 
 use crate::app::AppState;
-use crate::clock::taipei;
+use crate::clock::{Clock, taipei};
 use crate::ledger::counter;
 use crate::page_error::PageError;
 use crate::service::{self, CardForm, CheckoutError, Outcome};
@@ -36,6 +36,7 @@ pub fn router() -> Router<AppState> {
             post(next_recurring_charge),
         )
         .route("/sandbox/ewallet/{id}/bind", post(bind_ewallet))
+        .route("/sandbox/merchants", post(create_merchant))
         .route("/sandbox/clock", get(clock))
         .route("/sandbox/clock/advance", post(advance))
         .route("/sandbox/notifications", get(notifications))
@@ -301,23 +302,65 @@ async fn next_recurring_charge(
     .into_response())
 }
 
-fn clock_json(state: &AppState) -> Value {
-    let now = state.clock.now();
+fn clock_json(clock: &Clock, store_uid: Option<&str>) -> Value {
+    let now = clock.now();
     json!({
         "now": now.to_string(),
         "taipei": taipei::display(now),
-        "offset_seconds": state.clock.offset_seconds(),
+        "offset_seconds": clock.offset_seconds(),
+        "store_uid": store_uid,
     })
 }
 
-async fn clock(State(state): State<AppState>) -> Response {
-    Json(clock_json(&state)).into_response()
+#[derive(Deserialize)]
+struct ClockQuery {
+    store_uid: Option<String>,
+}
+
+/// The clock a sandbox call names: a merchant's own when `store_uid` is given, else the
+/// shared one. A merchant without a clock of its own is refused, never moved on the
+/// shared clock by mistake (that would move every other test's time).
+async fn named_clock(state: &AppState, store_uid: Option<&str>) -> Result<Clock, PageError> {
+    // Learn of clocks another node made, and where every clock stands now.
+    crate::app::follow_stored_clock(state).await?;
+    let Some(store_uid) = store_uid.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(state.clocks.shared().clone());
+    };
+    if let Some(clock) = state.clocks.own_clock(store_uid) {
+        return Ok(clock);
+    }
+    if state.store.merchant(store_uid).await?.is_some() {
+        Err(PageError::bad_request(format!(
+            "store_uid: merchant {store_uid} runs on the sandbox's shared clock (only merchants \
+             made by POST /sandbox/merchants have their own); move it without store_uid"
+        )))
+    } else {
+        Err(PageError::not_found(format!(
+            "store_uid: no merchant {store_uid:?}"
+        )))
+    }
+}
+
+/// `GET /sandbox/clock[?store_uid=…]`: the shared clock, or a merchant's own.
+async fn clock(
+    State(state): State<AppState>,
+    Query(q): Query<ClockQuery>,
+) -> Result<Response, PageError> {
+    let store_uid = q
+        .store_uid
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let clock = named_clock(&state, store_uid).await?;
+    Ok(Json(clock_json(&clock, store_uid)).into_response())
 }
 
 #[derive(Deserialize)]
 struct Advance {
     #[serde(deserialize_with = "mypay_protocol::lenient::i64")]
     seconds: i64,
+    /// A merchant's own clock; the shared one when absent.
+    store_uid: Option<String>,
 }
 
 async fn advance(
@@ -326,34 +369,128 @@ async fn advance(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let req: Advance = read_body(&headers, &body)?;
-    // The clock is the installation's: start from the stored one (another node may have
-    // moved it), move it there, and follow.
-    crate::app::follow_stored_clock(&state).await?;
+    let store_uid = req
+        .store_uid
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    // The clocks are the installation's: start from the stored one (another node may
+    // have moved it), move it there, and follow.
+    let clock = named_clock(&state, store_uid).await?;
     // Counted from before the clock moves: the worker may make an attempt that falls due
     // as soon as it does, before the drain below begins.
     let attempts_before = state.deliveries.attempts_recorded();
-    let Some(by) = state.clock.step(req.seconds) else {
+    let Some(by) = clock.step(req.seconds) else {
         return Err(PageError::bad_request(
             "seconds: must be a whole number ≥ 0, and the clock at most 100 years ahead",
         ));
     };
     // Stored before anything runs at the new time: a restart, and every other node,
     // continues from here.
-    let offset = state
-        .store
-        .advance_clock(by, state.clock.offset_micros())
-        .await?;
-    state.clock.restore(offset, i64::MIN);
-    state
-        .store
-        .save_clock_state(offset, state.clock.now().as_microsecond())
-        .await?;
+    match store_uid {
+        None => {
+            let offset = state.store.advance_clock(by, clock.offset_micros()).await?;
+            clock.restore(offset, i64::MIN);
+            state
+                .store
+                .save_clock_state(offset, clock.now().as_microsecond())
+                .await?;
+        }
+        Some(store_uid) => {
+            let stored = state
+                .store
+                .advance_merchant_clock(store_uid, by, clock.offset_micros(), clock.base_micros())
+                .await?
+                .ok_or_else(|| {
+                    PageError::not_found(format!("store_uid: no clock of {store_uid}"))
+                })?;
+            state
+                .clocks
+                .follow(store_uid, stored.offset_us, stored.high_water_us);
+        }
+    }
     let timers = run_everything_due(&state).await?;
     let attempts = state.deliveries.attempts_recorded() - attempts_before;
-    let mut out = clock_json(&state);
+    let mut out = clock_json(&clock, store_uid);
     out["timers_run"] = json!(timers);
     out["notice_attempts"] = json!(attempts);
     Ok(Json(out).into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct NewMerchant {
+    name: Option<String>,
+    /// One URL for the three transaction notices (交易完成, 非即時, 訂單確認).
+    notify_url: Option<String>,
+    completed_url: Option<String>,
+    non_real_time_url: Option<String>,
+    confirmation_url: Option<String>,
+    refund_url: Option<String>,
+    ewallet_url: Option<String>,
+    #[serde(default, deserialize_with = "mypay_protocol::lenient::opt_i64")]
+    recurring_retry_days: Option<i64>,
+}
+
+/// `POST /sandbox/merchants`: a sandbox merchant with every tool on (the sample
+/// merchant's settings) and a test clock of its own, for tests that share one sandbox.
+/// Answers its `store_uid` and key (shown this once) and its clock.
+async fn create_merchant(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let req: NewMerchant = read_body(&headers, &body)?;
+    let name = req.name.as_deref().map(str::trim).unwrap_or("");
+    if name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(PageError::bad_request(
+            "name: at most 100 characters, none of them control characters",
+        ));
+    }
+    let mut settings =
+        crate::ledger::merchant::MerchantSettings::sandbox_defaults(if name.is_empty() {
+            "Sandbox merchant"
+        } else {
+            name
+        });
+    let n = &mut settings.notify;
+    if let Some(u) = &req.notify_url {
+        n.completed = Some(u.clone());
+        n.non_real_time = Some(u.clone());
+        n.confirmation = Some(u.clone());
+    }
+    for (url, slot) in [
+        (&req.completed_url, &mut n.completed),
+        (&req.non_real_time_url, &mut n.non_real_time),
+        (&req.confirmation_url, &mut n.confirmation),
+        (&req.refund_url, &mut n.refund),
+        (&req.ewallet_url, &mut n.ewallet),
+    ] {
+        if let Some(u) = url {
+            *slot = Some(u.clone());
+        }
+    }
+    service::merchants::check_notify_urls(&settings, &state.settings.notify_policy())
+        .map_err(|e| PageError::bad_request(format!("notify URL: {e}")))?;
+    if let Some(days) = req.recurring_retry_days {
+        if !(1..=365).contains(&days) {
+            return Err(PageError::bad_request(
+                "recurring_retry_days: a whole number of days from 1 to 365",
+            ));
+        }
+        settings.recurring_retry_days = days;
+    }
+    let made = service::merchants::create_with_own_clock(&state, &settings).await?;
+    let clock = state.clocks.of(&made.store_uid);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "store_uid": made.store_uid,
+            "key": made.key,
+            "name": settings.name,
+            "clock": clock_json(&clock, Some(&made.store_uid)),
+        })),
+    )
+        .into_response())
 }
 
 /// Run every timer and make every notice attempt due now, on this node or another, and
@@ -365,7 +502,7 @@ async fn run_everything_due(state: &AppState) -> Result<usize, StoreError> {
     loop {
         timers += service::timers::run_due(state).await?;
         state.deliveries.drain().await?;
-        let now = state.clock.now();
+        let now = state.clocks.shared().reading();
         // Timers another node holds still count, until it has run them.
         if !state.store.timers_due(now).await? && !state.store.notices_due(now).await? {
             return Ok(timers);

@@ -63,6 +63,7 @@ pub async fn apply_for(
             due_at: t.at
                 + jiff::SignedDuration::from_secs(crate::ledger::applications::REVIEW_SECONDS),
             payload: "approve".to_owned(),
+            store_uid: order.store_uid.clone(),
         });
     }
     attach_notice(&mut t, &order, &merchant, kind);

@@ -44,7 +44,7 @@ pub async fn capture(
     items: Option<&[Item]>,
 ) -> Result<Captured, MoneyError> {
     let order_items = records::order_items(order);
-    let now = gateway.clock.now();
+    let now = gateway.now_for(&order.store_uid);
     let plan = reversal::plan_capture(
         Capturable {
             prc: order.prc,
@@ -79,6 +79,7 @@ pub async fn capture(
             kind: TimerKind::CaptureBatch.as_str().to_owned(),
             due_at: taipei::next_midnight(now),
             payload: String::new(),
+            store_uid: order.store_uid.clone(),
         });
     } else {
         attach_notice(&mut t, order, merchant, NoticeKind::Completed);

@@ -57,7 +57,7 @@ pub async fn pay_card(
     } else if super::ewallet::quickpay_on(&order) {
         plan.remember = Some(state.acquirer.store_card(&card));
     }
-    let today = crate::clock::taipei::date8(state.clock.now());
+    let today = crate::clock::taipei::date8(state.now_for(&order.store_uid));
     let year = today.get(..4).and_then(|y| y.parse().ok()).unwrap_or(2000);
     let month = today.get(4..6).and_then(|m| m.parse().ok()).unwrap_or(1);
     // Claim the order for this attempt before the acquirer is asked, so two racing
@@ -140,7 +140,7 @@ pub(super) async fn complete_charge(
                 };
                 state
                     .store
-                    .put_challenge(&challenge, state.clock.now())
+                    .put_challenge(&challenge, state.now_for(&order.store_uid))
                     .await?;
                 Ok(Outcome::NeedsOtp)
             }
@@ -392,6 +392,7 @@ pub(super) async fn settle(
             kind: TimerKind::ResolvePending.as_str().to_owned(),
             due_at: t.at + jiff::SignedDuration::from_secs(state.settings.pending_resolution_secs),
             payload: if paid { "paid" } else { "failed" }.to_owned(),
+            store_uid: order.store_uid.clone(),
         });
     }
     // A card bound for a later first charge is not a charge: the merchant hears of the

@@ -141,7 +141,7 @@ pub fn transition(
         to,
         cause: cause.to_owned(),
         retmsg: String::new(),
-        at: state.clock.now(),
+        at: state.now_for(&order.store_uid),
         finishes: false,
         facts,
         notices: Vec::new(),

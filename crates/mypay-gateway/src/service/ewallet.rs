@@ -104,7 +104,7 @@ pub async fn open_bind(
             &user_id,
             tool.code(),
             &request,
-            state.clock.now(),
+            state.now_for(&merchant.store_uid),
         )
         .await?)
 }
@@ -144,7 +144,7 @@ pub async fn bind_card(
     }
     let tool = PaymentTool::parse(&wallet.pfn).unwrap_or(PaymentTool::CreditCard);
     let card = CardInput::parse(number, expiry, cvc)?;
-    let today = crate::clock::taipei::date8(state.clock.now());
+    let today = crate::clock::taipei::date8(state.now_for(&wallet.store_uid));
     let year = today.get(..4).and_then(|y| y.parse().ok()).unwrap_or(2000);
     let month = today.get(4..6).and_then(|m| m.parse().ok()).unwrap_or(1);
     let attempt = crate::ledger::order::new_token();
@@ -230,7 +230,7 @@ async fn finish(
     card: &StoredCard,
     works: bool,
 ) -> Result<BindOutcome, CheckoutError> {
-    let now = state.clock.now();
+    let now = state.now_for(&wallet.store_uid);
     if !works {
         state
             .store

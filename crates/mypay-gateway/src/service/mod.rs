@@ -9,6 +9,7 @@ mod authorisations;
 mod cards;
 mod checkout;
 pub mod ewallet;
+pub mod merchants;
 mod pay_later;
 pub mod recurring;
 mod refunds;
@@ -23,7 +24,7 @@ pub use pay_later::*;
 pub use refunds::*;
 pub use wallets::*;
 
-use crate::clock::Clock;
+use crate::clock::Clocks;
 use crate::config::Settings;
 use crate::directory::Directory;
 use crate::ledger::connector::CardAcquirer;
@@ -36,7 +37,9 @@ use tokio::sync::Notify;
 pub struct Gateway {
     pub settings: Arc<Settings>,
     pub store: Store,
-    pub clock: Clock,
+    /// The shared clock and merchants' own: every rule reads the clock of the merchant it
+    /// acts for ([`Gateway::now_for`]).
+    pub clocks: Clocks,
     /// Merchants and their keys, cached.
     pub directory: Directory,
     /// The upstream that moves card money (the sandbox's simulation in sandbox mode).
@@ -45,4 +48,16 @@ pub struct Gateway {
     pub notices_waiting: Arc<Notify>,
     /// This node's claims on background work.
     pub leases: Leases,
+}
+
+impl Gateway {
+    /// Now, on the clock of merchant `store_uid` (its own, or the shared one).
+    pub fn now_for(&self, store_uid: &str) -> jiff::Timestamp {
+        self.clocks.now_for(store_uid)
+    }
+
+    /// Whether time is a test clock (the sandbox's), which the sandbox moves.
+    pub fn on_test_clock(&self) -> bool {
+        self.clocks.shared().is_advanceable()
+    }
 }

@@ -47,7 +47,7 @@ pub async fn issue_pay_later(
         .map(|s| s.supplier.clone())
         .unwrap_or_default();
     let request = order.stored_request();
-    let now = state.clock.now();
+    let now = state.now_for(&order.store_uid);
     let deadline = counter::deadline(
         now,
         request.limit_pay_days.unwrap_or(counter::DEFAULT_PAY_DAYS),
@@ -74,6 +74,7 @@ pub async fn issue_pay_later(
         kind: TimerKind::PaymentDeadline.as_str().to_owned(),
         due_at: issued.deadline + jiff::SignedDuration::from_secs(1),
         payload: String::new(),
+        store_uid: order.store_uid.clone(),
     });
     attach_notice(&mut t, &order, &merchant, NoticeKind::NonRealTime);
     commit(state, &t).await?;
@@ -128,7 +129,7 @@ pub async fn settle_order(state: &Gateway, uid: u64) -> Result<Outcome, Checkout
     let (order, merchant) = order_and_merchant(state, uid).await?;
     let to =
         state::next(order.prc, Event::Settled).map_err(|_| CheckoutError::NotPayable(order.prc))?;
-    let now = state.clock.now();
+    let now = state.now_for(&order.store_uid);
     let facts = PaymentFacts {
         appropriation_date: Some(crate::clock::taipei::date8_after_days(now, PAYOUT_DAYS)),
         ..PaymentFacts::default()

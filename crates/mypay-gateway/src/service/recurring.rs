@@ -61,7 +61,7 @@ pub(super) fn prepare(
 ) -> Result<RecurringPlan, CheckoutError> {
     let terms = terms_of(order)
         .ok_or_else(|| CheckoutError::Tool("this order's recurring terms cannot be read".into()))?;
-    let today = taipei::date(state.clock.now());
+    let today = taipei::date(state.now_for(&order.store_uid));
     Ok(RecurringPlan {
         token: state.acquirer.store_card(card),
         bind_only: terms.first > today,
@@ -104,9 +104,9 @@ pub(super) async fn start_series(
     facts.group_id = Some(group_id.clone());
     facts.nois = Some(1);
     let next = if plan.bind_only {
-        charge_timer(&terms, 1, 1, 0)
+        charge_timer(&order.store_uid, &terms, 1, 1, 0)
     } else {
-        charge_timer(&terms, 2, 1, 0)
+        charge_timer(&order.store_uid, &terms, 2, 1, 0)
     };
     Ok(Some(SeriesWrite {
         series_uid: order.uid,
@@ -152,7 +152,13 @@ async fn free_group_id(
 
 /// The timer of charge (`period`, `attempt`): on the period's date (00:00 in Taipei),
 /// `delay_days` later for a retry. `None` when the series has no such period.
-fn charge_timer(terms: &Terms, period: u32, attempt: u32, delay_days: i64) -> Option<NewTimer> {
+fn charge_timer(
+    store_uid: &str,
+    terms: &Terms,
+    period: u32,
+    attempt: u32,
+    delay_days: i64,
+) -> Option<NewTimer> {
     if !terms.has_period(period) {
         return None;
     }
@@ -166,16 +172,17 @@ fn charge_timer(terms: &Terms, period: u32, attempt: u32, delay_days: i64) -> Op
         kind: TimerKind::RecurringCharge.as_str().to_owned(),
         due_at: taipei::start_of(date),
         payload: format!("{period}:{attempt}"),
+        store_uid: store_uid.to_owned(),
     })
 }
 
 /// A `recurring_charge` timer fell due: charge its period (or retry it), record the
 /// answer with its notice, and set the next charge.
 pub(super) async fn charge_due(state: &Gateway, timer: &TimerRow) -> Result<(), StoreError> {
-    let now = state.clock.now();
+    let now = state.now_for(&timer.store_uid);
     // On the sandbox's test clock, a charge the clock jumped past happened on its date:
     // a year of periods run by one advance keeps each period's own date.
-    let at = if state.clock.is_advanceable() {
+    let at = if state.on_test_clock() {
         timer.due_at.min(now)
     } else {
         now
@@ -319,7 +326,10 @@ async fn record_answer(
         Event::PendingResolved { paid }
     };
     let Ok(to) = state::next(order.prc, event) else {
-        return state.store.close_timer(timer.id, state.clock.now()).await;
+        return state
+            .store
+            .close_timer(timer.id, state.now_for(&order.store_uid))
+            .await;
     };
     let facts = PaymentFacts {
         paid_pfn: Some(tool.code().to_owned()),
@@ -347,9 +357,9 @@ async fn record_answer(
     t.completes_timer = Some(timer.id);
     let retry_days = merchant.settings.recurring_retry_days.clamp(1, 365);
     let next = if !paid && attempt == 1 {
-        charge_timer(terms, period, 2, retry_days)
+        charge_timer(&series.store_uid, terms, period, 2, retry_days)
     } else {
-        charge_timer(terms, period + 1, 1, 0)
+        charge_timer(&series.store_uid, terms, period + 1, 1, 0)
     };
     t.series = next.map(|timer| SeriesWrite {
         series_uid: series.uid,
@@ -407,7 +417,7 @@ pub async fn stop(
     let refused = |msg: &str| StopError::Refused(msg.to_owned());
     let stop_date = recurring::parse_date8(stop_time.trim())
         .ok_or_else(|| refused("stop_time: must be a date YYYYMMDD"))?;
-    let today = taipei::date(state.clock.now());
+    let today = taipei::date(state.now_for(&merchant.store_uid));
     if stop_date <= today {
         return Err(refused("停扣日必須大於今日"));
     }

@@ -21,7 +21,7 @@ pub async fn refund(
     merchant: &Merchant,
     plan: &RefundPlan,
 ) -> Result<ReversalRow, MoneyError> {
-    let now = gateway.clock.now();
+    let now = gateway.now_for(&order.store_uid);
     let new = NewReversal {
         kind: ReversalKind::Refund,
         cost: plan.cost,
@@ -62,6 +62,7 @@ pub async fn refund(
                     kind: TimerKind::RefundBatch.as_str().to_owned(),
                     due_at: taipei::next_midnight(now),
                     payload: String::new(),
+                    store_uid: order.store_uid.clone(),
                 }),
             }),
         )
@@ -83,6 +84,6 @@ pub async fn cancel_queued_refunds(
 ) -> Result<Vec<ReversalRow>, MoneyError> {
     Ok(gateway
         .store
-        .cancel_queued_refunds(order.uid, gateway.clock.now())
+        .cancel_queued_refunds(order.uid, gateway.now_for(&order.store_uid))
         .await?)
 }

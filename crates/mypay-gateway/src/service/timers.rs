@@ -33,7 +33,7 @@ pub async fn run_due(state: &Gateway) -> Result<usize, StoreError> {
     loop {
         let due = state
             .store
-            .claim_timers(state.clock.now(), 100, &state.leases.issue())
+            .claim_timers(state.clocks.shared().reading(), 100, &state.leases.issue())
             .await?;
         if due.is_empty() {
             return Ok(ran);
@@ -82,7 +82,7 @@ pub async fn run_due(state: &Gateway) -> Result<usize, StoreError> {
 }
 
 async fn fire(state: &Gateway, timer: &TimerRow) -> Result<(), StoreError> {
-    let now = state.clock.now();
+    let now = state.now_for(&timer.store_uid);
     let Some(kind) = TimerKind::parse(&timer.kind) else {
         tracing::warn!(kind = timer.kind, "unknown timer kind; closing it");
         return state.store.close_timer(timer.id, now).await;
@@ -172,7 +172,7 @@ async fn apply_timed(
     order: &OrderRow,
     change: TimedChange,
 ) -> Result<(), StoreError> {
-    let now = state.clock.now();
+    let now = state.now_for(&order.store_uid);
     let Ok(to) = state::next(order.prc, change.event) else {
         return state.store.close_timer(timer.id, now).await;
     };
@@ -191,7 +191,7 @@ async fn apply_timed(
 
 /// The nightly refund batch reached a queued refund: complete it and notify.
 async fn complete_refund(state: &Gateway, timer: &TimerRow) -> Result<(), StoreError> {
-    let now = state.clock.now();
+    let now = state.now_for(&timer.store_uid);
     let refund = state.store.reversal(timer.uid).await?;
     let order = match &refund {
         Some(r) => state.store.order(r.uid).await?,

@@ -153,11 +153,23 @@ pub struct PaymentFacts {
     pub nois: Option<i64>,
 }
 
+/// A merchant's own clock as stored (`merchant_clocks`): its offset from the time base
+/// and the latest instant it has shown, in microseconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MerchantClock {
+    pub store_uid: String,
+    pub offset_us: i64,
+    pub high_water_us: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewTimer {
     pub kind: String,
+    /// On the clock of this merchant (its own, or the shared one).
     pub due_at: Timestamp,
     pub payload: String,
+    /// The merchant whose work it is: whose clock it falls due on.
+    pub store_uid: String,
 }
 
 #[derive(Debug, Clone)]
@@ -167,6 +179,23 @@ pub struct TimerRow {
     pub uid: u64,
     pub due_at: Timestamp,
     pub payload: String,
+    /// The merchant whose clock it runs on (empty for timers stored before merchants had
+    /// clocks of their own: the shared clock's).
+    pub store_uid: String,
+}
+
+impl TimerRow {
+    /// From `id, kind, uid, due_at, payload, store_uid`.
+    pub(super) fn decode<R: Columns>(r: &R) -> StoreResult<TimerRow> {
+        Ok(TimerRow {
+            id: r.int(0)?,
+            kind: r.text(1)?,
+            uid: r.int(2)? as u64,
+            due_at: timestamp(r.int(3)?),
+            payload: r.text(4)?,
+            store_uid: r.text(5)?,
+        })
+    }
 }
 
 /// One state change of one order.
@@ -621,8 +650,8 @@ impl NewOrderRow {
 /// Which due notices a delivery worker may take now.
 #[derive(Debug, Clone, Default)]
 pub struct NoticeClaim {
-    /// Due at or before this instant of the business clock.
-    pub now: Timestamp,
+    /// Due at or before now on each merchant's clock.
+    pub now: crate::clock::Reading,
     /// At most this many in all.
     pub limit: usize,
     /// How many more each merchant may have in flight; merchants not named may have

@@ -8,6 +8,7 @@ use super::model::{
     WalletRow,
 };
 use super::{StoreError, StoreResult, micros, timestamp};
+use crate::clock::Reading;
 use crate::ledger::merchant::MerchantSettings;
 use jiff::Timestamp;
 use sqlx::{Database, Executor, IntoArguments, Pool};
@@ -27,11 +28,48 @@ static REVERSALS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Work overdue on the shared clock (merchants with a clock of their own keep their own
+/// time, behind or ahead of it: their work is not counted).
 const BACKLOG: &str = "SELECT
-     (SELECT COUNT(*) FROM notices WHERE status = 'pending' AND next_attempt_at <= $1),
-     (SELECT MIN(next_attempt_at) FROM notices WHERE status = 'pending' AND next_attempt_at <= $1),
-     (SELECT COUNT(*) FROM timers WHERE done_at IS NULL AND due_at <= $1),
-     (SELECT MIN(due_at) FROM timers WHERE done_at IS NULL AND due_at <= $1)";
+     (SELECT COUNT(*) FROM notices WHERE status = 'pending' AND next_attempt_at <= $1
+          AND store_uid NOT IN (SELECT store_uid FROM merchant_clocks)),
+     (SELECT MIN(next_attempt_at) FROM notices WHERE status = 'pending' AND next_attempt_at <= $1
+          AND store_uid NOT IN (SELECT store_uid FROM merchant_clocks)),
+     (SELECT COUNT(*) FROM timers WHERE done_at IS NULL AND due_at <= $1
+          AND store_uid NOT IN (SELECT store_uid FROM merchant_clocks)),
+     (SELECT MIN(due_at) FROM timers WHERE done_at IS NULL AND due_at <= $1
+          AND store_uid NOT IN (SELECT store_uid FROM merchant_clocks))";
+
+/// Pending notices due at `$1`, in the same two parts as [`TIMERS_DUE_SHARED`] and
+/// [`TIMERS_DUE_OWN`].
+const NOTICES_DUE_SHARED: &str = "FROM notices n
+     WHERE n.status = 'pending' AND n.next_attempt_at <= $1
+       AND n.store_uid NOT IN (SELECT store_uid FROM merchant_clocks)";
+const NOTICES_DUE_OWN: &str = "FROM merchant_clocks c CROSS JOIN notices n
+     WHERE n.store_uid = c.store_uid
+       AND n.status = 'pending' AND n.next_attempt_at <= $1 + c.offset_us";
+
+/// Open timers due at `$1`, in two parts, each an index range: those of merchants on
+/// the shared clock (`$1` its reading), and those of merchants with a clock of their own
+/// (`$1` the time base, to which each such clock adds its stored offset). Timers stored
+/// with no merchant (before merchants had clocks) are the shared clock's.
+const TIMERS_DUE_SHARED: &str = "FROM timers t
+     WHERE t.done_at IS NULL AND t.due_at <= $1
+       AND t.store_uid NOT IN (SELECT store_uid FROM merchant_clocks)";
+///
+/// The own part reads merchant by merchant (`CROSS JOIN` keeps SQLite's planner from
+/// reading every open timer in due order instead; PostgreSQL plans it as any join).
+const TIMERS_DUE_OWN: &str = "FROM merchant_clocks c CROSS JOIN timers t
+     WHERE t.store_uid = c.store_uid
+       AND t.done_at IS NULL AND t.due_at <= $1 + c.offset_us";
+
+/// Each part of the timers due at `now` with the instant it compares due times with.
+pub(super) fn timers_due_parts(now: Reading) -> [(&'static str, i64); 2] {
+    [
+        (TIMERS_DUE_SHARED, micros(now.shared)),
+        (TIMERS_DUE_OWN, now.base_micros()),
+    ]
+}
 
 const TOTALS: &str = "SELECT (SELECT COUNT(*) FROM orders), (SELECT COUNT(*) FROM notices),
      (SELECT COUNT(*) FROM notice_attempts), (SELECT COUNT(*) FROM timers),
@@ -249,6 +287,38 @@ where
         rows.iter().map(ReversalRow::from_row).collect()
     }
 
+    /// Whether any open timer is due by its merchant's clock.
+    pub(super) async fn timers_due(&self, now: Reading) -> StoreResult<bool> {
+        self.any_due(timers_due_parts(now)).await
+    }
+
+    /// Whether any notice's scheduled attempt is due by its merchant's clock, being
+    /// delivered or not: `false` means every attempt that fell due has been made and
+    /// recorded. (Index seeks, not counts: a clock advance asks after every batch.)
+    pub(super) async fn notices_due(&self, now: Reading) -> StoreResult<bool> {
+        self.any_due([
+            (NOTICES_DUE_SHARED, micros(now.shared)),
+            (NOTICES_DUE_OWN, now.base_micros()),
+        ])
+        .await
+    }
+
+    async fn any_due(&self, parts: [(&str, i64); 2]) -> StoreResult<bool> {
+        for (part, at) in parts {
+            // As a number: PostgreSQL's EXISTS is a boolean, SQLite's an integer.
+            let row = sqlx::query(&format!(
+                "SELECT CAST(CASE WHEN EXISTS (SELECT 1 {part}) THEN 1 ELSE 0 END AS BIGINT)"
+            ))
+            .bind(at)
+            .fetch_one(self.0)
+            .await?;
+            if row.int(0)? != 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Work waiting at `now`.
     pub(super) async fn backlog(&self, now: Timestamp) -> StoreResult<Backlog> {
         let row = sqlx::query(BACKLOG)
@@ -398,13 +468,14 @@ where
     }
     if let Some(timer) = &w.next_charge {
         sqlx::query(
-            "INSERT INTO timers (kind, uid, due_at, payload) VALUES ($1, $2, $3, $4)
+            "INSERT INTO timers (kind, uid, due_at, payload, store_uid) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (kind, uid, payload) DO NOTHING",
         )
         .bind(timer.kind.as_str())
         .bind(w.series_uid as i64)
         .bind(micros(timer.due_at))
         .bind(timer.payload.as_str())
+        .bind(timer.store_uid.as_str())
         .execute(&mut *conn)
         .await?;
     }
@@ -724,4 +795,100 @@ where
         }
     };
     Ok(done.is_some())
+}
+
+/// Merchants' own clocks: the same statements on both backends, on the caller's
+/// connection (PostgreSQL signals the other nodes in the same transaction).
+pub(super) mod merchant_clocks {
+    use super::*;
+    use crate::store::model::MerchantClock;
+
+    fn decode<R: Columns>(r: &R) -> StoreResult<MerchantClock> {
+        Ok(MerchantClock {
+            store_uid: r.text(0)?,
+            offset_us: r.int(1)?,
+            high_water_us: r.int(2)?,
+        })
+    }
+
+    pub(in crate::store) async fn all<DB>(
+        conn: &mut DB::Connection,
+    ) -> StoreResult<Vec<MerchantClock>>
+    where
+        DB: Database,
+        DB::Row: Columns,
+        for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    {
+        let rows = sqlx::query(
+            "SELECT store_uid, offset_us, high_water_us FROM merchant_clocks ORDER BY store_uid",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    pub(in crate::store) async fn add<DB>(
+        conn: &mut DB::Connection,
+        store_uid: &str,
+        offset_us: i64,
+    ) -> StoreResult<()>
+    where
+        DB: Database,
+        i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    {
+        let added = sqlx::query(
+            "INSERT INTO merchant_clocks (store_uid, offset_us, high_water_us) VALUES ($1, $2, $3)
+             ON CONFLICT (store_uid) DO NOTHING RETURNING store_uid",
+        )
+        .bind(store_uid)
+        .bind(offset_us)
+        .bind(i64::MIN)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if added.is_some() {
+            Ok(())
+        } else {
+            Err(StoreError::Duplicate)
+        }
+    }
+
+    /// Two moves at once both count: each adds to what is stored (or to the caller's
+    /// offset, when that is ahead), in one statement.
+    pub(in crate::store) async fn advance<DB>(
+        conn: &mut DB::Connection,
+        store_uid: &str,
+        by_us: i64,
+        local_offset_us: i64,
+        base_us: i64,
+    ) -> StoreResult<Option<MerchantClock>>
+    where
+        DB: Database,
+        DB::Row: Columns,
+        i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    {
+        let row = sqlx::query(
+            "UPDATE merchant_clocks SET
+                 offset_us = CASE WHEN offset_us > $3 THEN offset_us ELSE $3 END + $2,
+                 high_water_us = CASE
+                     WHEN high_water_us > $4 + CASE WHEN offset_us > $3 THEN offset_us ELSE $3 END + $2
+                     THEN high_water_us
+                     ELSE $4 + CASE WHEN offset_us > $3 THEN offset_us ELSE $3 END + $2 END
+             WHERE store_uid = $1
+             RETURNING store_uid, offset_us, high_water_us",
+        )
+        .bind(store_uid)
+        .bind(by_us)
+        .bind(local_offset_us)
+        .bind(base_us)
+        .fetch_optional(&mut *conn)
+        .await?;
+        row.as_ref().map(decode).transpose()
+    }
 }

@@ -67,6 +67,21 @@ pub trait Installation: Send + Sync + 'static {
     async fn advance_clock(&self, by_us: i64, local_offset_us: i64) -> StoreResult<i64>;
     /// Store the clock's state; a stored value is only ever raised.
     async fn save_clock_state(&self, offset_us: i64, now_us: i64) -> StoreResult<()>;
+    /// The clocks merchants have of their own, as stored.
+    async fn merchant_clocks(&self) -> StoreResult<Vec<MerchantClock>>;
+    /// Give `store_uid` a clock of its own, at `offset_us`; [`StoreError::Duplicate`]
+    /// when it has one.
+    async fn add_merchant_clock(&self, store_uid: &str, offset_us: i64) -> StoreResult<()>;
+    /// Move `store_uid`'s own clock forward by `by_us`, from at least `local_offset_us`,
+    /// and raise its high-water mark to what it then shows (`base_us`, the time base, plus
+    /// its offset): its new stored state, or `None` when it has no clock of its own.
+    async fn advance_merchant_clock(
+        &self,
+        store_uid: &str,
+        by_us: i64,
+        local_offset_us: i64,
+        base_us: i64,
+    ) -> StoreResult<Option<MerchantClock>>;
 }
 
 #[async_trait::async_trait]
@@ -157,12 +172,12 @@ pub trait Timers: Send + Sync + 'static {
     /// the lease ends (another node's timers are skipped while their lease holds).
     async fn claim_timers(
         &self,
-        now: Timestamp,
+        now: crate::clock::Reading,
         limit: i64,
         lease: &WorkLease,
     ) -> StoreResult<Vec<TimerRow>>;
     /// Whether any timer is due at `now`, being run or not.
-    async fn timers_due(&self, now: Timestamp) -> StoreResult<bool>;
+    async fn timers_due(&self, now: crate::clock::Reading) -> StoreResult<bool>;
     /// Close a timer whose work no longer applies (the order moved on by itself).
     async fn close_timer(&self, id: i64, now: Timestamp) -> StoreResult<()>;
 }
@@ -212,7 +227,7 @@ pub trait Notices: Send + Sync + 'static {
     async fn release_leases(&self, lease: &WorkLease) -> StoreResult<()>;
     async fn notice(&self, id: i64) -> StoreResult<Option<NoticeRow>>;
     /// Whether any notice's scheduled attempt is due at `now`, being delivered or not.
-    async fn notices_due(&self, now: Timestamp) -> StoreResult<bool>;
+    async fn notices_due(&self, now: crate::clock::Reading) -> StoreResult<bool>;
     async fn notices(&self, filter: &NoticeFilter) -> StoreResult<Vec<NoticeRow>>;
     async fn notice_attempts(&self, notice_id: i64) -> StoreResult<Vec<NoticeAttempt>>;
     /// One extra attempt of a notice, now.

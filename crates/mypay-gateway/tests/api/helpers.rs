@@ -146,7 +146,7 @@ impl TestApp {
             .await
             .expect("timers run");
         self.state.deliveries.drain().await.expect("notices drain");
-        let now = self.state.clock.now();
+        let now = self.state.clocks.shared().now();
         let backlog = self.state.store.backlog(now).await.expect("backlog");
         assert_eq!(
             (backlog.notices_due, backlog.timers_due),

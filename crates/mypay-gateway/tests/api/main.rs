@@ -12,6 +12,7 @@ mod envelope;
 mod ewallet;
 mod helpers;
 mod inputs;
+mod merchant_clocks;
 mod migrations;
 mod modes;
 mod nodes;

@@ -492,7 +492,7 @@ async fn three_nodes_survive_kills_as_one_gateway() {
         .expect("store");
     let now = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 10_000);
     let settled = Instant::now() + Duration::from_secs(30);
-    while store.notices_due(now).await.expect("due") && Instant::now() < settled {
+    while store.notices_due(now.into()).await.expect("due") && Instant::now() < settled {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 

@@ -189,7 +189,7 @@ async fn the_test_clock_survives_a_restart_and_never_moves_back() {
     let db = fresh_database();
     let app = spawn_app_with(db.clone(), Clock::frozen(start_time()), |_| {}).await;
     app.advance(2100).await;
-    let before = app.state.clock.now();
+    let before = app.state.clocks.shared().now();
     app.stop().await;
 
     let again = spawn_app_with(db.clone(), Clock::frozen(start_time()), |_| {}).await;
@@ -203,13 +203,13 @@ async fn the_test_clock_survives_a_restart_and_never_moves_back() {
         .await
         .expect("json");
     assert_eq!(clock["offset_seconds"], 2100, "{clock}");
-    assert_eq!(again.state.clock.now(), before);
+    assert_eq!(again.state.clocks.shared().now(), before);
     again.advance(60).await;
     again.stop().await;
 
     // A real-time test clock, restarted: never earlier than it last showed.
     let live = spawn_app_with(db, Clock::test(), |_| {}).await;
-    assert!(live.state.clock.now() >= before + jiff::SignedDuration::from_secs(60));
+    assert!(live.state.clocks.shared().now() >= before + jiff::SignedDuration::from_secs(60));
 }
 
 #[tokio::test]

@@ -74,7 +74,12 @@ async fn renew_sample_key(app: &TestApp) {
     use mypay_gateway::ledger::merchant::SAMPLE_STORE_UID;
     app.state
         .store
-        .rotate_key(SAMPLE_STORE_UID, RENEWED_KEY, app.state.clock.now(), false)
+        .rotate_key(
+            SAMPLE_STORE_UID,
+            RENEWED_KEY,
+            app.state.clocks.shared().now(),
+            false,
+        )
         .await
         .expect("new key");
 }

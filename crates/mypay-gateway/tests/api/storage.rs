@@ -194,6 +194,7 @@ async fn the_storage_story() {
         kind: "story".into(),
         due_at: at(100),
         payload: "p".into(),
+        store_uid: String::new(),
     };
     store
         .apply(&paid(
@@ -231,22 +232,28 @@ async fn the_storage_story() {
     let a = lease("node-a", at(0));
     assert!(
         store
-            .claim_timers(at(99), 10, &a)
+            .claim_timers(at(99).into(), 10, &a)
             .await
             .expect("early")
             .is_empty()
     );
-    assert!(store.timers_due(at(100)).await.expect("due"));
-    let taken = store.claim_timers(at(100), 10, &a).await.expect("claim");
+    assert!(store.timers_due(at(100).into()).await.expect("due"));
+    let taken = store
+        .claim_timers(at(100).into(), 10, &a)
+        .await
+        .expect("claim");
     assert_eq!(taken.len(), 1);
     let b = lease("node-b", at(1));
-    let again = store.claim_timers(at(100), 10, &b).await.expect("claim");
+    let again = store
+        .claim_timers(at(100).into(), 10, &b)
+        .await
+        .expect("claim");
     if store.backend() == "postgres" {
         assert!(again.is_empty(), "leased to node-a");
         let later = lease("node-b", at(11));
         assert_eq!(
             store
-                .claim_timers(at(100), 10, &later)
+                .claim_timers(at(100).into(), 10, &later)
                 .await
                 .expect("claim")
                 .len(),
@@ -257,7 +264,7 @@ async fn the_storage_story() {
         .close_timer(taken[0].id, at(100))
         .await
         .expect("close");
-    assert!(!store.timers_due(at(100)).await.expect("due"));
+    assert!(!store.timers_due(at(100).into()).await.expect("due"));
 
     // Refunds: what fits the paid balance, never more, however they race.
     let refund = |cost| NewReversal {
@@ -315,13 +322,14 @@ async fn the_storage_story() {
                     kind: "refund_batch".into(),
                     due_at: at(50),
                     payload: row.id.to_string(),
+                    store_uid: String::new(),
                 }),
             }),
         )
         .await
         .expect("the whole balance");
     let batch = store
-        .claim_timers(at(50), 10, &lease("node-a", at(60)))
+        .claim_timers(at(50).into(), 10, &lease("node-a", at(60)))
         .await
         .expect("batch");
     assert_eq!(batch.len(), 1);
@@ -343,7 +351,7 @@ async fn the_storage_story() {
 
     // Notices: claimed, recorded, finished; a resend goes once more.
     let claim = || NoticeClaim {
-        now: at(10),
+        now: at(10).into(),
         limit: 10,
         default_room: 10,
         ..Default::default()
@@ -387,14 +395,14 @@ async fn the_storage_story() {
         at(310),
         "on the first attempt's schedule"
     );
-    assert!(!store.notices_due(at(309)).await.expect("due"));
-    assert!(store.notices_due(at(310)).await.expect("due"));
+    assert!(!store.notices_due(at(309).into()).await.expect("due"));
+    assert!(store.notices_due(at(310).into()).await.expect("due"));
     let backlog = store.backlog(at(400)).await.expect("backlog");
     assert_eq!((backlog.notices_due, backlog.oldest_notice_secs), (1, 90));
     let second = store
         .claim_notices(
             NoticeClaim {
-                now: at(310),
+                now: at(310).into(),
                 ..claim()
             },
             &lease("node-b", at(200)),
@@ -438,7 +446,7 @@ async fn the_storage_story() {
     let third = store
         .claim_notices(
             NoticeClaim {
-                now: at(400),
+                now: at(400).into(),
                 ..claim()
             },
             &lease("node-c", at(300)),
@@ -453,7 +461,7 @@ async fn the_storage_story() {
     let fourth = store
         .claim_notices(
             NoticeClaim {
-                now: at(400),
+                now: at(400).into(),
                 ..claim()
             },
             &lease("node-d", at(301)),

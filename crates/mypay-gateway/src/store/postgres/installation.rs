@@ -4,8 +4,9 @@
 
 use super::{PgStore, signal};
 use crate::store::installation_keys::{CLOCK_HIGH_WATER, CLOCK_OFFSET, SECRET};
+use crate::store::shared;
 use crate::store::storage::Installation;
-use crate::store::{StoreResult, fresh_secret, stored_secret};
+use crate::store::{MerchantClock, StoreResult, fresh_secret, stored_secret};
 
 impl PgStore {
     async fn installation_value(&self, name: &str) -> StoreResult<Option<String>> {
@@ -83,5 +84,40 @@ impl Installation for PgStore {
         signal(&mut tx, "clock").await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn merchant_clocks(&self) -> StoreResult<Vec<MerchantClock>> {
+        let mut conn = self.pool.acquire().await?;
+        shared::merchant_clocks::all::<sqlx::Postgres>(&mut conn).await
+    }
+
+    async fn add_merchant_clock(&self, store_uid: &str, offset_us: i64) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        shared::merchant_clocks::add::<sqlx::Postgres>(&mut tx, store_uid, offset_us).await?;
+        signal(&mut tx, "clock").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every node follows: the move is signalled to them.
+    async fn advance_merchant_clock(
+        &self,
+        store_uid: &str,
+        by_us: i64,
+        local_offset_us: i64,
+        base_us: i64,
+    ) -> StoreResult<Option<MerchantClock>> {
+        let mut tx = self.pool.begin().await?;
+        let clock = shared::merchant_clocks::advance::<sqlx::Postgres>(
+            &mut tx,
+            store_uid,
+            by_us,
+            local_offset_us,
+            base_us,
+        )
+        .await?;
+        signal(&mut tx, "clock").await?;
+        tx.commit().await?;
+        Ok(clock)
     }
 }

@@ -3,6 +3,7 @@
 //! attempt ([`NoticeLedger`]).
 
 use super::PgStore;
+use crate::clock::Reading;
 use crate::store::shared;
 use crate::store::storage::Notices;
 use crate::store::{
@@ -33,7 +34,10 @@ const CANDIDATES: &str = "WITH RECURSIVE m(store_uid) AS (
                row_number() OVER (ORDER BY n.next_attempt_at, n.id) AS turn
         FROM (SELECT * FROM notices n
               WHERE n.store_uid = m.store_uid AND n.status = 'pending'
-                AND n.next_attempt_at <= $1 AND n.lease_until < $2
+                AND n.next_attempt_at <= COALESCE(
+                    (SELECT $5 + mc.offset_us FROM merchant_clocks mc
+                     WHERE mc.store_uid = m.store_uid), $1)
+                AND n.lease_until < $2
                 AND (n.uid = 0 OR NOT EXISTS (
                     SELECT 1 FROM notices o WHERE o.uid = n.uid AND o.id <> n.id
                         AND o.status = 'pending' AND o.lease_until >= $2))
@@ -97,10 +101,11 @@ impl Notices for PgStore {
             return Ok(Vec::new());
         }
         let candidates = sqlx::query(CANDIDATES)
-            .bind(micros(claim.now))
+            .bind(micros(claim.now.shared))
             .bind(micros(lease.now))
             .bind(claim.default_room.max(1) as i64)
             .bind((claim.limit * 2) as i64)
+            .bind(claim.now.base_micros())
             .fetch_all(&self.pool)
             .await?;
         let mut chosen: Vec<i64> = Vec::new();
@@ -257,13 +262,8 @@ impl Notices for PgStore {
     /// Whether any notice's scheduled attempt is due at `now`, being delivered or not:
     /// `false` means every attempt that fell due has been made and recorded. (An index
     /// seek, not a count: a clock advance asks after every recorded batch.)
-    async fn notices_due(&self, now: Timestamp) -> StoreResult<bool> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM notices WHERE status = 'pending' AND next_attempt_at <= $1)",
-        )
-        .bind(micros(now))
-        .fetch_one(&self.pool)
-        .await?)
+    async fn notices_due(&self, now: Reading) -> StoreResult<bool> {
+        shared::On(&self.pool).notices_due(now).await
     }
 
     async fn notices(&self, filter: &NoticeFilter) -> StoreResult<Vec<NoticeRow>> {

@@ -7,6 +7,7 @@
 use super::notices::insert_notice;
 use super::reversals::insert_reversal;
 use super::{PgStore, signal};
+use crate::clock::Reading;
 use crate::store::shared;
 use crate::store::storage::{Orders, Timers};
 use crate::store::{
@@ -149,11 +150,12 @@ impl Orders for PgStore {
             signal(&mut tx, "work").await?;
         }
         for timer in &t.timers {
-            sqlx::query("INSERT INTO timers (kind, uid, due_at, payload) VALUES ($1, $2, $3, $4) ON CONFLICT (kind, uid, payload) DO NOTHING")
+            sqlx::query("INSERT INTO timers (kind, uid, due_at, payload, store_uid) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, uid, payload) DO NOTHING")
                 .bind(&timer.kind)
                 .bind(t.uid as i64)
                 .bind(micros(timer.due_at))
                 .bind(&timer.payload)
+                .bind(&timer.store_uid)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -235,50 +237,38 @@ impl Timers for PgStore {
     /// that dies holding it leaves it due again then).
     async fn claim_timers(
         &self,
-        now: Timestamp,
+        now: Reading,
         limit: i64,
         lease: &WorkLease,
     ) -> StoreResult<Vec<TimerRow>> {
-        let rows = sqlx::query(
-            "WITH picked AS (
-                 SELECT id FROM timers
-                 WHERE done_at IS NULL AND due_at <= $1 AND lease_until < $2
-                 ORDER BY due_at, id LIMIT $3
-                 FOR UPDATE SKIP LOCKED)
-             UPDATE timers t SET lease_until = $4, leased_by = $5
-             FROM picked WHERE t.id = picked.id
-             RETURNING t.id, t.kind, t.uid, t.due_at, t.payload",
-        )
-        .bind(micros(now))
-        .bind(micros(lease.now))
-        .bind(limit)
-        .bind(micros(lease.until))
-        .bind(&*lease.holder)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut timers = rows
-            .iter()
-            .map(|r| {
-                Ok(TimerRow {
-                    id: r.try_get(0)?,
-                    kind: r.try_get(1)?,
-                    uid: r.try_get::<i64, _>(2)? as u64,
-                    due_at: timestamp(r.try_get(3)?),
-                    payload: r.try_get(4)?,
-                })
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
+        let mut timers = Vec::new();
+        for (part, at) in shared::timers_due_parts(now) {
+            let rows = sqlx::query(&format!(
+                "WITH picked AS (
+                     SELECT t.id {part} AND t.lease_until < $3
+                     ORDER BY t.due_at, t.id LIMIT $2
+                     FOR UPDATE OF t SKIP LOCKED)
+                 UPDATE timers t SET lease_until = $4, leased_by = $5
+                 FROM picked WHERE t.id = picked.id
+                 RETURNING t.id, t.kind, t.uid, t.due_at, t.payload, t.store_uid"
+            ))
+            .bind(at)
+            .bind(limit)
+            .bind(micros(lease.now))
+            .bind(micros(lease.until))
+            .bind(&*lease.holder)
+            .fetch_all(&self.pool)
+            .await?;
+            for r in &rows {
+                timers.push(TimerRow::decode(r)?);
+            }
+        }
         timers.sort_by_key(|t| (t.due_at, t.id));
         Ok(timers)
     }
 
-    async fn timers_due(&self, now: Timestamp) -> StoreResult<bool> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM timers WHERE done_at IS NULL AND due_at <= $1)",
-        )
-        .bind(micros(now))
-        .fetch_one(&self.pool)
-        .await?)
+    async fn timers_due(&self, now: Reading) -> StoreResult<bool> {
+        shared::On(&self.pool).timers_due(now).await
     }
 
     /// Close a timer whose work no longer applies (the order moved on by itself).

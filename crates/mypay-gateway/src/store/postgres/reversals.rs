@@ -78,11 +78,12 @@ impl Reversals for PgStore {
             signal(&mut tx, "work").await?;
         }
         if let Some(timer) = &effects.timer {
-            sqlx::query("INSERT INTO timers (kind, uid, due_at, payload) VALUES ($1, $2, $3, $4)")
+            sqlx::query("INSERT INTO timers (kind, uid, due_at, payload, store_uid) VALUES ($1, $2, $3, $4, $5)")
                 .bind(&timer.kind)
                 .bind(row.id as i64)
                 .bind(micros(timer.due_at))
                 .bind(&timer.payload)
+                .bind(&timer.store_uid)
                 .execute(&mut *tx)
                 .await?;
         }

@@ -3,8 +3,9 @@
 
 use super::SqliteStore;
 use crate::store::installation_keys::{CLOCK_HIGH_WATER, CLOCK_OFFSET, SECRET};
+use crate::store::shared;
 use crate::store::storage::Installation;
-use crate::store::{StoreResult, fresh_secret, stored_secret};
+use crate::store::{MerchantClock, StoreResult, fresh_secret, stored_secret};
 
 impl SqliteStore {
     async fn installation_value(&self, name: &str) -> StoreResult<Option<String>> {
@@ -83,5 +84,37 @@ impl Installation for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn merchant_clocks(&self) -> StoreResult<Vec<MerchantClock>> {
+        let mut conn = self.pool.acquire().await?;
+        shared::merchant_clocks::all::<sqlx::Sqlite>(&mut conn).await
+    }
+
+    async fn add_merchant_clock(&self, store_uid: &str, offset_us: i64) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        shared::merchant_clocks::add::<sqlx::Sqlite>(&mut tx, store_uid, offset_us).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn advance_merchant_clock(
+        &self,
+        store_uid: &str,
+        by_us: i64,
+        local_offset_us: i64,
+        base_us: i64,
+    ) -> StoreResult<Option<MerchantClock>> {
+        let mut tx = self.begin_write().await?;
+        let clock = shared::merchant_clocks::advance::<sqlx::Sqlite>(
+            &mut tx,
+            store_uid,
+            by_us,
+            local_offset_us,
+            base_us,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(clock)
     }
 }

@@ -3,6 +3,7 @@
 //! attempt ([`NoticeLedger`]).
 
 use super::{SqliteStore, blocking};
+use crate::clock::Reading;
 use crate::store::shared;
 use crate::store::storage::Notices;
 use crate::store::{
@@ -83,7 +84,9 @@ impl NoticeLedger {
         // whole rows only for those taken.
         let mut due = conn.prepare_cached(
             "SELECT id, uid FROM notices
-             WHERE status = 'pending' AND store_uid = ?1 AND next_attempt_at <= ?2
+             WHERE status = 'pending' AND store_uid = ?1
+               AND next_attempt_at <= COALESCE(
+                   (SELECT ?4 + offset_us FROM merchant_clocks WHERE store_uid = ?1), ?2)
              ORDER BY next_attempt_at, id LIMIT ?3",
         )?;
         let mut chosen = Vec::new();
@@ -94,7 +97,12 @@ impl NoticeLedger {
                 continue;
             }
             let look = (room + claim.leased.len()) as i64;
-            let mut rows = due.query(rusqlite::params![m, micros(claim.now), look])?;
+            let mut rows = due.query(rusqlite::params![
+                m,
+                micros(claim.now.shared),
+                look,
+                claim.now.base_micros()
+            ])?;
             let mut taken = 0;
             while taken < room
                 && let Some(row) = rows.next()?
@@ -273,16 +281,8 @@ impl Notices for SqliteStore {
         row.as_ref().map(NoticeRow::decode).transpose()
     }
 
-    /// Whether any notice's scheduled attempt is due at `now`, being delivered or not:
-    /// `false` means every attempt that fell due has been made and recorded. (An index
-    /// seek, not a count: a clock advance asks after every recorded batch.)
-    async fn notices_due(&self, now: Timestamp) -> StoreResult<bool> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM notices WHERE status = 'pending' AND next_attempt_at <= ?)",
-        )
-        .bind(micros(now))
-        .fetch_one(&self.pool)
-        .await?)
+    async fn notices_due(&self, now: Reading) -> StoreResult<bool> {
+        shared::On(&self.pool).notices_due(now).await
     }
 
     async fn notices(&self, filter: &NoticeFilter) -> StoreResult<Vec<NoticeRow>> {

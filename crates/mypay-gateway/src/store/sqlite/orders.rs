@@ -7,6 +7,7 @@
 use super::SqliteStore;
 use super::notices::insert_notice;
 use super::reversals::insert_reversal;
+use crate::clock::Reading;
 use crate::store::shared;
 use crate::store::storage::{Orders, Timers};
 use crate::store::{
@@ -144,11 +145,12 @@ impl Orders for SqliteStore {
             insert_reversal(&mut tx, t.uid, reversal, t.at).await?;
         }
         for timer in &t.timers {
-            sqlx::query("INSERT INTO timers (kind, uid, due_at, payload) VALUES (?, ?, ?, ?) ON CONFLICT (kind, uid, payload) DO NOTHING")
+            sqlx::query("INSERT INTO timers (kind, uid, due_at, payload, store_uid) VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, uid, payload) DO NOTHING")
                 .bind(&timer.kind)
                 .bind(t.uid as i64)
                 .bind(micros(timer.due_at))
                 .bind(&timer.payload)
+                .bind(&timer.store_uid)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -229,37 +231,29 @@ impl Timers for SqliteStore {
     /// Timers due at `now`, oldest first.
     async fn claim_timers(
         &self,
-        now: Timestamp,
+        now: Reading,
         limit: i64,
         _lease: &WorkLease,
     ) -> StoreResult<Vec<TimerRow>> {
-        let rows = sqlx::query(
-            "SELECT id, kind, uid, due_at, payload FROM timers WHERE done_at IS NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?",
-        )
-        .bind(micros(now))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(TimerRow {
-                    id: r.try_get("id")?,
-                    kind: r.try_get("kind")?,
-                    uid: r.try_get::<i64, _>("uid")? as u64,
-                    due_at: timestamp(r.try_get("due_at")?),
-                    payload: r.try_get("payload")?,
-                })
-            })
-            .collect()
+        let mut timers = Vec::new();
+        for (part, at) in shared::timers_due_parts(now) {
+            let rows = sqlx::query(&format!(
+                "SELECT t.id, t.kind, t.uid, t.due_at, t.payload, t.store_uid {part}
+                 ORDER BY t.due_at, t.id LIMIT $2"
+            ))
+            .bind(at)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+            for r in &rows {
+                timers.push(TimerRow::decode(r)?);
+            }
+        }
+        Ok(timers)
     }
 
-    async fn timers_due(&self, now: Timestamp) -> StoreResult<bool> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM timers WHERE done_at IS NULL AND due_at <= ?)",
-        )
-        .bind(micros(now))
-        .fetch_one(&self.pool)
-        .await?)
+    async fn timers_due(&self, now: Reading) -> StoreResult<bool> {
+        shared::On(&self.pool).timers_due(now).await
     }
 
     /// Close a timer whose work no longer applies (the order moved on by itself).

@@ -75,13 +75,16 @@ impl Reversals for SqliteStore {
             insert_notice(&mut tx, notice, at).await?;
         }
         if let Some(timer) = &effects.timer {
-            sqlx::query("INSERT INTO timers (kind, uid, due_at, payload) VALUES (?, ?, ?, ?)")
-                .bind(&timer.kind)
-                .bind(row.id as i64)
-                .bind(micros(timer.due_at))
-                .bind(&timer.payload)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO timers (kind, uid, due_at, payload, store_uid) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&timer.kind)
+            .bind(row.id as i64)
+            .bind(micros(timer.due_at))
+            .bind(&timer.payload)
+            .bind(&timer.store_uid)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(row)
