@@ -5,6 +5,7 @@ pub mod applications;
 pub mod card;
 pub mod connector;
 pub mod counter;
+pub mod invoice;
 pub mod merchant;
 pub mod notify_url;
 pub mod order;
