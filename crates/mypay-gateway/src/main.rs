@@ -103,6 +103,24 @@ enum MerchantCommand {
     Show { store_uid: String },
     /// Change a merchant's settings; only the options given change.
     Set(Box<MerchantSet>),
+    /// Register an e-invoice word-track range for a two-month period, e.g.
+    /// `--period 11502 --track AB --from 00000000 --to 00009999`; with no range, list
+    /// the merchant's ranges.
+    InvoiceTrack {
+        store_uid: String,
+        /// ROC year and the period's even month (`yyyMM`, e.g. 11502 for Jan–Feb 2026).
+        #[arg(long)]
+        period: Option<String>,
+        /// Two capital letters.
+        #[arg(long)]
+        track: Option<String>,
+        /// The first number, 8 digits.
+        #[arg(long)]
+        from: Option<String>,
+        /// The last number, 8 digits.
+        #[arg(long)]
+        to: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -144,6 +162,15 @@ struct MerchantSet {
     /// Days after a failed recurring charge until its one retry (default 3).
     #[arg(long, value_parser = clap::value_parser!(i64).range(1..=365))]
     recurring_retry_days: Option<i64>,
+    /// The seller's 統一編號 on its e-invoices.
+    #[arg(long)]
+    invoice_ban: Option<String>,
+    /// The e-invoice QR codes' AES key (32 hex digits).
+    #[arg(long)]
+    invoice_qr_key: Option<String>,
+    /// Whether `issue_invoice_state` 2 (依系統設定) issues an invoice.
+    #[arg(long)]
+    invoice_by_default: Option<bool>,
 }
 
 fn settings(global: &Global) -> anyhow::Result<Settings> {
@@ -294,6 +321,41 @@ async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()
                 }
             }
         }
+        MerchantCommand::InvoiceTrack {
+            store_uid,
+            period,
+            track,
+            from,
+            to,
+        } => {
+            store
+                .merchant(&store_uid)
+                .await?
+                .with_context(|| format!("no merchant {store_uid}"))?;
+            if let (Some(period), Some(track), Some(from), Some(to)) = (period, track, from, to) {
+                let range = operators::invoice_track(&store_uid, &period, &track, &from, &to)?;
+                match store.add_invoice_track(&range).await {
+                    Err(mypay_gateway::store::StoreError::Duplicate) => anyhow::bail!(
+                        "--track: {track} {from}–{to} overlaps a range of {track} already registered for {period}"
+                    ),
+                    other => other?,
+                }
+            }
+            for t in store.invoice_tracks(&store_uid).await? {
+                println!(
+                    "{}  {}  {:08}–{:08}  next {}",
+                    t.period,
+                    t.track,
+                    t.first_number,
+                    t.last_number,
+                    if t.next_number > t.last_number {
+                        "(used up)".to_owned()
+                    } else {
+                        format!("{:08}", t.next_number)
+                    }
+                );
+            }
+        }
         MerchantCommand::Show { store_uid } => {
             let m = store
                 .merchant(&store_uid)
@@ -329,6 +391,23 @@ async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()
             }
             if let Some(days) = set.recurring_retry_days {
                 s.recurring_retry_days = days;
+            }
+            if let Some(ban) = set.invoice_ban {
+                anyhow::ensure!(
+                    mypay_gateway::ledger::invoice::ban_valid(&ban),
+                    "--invoice-ban: {ban:?} is not a valid 統一編號"
+                );
+                s.invoice.seller_ban = Some(ban);
+            }
+            if let Some(key) = set.invoice_qr_key {
+                anyhow::ensure!(
+                    mypay_gateway::ledger::invoice::qr_key_valid(&key),
+                    "--invoice-qr-key: must be 32 hex digits"
+                );
+                s.invoice.qr_key = Some(key.to_ascii_lowercase());
+            }
+            if let Some(v) = set.invoice_by_default {
+                s.invoice.by_default = v;
             }
             if let Some(u) = set.success_returl {
                 check_return_url(&u).map_err(|e| anyhow::anyhow!("--success-returl: {e}"))?;
@@ -373,6 +452,41 @@ async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()
 /// Creating merchants and keys from the command line.
 mod operators {
     pub use mypay_gateway::service::merchants::{create as create_merchant, new_key};
+
+    /// A word-track range from the command line, checked field by field.
+    pub fn invoice_track(
+        store_uid: &str,
+        period: &str,
+        track: &str,
+        from: &str,
+        to: &str,
+    ) -> anyhow::Result<mypay_gateway::store::InvoiceTrack> {
+        use mypay_gateway::ledger::invoice::{parse_period, track_valid};
+        let period = parse_period(period).ok_or_else(|| {
+            anyhow::anyhow!("--period: {period:?} is not yyyMM with an even month (e.g. 11502)")
+        })?;
+        anyhow::ensure!(
+            track_valid(track),
+            "--track: {track:?} is not two capital letters"
+        );
+        let number = |flag: &str, v: &str| -> anyhow::Result<i64> {
+            anyhow::ensure!(
+                v.len() == 8 && v.bytes().all(|b| b.is_ascii_digit()),
+                "{flag}: {v:?} is not 8 digits"
+            );
+            Ok(v.parse()?)
+        };
+        let (first, last) = (number("--from", from)?, number("--to", to)?);
+        anyhow::ensure!(first <= last, "--to: {to} is before --from {from}");
+        Ok(mypay_gateway::store::InvoiceTrack {
+            store_uid: store_uid.to_owned(),
+            period,
+            track: track.to_owned(),
+            first_number: first,
+            last_number: last,
+            next_number: first,
+        })
+    }
 
     pub fn print_credentials(store_uid: &str, key: &str, json: bool) {
         if json {

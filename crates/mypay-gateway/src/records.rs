@@ -280,3 +280,124 @@ pub fn transaction_notice(order: &OrderRow) -> TransactionNotice {
         echo_4: r.echo_4,
     }
 }
+
+/// The invoice's date as `api/invoice` and the query record give it: `YYYYMMDD`.
+fn invoice_date(f: &crate::store::InvoiceFields) -> String {
+    f.issued.get(..8).unwrap_or("").to_owned()
+}
+
+fn allowances(
+    invoice: &crate::store::InvoiceRow,
+) -> Vec<mypay_protocol::messages::InvoiceAllowanceRecord> {
+    invoice
+        .allowances
+        .iter()
+        .map(|a| mypay_protocol::messages::InvoiceAllowanceRecord {
+            uid: a.uid.to_string(),
+            amount: a.amount,
+            order_detail: a.order_detail.clone(),
+        })
+        .collect()
+}
+
+/// The query record's `invoice_*` fields from the transaction's invoice.
+pub fn add_invoice(record: &mut QueryRecord, invoice: &crate::store::InvoiceRow) {
+    let f = &invoice.fields;
+    record.invoice_state = invoice.state;
+    record.invoice_date = invoice_date(f);
+    record.invoice_wordtrack = f.wordtrack.clone();
+    record.invoice_number = f.number.clone();
+    record.invoice_rand_code = f.rand_code.clone();
+    record.invoice_seller_ban = f.seller_ban.clone();
+    record.invoice_buyer_ban = f.buyer_ban.clone();
+    record.invoice_left_qrcode = f.left_qrcode.clone();
+    record.invoice_middle_barcode = f.middle_barcode.clone();
+    record.invoice_right_qrcode = f.right_qrcode.clone();
+    record.invoice_title_type = f.title_type;
+    record.invoice_title = f.title.clone();
+    record.invoice_print_type = f.print_type;
+    record.invoice_print_device = f.print_device;
+    record.invoice_amount = f.amount.to_string();
+    record.invoice_sales_amount = f.sales_amount.to_string();
+    record.invoice_tax_amount = f.tax_amount.to_string();
+    record.invoice_order_detail = f.order_detail.clone();
+    record.invoice_ratetype = f.ratetype;
+    record.invoice_input_type = f.input_type;
+    record.invoice_cloud_type = f.cloud_type.clone();
+    record.invoice_mobile_code = f.mobile_code.clone();
+    record.invoice_tax_id = f.tax_id.clone();
+    record.invoice_natural_person = f.natural_person.clone();
+    record.invoice_love_code = f.love_code.clone();
+    record.invoice_b2b_title = f.b2b_title.clone();
+    record.invoice_b2b_id = f.b2b_id.clone();
+    record.invoice_b2b_post_zone = f.b2b_post_zone.clone();
+    record.invoice_b2b_address = f.b2b_address.clone();
+    record.invoice_allowance = allowances(invoice)
+        .into_iter()
+        .filter_map(|a| serde_json::to_value(a).ok())
+        .collect();
+}
+
+/// 『電子發票查詢』回傳欄位 of `order` and its invoice (state 0 and empty fields without one).
+pub fn invoice_record(
+    order: &OrderRow,
+    invoice: Option<&crate::store::InvoiceRow>,
+) -> mypay_protocol::messages::InvoiceRecord {
+    let q = query_record(order);
+    let empty = crate::store::InvoiceFields::default();
+    let f = invoice.map_or(&empty, |i| &i.fields);
+    mypay_protocol::messages::InvoiceRecord {
+        uid: order.uid.to_string(),
+        key: order.token.clone(),
+        prc: q.prc,
+        order_id: q.order_id,
+        cost: q.cost,
+        currency: q.currency,
+        actual_cost: q.actual_cost,
+        actual_currency: q.actual_currency,
+        state: invoice.map_or(0, |i| i.state),
+        date: invoice_date(f),
+        wordtrack: f.wordtrack.clone(),
+        number: f.number.clone(),
+        rand_code: f.rand_code.clone(),
+        seller_ban: f.seller_ban.clone(),
+        buyer_ban: f.buyer_ban.clone(),
+        left_qrcode: f.left_qrcode.clone(),
+        middle_barcode: f.middle_barcode.clone(),
+        right_qrcode: f.right_qrcode.clone(),
+        title_type: if invoice.is_some() { f.title_type } else { 1 },
+        title: f.title.clone(),
+        print_type: f.print_type,
+        print_device: f.print_device,
+        amount: f.amount.to_string(),
+        sales_amount: f.sales_amount.to_string(),
+        tax_amount: f.tax_amount.to_string(),
+        order_detail: if invoice.is_some() {
+            f.order_detail.clone()
+        } else {
+            "[]".to_owned()
+        },
+        ratetype: if invoice.is_some() { f.ratetype } else { 1 },
+        input_type: f.input_type,
+        cloud_type: f.cloud_type.clone(),
+        mobile_code: f.mobile_code.clone(),
+        tax_id: f.tax_id.clone(),
+        natural_person: f.natural_person.clone(),
+        m_post_zone: String::new(),
+        m_address: String::new(),
+        love_code: f.love_code.clone(),
+        b2b_title: f.b2b_title.clone(),
+        b2b_id: f.b2b_id.clone(),
+        b2b_post_zone: f.b2b_post_zone.clone(),
+        b2b_address: f.b2b_address.clone(),
+        allowance: invoice.map(allowances).unwrap_or_default(),
+        group_id: q.group_id,
+        payment_name: q.payment_name,
+        nois: q.nois,
+        echo_0: q.echo_0,
+        echo_1: q.echo_1,
+        echo_2: q.echo_2,
+        echo_3: q.echo_3,
+        echo_4: q.echo_4,
+    }
+}

@@ -446,80 +446,6 @@ pub struct EwalletBindResponse {
     pub url: String,
 }
 
-/// 『電子發票查詢』回傳欄位, also the answer of `api/issueinvoice` (with `code`/`msg`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct InvoiceRecord {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub msg: Option<String>,
-    #[serde(deserialize_with = "lenient::string")]
-    pub uid: String,
-    pub key: String,
-    #[serde(default)]
-    pub prc: String,
-    pub order_id: String,
-    #[serde(default)]
-    pub cost: i64,
-    #[serde(default)]
-    pub currency: String,
-    pub actual_cost: i64,
-    pub actual_currency: String,
-    /// 0 不處理, 1 等候處理中, 2 成功, 3 失敗, 4 作廢, 5 系統服務異常, 6 折讓.
-    pub state: i64,
-    pub date: String,
-    pub wordtrack: String,
-    pub number: String,
-    pub rand_code: String,
-    pub seller_ban: String,
-    pub buyer_ban: String,
-    pub left_qrcode: String,
-    pub middle_barcode: String,
-    pub right_qrcode: String,
-    pub title_type: i64,
-    pub title: String,
-    #[serde(default)]
-    pub print_type: i64,
-    #[serde(default)]
-    pub print_device: i64,
-    #[serde(default)]
-    pub amount: String,
-    pub sales_amount: String,
-    pub tax_amount: String,
-    pub order_detail: String,
-    pub ratetype: i64,
-    pub input_type: i64,
-    #[serde(default)]
-    pub cloud_type: String,
-    #[serde(default)]
-    pub mobile_code: String,
-    #[serde(default)]
-    pub tax_id: String,
-    #[serde(default)]
-    pub natural_person: String,
-    #[serde(default)]
-    pub love_code: String,
-    #[serde(default)]
-    pub b2b_title: String,
-    #[serde(default)]
-    pub b2b_id: String,
-    #[serde(default)]
-    pub b2b_address: String,
-    #[serde(default)]
-    pub allowance: Vec<Value>,
-    #[serde(default)]
-    pub group_id: String,
-    #[serde(default)]
-    pub payment_name: String,
-    #[serde(default)]
-    pub nois: String,
-    pub echo_0: String,
-    pub echo_1: String,
-    pub echo_2: String,
-    pub echo_3: String,
-    pub echo_4: String,
-}
-
 #[cfg(test)]
 mod response_tests {
     use super::*;
@@ -571,4 +497,102 @@ mod response_tests {
         assert!(!form.contains("完成 &"), "values are encoded: {form}");
         assert_eq!(RefundRow::from_form(form.as_bytes()), row);
     }
+}
+
+/// 『電子發票開立』回傳欄位, in the field order and value types of the document's example
+/// (`actual_cost` and `state` numbers, `date` `YYYYMMDDHHmmss`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct IssueInvoiceResponse {
+    pub uid: String,
+    pub key: String,
+    pub code: String,
+    pub msg: String,
+    pub order_id: String,
+    pub actual_cost: i64,
+    pub actual_currency: String,
+    pub state: i64,
+    pub state_msg: String,
+    pub date: String,
+    pub wordtrack: String,
+    pub number: String,
+    pub rand_code: String,
+    pub seller_ban: String,
+    pub buyer_ban: String,
+    pub left_qrcode: String,
+    pub middle_barcode: String,
+    pub right_qrcode: String,
+    pub title_type: i64,
+    pub title: String,
+    pub amount: String,
+    pub sales_amount: String,
+    pub tax_amount: String,
+    pub order_detail: String,
+    pub ratetype: i64,
+    pub input_type: i64,
+    pub echo_0: String,
+    pub echo_1: String,
+    pub echo_2: String,
+    pub echo_3: String,
+    pub echo_4: String,
+}
+
+/// 『電子發票折讓資訊』.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct InvoiceAllowanceRecord {
+    pub uid: String,
+    pub amount: i64,
+    pub order_detail: String,
+}
+
+/// 『電子發票查詢』回傳欄位, in the document's field order (its example's value types).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct InvoiceRecord {
+    pub uid: String,
+    pub key: String,
+    pub prc: String,
+    pub order_id: String,
+    pub cost: i64,
+    pub currency: String,
+    pub actual_cost: i64,
+    pub actual_currency: String,
+    pub state: i64,
+    pub date: String,
+    pub wordtrack: String,
+    pub number: String,
+    pub rand_code: String,
+    pub seller_ban: String,
+    pub buyer_ban: String,
+    pub left_qrcode: String,
+    pub middle_barcode: String,
+    pub right_qrcode: String,
+    pub title_type: i64,
+    pub title: String,
+    pub print_type: i64,
+    pub print_device: i64,
+    pub amount: String,
+    pub sales_amount: String,
+    pub tax_amount: String,
+    pub order_detail: String,
+    pub ratetype: i64,
+    pub input_type: i64,
+    pub cloud_type: String,
+    pub mobile_code: String,
+    pub tax_id: String,
+    pub natural_person: String,
+    pub m_post_zone: String,
+    pub m_address: String,
+    pub love_code: String,
+    pub b2b_title: String,
+    pub b2b_id: String,
+    pub b2b_post_zone: String,
+    pub b2b_address: String,
+    pub allowance: Vec<InvoiceAllowanceRecord>,
+    pub group_id: String,
+    pub payment_name: String,
+    pub nois: String,
+    pub echo_0: String,
+    pub echo_1: String,
+    pub echo_2: String,
+    pub echo_3: String,
+    pub echo_4: String,
 }

@@ -6,6 +6,7 @@ mod auth;
 mod authorisation;
 mod error;
 mod ewallet;
+mod invoice;
 mod lookup;
 mod orders;
 pub use crate::ledger::order::new_token;
@@ -196,10 +197,8 @@ async fn dispatch(state: &AppState, request: auth::Authenticated) -> Result<Vec<
         Command::CancelAuthorization => Box::pin(authorisation::cancel(state, request)).await,
         Command::DisableDirectDebit => Box::pin(recurring::disable(state, request)).await,
         Command::EwalletBind => Box::pin(ewallet::bind(state, request)).await,
-        other => Err(ApiError::new(
-            command,
-            format!("cmd {} is not supported by this gateway yet", other.cmd()),
-        )),
+        Command::IssueInvoice => Box::pin(invoice::issue(state, request)).await,
+        Command::Invoice => Box::pin(invoice::query(state, request)).await,
     }
 }
 

@@ -137,6 +137,7 @@ fn validate(request: &Authenticated, now: jiff::Timestamp) -> Result<NewOrder, A
         let items = items_from_legacy(&raw).map_err(|e| ApiError::new(command, e.to_string()))?;
         order.items = Some(items);
     }
+    crate::service::invoices::check_order_fields(&order).map_err(|e| ApiError::new(command, e))?;
     NewOrder::parse(
         &request.merchant.store_uid,
         order,

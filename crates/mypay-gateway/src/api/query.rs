@@ -29,6 +29,15 @@ pub async fn query(state: &AppState, request: &Authenticated) -> Result<Vec<u8>,
             .await
             .map_err(ApiError::internal)?
     };
-    let record = records::query_record_with(&order, &reversals);
+    let mut record = records::query_record_with(&order, &reversals);
+    if order.prc != Prc::Created
+        && let Some(invoice) = state
+            .store
+            .invoice(order.uid)
+            .await
+            .map_err(ApiError::internal)?
+    {
+        records::add_invoice(&mut record, &invoice);
+    }
     super::to_json(&record, 2048)
 }

@@ -130,7 +130,11 @@ fn refusal_or_internal(e: ApiError, req: &RefundRequest) -> Result<RefundRespons
     }
 }
 
-fn plan_for(order: &OrderRow, req: &RefundRequest) -> Result<RefundPlan, reversal::Refused> {
+fn plan_for(
+    order: &OrderRow,
+    req: &RefundRequest,
+    has_invoice: bool,
+) -> Result<RefundPlan, reversal::Refused> {
     let items = records::order_items(order);
     reversal::plan_refund(
         Refundable {
@@ -139,8 +143,7 @@ fn plan_for(order: &OrderRow, req: &RefundRequest) -> Result<RefundPlan, reversa
             paid: order.actual_cost.unwrap_or(order.cost),
             refunded: order.refunded,
             order_items: &items,
-            // E-invoices are not issued by this gateway yet, so no order has one.
-            has_invoice: false,
+            has_invoice,
         },
         &RefundAsk {
             cost: req.cost.clone(),
@@ -168,10 +171,36 @@ async fn refund_one(
         Ok(order) => order,
         Err(e) => return refusal_or_internal(e, req),
     };
-    let plan = match plan_for(&order, req) {
+    // An issued (or allowed) invoice is voided or allowed with the refund, checked first.
+    let invoice = state
+        .store
+        .invoice(order.uid)
+        .await
+        .map_err(ApiError::internal)?
+        .filter(|i| matches!(i.state, 2 | 6));
+    let plan = match plan_for(&order, req, invoice.is_some()) {
         Ok(plan) => plan,
         Err(e) => return Ok(refused(req.uid.as_deref(), req.key.as_deref(), e.0)),
     };
+    // 『電子發票退款時使用作廢或折讓』: 4 (void) unless the refund says 6.
+    let invoice_state = plan.invoice_state.or(Some(4));
+    if let Some(invoice) = &invoice {
+        let now = state.now_for(&order.store_uid);
+        let check = service::invoices::check_refund(invoice, invoice_state, plan.cost, now)
+            .and_then(|()| {
+                if invoice_state == Some(4) && plan.cost < invoice.total {
+                    Err(format!(
+                        "invoice_state: 4 voids the whole invoice of {}; a partial refund of {} needs 6 (折讓)",
+                        invoice.total, plan.cost
+                    ))
+                } else {
+                    Ok(())
+                }
+            });
+        if let Err(msg) = check {
+            return Ok(refused(req.uid.as_deref(), req.key.as_deref(), msg));
+        }
+    }
     let row = match service::refund(state, &order, merchant, &plan).await {
         Ok(row) => row,
         Err(MoneyError::Moved(_)) => {
@@ -182,7 +211,7 @@ async fn refund_one(
                 .await
                 .map_err(ApiError::internal)?
                 .ok_or_else(|| ApiError::internal("an order vanished during a refund"))?;
-            let msg = match plan_for(&fresh, req) {
+            let msg = match plan_for(&fresh, req, invoice.is_some()) {
                 Err(e) => e.0,
                 Ok(_) => "同時有另一筆退款變更了可退款餘額，請重新查詢後再試".to_owned(),
             };
@@ -193,6 +222,39 @@ async fn refund_one(
         }
         Err(MoneyError::Store(e)) => return Err(ApiError::internal(e)),
     };
+    if let Some(invoice) = &invoice {
+        let lines: Vec<crate::ledger::invoice::Line> = plan
+            .items
+            .iter()
+            .flatten()
+            .map(|i| crate::ledger::invoice::Line {
+                name: i.name.clone(),
+                quantity: i.amount,
+                unit_price: i.cost,
+                amount: i.total,
+            })
+            .collect();
+        let detail = crate::ledger::invoice::order_detail(&lines);
+        match service::invoices::apply_refund(
+            state,
+            invoice,
+            invoice_state,
+            row.id,
+            plan.cost,
+            detail,
+        )
+        .await
+        {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                uid = order.uid,
+                "a refund's invoice change no longer applied"
+            ),
+            Err(e) => {
+                tracing::error!(uid = order.uid, error = %e, "voiding or allowing an invoice")
+            }
+        }
+    }
     Ok(RefundResponse {
         key: order.token.clone(),
         uid: order.uid.to_string(),

@@ -258,7 +258,7 @@ pub fn ban_valid(ban: &str) -> bool {
             p / 10 + p % 10
         })
         .sum();
-    sum % 5 == 0 || (digits[6] == 7 && (sum + 1) % 5 == 0)
+    sum.is_multiple_of(5) || (digits[6] == 7 && (sum + 1).is_multiple_of(5))
 }
 
 /// Sales and tax of a total (tax included). Only an invoice with a buyer BAN splits them:
@@ -290,7 +290,7 @@ pub fn parse_period(text: &str) -> Option<String> {
     }
     let year: u32 = t[..3].parse().ok()?;
     let month: u32 = t[3..].parse().ok()?;
-    (year >= 100 && month % 2 == 0 && (2..=12).contains(&month)).then(|| t.to_owned())
+    (year >= 100 && month.is_multiple_of(2) && (2..=12).contains(&month)).then(|| t.to_owned())
 }
 
 /// `yyyMMdd` in the ROC calendar.

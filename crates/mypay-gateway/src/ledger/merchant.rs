@@ -101,7 +101,28 @@ pub struct MerchantSettings {
     /// Days after a failed recurring charge until its one retry (the document: 3).
     #[serde(default = "default_recurring_retry_days")]
     pub recurring_retry_days: i64,
+    #[serde(default)]
+    pub invoice: InvoiceSettings,
 }
+
+/// The merchant's e-invoice setup (`merchant set --invoice-…`); its word tracks are
+/// registered per period with `merchant invoice-track`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceSettings {
+    /// The seller's 統一編號.
+    #[serde(default)]
+    pub seller_ban: Option<String>,
+    /// The AES key of the left QR code's check code (32 hex digits, from the MOF).
+    #[serde(default)]
+    pub qr_key: Option<String>,
+    /// `issue_invoice_state` 2 (依系統設定) issues an invoice.
+    #[serde(default)]
+    pub by_default: bool,
+}
+
+/// The sample merchant's seller BAN (the document's) and QR key, preset in the sandbox.
+pub const SAMPLE_SELLER_BAN: &str = "28915188";
+pub const SAMPLE_INVOICE_QR_KEY: &str = "4d595041594c494e4b53414e44424f58";
 
 fn default_recurring_retry_days() -> i64 {
     3
@@ -132,6 +153,7 @@ impl MerchantSettings {
             notice_retry: RetrySchedule::default(),
             contact_email: Some("tech@example.com".to_owned()),
             recurring_retry_days: default_recurring_retry_days(),
+            invoice: InvoiceSettings::default(),
         }
     }
 

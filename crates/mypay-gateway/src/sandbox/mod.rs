@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/sandbox/orders/{uid}/abandon", post(abandon))
         .route("/sandbox/orders/{uid}/review", post(review))
         .route("/sandbox/orders/{uid}/settle", post(settle))
+        .route("/sandbox/orders/{uid}/invoice", post(invoice_answer))
         .route(
             "/sandbox/recurring/{group_id}/next-charge",
             post(next_recurring_charge),
@@ -171,6 +172,41 @@ async fn review(
     let form: Review = read_body(&headers, &body)?;
     let outcome = service::review(&state, uid, form.approve.unwrap_or(true), None).await;
     order_state(&state, uid, outcome).await
+}
+
+#[derive(Deserialize)]
+struct InvoiceAnswer {
+    #[serde(default, deserialize_with = "mypay_protocol::lenient::opt_i64")]
+    state: Option<i64>,
+}
+
+/// `POST /sandbox/orders/{uid}/invoice`: the value-added centre answers the order's
+/// invoice now: `state` 1 keeps it waiting, 3 fails it, 2 issues it.
+async fn invoice_answer(
+    State(state): State<AppState>,
+    Path(uid): Path<u64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let req: InvoiceAnswer = read_body(&headers, &body)?;
+    let outcome = req
+        .state
+        .ok_or_else(|| PageError::bad_request("state: 1 (waiting), 2 (issued) or 3 (failed)"))?;
+    match service::invoices::centre_answers(&state, uid, outcome).await {
+        Ok(invoice) => Ok(Json(json!({
+            "uid": uid,
+            "state": invoice.state,
+            "wordtrack": invoice.fields.wordtrack,
+            "number": invoice.fields.number,
+            "state_msg": invoice.fields.state_msg,
+        }))
+        .into_response()),
+        Err(service::invoices::InvoiceError::Refused(msg)) if msg.contains("no such order") => {
+            Err(no_order(uid))
+        }
+        Err(service::invoices::InvoiceError::Refused(msg)) => Err(PageError::bad_request(msg)),
+        Err(service::invoices::InvoiceError::Store(e)) => Err(PageError::from(e)),
+    }
 }
 
 /// `POST /sandbox/orders/{uid}/settle`: the acquirer's reconciliation settles a paid

@@ -125,6 +125,9 @@ async fn apply(gateway: &Gateway, t: &Transition) -> Result<(), MoneyError> {
     match gateway.store.apply(t).await {
         Ok(()) => {
             gateway.notices_waiting.notify_one();
+            if t.to == Prc::Paid {
+                super::invoices::after_paid(gateway, t.uid).await;
+            }
             Ok(())
         }
         // Another request moved the order first (a second capture or cancel racing).

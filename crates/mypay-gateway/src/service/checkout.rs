@@ -173,5 +173,8 @@ pub(super) async fn commit(state: &Gateway, t: &Transition) -> Result<(), Checko
         other => CheckoutError::Store(other),
     })?;
     state.notices_waiting.notify_one();
+    if t.to == Prc::Paid {
+        super::invoices::after_paid(state, t.uid).await;
+    }
     Ok(())
 }

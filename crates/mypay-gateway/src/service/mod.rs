@@ -9,6 +9,7 @@ mod authorisations;
 mod cards;
 mod checkout;
 pub mod ewallet;
+pub mod invoices;
 pub mod merchants;
 mod pay_later;
 pub mod recurring;

@@ -186,6 +186,9 @@ async fn apply_timed(
     checkout::attach_notice(&mut t, order, &merchant, change.notice);
     state.store.apply(&t).await?;
     state.notices_waiting.notify_one();
+    if t.to == mypay_protocol::Prc::Paid {
+        super::invoices::after_paid(state, t.uid).await;
+    }
     Ok(())
 }
 

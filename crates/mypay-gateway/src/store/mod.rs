@@ -10,6 +10,7 @@
 //! No SQL lives outside this module, and nothing outside it names a driver.
 
 mod database_url;
+mod invoice_sql;
 mod model;
 mod postgres;
 mod shared;
@@ -203,7 +204,12 @@ impl Store {
                 .adopt_merchant(SAMPLE_AGENT_UID, SAMPLE_STORE_UID)
                 .await;
         }
-        let settings = MerchantSettings::sandbox_defaults("MYPAY sample merchant");
+        let mut settings = MerchantSettings::sandbox_defaults("MYPAY sample merchant");
+        settings.invoice = crate::ledger::merchant::InvoiceSettings {
+            seller_ban: Some(crate::ledger::merchant::SAMPLE_SELLER_BAN.to_owned()),
+            qr_key: Some(crate::ledger::merchant::SAMPLE_INVOICE_QR_KEY.to_owned()),
+            by_default: false,
+        };
         match self
             .create_merchant(
                 SAMPLE_STORE_UID,

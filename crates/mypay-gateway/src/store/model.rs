@@ -6,6 +6,7 @@ use super::{StoreError, StoreResult, timestamp};
 use crate::ledger::merchant::MerchantSettings;
 use jiff::Timestamp;
 use mypay_protocol::Prc;
+use serde::{Deserialize, Serialize};
 
 /// Read access to a row's columns by position, implemented by each backend's row type.
 pub(super) trait Columns {
@@ -892,4 +893,105 @@ impl WalletRow {
             created_at: timestamp(r.int(14)?),
         })
     }
+}
+
+/// A merchant's word-track range for one period (`merchant invoice-track`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceTrack {
+    pub store_uid: String,
+    /// `yyyMM` (ROC year, even month).
+    pub period: String,
+    pub track: String,
+    pub first_number: i64,
+    pub last_number: i64,
+    /// The next number to give; past `last_number` when the range is used up.
+    pub next_number: i64,
+}
+
+/// What an invoice says, as the queries answer it (stored whole, as JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceFields {
+    /// When it was issued, `YYYYMMDDHHmmss` (Taipei); empty until then.
+    pub issued: String,
+    pub wordtrack: String,
+    /// 8 digits.
+    pub number: String,
+    pub rand_code: String,
+    pub seller_ban: String,
+    pub buyer_ban: String,
+    pub left_qrcode: String,
+    pub middle_barcode: String,
+    pub right_qrcode: String,
+    pub title_type: i64,
+    pub title: String,
+    pub print_type: i64,
+    pub print_device: i64,
+    pub amount: i64,
+    pub sales_amount: i64,
+    pub tax_amount: i64,
+    pub order_detail: String,
+    pub ratetype: i64,
+    pub input_type: i64,
+    pub cloud_type: String,
+    pub mobile_code: String,
+    pub tax_id: String,
+    pub natural_person: String,
+    pub love_code: String,
+    pub b2b_title: String,
+    pub b2b_id: String,
+    pub b2b_post_zone: String,
+    pub b2b_address: String,
+    /// Why it is not issued (states 3 and 5).
+    pub state_msg: String,
+}
+
+/// One invoice: of one transaction (`uid`), in one state of 『電子發票開立狀態類型』.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceRow {
+    pub uid: u64,
+    pub store_uid: String,
+    pub state: i64,
+    /// `yyyMM`: the period it was issued in (voiding is allowed within it only).
+    pub period: String,
+    pub total: i64,
+    /// The sum of its allowances.
+    pub allowed: i64,
+    pub fields: InvoiceFields,
+    pub allowances: Vec<InvoiceAllowance>,
+}
+
+/// 『電子發票折讓資訊』: one allowance (折讓), made by a refund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceAllowance {
+    /// The refund that made it.
+    pub uid: u64,
+    pub amount: i64,
+    pub order_detail: String,
+}
+
+/// Builds an issued invoice's fields from its word track and number (8 digits).
+pub type InvoiceFieldsFn = Box<dyn FnOnce(&str, &str) -> InvoiceFields + Send>;
+
+/// An invoice to issue: its transaction, period and the fields of everything but the
+/// number, which the store takes from the merchant's ranges in the same transaction.
+pub struct NewInvoice {
+    pub uid: u64,
+    pub store_uid: String,
+    pub period: String,
+    pub total: i64,
+    pub at: Timestamp,
+    /// Builds the issued invoice's fields from its word track and 8 digits.
+    pub build: InvoiceFieldsFn,
+    /// The fields stored when no number is left (state 5).
+    pub unnumbered: InvoiceFields,
+}
+
+/// How issuing ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issued {
+    Issued(InvoiceRow),
+    /// The merchant has no number left for the period: stored as state 5.
+    NoNumber(InvoiceRow),
+    /// The transaction has an issued (or voided, or allowed) invoice already.
+    Already(InvoiceRow),
 }

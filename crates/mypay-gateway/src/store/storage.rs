@@ -16,7 +16,16 @@ pub type RefundNoticeFn<'a> = Box<dyn FnOnce(&ReversalRow) -> Option<NewNotice> 
 /// The whole interface: one backend implements every part. (Parts, so that each
 /// backend module implements the part it holds; a `dyn Storage` answers them all.)
 pub trait Storage:
-    Operations + Installation + Merchants + Orders + Timers + Reversals + Notices + Recurring + Wallets
+    Operations
+    + Installation
+    + Merchants
+    + Orders
+    + Timers
+    + Reversals
+    + Notices
+    + Recurring
+    + Wallets
+    + Invoices
 {
 }
 
@@ -30,6 +39,7 @@ impl<T> Storage for T where
         + Notices
         + Recurring
         + Wallets
+        + Invoices
 {
 }
 
@@ -329,6 +339,42 @@ pub trait Wallets: Send + Sync + 'static {
         id: u64,
         bound: Option<(&StoredCard, &str)>,
         notice: Option<&NewNotice>,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+}
+
+#[async_trait::async_trait]
+pub trait Invoices: Send + Sync + 'static {
+    /// Register a word-track range; [`StoreError::Duplicate`] when it overlaps one of the
+    /// same track and period.
+    async fn add_invoice_track(&self, track: &InvoiceTrack) -> StoreResult<()>;
+    async fn invoice_tracks(&self, store_uid: &str) -> StoreResult<Vec<InvoiceTrack>>;
+    /// Issue an invoice in one transaction: the next number of the merchant's ranges for
+    /// the period (lowest track and range first; never reused, never skipped: a number
+    /// is taken only with the invoice that carries it) and the invoice. A transaction's
+    /// failed invoice (state 3 or 5) is issued again in place; an issued one is answered
+    /// as it is.
+    async fn issue_invoice(&self, new: NewInvoice) -> StoreResult<Issued>;
+    /// Store an invoice that did not issue (state 3, the sandbox's value-added centre
+    /// refusing; 1, waiting), unless the transaction has one.
+    async fn hold_invoice(
+        &self,
+        uid: u64,
+        store_uid: &str,
+        state: i64,
+        total: i64,
+        fields: &InvoiceFields,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    async fn invoice(&self, uid: u64) -> StoreResult<Option<InvoiceRow>>;
+    /// Void an issued invoice (state 2 → 4); `false` when it is not issued (or voided).
+    async fn void_invoice(&self, uid: u64, at: Timestamp) -> StoreResult<bool>;
+    /// Record an allowance of `amount` made by refund `refund_uid` (state → 6); `false`
+    /// when the invoice is not issued or the allowances would pass its total.
+    async fn allow_invoice(
+        &self,
+        uid: u64,
+        allowance: &InvoiceAllowance,
         at: Timestamp,
     ) -> StoreResult<bool>;
 }

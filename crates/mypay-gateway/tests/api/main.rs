@@ -12,6 +12,7 @@ mod envelope;
 mod ewallet;
 mod helpers;
 mod inputs;
+mod invoices;
 mod merchant_clocks;
 mod migrations;
 mod modes;

@@ -142,3 +142,11 @@ impl Columns for PgRow {
         Ok(sqlx::Row::try_get(self, column)?)
     }
 }
+
+async fn begin_invoice_write(
+    store: &PgStore,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    store.pool.begin().await
+}
+
+crate::store::invoice_sql::invoices_part!(PgStore, sqlx::Postgres, begin_invoice_write);

@@ -113,3 +113,11 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| StoreError::Database(format!("a storage task failed: {e}")))?
 }
+
+async fn begin_invoice_write(
+    store: &SqliteStore,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    store.begin_write().await
+}
+
+crate::store::invoice_sql::invoices_part!(SqliteStore, sqlx::Sqlite, begin_invoice_write);

@@ -1,0 +1,407 @@
+//! E-invoices (SPEC §10): issued with the payment when the order asks, or later with
+//! `api/issueinvoice` within 48 hours; voided or allowed (折讓) by refunds. The sandbox's
+//! value-added centre answers at once: the invoice is issued in the transaction that takes
+//! its number.
+
+use super::Gateway;
+use crate::clock::taipei;
+use crate::ledger::invoice::{self, BuyerChoice, ChoiceFields, Line};
+use crate::store::{
+    InvoiceAllowance, InvoiceFields, InvoiceRow, Issued, Merchant, NewInvoice, OrderRow, StoreError,
+};
+use mypay_protocol::Prc;
+use mypay_protocol::messages::OrderRequest;
+
+/// How long after its payment a transaction's invoice may still be issued (the document).
+pub const ISSUE_WITHIN_HOURS: i64 = 48;
+
+#[derive(Debug)]
+pub enum InvoiceError {
+    /// Not done, with the reason (a `B500`).
+    Refused(String),
+    Store(StoreError),
+}
+
+impl From<StoreError> for InvoiceError {
+    fn from(e: StoreError) -> Self {
+        InvoiceError::Store(e)
+    }
+}
+
+/// The invoice fields of an order's request.
+pub fn order_choice_fields(r: &OrderRequest) -> ChoiceFields<'_> {
+    ChoiceFields {
+        input_type: r.invoice_input_type,
+        rate_type: r.invoice_ratetype,
+        cloud_type: r.invoice_cloud_type.as_deref(),
+        mobile_code: r.invoice_mobile_code.as_deref(),
+        natural_person: r.invoice_natural_person.as_deref(),
+        tax_id: r.invoice_tax_id.as_deref(),
+        love_code: r.invoice_love_code.as_deref(),
+        b2b_title: r.invoice_b2b_title.as_deref(),
+        b2b_id: r.invoice_b2b_id.as_deref(),
+        b2b_address: r.invoice_b2b_address.as_deref(),
+    }
+}
+
+/// Whether an order asks for an invoice at payment: `issue_invoice_state` 1, or 2 (依系統
+/// 設定, the default) with the merchant's default on.
+pub fn wanted_at_payment(r: &OrderRequest, merchant: &Merchant) -> bool {
+    match r.issue_invoice_state {
+        Some(1) => true,
+        None | Some(2) => merchant.settings.invoice.by_default,
+        _ => false,
+    }
+}
+
+/// Check an order's invoice fields at `api/orders` (nothing is issued yet); the error
+/// names the field.
+pub fn check_order_fields(r: &OrderRequest) -> Result<(), String> {
+    if let Some(s) = r.issue_invoice_state
+        && !(0..=2).contains(&s)
+    {
+        return Err(format!(
+            "issue_invoice_state: {s} is not 0 (不開立), 1 (開立) or 2 (依系統設定)"
+        ));
+    }
+    if r.issue_invoice_state == Some(0) {
+        return Ok(());
+    }
+    invoice::parse_choice(&order_choice_fields(r), true).map(|_| ())
+}
+
+/// The transaction's invoice, if it has one.
+pub async fn invoice_of(state: &Gateway, uid: u64) -> Result<Option<InvoiceRow>, StoreError> {
+    state.store.invoice(uid).await
+}
+
+/// After a state change to `250`: issue the invoice the order asked for, if it has none
+/// yet. A failure is logged; the invoice can then be issued with `api/issueinvoice`.
+pub async fn after_paid(state: &Gateway, uid: u64) {
+    let result = async {
+        let Some(order) = state.store.order(uid).await? else {
+            return Ok(());
+        };
+        let Some(merchant) = state.directory.merchant(&order.store_uid).await? else {
+            return Ok(());
+        };
+        let request = order.stored_request();
+        if !wanted_at_payment(request, &merchant) || state.store.invoice(uid).await?.is_some() {
+            return Ok(());
+        }
+        let choice = match invoice::parse_choice(&order_choice_fields(request), true) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(uid, error = e, "an order's invoice fields no longer parse");
+                return Ok(());
+            }
+        };
+        match issue(state, &order, &merchant, &choice).await {
+            Ok(_) | Err(InvoiceError::Refused(_)) => Ok(()),
+            Err(InvoiceError::Store(e)) => Err(e),
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::error!(uid, error = %e, "issuing an invoice at payment");
+    }
+}
+
+fn random_code() -> Result<String, StoreError> {
+    loop {
+        let mut b = [0u8; 2];
+        getrandom::getrandom(&mut b)
+            .map_err(|e| StoreError::Corrupt(format!("no random source: {e}")))?;
+        let n = u16::from_le_bytes(b);
+        // Rejection sampling: every code equally likely.
+        if n < 60_000 {
+            return Ok(format!("{:04}", n % 10_000));
+        }
+    }
+}
+
+/// The invoice's lines: the order's items.
+fn lines(order: &OrderRow) -> Vec<Line> {
+    crate::records::order_items(order)
+        .into_iter()
+        .map(|i| Line {
+            name: i.name,
+            quantity: i.amount,
+            unit_price: i.cost,
+            amount: i.total,
+        })
+        .collect()
+}
+
+/// Issue `order`'s invoice for `choice` now: checked (paid, within 48 hours, the
+/// merchant's invoice setup), numbered from its ranges. `Issued::Already` when the
+/// transaction has one.
+pub async fn issue(
+    state: &Gateway,
+    order: &OrderRow,
+    merchant: &Merchant,
+    choice: &BuyerChoice,
+) -> Result<Issued, InvoiceError> {
+    let refused = |m: String| InvoiceError::Refused(m);
+    let setup = &merchant.settings.invoice;
+    let (Some(seller_ban), Some(qr_key)) = (setup.seller_ban.clone(), setup.qr_key.clone()) else {
+        return Err(refused(
+            "invoice: the merchant's seller BAN and QR key are not set (merchant set --invoice-ban, --invoice-qr-key)".into(),
+        ));
+    };
+    if order.prc != Prc::Paid {
+        return Err(refused(format!(
+            "uid: the transaction is not paid (prc {}); its invoice is issued once it is",
+            order.prc.code()
+        )));
+    }
+    let now = state.now_for(&order.store_uid);
+    let paid_at = order.finished_at.unwrap_or(order.created_at);
+    if now.duration_since(paid_at) > jiff::SignedDuration::from_hours(ISSUE_WITHIN_HOURS) {
+        return Err(refused(format!(
+            "uid: an invoice is issued within {ISSUE_WITHIN_HOURS} hours of the payment (paid {})",
+            taipei::display(paid_at)
+        )));
+    }
+    let date = taipei::date(now);
+    let period = invoice::period(date);
+    let total = order.actual_cost.unwrap_or(order.cost);
+    let (sales, tax) = invoice::sales_and_tax(total, choice.rate_type, choice.splits_tax());
+    let lines = lines(order);
+    let random = random_code()?;
+    let mut fields = InvoiceFields {
+        issued: String::new(),
+        seller_ban: seller_ban.clone(),
+        buyer_ban: choice.buyer_ban().to_owned(),
+        title_type: 1,
+        title: merchant.settings.name.clone(),
+        print_type: 0,
+        print_device: 0,
+        amount: total,
+        sales_amount: sales,
+        tax_amount: tax,
+        order_detail: invoice::order_detail(&lines),
+        ratetype: choice.rate_type.code(),
+        input_type: choice.input_type.code(),
+        cloud_type: choice.cloud_type.map(|c| c.to_string()).unwrap_or_default(),
+        mobile_code: choice.mobile_code.clone(),
+        tax_id: choice.tax_id.clone(),
+        natural_person: choice.natural_person.clone(),
+        love_code: choice.love_code.clone(),
+        b2b_title: choice.b2b_title.clone(),
+        b2b_id: choice.b2b_id.clone(),
+        b2b_post_zone: String::new(),
+        b2b_address: choice.b2b_address.clone(),
+        ..Default::default()
+    };
+    let mut unnumbered = fields.clone();
+    unnumbered.state_msg = format!(
+        "期別 {period} 沒有可用的字軌號碼 (no word-track numbers left for period {period})"
+    );
+    let issued_at = taipei::datetime14(now);
+    let period_for_codes = period.clone();
+    let build = Box::new(move |track: &str, digits: &str| {
+        let number = format!("{track}{digits}");
+        let check = invoice::check_code(&number, &random, &qr_key).unwrap_or_default();
+        let codes = invoice::qr_codes(&invoice::CodeFacts {
+            number: &number,
+            date,
+            random: &random,
+            sales,
+            total,
+            buyer_ban: &fields.buyer_ban,
+            seller_ban: &seller_ban,
+            check_code: &check,
+            lines: &lines,
+        });
+        fields.issued = issued_at;
+        fields.wordtrack = track.to_owned();
+        fields.number = digits.to_owned();
+        fields.rand_code = random.clone();
+        fields.left_qrcode = codes.left;
+        fields.right_qrcode = codes.right;
+        fields.middle_barcode = invoice::middle_barcode(&period_for_codes, &number, &random);
+        fields.state_msg = "發票處理完成".to_owned();
+        fields
+    });
+    let issued = state
+        .store
+        .issue_invoice(NewInvoice {
+            uid: order.uid,
+            store_uid: order.store_uid.clone(),
+            period: period.clone(),
+            total,
+            at: now,
+            build,
+            unnumbered,
+        })
+        .await?;
+    if let Issued::NoNumber(_) = &issued {
+        alert_no_numbers(state, merchant, &period, now).await;
+    }
+    Ok(issued)
+}
+
+async fn alert_no_numbers(
+    state: &Gateway,
+    merchant: &Merchant,
+    period: &str,
+    now: jiff::Timestamp,
+) {
+    let Some(to) = merchant.settings.contact_email.as_deref() else {
+        return;
+    };
+    let body = format!(
+        "MYPAY LINK could not issue an e-invoice for merchant {}: no word-track numbers are left for period {period}. Register a range with `merchant invoice-track {} --period {period} --track XX --from 00000000 --to 00009999`; invoices that could not be issued (state 5) can then be issued with api/issueinvoice.",
+        merchant.store_uid, merchant.store_uid
+    );
+    if let Err(e) = state
+        .store
+        .queue_email(
+            to,
+            "電子發票字軌號碼不足 (no invoice numbers left)",
+            &body,
+            now,
+        )
+        .await
+    {
+        tracing::error!(error = %e, "queueing an invoice alert");
+    }
+}
+
+/// What a refund does to the order's invoice: `invoice_state` 4 voids it (same period
+/// only), 6 allows (折讓) the refund's amount with its items. `None`: no invoice, nothing
+/// to do. Checked before the refund is made; see [`apply_refund`].
+pub fn check_refund(
+    invoice: &InvoiceRow,
+    invoice_state: Option<i64>,
+    amount: i64,
+    now: jiff::Timestamp,
+) -> Result<(), String> {
+    match invoice_state.unwrap_or(4) {
+        4 => {
+            if invoice.state != 2 {
+                return Err(format!(
+                    "invoice_state: the invoice cannot be voided (state {})",
+                    invoice.state
+                ));
+            }
+            let current = invoice::period(taipei::date(now));
+            if current != invoice.period {
+                return Err(format!(
+                    "invoice_state: 跨發票期別無法作廢: the invoice is of period {} and it is {current} now; allow it (6) instead",
+                    invoice.period
+                ));
+            }
+            Ok(())
+        }
+        6 => {
+            if !matches!(invoice.state, 2 | 6) {
+                return Err(format!(
+                    "invoice_state: the invoice cannot be allowed (state {})",
+                    invoice.state
+                ));
+            }
+            if invoice.allowed + amount > invoice.total {
+                return Err(format!(
+                    "cost: allowances would total {} of an invoice of {}",
+                    invoice.allowed + amount,
+                    invoice.total
+                ));
+            }
+            Ok(())
+        }
+        other => Err(format!("invoice_state: {other} 不是 4 (作廢) 或 6 (折讓)")),
+    }
+}
+
+/// Apply a refund to its order's invoice (after the refund is recorded).
+pub async fn apply_refund(
+    state: &Gateway,
+    invoice: &InvoiceRow,
+    invoice_state: Option<i64>,
+    refund_uid: u64,
+    amount: i64,
+    detail: String,
+) -> Result<bool, StoreError> {
+    let now = state.now_for(&invoice.store_uid);
+    match invoice_state.unwrap_or(4) {
+        4 => state.store.void_invoice(invoice.uid, now).await,
+        _ => {
+            state
+                .store
+                .allow_invoice(
+                    invoice.uid,
+                    &InvoiceAllowance {
+                        uid: refund_uid,
+                        amount,
+                        order_detail: detail,
+                    },
+                    now,
+                )
+                .await
+        }
+    }
+}
+
+/// The sandbox's value-added centre answering an order's invoice now (the sandbox helper):
+/// `1` keeps it waiting, `3` fails it, `2` issues it with the order's invoice fields.
+/// An issued, voided or allowed invoice is not changed.
+pub async fn centre_answers(
+    state: &Gateway,
+    uid: u64,
+    outcome: i64,
+) -> Result<InvoiceRow, InvoiceError> {
+    let refused = |m: &str| InvoiceError::Refused(m.to_owned());
+    let order = state
+        .store
+        .order(uid)
+        .await?
+        .ok_or_else(|| refused("uid: no such order"))?;
+    let merchant = state
+        .directory
+        .merchant(&order.store_uid)
+        .await?
+        .ok_or_else(|| refused("uid: no such order"))?;
+    if let Some(existing) = state.store.invoice(uid).await?
+        && matches!(existing.state, 2 | 4 | 6)
+    {
+        return Err(InvoiceError::Refused(format!(
+            "uid: the invoice is issued already (state {})",
+            existing.state
+        )));
+    }
+    match outcome {
+        1 | 3 => {
+            let fields = InvoiceFields {
+                state_msg: if outcome == 1 {
+                    "等候處理中 (the value-added centre has not answered)".to_owned()
+                } else {
+                    "發票處理失敗 (the value-added centre refused the invoice)".to_owned()
+                },
+                ..Default::default()
+            };
+            let total = order.actual_cost.unwrap_or(order.cost);
+            let now = state.now_for(&order.store_uid);
+            state
+                .store
+                .hold_invoice(uid, &order.store_uid, outcome, total, &fields, now)
+                .await?;
+        }
+        2 => {
+            let choice = invoice::parse_choice(&order_choice_fields(order.stored_request()), true)
+                .map_err(InvoiceError::Refused)?;
+            issue(state, &order, &merchant, &choice).await?;
+        }
+        _ => {
+            return Err(refused(
+                "state: 1 (waiting), 2 (issued) or 3 (failed); 5 comes of a merchant without numbers",
+            ));
+        }
+    }
+    state
+        .store
+        .invoice(uid)
+        .await?
+        .ok_or_else(|| refused("uid: the order has no invoice"))
+}
