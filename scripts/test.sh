@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every test of mypay-link, on both storage backends. On a fresh Debian machine it
-# first installs what the tests need: PHP with curl, Node.js, Chromium and CJK fonts,
+# first installs what the tests need: PHP with curl, Node.js, Chromium and CJK fonts, zbar-tools
+# (a QR reader for the invoice proof),
 # PostgreSQL (Debian packages), pycryptodome and requests (PyPI) for the document's
 # sample clients, playwright-core (npm) for the browser. PostgreSQL runs as a throw-away
 # cluster on loopback (scripts/pg-cluster.sh), removed when the script ends.
@@ -17,6 +18,7 @@ command -v php >/dev/null || packages+=(php-cli)
 { command -v php >/dev/null && php -m 2>/dev/null | grep -qx curl; } || packages+=(php-curl)
 command -v node >/dev/null || packages+=(nodejs npm)
 command -v chromium >/dev/null || packages+=(chromium)
+command -v zbarimg >/dev/null || packages+=(zbar-tools)
 fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || packages+=(fonts-noto-cjk)
 { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v psql >/dev/null; } || packages+=(postgresql)
 if [ ${#packages[@]} -gt 0 ]; then

@@ -39,11 +39,15 @@ export async function startMerchant() {
   return { base, notices, visits, close: () => server.close() };
 }
 
-/** Configure the sample merchant with the CLI, then run the gateway; resolves with its base URL. */
-export async function startGateway(notifyUrl) {
+/**
+ * Configure the sample merchant with the CLI (its notify URL, then each of `setup`, the
+ * arguments of one more command), then run the gateway; resolves with its base URL.
+ */
+export async function startGateway(notifyUrl, setup = []) {
   const dir = mkdtempSync(join(tmpdir(), 'mypay-browser-'));
   const db = join(dir, 'mypay.sqlite');
   execFileSync(BIN, ['merchant', 'set', STORE_UID, '--notify-url', notifyUrl, '--database', db], { stdio: 'ignore' });
+  for (const args of setup) execFileSync(BIN, [...args, '--database', db], { stdio: 'ignore' });
   const child = spawn(BIN, ['--listen', '127.0.0.1:0', '--database', db], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, RUST_LOG: 'warn' },
@@ -128,9 +132,9 @@ export async function shot(page, name, minBytes = 8000) {
 }
 
 /** A merchant's server, a gateway configured for it, and a browser; `close` ends all three. */
-export async function startRun() {
+export async function startRun(setup = []) {
   const merchant = await startMerchant();
-  const gateway = await startGateway(`${merchant.base}/notify`);
+  const gateway = await startGateway(`${merchant.base}/notify`, setup);
   const browser = await launchBrowser();
   return {
     merchant,

@@ -161,10 +161,16 @@ impl Application {
         let sandbox_mode = state.settings.mode == Mode::Sandbox;
         // Pages (and everything else a browser may open) get the security headers from a
         // layer; API answers set theirs where they are made, off the hot path's stack.
-        let mut pages = Router::new().merge(paypage::router()).route(
-            "/assets/paypage.css",
-            axum::routing::get(crate::edge::stylesheet),
-        );
+        let mut pages = Router::new()
+            .merge(paypage::router())
+            .route(
+                "/assets/paypage.css",
+                axum::routing::get(crate::edge::stylesheet),
+            )
+            .route(
+                "/assets/invoice.css",
+                axum::routing::get(crate::edge::invoice_stylesheet),
+            );
         if sandbox_mode {
             pages = pages.merge(sandbox::router());
         }

@@ -39,12 +39,21 @@ pub async fn security_headers(mut response: Response) -> Response {
 
 /// `GET /assets/paypage.css`.
 pub async fn stylesheet() -> Response {
+    css(include_str!("../templates/paypage/paypage.css"))
+}
+
+/// `GET /assets/invoice.css`: the invoice proof's, printable at 5.7 cm.
+pub async fn invoice_stylesheet() -> Response {
+    css(include_str!("../templates/paypage/invoice.css"))
+}
+
+fn css(text: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=86400"),
         ],
-        include_str!("../templates/paypage/paypage.css"),
+        text,
     )
         .into_response()
 }

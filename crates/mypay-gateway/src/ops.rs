@@ -105,7 +105,7 @@ pub fn request_id(state: &AppState, headers: &axum::http::HeaderMap) -> String {
 fn surface(path: &str) -> &'static str {
     if path.starts_with("/api/") {
         "api"
-    } else if path.starts_with("/payment/") || path.starts_with("/assets/") {
+    } else if TICKET_PREFIXES.iter().any(|p| path.starts_with(p)) || path.starts_with("/assets/") {
         "paypage"
     } else if path.starts_with("/sandbox/") {
         "sandbox"
@@ -133,21 +133,31 @@ fn status_label(status: StatusCode) -> &'static str {
     }
 }
 
-/// The path as logged: a PayPage ticket is a capability, so only its order number is.
+/// The pages whose paths carry a ticket: the PayPage, the e-wallet bind page, the
+/// invoice proof.
+const TICKET_PREFIXES: [&str; 3] = ["/payment/", "/ewallet/", "/invoice/"];
+
+/// The path as logged: a ticket is a capability, so only its number is.
 fn loggable_path(path: &str) -> String {
-    match path.strip_prefix("/payment/") {
-        Some(rest) => {
+    for prefix in TICKET_PREFIXES {
+        if let Some(rest) = path.strip_prefix(prefix) {
             let (ticket, tail) = rest.split_once('/').unwrap_or((rest, ""));
-            let uid = ticket.split(['-', '.']).next().unwrap_or("");
-            let suffix = if tail.is_empty() {
+            let uid: String = ticket
+                .split(['-', '.'])
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(20)
+                .collect();
+            let suffix: String = if tail.is_empty() {
                 String::new()
             } else {
-                format!("/{tail}")
+                format!("/{}", tail.chars().take(100).collect::<String>())
             };
-            format!("/payment/{uid}-…{suffix}")
+            return format!("{prefix}{uid}-…{suffix}");
         }
-        None => path.chars().take(200).collect(),
     }
+    path.chars().take(200).collect()
 }
 
 /// Around every request: its id and span, one access-log line when it is answered, and
@@ -212,6 +222,14 @@ mod tests {
         assert_eq!(
             loggable_path("/payment/12-0123456789abcdef/pay"),
             "/payment/12-…/pay"
+        );
+        assert_eq!(
+            loggable_path("/invoice/12-0123456789abcdef0123456789abcdef.html"),
+            "/invoice/12-…"
+        );
+        assert_eq!(
+            loggable_path("/ewallet/7-0123456789abcdef0123456789abcdef/bind"),
+            "/ewallet/7-…/bind"
         );
         assert_eq!(loggable_path("/api/init"), "/api/init");
     }

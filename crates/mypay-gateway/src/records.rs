@@ -394,6 +394,7 @@ pub fn invoice_record(
         group_id: q.group_id,
         payment_name: q.payment_name,
         nois: q.nois,
+        proof_url: String::new(),
         echo_0: q.echo_0,
         echo_1: q.echo_1,
         echo_2: q.echo_2,

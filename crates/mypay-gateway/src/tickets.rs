@@ -67,6 +67,16 @@ impl Tickets {
         self.open_for(b"ewallet-ticket", ticket)
     }
 
+    /// The ticket of the invoice proof page of transaction `uid` (of its own purpose: a
+    /// PayPage ticket does not open it, nor the reverse).
+    pub fn invoice_ticket(&self, uid: u64) -> String {
+        self.ticket_for(b"invoice-ticket", uid)
+    }
+
+    pub fn open_invoice(&self, ticket: &str) -> Option<u64> {
+        self.open_for(b"invoice-ticket", ticket)
+    }
+
     fn ticket_for(&self, purpose: &[u8], uid: u64) -> String {
         let tag = self.mac(purpose, uid, b"").finalize().into_bytes();
         format!("{uid}-{}", hex(&tag[..TOKEN_BYTES]))

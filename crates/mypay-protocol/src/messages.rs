@@ -590,6 +590,9 @@ pub struct InvoiceRecord {
     pub group_id: String,
     pub payment_name: String,
     pub nois: String,
+    /// Not in the document: the printable proof (電子發票證明聯) of an issued invoice.
+    #[serde(default)]
+    pub proof_url: String,
     pub echo_0: String,
     pub echo_1: String,
     pub echo_2: String,

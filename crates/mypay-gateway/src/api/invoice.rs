@@ -115,5 +115,16 @@ pub async fn query(state: &AppState, request: &Authenticated) -> Result<Vec<u8>,
     let invoice = invoices::invoice_of(state, order.uid)
         .await
         .map_err(ApiError::internal)?;
-    super::to_json(&records::invoice_record(&order, invoice.as_ref()), 1536)
+    let mut record = records::invoice_record(&order, invoice.as_ref());
+    if invoice
+        .as_ref()
+        .is_some_and(|i| !i.fields.number.is_empty())
+    {
+        record.proof_url = format!(
+            "{}/invoice/{}.html",
+            state.base_url,
+            state.tickets.invoice_ticket(order.uid)
+        );
+    }
+    super::to_json(&record, 1536)
 }

@@ -11,6 +11,7 @@
 mod barcode;
 mod ewallet;
 mod i18n;
+mod invoice;
 mod visitor;
 
 use barcode::barcode;
@@ -51,6 +52,7 @@ static LANGUAGES: [(&str, &str); 4] = [
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/payment/{page}", get(show))
+        .route("/invoice/{page}", get(invoice::proof))
         .route("/payment/{uid}/pay", post(pay))
         .route("/payment/{uid}/issue", post(issue))
         .route("/payment/{uid}/wallet", post(wallet_choose))

@@ -119,6 +119,33 @@ async fn an_order_that_asks_gets_its_invoice_with_its_payment_laid_out_as_the_mo
         (Some("2"), Some("/NFVIAZP"))
     );
     assert_eq!(inv["echo_0"], "first echo");
+    // Its printable proof, behind a ticket of its own.
+    let proof_url = inv["proof_url"].as_str().expect("proof_url").to_owned();
+    assert!(
+        proof_url.starts_with(&format!("{}/invoice/{uid}-", app.base)),
+        "{proof_url}"
+    );
+    let page = app.http.get(&proof_url).send().await.expect("proof");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(
+        html.contains("電子發票證明聯") && html.contains("AB-00000000"),
+        "{html}"
+    );
+    assert!(html.contains(&format!("data-code=\"11512AB00000000{random}\"")));
+    assert_eq!(html.matches("<svg").count(), 3, "barcode and two QR codes");
+    let paypage_ticket = app.ticket(uid);
+    for wrong in [
+        format!("{}/invoice/{paypage_ticket}.html", app.base),
+        proof_url.replace(
+            &format!("/invoice/{uid}-"),
+            &format!("/invoice/{}-", uid + 1),
+        ),
+        format!("{}/invoice/{uid}.html", app.base),
+    ] {
+        let page = app.http.get(&wrong).send().await.expect("proof");
+        assert_eq!(page.status(), 404, "{wrong}");
+    }
     // The query record carries the same invoice.
     let record = app.query(uid, &key).await;
     assert_eq!(record["invoice_state"], 2);
