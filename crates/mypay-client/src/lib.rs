@@ -11,7 +11,8 @@
 
 use mypay_protocol::envelope::{self, MerchantKey};
 use mypay_protocol::messages::{
-    CodeMsg, OrderRequest, OrderResponse, QueryRecord, SupportPayModeResponse,
+    CodeMsg, InvoiceRecord, IssueInvoiceRequest, IssueInvoiceResponse, OrderRequest, OrderResponse,
+    QueryRecord, SupportPayModeResponse,
 };
 use mypay_protocol::outer::OuterRequest;
 use mypay_protocol::{Command, Service};
@@ -131,6 +132,22 @@ impl Client {
     pub async fn query_order(&self, uid: u64, key: &str) -> Result<QueryRecord, ClientError> {
         let payload = serde_json::json!({ "uid": uid.to_string(), "key": key });
         self.call(Command::QueryOrder, &payload, None).await
+    }
+
+    /// `api/issueinvoice`: issue the e-invoice of a paid transaction (its `uid` and `key`
+    /// set in `request`); a refusal (`B500`) is an error naming why.
+    pub async fn issue_invoice(
+        &self,
+        request: &IssueInvoiceRequest,
+    ) -> Result<IssueInvoiceResponse, ClientError> {
+        self.call(Command::IssueInvoice, request, Some("B200"))
+            .await
+    }
+
+    /// `api/invoice`: a transaction's e-invoice (`state` 0 when it has none).
+    pub async fn invoice(&self, uid: u64, key: &str) -> Result<InvoiceRecord, ClientError> {
+        let payload = serde_json::json!({ "uid": uid.to_string(), "key": key });
+        self.call(Command::Invoice, &payload, None).await
     }
 
     /// `api/paymentsupportpaymode`: the tool codes.

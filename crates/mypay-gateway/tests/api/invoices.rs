@@ -641,3 +641,186 @@ for line in sys.stdin:
         "11104JH000002423385"
     );
 }
+
+#[tokio::test]
+async fn the_invoice_setup_is_made_from_the_command_line_and_used_through_the_sdk() {
+    use crate::helpers::gateway_command;
+    let db = fresh_database();
+    // The command line seeds the sample merchant at the real time, so this runs on it.
+    let today = invoice::period(mypay_gateway::clock::taipei::date(jiff::Timestamp::now()));
+    let ok = |args: &[&str]| {
+        let (ok, out, err) = gateway_command(&db, args);
+        assert!(ok, "{args:?}: {err}");
+        out
+    };
+    // Each bad value is refused naming its option, and changes nothing.
+    for (args, option) in [
+        (
+            vec![
+                "merchant",
+                "set",
+                SAMPLE_STORE_UID,
+                "--invoice-ban",
+                "12345678",
+            ],
+            "--invoice-ban",
+        ),
+        (
+            vec![
+                "merchant",
+                "set",
+                SAMPLE_STORE_UID,
+                "--invoice-qr-key",
+                "xyz",
+            ],
+            "--invoice-qr-key",
+        ),
+        (
+            vec![
+                "merchant",
+                "invoice-track",
+                SAMPLE_STORE_UID,
+                "--period",
+                "11511",
+                "--track",
+                "QR",
+                "--from",
+                "00000000",
+                "--to",
+                "00000009",
+            ],
+            "--period",
+        ),
+        (
+            vec![
+                "merchant",
+                "invoice-track",
+                SAMPLE_STORE_UID,
+                "--period",
+                "11512",
+                "--track",
+                "qr",
+                "--from",
+                "00000000",
+                "--to",
+                "00000009",
+            ],
+            "--track",
+        ),
+        (
+            vec![
+                "merchant",
+                "invoice-track",
+                SAMPLE_STORE_UID,
+                "--period",
+                "11512",
+                "--track",
+                "QR",
+                "--from",
+                "0000000",
+                "--to",
+                "00000009",
+            ],
+            "--from",
+        ),
+        (
+            vec![
+                "merchant",
+                "invoice-track",
+                SAMPLE_STORE_UID,
+                "--period",
+                "11512",
+                "--track",
+                "QR",
+                "--from",
+                "00000009",
+                "--to",
+                "00000001",
+            ],
+            "--to",
+        ),
+    ] {
+        let (done, _, err) = gateway_command(&db, &args);
+        assert!(!done, "{args:?}");
+        assert!(err.contains(option), "{args:?}: {err}");
+    }
+    ok(&[
+        "merchant",
+        "set",
+        SAMPLE_STORE_UID,
+        "--invoice-ban",
+        "22099131",
+        "--invoice-qr-key",
+        "00112233445566778899AABBCCDDEEFF",
+    ]);
+    let listed = ok(&[
+        "merchant",
+        "invoice-track",
+        SAMPLE_STORE_UID,
+        "--period",
+        &today,
+        "--track",
+        "QR",
+        "--from",
+        "00000010",
+        "--to",
+        "00000019",
+    ]);
+    assert!(
+        listed.contains(&format!("{today}  QR  00000010–00000019  next 00000010")),
+        "{listed}"
+    );
+    // An overlapping range of the same track is refused.
+    let (done, _, err) = gateway_command(
+        &db,
+        &[
+            "merchant",
+            "invoice-track",
+            SAMPLE_STORE_UID,
+            "--period",
+            &today,
+            "--track",
+            "QR",
+            "--from",
+            "00000015",
+            "--to",
+            "00000029",
+        ],
+    );
+    assert!(!done && err.contains("overlaps"), "{err}");
+
+    let app = spawn_app_with(db.clone(), Clock::test(), |_| {}).await;
+    let (uid, key) = paid_order(&app, "INV-SDK", 10, json!({"issue_invoice_state": 0})).await;
+    let issued = app
+        .client
+        .issue_invoice(&mypay_client::protocol::messages::IssueInvoiceRequest {
+            uid: Some(uid.to_string()),
+            key: Some(key.clone()),
+            invoice_input_type: Some(2),
+            invoice_love_code: Some("8585".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("issued");
+    assert_eq!(
+        (issued.wordtrack.as_str(), issued.number.as_str()),
+        ("QR", "00000010")
+    );
+    assert_eq!(issued.seller_ban, "22099131");
+    let check = check_code(
+        "QR00000010",
+        &issued.rand_code,
+        "00112233445566778899aabbccddeeff",
+    )
+    .expect("key");
+    assert!(
+        issued.left_qrcode.contains(&format!("22099131{check}:")),
+        "{}",
+        issued.left_qrcode
+    );
+    let record = app.client.invoice(uid, &key).await.expect("invoice");
+    assert_eq!((record.state, record.love_code.as_str()), (2, "8585"));
+    let listed = ok(&["merchant", "invoice-track", SAMPLE_STORE_UID]);
+    assert!(listed.contains("next 00000011"), "{listed}");
+    app.finish().await;
+}

@@ -304,3 +304,54 @@ async fn the_documents_ewalletbind_samples_get_a_bind_page_in_three_languages() 
     }
     app.finish().await;
 }
+
+#[tokio::test]
+async fn the_documents_invoice_samples_issue_and_query_in_three_languages() {
+    let app = spawn_app().await;
+    app.state
+        .store
+        .add_invoice_track(&mypay_gateway::store::InvoiceTrack {
+            store_uid: mypay_gateway::ledger::merchant::SAMPLE_STORE_UID.into(),
+            period: "11512".into(),
+            track: "JH".into(),
+            first_number: 242,
+            last_number: 999,
+            next_number: 242,
+        })
+        .await
+        .expect("track");
+    let mut numbers = Vec::new();
+    for (i, lang) in LANGS.into_iter().enumerate() {
+        // Paid without an invoice; the sample issues one to the mobile barcode /NFVIAZP.
+        let mut order = crate::helpers::sample_order_json(&format!("S-INV-{i}"), 10);
+        order["issue_invoice_state"] = json!(0);
+        let answer = app.order(&order).await;
+        let uid = answer["uid"].as_u64().expect("uid");
+        let key = answer["key"].as_str().expect("key").to_owned();
+        app.pay(uid, "4058650600065507", "1022", "395", None).await;
+        let env = order_env(uid, &key);
+        let issued = &run_in(&app.base, lang, "issueinvoice", &env).await[0].2;
+        assert_eq!(issued["code"], "B200", "{lang}: {issued}");
+        assert_eq!(issued["state"], 2, "{lang}: {issued}");
+        assert_eq!(issued["wordtrack"], "JH");
+        let number = issued["number"].as_str().expect("number").to_owned();
+        let queried = &run_in(&app.base, lang, "invoice", &env).await[0].2;
+        assert_eq!(queried["state"], 2, "{lang}: {queried}");
+        assert_eq!(queried["number"], number.as_str(), "{lang}");
+        assert_eq!(queried["mobile_code"], "/NFVIAZP", "{lang}");
+        assert_eq!(queried["left_qrcode"], issued["left_qrcode"], "{lang}");
+        // Issued once: the sample again is refused.
+        let again = &run_in(&app.base, lang, "issueinvoice", &env).await[0].2;
+        assert_eq!(again["code"], "B500", "{lang}: {again}");
+        numbers.push(number);
+    }
+    assert_eq!(numbers, ["00000242", "00000243", "00000244"]);
+    // The document's own uid/key name no order here: a refusal, not an error.
+    for (lang, _, answer) in run(&app.base, "issueinvoice invoice", &[]).await {
+        assert!(
+            answer["msg"].as_str().unwrap_or("").starts_with("uid/key"),
+            "{lang}: {answer}"
+        );
+    }
+    app.finish().await;
+}
