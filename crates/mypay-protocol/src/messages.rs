@@ -148,6 +148,7 @@ lenient_struct! {
         text store_uid, text uid, text key, text invoice_cloud_type, text invoice_mobile_code,
         text invoice_natural_person, text invoice_love_code, text invoice_tax_id,
         text invoice_b2b_title, text invoice_b2b_id, text invoice_b2b_address,
+        text invoice_b2b_post_zone,
         int invoice_input_type, int invoice_ratetype,
     }
 }

@@ -35,6 +35,7 @@ pub async fn issue(state: &AppState, request: &Authenticated) -> Result<Vec<u8>,
             b2b_title: req.invoice_b2b_title.as_deref(),
             b2b_id: req.invoice_b2b_id.as_deref(),
             b2b_address: req.invoice_b2b_address.as_deref(),
+            b2b_post_zone: req.invoice_b2b_post_zone.as_deref(),
         },
         false,
     )

@@ -74,6 +74,7 @@ pub struct BuyerChoice {
     pub b2b_title: String,
     pub b2b_id: String,
     pub b2b_address: String,
+    pub b2b_post_zone: String,
 }
 
 impl BuyerChoice {
@@ -105,6 +106,7 @@ pub struct ChoiceFields<'a> {
     pub b2b_title: Option<&'a str>,
     pub b2b_id: Option<&'a str>,
     pub b2b_address: Option<&'a str>,
+    pub b2b_post_zone: Option<&'a str>,
 }
 
 fn text(v: Option<&str>) -> String {
@@ -150,6 +152,7 @@ pub fn parse_choice(f: &ChoiceFields<'_>, on_paypage: bool) -> Result<BuyerChoic
         b2b_title: String::new(),
         b2b_id: String::new(),
         b2b_address: String::new(),
+        b2b_post_zone: String::new(),
     };
     match input_type {
         InputType::Cloud => {
@@ -216,9 +219,14 @@ pub fn parse_choice(f: &ChoiceFields<'_>, on_paypage: bool) -> Result<BuyerChoic
             {
                 return Err("invoice_b2b_address: the buyer's address, 1 to 100 characters".into());
             }
+            let zone = text(f.b2b_post_zone);
+            if !zone.is_empty() && (zone.len() > 6 || !zone.bytes().all(|b| b.is_ascii_digit())) {
+                return Err("invoice_b2b_post_zone: a postal code of 3 to 6 digits".into());
+            }
             choice.b2b_title = title;
             choice.b2b_id = id;
             choice.b2b_address = address;
+            choice.b2b_post_zone = zone;
         }
     }
     Ok(choice)
@@ -596,6 +604,29 @@ mod tests {
         assert_eq!(
             middle_barcode(&period(date(2022, 4, 27)), "JH00000242", "3385"),
             "11104JH000002423385"
+        );
+        // SPEC §10's: JH00000011 of 2022-03-01, random code 9899.
+        let spec = qr_codes(&CodeFacts {
+            number: "JH00000011",
+            date: date(2022, 3, 1),
+            random: "9899",
+            sales: 10,
+            total: 10,
+            buyer_ban: "",
+            seller_ban: "28915188",
+            check_code: "AzucYuoKTbrLpvBKlKWNMA==",
+            lines: &lines,
+        });
+        assert!(
+            spec.left
+                .starts_with("JH00000011111030198990000000a0000000a0000000028915188"),
+            "{}",
+            spec.left
+        );
+        assert_eq!(&spec.left[77..], ":**********:1:1:1:商品名稱:1:10:");
+        assert_eq!(
+            middle_barcode(&period(date(2022, 3, 1)), "JH00000011", "9899"),
+            "11104JH000000119899"
         );
         assert_eq!(
             order_detail(&lines),

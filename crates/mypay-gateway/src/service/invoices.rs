@@ -41,6 +41,7 @@ pub fn order_choice_fields(r: &OrderRequest) -> ChoiceFields<'_> {
         b2b_title: r.invoice_b2b_title.as_deref(),
         b2b_id: r.invoice_b2b_id.as_deref(),
         b2b_address: r.invoice_b2b_address.as_deref(),
+        b2b_post_zone: None,
     }
 }
 
@@ -190,7 +191,7 @@ pub async fn issue(
         love_code: choice.love_code.clone(),
         b2b_title: choice.b2b_title.clone(),
         b2b_id: choice.b2b_id.clone(),
-        b2b_post_zone: String::new(),
+        b2b_post_zone: choice.b2b_post_zone.clone(),
         b2b_address: choice.b2b_address.clone(),
         ..Default::default()
     };
