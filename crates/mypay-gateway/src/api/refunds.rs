@@ -286,6 +286,33 @@ async fn cancel_one(
         Ok(order) => order,
         Err(e) => return refusal_or_internal(e, req),
     };
+    // A queued refund that voided or allowed the e-invoice stays: an invoice is not
+    // un-voided, nor an allowance taken back.
+    if let Some(invoice) = state
+        .store
+        .invoice(order.uid)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        let queued: std::collections::HashSet<u64> = state
+            .store
+            .reversals(order.uid)
+            .await
+            .map_err(ApiError::internal)?
+            .iter()
+            .filter(|r| r.kind == crate::store::ReversalKind::Refund && r.prc == Prc::Created)
+            .map(|r| r.id)
+            .collect();
+        let touched = (invoice.state == 4 && !queued.is_empty())
+            || invoice.allowances.iter().any(|a| queued.contains(&a.uid));
+        if touched {
+            return Ok(refused(
+                req.uid.as_deref(),
+                req.key.as_deref(),
+                "invoice: 此筆退款已作廢或折讓電子發票,無法取消 (the refund voided or allowed the e-invoice)",
+            ));
+        }
+    }
     let cancelled = service::cancel_queued_refunds(state, &order)
         .await
         .map_err(ApiError::internal)?;

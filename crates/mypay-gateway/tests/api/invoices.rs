@@ -469,6 +469,51 @@ async fn refunds_void_within_the_period_or_allow_up_to_the_invoice() {
         .api("api/refund", &json!({"uid": uid.to_string(), "key": key, "cost": 1, "invoice_state": 6, "items": items(1)}))
         .await;
     assert_eq!(over["code"], "B500", "{over}");
+
+    // A store code's refund waits for the 00:00 batch; the invoice it voided keeps it from
+    // being cancelled (an invoice is not un-voided).
+    let mut order = sample_order_json("INV-CVS", 100);
+    order["issue_invoice_state"] = json!(1);
+    let answer = app.order(&order).await;
+    let (uid, key) = (
+        answer["uid"].as_u64().expect("uid"),
+        answer["key"].as_str().expect("key").to_owned(),
+    );
+    let (status, body) = app
+        .sandbox(
+            &format!("/sandbox/orders/{uid}/pay"),
+            json!({"pfn": "CSTORECODE"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app
+        .sandbox(&format!("/sandbox/orders/{uid}/offline-payment"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(invoice_of(&app, uid, &key).await["state"], 2);
+    let refund = app
+        .api(
+            "api/refund",
+            &json!({"uid": uid.to_string(), "key": key, "cost": 100, "items": items(100)}),
+        )
+        .await;
+    assert_eq!(refund["code"], "B200", "{refund}");
+    assert_eq!(
+        invoice_of(&app, uid, &key).await["state"],
+        4,
+        "voided by default"
+    );
+    let cancel = app
+        .api(
+            "api/refundcancel",
+            &json!({"uid": uid.to_string(), "key": key}),
+        )
+        .await;
+    assert_eq!(cancel["code"], "B500", "{cancel}");
+    assert!(
+        cancel["msg"].as_str().unwrap_or("").starts_with("invoice:"),
+        "{cancel}"
+    );
     app.finish().await;
 }
 
