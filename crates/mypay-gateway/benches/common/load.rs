@@ -187,7 +187,10 @@ impl Connection {
             self.fill().await;
         };
         let head = std::str::from_utf8(&self.buffer[..head_end]).expect("an ASCII head");
-        assert!(head.starts_with("HTTP/1.1 200"), "unexpected status: {head}");
+        assert!(
+            head.starts_with("HTTP/1.1 200"),
+            "unexpected status: {head}"
+        );
         let length: usize = head
             .lines()
             .find_map(|l| {
@@ -199,7 +202,8 @@ impl Connection {
         while self.buffer.len() < head_end + length {
             self.fill().await;
         }
-        let answer = String::from_utf8_lossy(&self.buffer[head_end..head_end + length]).into_owned();
+        let answer =
+            String::from_utf8_lossy(&self.buffer[head_end..head_end + length]).into_owned();
         self.buffer.drain(..head_end + length);
         answer
     }

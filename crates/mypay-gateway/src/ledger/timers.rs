@@ -16,16 +16,20 @@ pub enum TimerKind {
     /// A recurring series charges a period (the timer's `uid` is the series', its
     /// payload `period:attempt`).
     RecurringCharge,
+    /// A paid order's e-invoice, if the payment's own attempt did not issue it (a crash
+    /// between the two): the invoice is made certain, not hoped for.
+    IssueInvoice,
 }
 
 impl TimerKind {
-    pub const ALL: [TimerKind; 6] = [
+    pub const ALL: [TimerKind; 7] = [
         TimerKind::ResolvePending,
         TimerKind::PaymentDeadline,
         TimerKind::Review,
         TimerKind::CaptureBatch,
         TimerKind::RefundBatch,
         TimerKind::RecurringCharge,
+        TimerKind::IssueInvoice,
     ];
 
     /// The stored name (unchanged since the first schema).
@@ -37,6 +41,7 @@ impl TimerKind {
             TimerKind::CaptureBatch => "capture_batch",
             TimerKind::RefundBatch => "refund_batch",
             TimerKind::RecurringCharge => "recurring_charge",
+            TimerKind::IssueInvoice => "issue_invoice",
         }
     }
 

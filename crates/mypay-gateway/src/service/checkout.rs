@@ -163,6 +163,18 @@ pub fn attach_notice(
     if let Some(notice) = notify::notice_for(&merchant.settings, &after, kind) {
         t.notices.push(notice);
     }
+    // A payment that owes an invoice writes, with itself, the timer that makes sure of it
+    // (the payment's request issues it at once; the timer then finds it issued).
+    if t.to == Prc::Paid && super::invoices::wanted_at_payment(order.stored_request(), merchant) {
+        t.timers.push(crate::store::NewTimer {
+            kind: crate::ledger::timers::TimerKind::IssueInvoice
+                .as_str()
+                .to_owned(),
+            due_at: t.at + jiff::SignedDuration::from_secs(super::invoices::SAFETY_NET_SECS),
+            payload: String::new(),
+            store_uid: order.store_uid.clone(),
+        });
+    }
 }
 
 /// Persist `t` and wake the notification worker for the notices it wrote. A conflict

@@ -76,35 +76,40 @@ pub async fn invoice_of(state: &Gateway, uid: u64) -> Result<Option<InvoiceRow>,
     state.store.invoice(uid).await
 }
 
+/// How long after a payment its invoice timer falls due: the safety net behind the
+/// payment's own attempt.
+pub const SAFETY_NET_SECS: i64 = 60;
+
 /// After a state change to `250`: issue the invoice the order asked for, if it has none
-/// yet. A failure is logged; the invoice can then be issued with `api/issueinvoice`.
+/// yet. A failure is logged; the payment's invoice timer tries again.
 pub async fn after_paid(state: &Gateway, uid: u64) {
-    let result = async {
-        let Some(order) = state.store.order(uid).await? else {
-            return Ok(());
-        };
-        let Some(merchant) = state.directory.merchant(&order.store_uid).await? else {
-            return Ok(());
-        };
-        let request = order.stored_request();
-        if !wanted_at_payment(request, &merchant) || state.store.invoice(uid).await?.is_some() {
-            return Ok(());
-        }
-        let choice = match invoice::parse_choice(&order_choice_fields(request), true) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(uid, error = e, "an order's invoice fields no longer parse");
-                return Ok(());
-            }
-        };
-        match issue(state, &order, &merchant, &choice).await {
-            Ok(_) | Err(InvoiceError::Refused(_)) => Ok(()),
-            Err(InvoiceError::Store(e)) => Err(e),
-        }
-    }
-    .await;
-    if let Err(e) = result {
+    if let Err(e) = issue_owed(state, uid).await {
         tracing::error!(uid, error = %e, "issuing an invoice at payment");
+    }
+}
+
+/// Issue the invoice paid order `uid` owes, unless it has one (or owes none).
+pub async fn issue_owed(state: &Gateway, uid: u64) -> Result<(), StoreError> {
+    let Some(order) = state.store.order(uid).await? else {
+        return Ok(());
+    };
+    let Some(merchant) = state.directory.merchant(&order.store_uid).await? else {
+        return Ok(());
+    };
+    let request = order.stored_request();
+    if !wanted_at_payment(request, &merchant) || state.store.invoice(uid).await?.is_some() {
+        return Ok(());
+    }
+    let choice = match invoice::parse_choice(&order_choice_fields(request), true) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(uid, error = e, "an order's invoice fields no longer parse");
+            return Ok(());
+        }
+    };
+    match issue(state, &order, &merchant, &choice).await {
+        Ok(_) | Err(InvoiceError::Refused(_)) => Ok(()),
+        Err(InvoiceError::Store(e)) => Err(e),
     }
 }
 

@@ -152,6 +152,10 @@ async fn fire(state: &Gateway, timer: &TimerRow) -> Result<(), StoreError> {
         }
         TimerKind::RefundBatch => complete_refund(state, timer).await,
         TimerKind::RecurringCharge => super::recurring::charge_due(state, timer).await,
+        TimerKind::IssueInvoice => {
+            super::invoices::issue_owed(state, order.uid).await?;
+            state.store.close_timer(timer.id, now).await
+        }
     }
 }
 

@@ -869,3 +869,45 @@ async fn the_invoice_setup_is_made_from_the_command_line_and_used_through_the_sd
     assert!(listed.contains("next 00000011"), "{listed}");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn an_invoice_the_payment_could_not_issue_is_issued_by_the_payments_timer() {
+    let app = spawn_app().await;
+    add_track(&app, PERIOD, "RS", 0, 99).await;
+    // The seller's QR key is missing when the order is paid: nothing can be issued then.
+    app.update_merchant(|s| s.invoice.qr_key = None).await;
+    let mut fields = mobile();
+    fields["issue_invoice_state"] = json!(1);
+    let (uid, key) = paid_order(&app, "INV-NET", 10, fields).await;
+    assert_eq!(invoice_of(&app, uid, &key).await["state"], 0);
+    app.update_merchant(|s| s.invoice.qr_key = Some(SAMPLE_INVOICE_QR_KEY.into()))
+        .await;
+    // The timer written with the payment issues it, once.
+    let moved = app.advance(60).await;
+    assert!(moved["timers_run"].as_u64().unwrap_or(0) >= 1, "{moved}");
+    let inv = invoice_of(&app, uid, &key).await;
+    assert_eq!(
+        (inv["state"].as_i64(), inv["number"].as_str()),
+        (Some(2), Some("00000000"))
+    );
+    app.advance(3600).await;
+    assert_eq!(invoice_of(&app, uid, &key).await["number"], "00000000");
+    // An order paid with its invoice issued at once: its timer finds it and does nothing.
+    let (uid2, key2) = paid_order(&app, "INV-NET-2", 10, {
+        let mut f = mobile();
+        f["issue_invoice_state"] = json!(1);
+        f
+    })
+    .await;
+    assert_eq!(invoice_of(&app, uid2, &key2).await["number"], "00000001");
+    app.advance(60).await;
+    assert_eq!(invoice_of(&app, uid2, &key2).await["number"], "00000001");
+    let tracks = app
+        .state
+        .store
+        .invoice_tracks(SAMPLE_STORE_UID)
+        .await
+        .expect("tracks");
+    assert_eq!(tracks[0].next_number, 2, "no number taken twice");
+    app.finish().await;
+}
