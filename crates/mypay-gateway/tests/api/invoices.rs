@@ -882,9 +882,9 @@ async fn an_invoice_the_payment_could_not_issue_is_issued_by_the_payments_timer(
     assert_eq!(invoice_of(&app, uid, &key).await["state"], 0);
     app.update_merchant(|s| s.invoice.qr_key = Some(SAMPLE_INVOICE_QR_KEY.into()))
         .await;
-    // The timer written with the payment issues it, once.
-    let moved = app.advance(60).await;
-    assert!(moved["timers_run"].as_u64().unwrap_or(0) >= 1, "{moved}");
+    // The timer written with the payment issues it, once (the advance answers when every
+    // timer due has run, on whichever worker took it).
+    app.advance(60).await;
     let inv = invoice_of(&app, uid, &key).await;
     assert_eq!(
         (inv["state"].as_i64(), inv["number"].as_str()),
