@@ -126,7 +126,7 @@ async fn apply(gateway: &Gateway, t: &Transition) -> Result<(), MoneyError> {
         Ok(()) => {
             gateway.notices_waiting.notify_one();
             if t.to == Prc::Paid {
-                super::invoices::after_paid(gateway, t.uid).await;
+                super::invoices::after_paid(gateway, t).await;
             }
             Ok(())
         }

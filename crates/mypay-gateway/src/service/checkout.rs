@@ -165,7 +165,7 @@ pub fn attach_notice(
     }
     // A payment that owes an invoice writes, with itself, the timer that makes sure of it
     // (the payment's request issues it at once; the timer then finds it issued).
-    if t.to == Prc::Paid && super::invoices::wanted_at_payment(order.stored_request(), merchant) {
+    if t.to == Prc::Paid && super::invoices::owed_at_payment(order, merchant) {
         t.timers.push(crate::store::NewTimer {
             kind: crate::ledger::timers::TimerKind::IssueInvoice
                 .as_str()
@@ -186,7 +186,7 @@ pub(super) async fn commit(state: &Gateway, t: &Transition) -> Result<(), Checko
     })?;
     state.notices_waiting.notify_one();
     if t.to == Prc::Paid {
-        super::invoices::after_paid(state, t.uid).await;
+        super::invoices::after_paid(state, t).await;
     }
     Ok(())
 }

@@ -55,6 +55,16 @@ pub fn wanted_at_payment(r: &OrderRequest, merchant: &Merchant) -> bool {
     }
 }
 
+/// [`wanted_at_payment`] of a stored order, without decoding its request when it cannot
+/// ask (no `issue_invoice_state` in it, and no merchant default): the common case, on
+/// every payment.
+pub fn owed_at_payment(order: &OrderRow, merchant: &Merchant) -> bool {
+    if !merchant.settings.invoice.by_default && !order.request.contains("\"issue_invoice_state\"") {
+        return false;
+    }
+    wanted_at_payment(order.stored_request(), merchant)
+}
+
 /// Check an order's invoice fields at `api/orders` (nothing is issued yet); the error
 /// names the field.
 pub fn check_order_fields(r: &OrderRequest) -> Result<(), String> {
@@ -80,11 +90,19 @@ pub async fn invoice_of(state: &Gateway, uid: u64) -> Result<Option<InvoiceRow>,
 /// payment's own attempt.
 pub const SAFETY_NET_SECS: i64 = 60;
 
-/// After a state change to `250`: issue the invoice the order asked for, if it has none
-/// yet. A failure is logged; the payment's invoice timer tries again.
-pub async fn after_paid(state: &Gateway, uid: u64) {
-    if let Err(e) = issue_owed(state, uid).await {
-        tracing::error!(uid, error = %e, "issuing an invoice at payment");
+/// After a state change is written: if it owes an invoice (it wrote the invoice's timer,
+/// see `checkout::attach_notice`), issue it now. A failure is logged; the timer tries
+/// again. A change that owes none costs nothing here.
+pub async fn after_paid(state: &Gateway, t: &crate::store::Transition) {
+    let owed = t
+        .timers
+        .iter()
+        .any(|timer| timer.kind == crate::ledger::timers::TimerKind::IssueInvoice.as_str());
+    if !owed {
+        return;
+    }
+    if let Err(e) = issue_owed(state, t.uid).await {
+        tracing::error!(uid = t.uid, error = %e, "issuing an invoice at payment");
     }
 }
 

@@ -368,7 +368,7 @@ async fn record_answer(
     });
     attach_notice(&mut t, order, merchant, NoticeKind::Completed);
     match state.store.apply(&t).await {
-        Ok(()) if t.to == Prc::Paid => super::invoices::after_paid(state, t.uid).await,
+        Ok(()) if t.to == Prc::Paid => super::invoices::after_paid(state, &t).await,
         // Recorded by another node meanwhile.
         Ok(()) | Err(StoreError::Conflict) => {}
         Err(e) => return Err(e),

@@ -191,7 +191,7 @@ async fn apply_timed(
     state.store.apply(&t).await?;
     state.notices_waiting.notify_one();
     if t.to == mypay_protocol::Prc::Paid {
-        super::invoices::after_paid(state, t.uid).await;
+        super::invoices::after_paid(state, &t).await;
     }
     Ok(())
 }

@@ -63,12 +63,15 @@ const TIMERS_DUE_OWN: &str = "FROM merchant_clocks c CROSS JOIN timers t
      WHERE t.store_uid = c.store_uid
        AND t.done_at IS NULL AND t.due_at <= $1 + c.offset_us";
 
-/// Each part of the timers due at `now` with the instant it compares due times with.
-pub(super) fn timers_due_parts(now: Reading) -> [(&'static str, i64); 2] {
-    [
-        (TIMERS_DUE_SHARED, micros(now.shared)),
-        (TIMERS_DUE_OWN, now.base_micros()),
-    ]
+/// Each part of the timers due at `now` with the instant it compares due times with;
+/// the own clocks' part only when some merchant has one (`clocks`): without statistics of
+/// the empty table, PostgreSQL would join it by reading every open timer.
+pub(super) fn timers_due_parts(now: Reading, clocks: bool) -> Vec<(&'static str, i64)> {
+    let mut parts = vec![(TIMERS_DUE_SHARED, micros(now.shared))];
+    if clocks {
+        parts.push((TIMERS_DUE_OWN, now.base_micros()));
+    }
+    parts
 }
 
 const TOTALS: &str = "SELECT (SELECT COUNT(*) FROM orders), (SELECT COUNT(*) FROM notices),
@@ -287,23 +290,34 @@ where
         rows.iter().map(ReversalRow::from_row).collect()
     }
 
+    /// Whether any merchant has a clock of its own (one index probe).
+    pub(super) async fn any_merchant_clock(&self) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM merchant_clocks) THEN 1 ELSE 0 END AS BIGINT)",
+        )
+        .fetch_one(self.0)
+        .await?;
+        Ok(row.int(0)? != 0)
+    }
+
     /// Whether any open timer is due by its merchant's clock.
     pub(super) async fn timers_due(&self, now: Reading) -> StoreResult<bool> {
-        self.any_due(timers_due_parts(now)).await
+        let clocks = self.any_merchant_clock().await?;
+        self.any_due(timers_due_parts(now, clocks)).await
     }
 
     /// Whether any notice's scheduled attempt is due by its merchant's clock, being
     /// delivered or not: `false` means every attempt that fell due has been made and
     /// recorded. (Index seeks, not counts: a clock advance asks after every batch.)
     pub(super) async fn notices_due(&self, now: Reading) -> StoreResult<bool> {
-        self.any_due([
-            (NOTICES_DUE_SHARED, micros(now.shared)),
-            (NOTICES_DUE_OWN, now.base_micros()),
-        ])
-        .await
+        let mut parts = vec![(NOTICES_DUE_SHARED, micros(now.shared))];
+        if self.any_merchant_clock().await? {
+            parts.push((NOTICES_DUE_OWN, now.base_micros()));
+        }
+        self.any_due(parts).await
     }
 
-    async fn any_due(&self, parts: [(&str, i64); 2]) -> StoreResult<bool> {
+    async fn any_due(&self, parts: Vec<(&str, i64)>) -> StoreResult<bool> {
         for (part, at) in parts {
             // As a number: PostgreSQL's EXISTS is a boolean, SQLite's an integer.
             let row = sqlx::query(&format!(

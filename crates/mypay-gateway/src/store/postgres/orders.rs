@@ -242,7 +242,8 @@ impl Timers for PgStore {
         lease: &WorkLease,
     ) -> StoreResult<Vec<TimerRow>> {
         let mut timers = Vec::new();
-        for (part, at) in shared::timers_due_parts(now) {
+        let clocks = shared::On(&self.pool).any_merchant_clock().await?;
+        for (part, at) in shared::timers_due_parts(now, clocks) {
             let rows = sqlx::query(&format!(
                 "WITH picked AS (
                      SELECT t.id {part} AND t.lease_until < $3

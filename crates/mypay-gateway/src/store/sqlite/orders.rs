@@ -236,7 +236,8 @@ impl Timers for SqliteStore {
         _lease: &WorkLease,
     ) -> StoreResult<Vec<TimerRow>> {
         let mut timers = Vec::new();
-        for (part, at) in shared::timers_due_parts(now) {
+        let clocks = shared::On(&self.pool).any_merchant_clock().await?;
+        for (part, at) in shared::timers_due_parts(now, clocks) {
             let rows = sqlx::query(&format!(
                 "SELECT t.id, t.kind, t.uid, t.due_at, t.payload, t.store_uid {part}
                  ORDER BY t.due_at, t.id LIMIT $2"
