@@ -43,6 +43,12 @@ pub async fn issue(state: &AppState, request: &Authenticated) -> Result<Vec<u8>,
     let issued = match invoices::issue(state, &order, &request.merchant, &choice).await {
         Ok(issued) => issued,
         Err(InvoiceError::Refused(msg)) => return Err(ApiError::new(command, msg)),
+        Err(InvoiceError::NotFound) => {
+            return Err(ApiError::new(
+                command,
+                "uid/key: no such order for this merchant",
+            ));
+        }
         Err(InvoiceError::Store(e)) => return Err(ApiError::internal(e)),
     };
     let (code, msg, invoice) = match &issued {

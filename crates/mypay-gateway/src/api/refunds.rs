@@ -172,35 +172,26 @@ async fn refund_one(
         Err(e) => return refusal_or_internal(e, req),
     };
     // An issued (or allowed) invoice is voided or allowed with the refund, checked first.
-    let invoice = state
-        .store
-        .invoice(order.uid)
+    let invoice = service::invoices::refundable_invoice(state, order.uid)
         .await
-        .map_err(ApiError::internal)?
-        .filter(|i| matches!(i.state, 2 | 6));
+        .map_err(ApiError::internal)?;
     let plan = match plan_for(&order, req, invoice.is_some()) {
         Ok(plan) => plan,
         Err(e) => return Ok(refused(req.uid.as_deref(), req.key.as_deref(), e.0)),
     };
-    // 『電子發票退款時使用作廢或折讓』: 4 (void) unless the refund says 6.
-    let invoice_state = plan.invoice_state.or(Some(4));
-    if let Some(invoice) = &invoice {
-        let now = state.now_for(&order.store_uid);
-        let check = service::invoices::check_refund(invoice, invoice_state, plan.cost, now)
-            .and_then(|()| {
-                if invoice_state == Some(4) && plan.cost < invoice.total {
-                    Err(format!(
-                        "invoice_state: 4 voids the whole invoice of {}; a partial refund of {} needs 6 (折讓)",
-                        invoice.total, plan.cost
-                    ))
-                } else {
-                    Ok(())
-                }
-            });
-        if let Err(msg) = check {
-            return Ok(refused(req.uid.as_deref(), req.key.as_deref(), msg));
-        }
-    }
+    let change = match &invoice {
+        Some(invoice) => match service::invoices::refund_change(
+            invoice,
+            plan.invoice_state,
+            plan.cost,
+            plan.items.as_deref(),
+            state.now_for(&order.store_uid),
+        ) {
+            Ok(change) => Some(change),
+            Err(msg) => return Ok(refused(req.uid.as_deref(), req.key.as_deref(), msg)),
+        },
+        None => None,
+    };
     let row = match service::refund(state, &order, merchant, &plan).await {
         Ok(row) => row,
         Err(MoneyError::Moved(_)) => {
@@ -222,29 +213,8 @@ async fn refund_one(
         }
         Err(MoneyError::Store(e)) => return Err(ApiError::internal(e)),
     };
-    if let Some(invoice) = &invoice {
-        let lines: Vec<crate::ledger::invoice::Line> = plan
-            .items
-            .iter()
-            .flatten()
-            .map(|i| crate::ledger::invoice::Line {
-                name: i.name.clone(),
-                quantity: i.amount,
-                unit_price: i.cost,
-                amount: i.total,
-            })
-            .collect();
-        let detail = crate::ledger::invoice::order_detail(&lines);
-        match service::invoices::apply_refund(
-            state,
-            invoice,
-            invoice_state,
-            row.id,
-            plan.cost,
-            detail,
-        )
-        .await
-        {
+    if let Some(change) = &change {
+        match service::invoices::apply_refund(state, change, row.id).await {
             Ok(true) => {}
             Ok(false) => tracing::warn!(
                 uid = order.uid,
@@ -286,32 +256,15 @@ async fn cancel_one(
         Ok(order) => order,
         Err(e) => return refusal_or_internal(e, req),
     };
-    // A queued refund that voided or allowed the e-invoice stays: an invoice is not
-    // un-voided, nor an allowance taken back.
-    if let Some(invoice) = state
-        .store
-        .invoice(order.uid)
+    if service::invoices::holds_queued_refunds(state, order.uid)
         .await
         .map_err(ApiError::internal)?
     {
-        let queued: std::collections::HashSet<u64> = state
-            .store
-            .reversals(order.uid)
-            .await
-            .map_err(ApiError::internal)?
-            .iter()
-            .filter(|r| r.kind == crate::store::ReversalKind::Refund && r.prc == Prc::Created)
-            .map(|r| r.id)
-            .collect();
-        let touched = (invoice.state == 4 && !queued.is_empty())
-            || invoice.allowances.iter().any(|a| queued.contains(&a.uid));
-        if touched {
-            return Ok(refused(
-                req.uid.as_deref(),
-                req.key.as_deref(),
-                "invoice: 此筆退款已作廢或折讓電子發票,無法取消 (the refund voided or allowed the e-invoice)",
-            ));
-        }
+        return Ok(refused(
+            req.uid.as_deref(),
+            req.key.as_deref(),
+            "invoice: 此筆退款已作廢或折讓電子發票,無法取消 (the refund voided or allowed the e-invoice)",
+        ));
     }
     let cancelled = service::cancel_queued_refunds(state, &order)
         .await

@@ -348,6 +348,18 @@ pub struct Line {
     pub amount: i64,
 }
 
+impl From<&mypay_protocol::messages::Item> for Line {
+    /// An order's, refund's or capture's item as an invoice line.
+    fn from(i: &mypay_protocol::messages::Item) -> Line {
+        Line {
+            name: i.name.clone(),
+            quantity: i.amount,
+            unit_price: i.cost,
+            amount: i.total,
+        }
+    }
+}
+
 /// What the proof's codes are made of.
 #[derive(Debug, Clone)]
 pub struct CodeFacts<'a> {

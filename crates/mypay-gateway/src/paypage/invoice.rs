@@ -46,10 +46,10 @@ fn barcode_svg(text: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// `115年11-12月` of a period `11512`.
+/// `115年11-12月` of a period `11512` (what is stored is read, never trusted to slice).
 fn period_text(period: &str) -> String {
-    let (year, month) = period.split_at(3.min(period.len()));
-    let end: u32 = month.parse().unwrap_or(0);
+    let year = period.get(..3).unwrap_or("");
+    let end: u32 = period.get(3..).and_then(|m| m.parse().ok()).unwrap_or(0);
     format!(
         "{}年{:02}-{:02}月",
         year.trim_start_matches('0'),
@@ -92,15 +92,16 @@ pub(super) async fn proof(State(state): State<AppState>, Path(page): Path<String
 fn render(invoice: &InvoiceRow) -> Result<String, String> {
     let f = &invoice.fields;
     let issued = f.issued.as_str();
-    let issued_text = if issued.len() == 14 {
+    let part = |r: std::ops::Range<usize>| issued.get(r).unwrap_or("");
+    let issued_text = if issued.len() == 14 && issued.bytes().all(|b| b.is_ascii_digit()) {
         format!(
             "{}-{}-{} {}:{}:{}",
-            &issued[..4],
-            &issued[4..6],
-            &issued[6..8],
-            &issued[8..10],
-            &issued[10..12],
-            &issued[12..14]
+            part(0..4),
+            part(4..6),
+            part(6..8),
+            part(8..10),
+            part(10..12),
+            part(12..14)
         )
     } else {
         issued.to_owned()
@@ -134,5 +135,7 @@ mod tests {
     fn periods_read_as_the_proof_prints_them() {
         assert_eq!(super::period_text("11512"), "115年11-12月");
         assert_eq!(super::period_text("11502"), "115年01-02月");
+        // Whatever is stored, nothing panics.
+        assert_eq!(super::period_text("1發"), "年00-00月");
     }
 }

@@ -201,9 +201,7 @@ async fn invoice_answer(
             "state_msg": invoice.fields.state_msg,
         }))
         .into_response()),
-        Err(service::invoices::InvoiceError::Refused(msg)) if msg.contains("no such order") => {
-            Err(no_order(uid))
-        }
+        Err(service::invoices::InvoiceError::NotFound) => Err(no_order(uid)),
         Err(service::invoices::InvoiceError::Refused(msg)) => Err(PageError::bad_request(msg)),
         Err(service::invoices::InvoiceError::Store(e)) => Err(PageError::from(e)),
     }

@@ -19,6 +19,8 @@ pub const ISSUE_WITHIN_HOURS: i64 = 48;
 pub enum InvoiceError {
     /// Not done, with the reason (a `B500`).
     Refused(String),
+    /// No such order.
+    NotFound,
     Store(StoreError),
 }
 
@@ -126,7 +128,7 @@ pub async fn issue_owed(state: &Gateway, uid: u64) -> Result<(), StoreError> {
         }
     };
     match issue(state, &order, &merchant, &choice).await {
-        Ok(_) | Err(InvoiceError::Refused(_)) => Ok(()),
+        Ok(_) | Err(InvoiceError::Refused(_) | InvoiceError::NotFound) => Ok(()),
         Err(InvoiceError::Store(e)) => Err(e),
     }
 }
@@ -147,13 +149,8 @@ fn random_code() -> Result<String, StoreError> {
 /// The invoice's lines: the order's items.
 fn lines(order: &OrderRow) -> Vec<Line> {
     crate::records::order_items(order)
-        .into_iter()
-        .map(|i| Line {
-            name: i.name,
-            quantity: i.amount,
-            unit_price: i.cost,
-            amount: i.total,
-        })
+        .iter()
+        .map(Line::from)
         .collect()
 }
 
@@ -293,16 +290,40 @@ async fn alert_no_numbers(
     }
 }
 
-/// What a refund does to the order's invoice: `invoice_state` 4 voids it (same period
-/// only), 6 allows (折讓) the refund's amount with its items. `None`: no invoice, nothing
-/// to do. Checked before the refund is made; see [`apply_refund`].
-pub fn check_refund(
+/// The order's invoice a refund changes: an issued or allowed one.
+pub async fn refundable_invoice(
+    state: &Gateway,
+    uid: u64,
+) -> Result<Option<InvoiceRow>, StoreError> {
+    Ok(state
+        .store
+        .invoice(uid)
+        .await?
+        .filter(|i| matches!(i.state, 2 | 6)))
+}
+
+/// What a refund does to its order's invoice, decided before the refund is made.
+#[derive(Debug, Clone)]
+pub struct RefundChange {
+    invoice_uid: u64,
+    store_uid: String,
+    /// Void (4) the whole invoice; else allow (6) `amount` with `detail`.
+    void: bool,
+    amount: i64,
+    detail: String,
+}
+
+/// The change a refund of `amount` with `items` makes to `invoice`: `invoice_state` 4 (the
+/// default of 『電子發票退款時使用作廢或折讓』) voids it, whole and within its period only;
+/// 6 allows (折讓) the amount, never past the invoice. The error names the field.
+pub fn refund_change(
     invoice: &InvoiceRow,
     invoice_state: Option<i64>,
     amount: i64,
+    items: Option<&[mypay_protocol::messages::Item]>,
     now: jiff::Timestamp,
-) -> Result<(), String> {
-    match invoice_state.unwrap_or(4) {
+) -> Result<RefundChange, String> {
+    let void = match invoice_state.unwrap_or(4) {
         4 => {
             if invoice.state != 2 {
                 return Err(format!(
@@ -317,7 +338,13 @@ pub fn check_refund(
                     invoice.period
                 ));
             }
-            Ok(())
+            if amount < invoice.total {
+                return Err(format!(
+                    "invoice_state: 4 voids the whole invoice of {}; a partial refund of {amount} needs 6 (折讓)",
+                    invoice.total
+                ));
+            }
+            true
         }
         6 => {
             if !matches!(invoice.state, 2 | 6) {
@@ -333,39 +360,62 @@ pub fn check_refund(
                     invoice.total
                 ));
             }
-            Ok(())
+            false
         }
-        other => Err(format!("invoice_state: {other} 不是 4 (作廢) 或 6 (折讓)")),
-    }
+        other => return Err(format!("invoice_state: {other} 不是 4 (作廢) 或 6 (折讓)")),
+    };
+    let lines: Vec<Line> = items.unwrap_or_default().iter().map(Line::from).collect();
+    Ok(RefundChange {
+        invoice_uid: invoice.uid,
+        store_uid: invoice.store_uid.clone(),
+        void,
+        amount,
+        detail: invoice::order_detail(&lines),
+    })
 }
 
-/// Apply a refund to its order's invoice (after the refund is recorded).
+/// Make `change` once refund `refund_uid` is recorded; `false` when it no longer applies
+/// (another refund changed the invoice meanwhile).
 pub async fn apply_refund(
     state: &Gateway,
-    invoice: &InvoiceRow,
-    invoice_state: Option<i64>,
+    change: &RefundChange,
     refund_uid: u64,
-    amount: i64,
-    detail: String,
 ) -> Result<bool, StoreError> {
-    let now = state.now_for(&invoice.store_uid);
-    match invoice_state.unwrap_or(4) {
-        4 => state.store.void_invoice(invoice.uid, now).await,
-        _ => {
-            state
-                .store
-                .allow_invoice(
-                    invoice.uid,
-                    &InvoiceAllowance {
-                        uid: refund_uid,
-                        amount,
-                        order_detail: detail,
-                    },
-                    now,
-                )
-                .await
-        }
+    let now = state.now_for(&change.store_uid);
+    if change.void {
+        return state.store.void_invoice(change.invoice_uid, now).await;
     }
+    state
+        .store
+        .allow_invoice(
+            change.invoice_uid,
+            &InvoiceAllowance {
+                uid: refund_uid,
+                amount: change.amount,
+                order_detail: change.detail.clone(),
+            },
+            now,
+        )
+        .await
+}
+
+/// Whether cancelling order `uid`'s queued refunds would take back an invoice change: a
+/// queued refund that voided the invoice or made one of its allowances stays (an invoice
+/// is not un-voided, nor an allowance taken back).
+pub async fn holds_queued_refunds(state: &Gateway, uid: u64) -> Result<bool, StoreError> {
+    let Some(invoice) = state.store.invoice(uid).await? else {
+        return Ok(false);
+    };
+    let queued: std::collections::HashSet<u64> = state
+        .store
+        .reversals(uid)
+        .await?
+        .iter()
+        .filter(|r| r.kind == crate::store::ReversalKind::Refund && r.prc == Prc::Created)
+        .map(|r| r.id)
+        .collect();
+    Ok((invoice.state == 4 && !queued.is_empty())
+        || invoice.allowances.iter().any(|a| queued.contains(&a.uid)))
 }
 
 /// The sandbox's value-added centre answering an order's invoice now (the sandbox helper):
@@ -381,12 +431,12 @@ pub async fn centre_answers(
         .store
         .order(uid)
         .await?
-        .ok_or_else(|| refused("uid: no such order"))?;
+        .ok_or(InvoiceError::NotFound)?;
     let merchant = state
         .directory
         .merchant(&order.store_uid)
         .await?
-        .ok_or_else(|| refused("uid: no such order"))?;
+        .ok_or(InvoiceError::NotFound)?;
     if let Some(existing) = state.store.invoice(uid).await?
         && matches!(existing.state, 2 | 4 | 6)
     {

@@ -108,26 +108,32 @@ where
     else {
         return Ok(None);
     };
-    let allowances = sqlx::query(
-        "SELECT refund_uid, amount, order_detail FROM invoice_allowances
-             WHERE invoice_uid = $1 ORDER BY created_at, refund_uid",
-    )
-    .bind(uid as i64)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|a| {
-        Ok(InvoiceAllowance {
-            uid: a.int(0)? as u64,
-            amount: a.int(1)?,
-            order_detail: a.text(2)?,
+    // Only an allowed invoice (state 6) has allowances: the others need no second read.
+    let state = r.int(2)?;
+    let allowances = if state == 6 {
+        sqlx::query(
+            "SELECT refund_uid, amount, order_detail FROM invoice_allowances
+                 WHERE invoice_uid = $1 ORDER BY created_at, refund_uid",
+        )
+        .bind(uid as i64)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|a| {
+            Ok(InvoiceAllowance {
+                uid: a.int(0)? as u64,
+                amount: a.int(1)?,
+                order_detail: a.text(2)?,
+            })
         })
-    })
-    .collect::<StoreResult<Vec<_>>>()?;
+        .collect::<StoreResult<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
     Ok(Some(InvoiceRow {
         uid: r.int(0)? as u64,
         store_uid: r.text(1)?,
-        state: r.int(2)?,
+        state,
         period: r.text(3)?,
         total: r.int(4)?,
         allowed: r.int(5)?,
