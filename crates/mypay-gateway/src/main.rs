@@ -370,9 +370,7 @@ async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()
                 .with_context(|| format!("no merchant {}", set.store_uid))?;
             let s = &mut m.settings;
             if let Some(u) = set.notify_url {
-                s.notify.completed = Some(u.clone());
-                s.notify.non_real_time = Some(u.clone());
-                s.notify.confirmation = Some(u);
+                s.notify.set_transaction_url(&u);
             }
             if let Some(u) = set.completed_url {
                 s.notify.completed = Some(u);

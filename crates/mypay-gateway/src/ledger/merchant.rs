@@ -40,6 +40,18 @@ pub struct NotifyUrls {
 }
 
 impl NotifyUrls {
+    /// One URL for the three transaction notices (交易完成, 非即時, 訂單確認): what
+    /// `--notify-url` and the sandbox's `notify_url` set.
+    pub fn set_transaction_url(&mut self, url: &str) {
+        for slot in [
+            &mut self.completed,
+            &mut self.non_real_time,
+            &mut self.confirmation,
+        ] {
+            *slot = Some(url.to_owned());
+        }
+    }
+
     pub fn for_kind(&self, kind: NoticeKind) -> Option<&str> {
         match kind {
             NoticeKind::Completed => self.completed.as_deref(),

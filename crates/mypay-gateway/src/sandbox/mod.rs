@@ -488,9 +488,7 @@ async fn create_merchant(
         });
     let n = &mut settings.notify;
     if let Some(u) = &req.notify_url {
-        n.completed = Some(u.clone());
-        n.non_real_time = Some(u.clone());
-        n.confirmation = Some(u.clone());
+        n.set_transaction_url(u);
     }
     for (url, slot) in [
         (&req.completed_url, &mut n.completed),
