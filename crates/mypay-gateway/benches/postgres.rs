@@ -12,15 +12,23 @@
 //! 4. three nodes on one database: total `api/orders` per second, connections spread
 //!    over the three.
 //!
+//! Each measurement starts from a quiet server: a `CHECKPOINT` before it, and pgbench's
+//! database dropped once measured (its table's autovacuum would otherwise run during the
+//! gateway's slices). The gateway's own tables are vacuumed when the server decides, during
+//! its loads: that is part of what an order costs.
+//!
 //! Settings: `BENCH_SECONDS` (12 per load), `BENCH_ROUNDS` (4), `BENCH_CONNECTIONS` (64),
 //! `BENCH_GATEWAY` (another binary), `BENCH_SLICES` (set: print each slice's rate, to see
-//! a load's drift). Every load stops by itself.
+//! a load's drift), `BENCH_VERSUS` (a second binary: then only the two builds are
+//! measured, each on its own database of the same cluster, in alternating slices, as
+//! `benches/load.rs` does on SQLite). Every load stops by itself.
 
 mod common;
 
 use common::cluster::Cluster;
 
 use common::load::{Alternating, Figures, Measured, load, print, query_bodies};
+use common::versus::versus;
 use common::{STORE_KEY, env_number, order_body, start, start_gateway_on};
 use mypay_protocol::envelope::MerchantKey;
 use std::process::Command;
@@ -56,6 +64,21 @@ async fn run(cluster: &Cluster, duration: Duration, rounds: usize, connections: 
     );
     let key = MerchantKey::parse(STORE_KEY).expect("key");
     let run_id = format!("P{}", std::process::id());
+    if let Ok(other) = std::env::var("BENCH_VERSUS") {
+        println!("(between two builds, each on its own database)");
+        let databases = ["mypay_versus_a", "mypay_versus_b"].map(|name| cluster.database(name));
+        versus(
+            &key,
+            &run_id,
+            &other,
+            &databases,
+            duration,
+            rounds,
+            connections,
+        )
+        .await;
+        return;
+    }
     let order_bodies: Arc<Vec<String>> =
         Arc::new((0..400_000).map(|i| order_body(&key, &run_id, i)).collect());
     let warm_bodies: Arc<Vec<String>> = Arc::new(
@@ -111,6 +134,7 @@ async fn run(cluster: &Cluster, duration: Duration, rounds: usize, connections: 
     .await;
     let query_bodies: Arc<Vec<String>> = Arc::new(query_bodies(&key, &answers));
     drop(answers);
+    cluster.checkpoint();
     let (orders, orders_ceiling) = alternating
         .run(&url, &order_bodies, "\"code\":\"200\"", true)
         .await;
@@ -137,6 +161,7 @@ async fn run(cluster: &Cluster, duration: Duration, rounds: usize, connections: 
             )
         })
         .collect();
+    cluster.checkpoint();
     let loads: Vec<_> = nodes
         .iter()
         .zip(&bodies)

@@ -59,6 +59,23 @@ impl Cluster {
         );
     }
 
+    /// Start the next measurement from a quiet server: the WAL written so far
+    /// checkpointed, so no measurement pays for the one before it. Skipped (with a
+    /// line saying so) on a server where the user may not checkpoint.
+    pub fn checkpoint(&self) {
+        let out = Command::new("psql")
+            .arg(format!("{}/postgres", self.url))
+            .args(["-q", "-c", "CHECKPOINT"])
+            .output()
+            .expect("psql");
+        if !out.status.success() {
+            println!(
+                "(no CHECKPOINT between measurements: {})",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+    }
+
     pub fn database(&self, name: &str) -> String {
         self.psql("postgres", &format!("DROP DATABASE IF EXISTS {name}"));
         self.psql("postgres", &format!("CREATE DATABASE {name}"));
@@ -79,6 +96,7 @@ impl Cluster {
             "INSERT INTO t (v) VALUES ('an order of about this size');\n",
         )
         .expect("script");
+        self.checkpoint();
         let out = Command::new(self.bin.join("pgbench"))
             .args(["-n", "-M", "prepared", "-f"])
             .arg(&script)
@@ -93,6 +111,9 @@ impl Cluster {
             .arg(format!("{}/{db}", self.url))
             .output()
             .expect("pgbench");
+        // Its table's clean-up (autovacuum after the inserts) would otherwise run during
+        // the next measurement.
+        self.psql("postgres", &format!("DROP DATABASE {db}"));
         let text = String::from_utf8_lossy(&out.stdout);
         text.lines()
             .find_map(|l| l.strip_prefix("tps = "))

@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod load;
+pub mod versus;
 
 use mypay_protocol::envelope::{self, MerchantKey};
 use mypay_protocol::outer::OuterRequest;

@@ -16,15 +16,17 @@ pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
     let new = validate(request, state.now_for(&request.merchant.store_uid))?;
     let order_id = new.order_id.clone();
     // An e-wallet order names a bound card of its consumer (one lookup, only for them).
+    // Its branches are boxed: held inline, their futures (a whole background payment)
+    // would size every order's future at ~11 KB, allocated and copied per request.
     let background_wallet = if new.request.enable_ewallet.is_some_and(|e| e != 0) {
-        crate::service::ewallet::check_order_wallet(
+        Box::pin(crate::service::ewallet::check_order_wallet(
             state,
             &request.merchant.store_uid,
             &new.user_id,
             new.request.enable_ewallet,
             new.request.virtual_pan.as_deref(),
             new.request.ewallet_type,
-        )
+        ))
         .await
         .map_err(|e| match e {
             crate::service::ewallet::WalletError::Refused(msg) => ApiError::new(command, msg),
@@ -34,10 +36,10 @@ pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
     } else {
         false
     };
-    if background_wallet && let Some((uid, key)) = charged_before(state, &new).await? {
+    if background_wallet && let Some((uid, key)) = Box::pin(charged_before(state, &new)).await? {
         // The same background payment again (a merchant's retry after a timeout): the
         // transaction it made, charged once.
-        return background_payment(state, uid, key).await;
+        return Box::pin(background_payment(state, uid, key)).await;
     }
     let pending = state.store.create_order(NewOrderRow::new(
         new,
@@ -58,7 +60,7 @@ pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
         }
     };
     if background_wallet {
-        return background_payment(state, uid, key).await;
+        return Box::pin(background_payment(state, uid, key)).await;
     }
     let answer = OrderResponse {
         code: Prc::Created.code().to_owned(),

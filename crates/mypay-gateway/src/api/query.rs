@@ -29,15 +29,19 @@ pub async fn query(state: &AppState, request: &Authenticated) -> Result<Vec<u8>,
             .await
             .map_err(ApiError::internal)?
     };
-    let mut record = records::query_record_with(&order, &reversals);
-    if order.prc != Prc::Created
-        && let Some(invoice) = state
+    let invoice = if order.prc == Prc::Created {
+        None
+    } else {
+        state
             .store
             .invoice(order.uid)
             .await
             .map_err(ApiError::internal)?
-    {
-        records::add_invoice(&mut record, &invoice);
+    };
+    // Built after the last await: the record (kilobytes) is then no part of the future.
+    let mut record = records::query_record_with(&order, &reversals);
+    if let Some(invoice) = &invoice {
+        records::add_invoice(&mut record, invoice);
     }
     super::to_json(&record, 2048)
 }
