@@ -1,8 +1,9 @@
-//! A SQLite database made by an earlier version upgrades in place and keeps its data.
-//! (The old version's rows can only be written with its SQL; what is kept is read back
-//! through the storage interface.)
+//! A database made by an earlier version upgrades in place and keeps its data. (The old
+//! version's rows can only be written with its SQL; what is kept is read back through
+//! the storage interface.)
 
-use mypay_gateway::store::{DatabaseUrl, NoticeFilter, Store, StoreOptions};
+use crate::helpers::fresh_database;
+use mypay_gateway::store::{Created, DatabaseUrl, NewOrderRow, NoticeFilter, Store, StoreOptions};
 use std::borrow::Cow;
 
 #[tokio::test]
@@ -78,5 +79,102 @@ async fn a_first_schema_database_with_notices_upgrades_keeping_them() {
             (None, "200".to_owned()),
             (Some("200".to_owned()), "250".to_owned())
         ]
+    );
+}
+
+/// An unpaid order written before PostgreSQL kept the request's digest (its migration
+/// 0010; SQLite's schema before its newest migration, the same story) is still its
+/// request's transaction after the upgrade: the same request again is a retry of it, and
+/// another request under the same id a new transaction.
+#[tokio::test]
+async fn an_unpaid_order_from_an_earlier_schema_is_still_its_requests_transaction() {
+    let database = fresh_database();
+    let request = r#"{"store_uid":"289151880002","order_id":"OLD-2","cost":"10"}"#;
+    let insert = format!(
+        "INSERT INTO orders (store_uid, order_id, token, request, pfn, cost, currency, authorise_only, prc, created_at, updated_at)
+             VALUES ('289151880002', 'OLD-2', 'old-key', '{request}', 'all', 10, 'TWD', 0, '200', 0, 0)"
+    );
+    match &database {
+        DatabaseUrl::Sqlite(path) => {
+            std::fs::create_dir_all(path.parent().expect("folder")).expect("folder");
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .foreign_keys(true);
+            let pool = sqlx::SqlitePool::connect_with(options).await.expect("db");
+            let mut before = sqlx::migrate!("./migrations/sqlite");
+            let last = before.migrations.len() - 1;
+            before.migrations = Cow::Owned(before.migrations[..last].to_vec());
+            before.run(&pool).await.expect("the earlier schema");
+            sqlx::raw_sql(&insert)
+                .execute(&pool)
+                .await
+                .expect("old order");
+            pool.close().await;
+        }
+        DatabaseUrl::Postgres(url) => {
+            let pool = sqlx::PgPool::connect(url).await.expect("db");
+            let mut before = sqlx::migrate!("./migrations/postgres");
+            before.migrations = Cow::Owned(
+                before
+                    .migrations
+                    .iter()
+                    .filter(|m| m.version < 10)
+                    .cloned()
+                    .collect(),
+            );
+            before.run(&pool).await.expect("the earlier schema");
+            sqlx::raw_sql(&insert)
+                .execute(&pool)
+                .await
+                .expect("old order");
+            pool.close().await;
+        }
+    }
+
+    let store = Store::open(&database, &StoreOptions::default())
+        .await
+        .expect("the upgrade runs");
+    let order = |request: &str, token: &str| NewOrderRow {
+        store_uid: "289151880002".into(),
+        order_id: "OLD-2".into(),
+        pfn: "all",
+        cost: 10,
+        currency: "TWD",
+        authorise_only: false,
+        request_json: request.into(),
+        strict: false,
+        token: token.into(),
+        now: jiff::Timestamp::UNIX_EPOCH,
+    };
+    assert_eq!(
+        store
+            .create_order(order(request, "new-key"))
+            .await
+            .expect("the same request"),
+        Created::Retry {
+            uid: 1,
+            token: "old-key".into()
+        },
+        "the same request again is the stored transaction"
+    );
+    let other = store
+        .create_order(order(r#"{"order_id":"OLD-2","cost":"20"}"#, "other-key"))
+        .await
+        .expect("another request");
+    assert!(
+        matches!(other, Created::New { uid, .. } if uid != 1),
+        "another request under the id is a new transaction: {other:?}"
+    );
+    // Both unpaid now, each its own request's.
+    assert_eq!(
+        store
+            .create_order(order(r#"{"order_id":"OLD-2","cost":"20"}"#, "third-key"))
+            .await
+            .expect("its retry"),
+        match other {
+            Created::New { uid, token } => Created::Retry { uid, token },
+            _ => unreachable!(),
+        }
     );
 }
