@@ -188,6 +188,45 @@ async fn the_storage_story() {
         .collect();
     assert_eq!(uids.len(), 1, "{uids:?}");
 
+    // Retries and new orders one after another (PostgreSQL's writer inserts plainly until
+    // a batch collides, then with conflict checks until a batch goes through without one):
+    // each answer is the same whichever way its batch was written.
+    let mut tokens: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    // (order_id, request, token, the token of the transaction it is a retry of)
+    for (step, (order_id, request, token, retry_of)) in [
+        ("SEQ-1", r#"{"s":1}"#, "s1", None),
+        ("SEQ-1", r#"{"s":1}"#, "s2", Some("s1")),
+        ("SEQ-2", r#"{"s":2}"#, "s3", None),
+        ("SEQ-1", r#"{"s":1}"#, "s4", Some("s1")),
+        ("SEQ-1", r#"{"s":1}"#, "s5", Some("s1")),
+        ("SEQ-3", r#"{"s":3}"#, "s6", None),
+        ("SEQ-3", r#"{"s":3}"#, "s7", Some("s6")),
+        ("SEQ-1", r#"{"s":9}"#, "s8", None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let created = store
+            .create_order(new_order(order_id, request, false, token))
+            .await
+            .expect("created");
+        match (created, retry_of) {
+            (Created::New { uid, token: new }, None) => {
+                assert_eq!(new, token, "step {step}");
+                assert!(
+                    !tokens.values().any(|&u| u == uid),
+                    "step {step}: a new transaction has a uid of its own"
+                );
+                tokens.insert(token, uid);
+            }
+            (Created::Retry { uid, token: stored }, Some(of)) => {
+                assert_eq!(stored, of, "step {step}: the retry of {of}");
+                assert_eq!(Some(&uid), tokens.get(of), "step {step}");
+            }
+            (other, _) => panic!("step {step}: {order_id} {request}: {other:?}"),
+        }
+    }
+
     // A state change with its notice and timer, once: a second from the same state
     // conflicts and writes nothing.
     let timer = NewTimer {
