@@ -16,8 +16,9 @@ pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
     let new = validate(request, state.now_for(&request.merchant.store_uid))?;
     let order_id = new.order_id.clone();
     // An e-wallet order names a bound card of its consumer (one lookup, only for them).
-    // Its branches are boxed: held inline, their futures (a whole background payment)
-    // would size every order's future at ~11 KB, allocated and copied per request.
+    // The wallet check and the background payment are boxed: held inline, their futures
+    // (a whole payment) would size every order's future at ~11 KB, allocated and copied
+    // per request.
     let background_wallet = if new.request.enable_ewallet.is_some_and(|e| e != 0) {
         Box::pin(crate::service::ewallet::check_order_wallet(
             state,
@@ -36,7 +37,7 @@ pub async fn create(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
     } else {
         false
     };
-    if background_wallet && let Some((uid, key)) = Box::pin(charged_before(state, &new)).await? {
+    if background_wallet && let Some((uid, key)) = charged_before(state, &new).await? {
         // The same background payment again (a merchant's retry after a timeout): the
         // transaction it made, charged once.
         return Box::pin(background_payment(state, uid, key)).await;
