@@ -308,15 +308,23 @@ async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()
                 println!("{}", serde_json::to_string_pretty(&merchants)?);
             } else {
                 for m in merchants {
+                    let keys: Vec<String> = m
+                        .keys
+                        .iter()
+                        .map(|k| match k.valid_until {
+                            Some(until) => format!("until {until}"),
+                            None => "never expires".to_owned(),
+                        })
+                        .collect();
                     println!(
-                        "{}  {}  keys valid until {}",
+                        "{}  {}  keys: {}",
                         m.store_uid,
                         if m.name.is_empty() {
                             "(no name)"
                         } else {
                             &m.name
                         },
-                        m.keys_valid_until.join(", ")
+                        keys.join(", ")
                     );
                 }
             }

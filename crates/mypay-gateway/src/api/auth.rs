@@ -55,11 +55,19 @@ pub async fn authenticate(
         CredentialOwner::Agent => state.clocks.shared().now(),
         CredentialOwner::Store | CredentialOwner::Client => state.now_for(&owner_uid),
     };
-    let credentials = state
+    // One reading of the directory's generation for the whole request: the sender's
+    // keys and the merchant are as they are now.
+    let generation = state
         .directory
-        .keys(owner, &owner_uid, now)
+        .generation()
         .await
         .map_err(ApiError::internal)?;
+    let sender = state
+        .directory
+        .entry_at(generation, owner, &owner_uid)
+        .await
+        .map_err(ApiError::internal)?;
+    let credentials = sender.keys_at(now);
     if credentials.is_empty() {
         let field = if owner == CredentialOwner::Agent {
             "agent_uid"
@@ -135,14 +143,9 @@ pub async fn authenticate(
                     ));
                 }
             }
-            state
-                .directory
-                .merchant(&owner_uid)
-                .await
-                .map_err(ApiError::internal)?
-                .ok_or_else(|| {
-                    ApiError::envelope(format!("store_uid: {owner_uid:?} is not a known merchant"))
-                })?
+            sender.merchant.clone().ok_or_else(|| {
+                ApiError::envelope(format!("store_uid: {owner_uid:?} is not a known merchant"))
+            })?
         }
         CredentialOwner::Agent => {
             // The dealer acts for one of its merchants, named inside encry_data.
@@ -153,9 +156,11 @@ pub async fn authenticate(
 
             state
                 .directory
-                .merchant(&store_uid)
+                .entry_at(generation, CredentialOwner::Store, &store_uid)
                 .await
                 .map_err(ApiError::internal)?
+                .merchant
+                .clone()
                 .filter(|m| m.agent_uid.as_deref() == Some(owner_uid.as_str()))
                 .ok_or_else(|| {
                     ApiError::new(

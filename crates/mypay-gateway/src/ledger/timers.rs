@@ -50,6 +50,37 @@ impl TimerKind {
     }
 }
 
+/// How an `A0001` charge resolves: the payload of its [`TimerKind::ResolvePending`]
+/// timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingOutcome {
+    Paid,
+    Failed,
+}
+
+impl PendingOutcome {
+    pub fn of(paid: bool) -> PendingOutcome {
+        if paid {
+            PendingOutcome::Paid
+        } else {
+            PendingOutcome::Failed
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PendingOutcome::Paid => "paid",
+            PendingOutcome::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<PendingOutcome> {
+        [PendingOutcome::Paid, PendingOutcome::Failed]
+            .into_iter()
+            .find(|o| o.as_str() == text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +91,14 @@ mod tests {
             assert_eq!(TimerKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(TimerKind::parse("unknown"), None);
+    }
+
+    #[test]
+    fn a_pending_outcome_reads_back_from_its_payload() {
+        for paid in [true, false] {
+            let outcome = PendingOutcome::of(paid);
+            assert_eq!(PendingOutcome::parse(outcome.as_str()), Some(outcome));
+        }
+        assert_eq!(PendingOutcome::parse("approve"), None);
     }
 }

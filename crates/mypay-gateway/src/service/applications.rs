@@ -59,7 +59,7 @@ pub async fn apply_for(
     t.finishes = to == Prc::Paid;
     if review {
         t.timers.push(NewTimer {
-            kind: TimerKind::Review.as_str().to_owned(),
+            kind: TimerKind::Review,
             due_at: t.at
                 + jiff::SignedDuration::from_secs(crate::ledger::applications::REVIEW_SECONDS),
             payload: "approve".to_owned(),

@@ -76,7 +76,7 @@ pub async fn capture(
     if plan.batch {
         t.retmsg = "請款進行中".to_owned();
         t.timers.push(NewTimer {
-            kind: TimerKind::CaptureBatch.as_str().to_owned(),
+            kind: TimerKind::CaptureBatch,
             due_at: taipei::next_midnight(now),
             payload: String::new(),
             store_uid: order.store_uid.clone(),

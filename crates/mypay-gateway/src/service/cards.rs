@@ -389,9 +389,11 @@ pub(super) async fn settle(
     t.series = series;
     if let Some(paid) = resolves {
         t.timers.push(NewTimer {
-            kind: TimerKind::ResolvePending.as_str().to_owned(),
+            kind: TimerKind::ResolvePending,
             due_at: t.at + jiff::SignedDuration::from_secs(state.settings.pending_resolution_secs),
-            payload: if paid { "paid" } else { "failed" }.to_owned(),
+            payload: crate::ledger::timers::PendingOutcome::of(paid)
+                .as_str()
+                .to_owned(),
             store_uid: order.store_uid.clone(),
         });
     }

@@ -167,9 +167,7 @@ pub fn attach_notice(
     // (the payment's request issues it at once; the timer then finds it issued).
     if t.to == Prc::Paid && super::invoices::owed_at_payment(order, merchant) {
         t.timers.push(crate::store::NewTimer {
-            kind: crate::ledger::timers::TimerKind::IssueInvoice
-                .as_str()
-                .to_owned(),
+            kind: crate::ledger::timers::TimerKind::IssueInvoice,
             due_at: t.at + jiff::SignedDuration::from_secs(super::invoices::SAFETY_NET_SECS),
             payload: String::new(),
             store_uid: order.store_uid.clone(),

@@ -99,7 +99,7 @@ pub async fn after_paid(state: &Gateway, t: &crate::store::Transition) {
     let owed = t
         .timers
         .iter()
-        .any(|timer| timer.kind == crate::ledger::timers::TimerKind::IssueInvoice.as_str());
+        .any(|timer| timer.kind == crate::ledger::timers::TimerKind::IssueInvoice);
     if !owed {
         return;
     }

@@ -71,7 +71,7 @@ pub async fn issue_pay_later(
     };
     let mut t = transition(state, &order, to, &format!("{} issued", tool.code()), facts);
     t.timers.push(NewTimer {
-        kind: TimerKind::PaymentDeadline.as_str().to_owned(),
+        kind: TimerKind::PaymentDeadline,
         due_at: issued.deadline + jiff::SignedDuration::from_secs(1),
         payload: String::new(),
         store_uid: order.store_uid.clone(),

@@ -169,7 +169,7 @@ fn charge_timer(
         .and_then(|span| date.checked_add(span).ok())
         .unwrap_or(date);
     Some(NewTimer {
-        kind: TimerKind::RecurringCharge.as_str().to_owned(),
+        kind: TimerKind::RecurringCharge,
         due_at: taipei::start_of(date),
         payload: format!("{period}:{attempt}"),
         store_uid: store_uid.to_owned(),

@@ -59,7 +59,7 @@ pub async fn refund(
                     None
                 },
                 timer: (!real_time).then(|| NewTimer {
-                    kind: TimerKind::RefundBatch.as_str().to_owned(),
+                    kind: TimerKind::RefundBatch,
                     due_at: taipei::next_midnight(now),
                     payload: String::new(),
                     store_uid: order.store_uid.clone(),

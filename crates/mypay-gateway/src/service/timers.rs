@@ -6,7 +6,7 @@ use super::checkout;
 use crate::clock::taipei;
 use crate::ledger::reversal::{CASH_REFUND_DAYS, refund_type};
 use crate::ledger::state::{self, Event};
-use crate::ledger::timers::TimerKind;
+use crate::ledger::timers::{PendingOutcome, TimerKind};
 use crate::store::{OrderRow, PaymentFacts, StoreError, TimerRow};
 use mypay_protocol::notice::NoticeKind;
 
@@ -83,10 +83,7 @@ pub async fn run_due(state: &Gateway) -> Result<usize, StoreError> {
 
 async fn fire(state: &Gateway, timer: &TimerRow) -> Result<(), StoreError> {
     let now = state.now_for(&timer.store_uid);
-    let Some(kind) = TimerKind::parse(&timer.kind) else {
-        tracing::warn!(kind = timer.kind, "unknown timer kind; closing it");
-        return state.store.close_timer(timer.id, now).await;
-    };
+    let kind = timer.kind;
     // A refund batch timer names the refund, a recurring charge's its series, every
     // other timer the order.
     match kind {
@@ -99,7 +96,15 @@ async fn fire(state: &Gateway, timer: &TimerRow) -> Result<(), StoreError> {
     };
     match kind {
         TimerKind::ResolvePending => {
-            let paid = timer.payload == "paid";
+            let Some(outcome) = PendingOutcome::parse(&timer.payload) else {
+                tracing::error!(
+                    id = timer.id,
+                    payload = timer.payload,
+                    "a pending charge's timer names no outcome; closing it"
+                );
+                return state.store.close_timer(timer.id, now).await;
+            };
+            let paid = outcome == PendingOutcome::Paid;
             let mut facts = PaymentFacts::default();
             if paid {
                 facts.actual_cost = Some(order.cost);

@@ -1,25 +1,54 @@
 //! Storage: the interface the gateway keeps its records through ([`Storage`]), and its
 //! two backends, chosen by the database URL ([`DatabaseUrl`]):
 //!
-//! * [`sqlite`]: one file, one process. The two hot paths (new orders, order lookups)
+//! * `sqlite`: one file, one process. The two hot paths (new orders, order lookups)
 //!   run on dedicated connections; new orders are group-committed (one fsync a batch).
-//! * [`postgres`]: one database, any number of nodes. New orders are batched into one
+//! * `postgres`: one database, any number of nodes. New orders are batched into one
 //!   transaction; background work is leased row by row (`FOR UPDATE SKIP LOCKED`), and
 //!   nodes wake each other with `LISTEN`/`NOTIFY`.
 //!
-//! No SQL lives outside this module, and nothing outside it names a driver.
+//! Each part of the interface is a file of its own (`merchants.rs`, `orders.rs`, …)
+//! holding its rows and, where both databases run the same statements, those statements,
+//! written once over the small backend trait of `sql.rs`. No SQL lives outside this
+//! module, and nothing outside it names a driver.
 
 mod database_url;
-mod invoice_sql;
-mod model;
+mod installation;
+mod invoices;
+mod merchants;
+mod notices;
+mod operations;
+mod orders;
 mod postgres;
-mod shared;
+mod recurring;
+mod reversals;
+mod sql;
 mod sqlite;
 mod storage;
+mod timers;
+mod wallets;
 
 pub use database_url::DatabaseUrl;
-pub use model::*;
+pub use installation::MerchantClock;
+pub use invoices::{
+    InvoiceAllowance, InvoiceFields, InvoiceFieldsFn, InvoiceRow, InvoiceTrack, Issued, NewInvoice,
+};
+pub use merchants::{
+    Credential, CredentialOwner, KEY_LIFE, KEY_OVERLAP_DAYS, KeyValidity, Merchant,
+    MerchantSummary, never,
+};
+pub use notices::{
+    AttemptRecord, NewNotice, NoticeAttempt, NoticeClaim, NoticeFilter, NoticeRow, Trigger,
+};
+pub use operations::{Backlog, Totals};
+pub use orders::{Challenge, Created, NewOrderRow, OrderEvent, OrderRow, PaymentFacts, Transition};
+pub use recurring::{ChargeTarget, NewSeries, SeriesCharge, SeriesRow, SeriesWrite};
+pub use reversals::{NewReversal, RefundEffects, ReversalKind, ReversalRow};
 pub use storage::{RefundEffectsFn, RefundNoticeFn, Storage};
+pub use timers::{NewTimer, TimerRow};
+pub use wallets::{StoredCard, WalletRow, WalletStatus};
+
+use sql::Columns;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -200,9 +229,9 @@ impl Store {
         }
         if self.merchant(SAMPLE_STORE_UID).await?.is_some() {
             // Seeded before the sample dealer existed: it becomes the dealer's store.
-            return self
-                .adopt_merchant(SAMPLE_AGENT_UID, SAMPLE_STORE_UID)
-                .await;
+            self.adopt_merchant(SAMPLE_AGENT_UID, SAMPLE_STORE_UID)
+                .await?;
+            return self.exempt_published_keys().await;
         }
         let mut settings = MerchantSettings::sandbox_defaults("MYPAY sample merchant");
         settings.invoice = crate::ledger::merchant::InvoiceSettings {
@@ -221,11 +250,23 @@ impl Store {
             .await
         {
             // Another node seeded it at the same moment.
-            Err(StoreError::Duplicate) if self.merchant(SAMPLE_STORE_UID).await?.is_some() => {
-                Ok(())
-            }
-            other => other,
+            Err(StoreError::Duplicate) if self.merchant(SAMPLE_STORE_UID).await?.is_some() => {}
+            other => other?,
         }
+        self.exempt_published_keys().await
+    }
+
+    /// The document's published keys never expire in the sandbox, whatever its clocks do
+    /// (SPEC §3): every sample client keeps working on a sandbox that runs for years or
+    /// is moved years ahead. A key an operator rotated away or revoked stays so.
+    async fn exempt_published_keys(&self) -> StoreResult<()> {
+        use crate::ledger::merchant::{
+            SAMPLE_AGENT_KEY, SAMPLE_AGENT_UID, SAMPLE_STORE_KEY, SAMPLE_STORE_UID,
+        };
+        self.exempt_key(CredentialOwner::Store, SAMPLE_STORE_UID, SAMPLE_STORE_KEY)
+            .await?;
+        self.exempt_key(CredentialOwner::Agent, SAMPLE_AGENT_UID, SAMPLE_AGENT_KEY)
+            .await
     }
 }
 
@@ -233,6 +274,13 @@ pub(crate) fn micros(t: jiff::Timestamp) -> i64 {
     t.as_microsecond()
 }
 
+/// A stored instant read back. Out of range only when stored as the latest or earliest
+/// instant there is, which it then stays (never the epoch: a key or lease stored "until
+/// the end of time" must not read back as long expired).
 pub(crate) fn timestamp(us: i64) -> jiff::Timestamp {
-    jiff::Timestamp::from_microsecond(us).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    jiff::Timestamp::from_microsecond(us).unwrap_or(if us > 0 {
+        jiff::Timestamp::MAX
+    } else {
+        jiff::Timestamp::MIN
+    })
 }

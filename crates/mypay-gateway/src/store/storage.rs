@@ -1,11 +1,15 @@
-//! The storage interface: everything the gateway keeps, as one trait with a backend per
-//! database ([`super::sqlite`], [`super::postgres`]). Each method is one transaction: a
-//! state change, the notices it owes and the timers it starts are written together or
-//! not at all, and every guard that keeps money moving once (an order's state, a
-//! refund's balance, a unique notice) is checked by the database inside it.
+//! The storage interface: everything the gateway keeps, as one trait made of parts. Each
+//! method is one transaction: a state change, the notices it owes and the timers it
+//! starts are written together or not at all, and every guard that keeps money moving
+//! once (an order's state, a refund's balance, a unique notice) is checked by the
+//! database inside it.
+//!
+//! Most parts are written once for both databases (`impl<B: Backend> Part for B`, in a
+//! file of the part's name); three are each backend's own: [`OrderPath`] (the two hot
+//! paths), [`Work`] (claiming background work) and [`Changes`] (how a process learns that
+//! merchants or keys changed).
 
-use super::model::*;
-use super::{StoreResult, WorkLease};
+use super::*;
 use jiff::Timestamp;
 
 /// Builds what a refund writes besides its record, once the record's id is known.
@@ -19,10 +23,13 @@ pub trait Storage:
     Operations
     + Installation
     + Merchants
+    + Changes
+    + OrderPath
     + Orders
     + Timers
     + Reversals
     + Notices
+    + Work
     + Recurring
     + Wallets
     + Invoices
@@ -33,10 +40,13 @@ impl<T> Storage for T where
     T: Operations
         + Installation
         + Merchants
+        + Changes
+        + OrderPath
         + Orders
         + Timers
         + Reversals
         + Notices
+        + Work
         + Recurring
         + Wallets
         + Invoices
@@ -54,10 +64,6 @@ pub trait Operations: Send + Sync + 'static {
     /// Write everything buffered by the database to its files (a checkpoint), so what
     /// is stored can be inspected on disk.
     async fn checkpoint(&self) -> StoreResult<()>;
-
-    /// A counter bumped by every change of merchants or credentials made through this
-    /// store, so caches in this process notice at once (other nodes: see `directory`).
-    fn generation(&self) -> u64;
 
     /// Work waiting at `now`.
     async fn backlog(&self, now: Timestamp) -> StoreResult<Backlog>;
@@ -130,6 +136,13 @@ pub trait Merchants: Send + Sync + 'static {
         now: Timestamp,
         revoke_old: bool,
     ) -> StoreResult<()>;
+    /// Make a key never expire unless an operator ends it (the sandbox's published keys).
+    async fn exempt_key(
+        &self,
+        owner: CredentialOwner,
+        owner_uid: &str,
+        secret: &str,
+    ) -> StoreResult<()>;
     async fn merchant_summaries(&self, now: Timestamp) -> StoreResult<Vec<MerchantSummary>>;
     async fn save_settings(
         &self,
@@ -142,14 +155,61 @@ pub trait Merchants: Send + Sync + 'static {
         owner: CredentialOwner,
         owner_uid: &str,
     ) -> StoreResult<Vec<Credential>>;
+    /// The generation of merchants and credentials as stored: the database bumps it with
+    /// every change of them, in the change's transaction.
+    async fn directory_generation(&self) -> StoreResult<u64>;
 }
 
+/// How this process learns that merchants or keys changed, whichever process changed
+/// them: each backend's own.
+pub trait Changes: Send + Sync + 'static {
+    /// The directory's generation, known now without waiting (SQLite asks its file
+    /// whether anything was committed since; PostgreSQL follows the database's signals
+    /// while it listens), or `None` when it must be read
+    /// ([`Merchants::directory_generation`]).
+    fn known_directory_generation(&self) -> Option<u64>;
+}
+
+/// The two hot paths, each backend's own: new orders (group-committed) and lookups of
+/// an order by its `uid`.
 #[async_trait::async_trait]
-pub trait Orders: Send + Sync + 'static {
+pub trait OrderPath: Send + Sync + 'static {
     /// Store a new order durably and say which transaction it is (SPEC §4's `order_id`
     /// rules decided by the database, whichever node asks).
     async fn create_order(&self, order: NewOrderRow) -> StoreResult<Created>;
     async fn order(&self, uid: u64) -> StoreResult<Option<OrderRow>>;
+}
+
+/// Claiming background work and recording what was done with it, each backend's own:
+/// SQLite's one process marks what it works on in memory, PostgreSQL's nodes lease rows.
+#[async_trait::async_trait]
+pub trait Work: Send + Sync + 'static {
+    /// Take up to `limit` timers due at `now`, oldest first, for `lease.holder` until
+    /// the lease ends (another node's timers are skipped while their lease holds).
+    async fn claim_timers(
+        &self,
+        now: crate::clock::Reading,
+        limit: i64,
+        lease: &WorkLease,
+    ) -> StoreResult<Vec<TimerRow>>;
+    /// Take due notices to deliver, merchants in turn, for `lease.holder`.
+    async fn claim_notices(
+        &self,
+        claim: NoticeClaim,
+        lease: &WorkLease,
+    ) -> StoreResult<Vec<NoticeRow>>;
+    /// Record attempts in one transaction, each with its consequence for its notice.
+    async fn record_attempts(
+        &self,
+        batch: Vec<AttemptRecord>,
+        lease: &WorkLease,
+    ) -> StoreResult<()>;
+    /// Give back every lease `lease.holder` holds (a node shutting down).
+    async fn release_leases(&self, lease: &WorkLease) -> StoreResult<()>;
+}
+
+#[async_trait::async_trait]
+pub trait Orders: Send + Sync + 'static {
     /// The transactions of a merchant's `order_id`, oldest first.
     async fn order_uids(&self, store_uid: &str, order_id: &str) -> StoreResult<Vec<u64>>;
     /// An order's history, oldest first, starting with its creation.
@@ -178,14 +238,6 @@ pub trait Orders: Send + Sync + 'static {
 
 #[async_trait::async_trait]
 pub trait Timers: Send + Sync + 'static {
-    /// Take up to `limit` timers due at `now`, oldest first, for `lease.holder` until
-    /// the lease ends (another node's timers are skipped while their lease holds).
-    async fn claim_timers(
-        &self,
-        now: crate::clock::Reading,
-        limit: i64,
-        lease: &WorkLease,
-    ) -> StoreResult<Vec<TimerRow>>;
     /// Whether any timer is due at `now`, being run or not.
     async fn timers_due(&self, now: crate::clock::Reading) -> StoreResult<bool>;
     /// Close a timer whose work no longer applies (the order moved on by itself).
@@ -221,20 +273,6 @@ pub trait Reversals: Send + Sync + 'static {
 
 #[async_trait::async_trait]
 pub trait Notices: Send + Sync + 'static {
-    /// Take due notices to deliver, merchants in turn, for `lease.holder`.
-    async fn claim_notices(
-        &self,
-        claim: NoticeClaim,
-        lease: &WorkLease,
-    ) -> StoreResult<Vec<NoticeRow>>;
-    /// Record attempts in one transaction, each with its consequence for its notice.
-    async fn record_attempts(
-        &self,
-        batch: Vec<AttemptRecord>,
-        lease: &WorkLease,
-    ) -> StoreResult<()>;
-    /// Give back every lease `lease.holder` holds (a node shutting down).
-    async fn release_leases(&self, lease: &WorkLease) -> StoreResult<()>;
     async fn notice(&self, id: i64) -> StoreResult<Option<NoticeRow>>;
     /// Whether any notice's scheduled attempt is due at `now`, being delivered or not.
     async fn notices_due(&self, now: crate::clock::Reading) -> StoreResult<bool>;

@@ -5,6 +5,7 @@
 use crate::helpers::{fresh_database, join_all};
 use jiff::{SignedDuration, Timestamp};
 use mypay_gateway::ledger::merchant::MerchantSettings;
+use mypay_gateway::ledger::timers::TimerKind;
 use mypay_gateway::store::{
     AttemptRecord, Created, CredentialOwner, NewNotice, NewOrderRow, NewReversal, NewTimer,
     NoticeClaim, NoticeFilter, PaymentFacts, RefundEffects, ReversalKind, Store, StoreError,
@@ -230,7 +231,7 @@ async fn the_storage_story() {
     // A state change with its notice and timer, once: a second from the same state
     // conflicts and writes nothing.
     let timer = NewTimer {
-        kind: "story".into(),
+        kind: TimerKind::ResolvePending,
         due_at: at(100),
         payload: "p".into(),
         store_uid: String::new(),
@@ -358,7 +359,7 @@ async fn the_storage_story() {
             Box::new(|row| RefundEffects {
                 notice: None,
                 timer: Some(NewTimer {
-                    kind: "refund_batch".into(),
+                    kind: TimerKind::RefundBatch,
                     due_at: at(50),
                     payload: row.id.to_string(),
                     store_uid: String::new(),

@@ -2,45 +2,53 @@
 //!
 //! * Durability is the server's: `synchronous_commit` on means an answered order is on
 //!   the server's disk. New orders are batched ([`writer`]): the node's writer task
-//!   commits every order waiting with one multi-row insert.
+//!   commits every order waiting with one multi-row insert; lookups of orders are
+//!   batched too ([`reader`]).
 //! * `order_id` reuse (SPEC §4) is decided by two unique indexes (one unpaid order per
 //!   request; a strict merchant's ids once), so two nodes taking the same request at
 //!   once give one transaction.
-//! * Background work (notices, timers) is leased row by row: claimed with
-//!   `FOR UPDATE SKIP LOCKED`, held until a real-time expiry, given back at shutdown.
+//! * Background work (notices, timers) is leased row by row ([`work`]).
 //! * Nodes wake each other with `NOTIFY mypay_work` when they write due work or move the
-//!   test clock; a node that cannot `LISTEN` (PgBouncer in transaction mode) still finds
-//!   the work by polling.
+//!   test clock, and the database itself signals every change of merchants or keys (its
+//!   triggers); a node that cannot `LISTEN` (PgBouncer in transaction mode) still finds
+//!   the work by polling, and reads the directory's generation before it trusts its cache.
 
-mod installation;
-mod merchants;
-mod notices;
-mod operations;
-mod orders;
 mod reader;
-mod recurring;
-mod reversals;
-mod wallets;
+mod work;
 mod writer;
 
-use super::{Columns, StoreError, StoreOptions};
+use super::sql::{self, Arg, Backend, Exec, Signal, Write};
+use super::storage::{Changes, OrderPath};
+use super::{Created, NewOrderRow, OrderRow, StoreError, StoreOptions, StoreResult};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
 
 /// The channel nodes signal each other on.
-pub(super) const CHANNEL: &str = "mypay_work";
+const CHANNEL: &str = "mypay_work";
+/// The payload prefix of the database's signal that merchants or keys changed, followed
+/// by the directory's new generation (migration `0011_directory_generation.sql`).
+const DIRECTORY: &str = "directory:";
 
-pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 pub(super) struct PgStore {
     pool: PgPool,
-    generation: AtomicU64,
     writer: writer::OrderWriter,
     reader: reader::OrderReader,
+    directory: Arc<Directory>,
+}
+
+/// What this node knows of the directory's generation, from the database's signals.
+#[derive(Default)]
+struct Directory {
+    /// The highest generation seen.
+    generation: AtomicU64,
+    /// Whether this node is listening: only then does `generation` follow every change.
+    listening: AtomicBool,
 }
 
 impl PgStore {
@@ -54,6 +62,7 @@ impl PgStore {
         let connect: PgConnectOptions = url
             .parse()
             .map_err(|e| StoreError::Unavailable(format!("the PostgreSQL URL: {e}")))?;
+        let server = format!("{}:{}", connect.get_host(), connect.get_port());
         let connect = connect.application_name("mypay-gateway");
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(2))
@@ -62,9 +71,11 @@ impl PgStore {
             // connection fails its statement instead, and the pool replaces it.
             .test_before_acquire(false)
             .connect_with(connect)
-            .await?;
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("PostgreSQL at {server}: {e}")))?;
         MIGRATOR.run(&pool).await?;
-        tokio::spawn(listen(pool.clone(), wakeups));
+        let directory = Arc::new(Directory::default());
+        tokio::spawn(listen(pool.clone(), wakeups, directory.clone()));
         Ok(PgStore {
             reader: reader::OrderReader::spawn(pool.clone()),
             writer: writer::OrderWriter::spawn(
@@ -73,19 +84,15 @@ impl PgStore {
                 options.on_commit.clone(),
             ),
             pool,
-            generation: AtomicU64::new(0),
+            directory,
         })
-    }
-
-    fn bump_generation(&self) {
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
-/// Wake this node's workers whenever another node signals; reconnect after a pause when
-/// the listening connection fails. Ends with the pool.
-async fn listen(pool: PgPool, wakeups: Arc<Notify>) {
+/// Follow the other nodes: wake this node's workers whenever one signals work or a clock
+/// move, and keep the directory's generation. Reconnects after a pause when the
+/// listening connection fails; ends with the pool.
+async fn listen(pool: PgPool, wakeups: Arc<Notify>, directory: Arc<Directory>) {
     loop {
         if pool.is_closed() {
             return;
@@ -95,12 +102,25 @@ async fn listen(pool: PgPool, wakeups: Arc<Notify>) {
                 if let Err(e) = listener.listen(CHANNEL).await {
                     tracing::warn!(error = %e, "LISTEN failed; other nodes' work is found by polling");
                 } else {
+                    // Listening first, then reading: no change falls between the two.
+                    follow_directory(&pool, &directory).await;
                     loop {
                         match listener.try_recv().await {
-                            Ok(Some(_)) => wakeups.notify_waiters(),
-                            // The connection was lost and is re-established: work may
-                            // have been signalled meanwhile.
-                            Ok(None) => wakeups.notify_waiters(),
+                            Ok(Some(signal)) => match signal.payload().strip_prefix(DIRECTORY) {
+                                Some(generation) => {
+                                    if let Ok(g) = generation.parse() {
+                                        directory.generation.fetch_max(g, Ordering::AcqRel);
+                                    }
+                                }
+                                None => wakeups.notify_waiters(),
+                            },
+                            // The connection was lost and is re-established: signals may
+                            // have been missed meanwhile.
+                            Ok(None) => {
+                                directory.listening.store(false, Ordering::Release);
+                                follow_directory(&pool, &directory).await;
+                                wakeups.notify_waiters();
+                            }
                             Err(e) => {
                                 tracing::warn!(error = %e, "listening for other nodes");
                                 break;
@@ -111,42 +131,120 @@ async fn listen(pool: PgPool, wakeups: Arc<Notify>) {
             }
             Err(e) => tracing::warn!(error = %e, "cannot listen for other nodes"),
         }
+        directory.listening.store(false, Ordering::Release);
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
 
-/// Signal the other nodes, in `tx`: delivered when it commits, and only then.
-pub(super) async fn signal(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    what: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(what)
-        .execute(&mut **tx)
+/// Read the directory's generation, then trust the signals again (while listening).
+async fn follow_directory(pool: &PgPool, directory: &Directory) {
+    match sqlx::query_scalar::<_, i64>("SELECT value FROM directory_generation WHERE id = 1")
+        .fetch_one(pool)
+        .await
+    {
+        Ok(g) => {
+            directory.generation.fetch_max(g as u64, Ordering::AcqRel);
+            directory.listening.store(true, Ordering::Release);
+        }
+        Err(e) => tracing::warn!(error = %e, "reading the directory's generation"),
+    }
+}
+
+/// A write transaction; its signals reach the other nodes when it commits.
+pub(super) struct PgWrite(sqlx::Transaction<'static, sqlx::Postgres>);
+
+#[async_trait::async_trait]
+impl Exec for PgWrite {
+    type Row = PgRow;
+
+    async fn fetch(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<PgRow>> {
+        Ok(sql::bind(sqlx::query(sql), args)
+            .fetch_all(&mut *self.0)
+            .await?)
+    }
+
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        Ok(sql::bind(sqlx::query(sql), args)
+            .execute(&mut *self.0)
+            .await?
+            .rows_affected())
+    }
+}
+
+#[async_trait::async_trait]
+impl Write for PgWrite {
+    /// `NOTIFY` in the transaction: delivered when it commits, and only then.
+    async fn signal(&mut self, what: Signal) -> StoreResult<()> {
+        self.execute(
+            "SELECT pg_notify($1, $2)",
+            &[CHANNEL.into(), what.as_str().into()],
+        )
         .await?;
-    Ok(())
-}
+        Ok(())
+    }
 
-impl Columns for PgRow {
-    fn text(&self, column: usize) -> Result<String, StoreError> {
-        Ok(sqlx::Row::try_get(self, column)?)
-    }
-    fn opt_text(&self, column: usize) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::Row::try_get(self, column)?)
-    }
-    fn int(&self, column: usize) -> Result<i64, StoreError> {
-        Ok(sqlx::Row::try_get(self, column)?)
-    }
-    fn opt_int(&self, column: usize) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::Row::try_get(self, column)?)
+    async fn commit(self) -> StoreResult<()> {
+        Ok(self.0.commit().await?)
     }
 }
 
-async fn begin_invoice_write(
-    store: &PgStore,
-) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-    store.pool.begin().await
+#[async_trait::async_trait]
+impl Backend for PgStore {
+    type Row = PgRow;
+    type Write = PgWrite;
+    const NAME: &'static str = "postgres";
+    const CHECKPOINT: &'static str = "CHECKPOINT";
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        &MIGRATOR
+    }
+
+    async fn fetch(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<PgRow>> {
+        Ok(sql::bind(sqlx::query(sql), args)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        Ok(sql::bind(sqlx::query(sql), args)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    async fn begin(&self) -> StoreResult<PgWrite> {
+        Ok(PgWrite(self.pool.begin().await?))
+    }
+
+    fn directory_generation_seen(&self, generation: u64) {
+        self.directory
+            .generation
+            .fetch_max(generation, Ordering::AcqRel);
+    }
 }
 
-crate::store::invoice_sql::invoices_part!(PgStore, sqlx::Postgres, begin_invoice_write);
+#[async_trait::async_trait]
+impl OrderPath for PgStore {
+    async fn create_order(&self, order: NewOrderRow) -> StoreResult<Created> {
+        self.writer.create(order).await
+    }
+
+    async fn order(&self, uid: u64) -> StoreResult<Option<OrderRow>> {
+        let Ok(uid) = i64::try_from(uid) else {
+            return Ok(None);
+        };
+        self.reader.order(uid).await
+    }
+}
+
+impl Changes for PgStore {
+    /// While this node listens, every change reaches it as the database's signal, sent
+    /// when the change commits: the generation it holds is current. Otherwise it must be
+    /// read.
+    fn known_directory_generation(&self) -> Option<u64> {
+        self.directory
+            .listening
+            .load(Ordering::Acquire)
+            .then(|| self.directory.generation.load(Ordering::Acquire))
+    }
+}

@@ -23,9 +23,8 @@
 //! stored. The writers of several nodes may take the same `order_id` at
 //! once: whoever commits first wins, and the other's order is decided again.
 
-use crate::store::{
-    CommitObserver, Created, LatestOrder, NewOrderRow, StoreError, StoreResult, micros,
-};
+use crate::store::orders::LatestOrder;
+use crate::store::{CommitObserver, Created, NewOrderRow, StoreError, StoreResult, micros};
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres, Row};
 use std::collections::HashMap;

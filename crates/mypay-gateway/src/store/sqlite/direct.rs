@@ -29,21 +29,6 @@ pub(super) fn open(path: &Path, read_only: bool) -> Result<rusqlite::Connection,
     Ok(conn)
 }
 
-impl Columns for sqlx::sqlite::SqliteRow {
-    fn text(&self, column: usize) -> Result<String, StoreError> {
-        Ok(sqlx::Row::try_get(self, column)?)
-    }
-    fn opt_text(&self, column: usize) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::Row::try_get(self, column)?)
-    }
-    fn int(&self, column: usize) -> Result<i64, StoreError> {
-        Ok(sqlx::Row::try_get(self, column)?)
-    }
-    fn opt_int(&self, column: usize) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::Row::try_get(self, column)?)
-    }
-}
-
 impl Columns for rusqlite::Row<'_> {
     fn text(&self, column: usize) -> Result<String, StoreError> {
         Ok(self.get(column)?)

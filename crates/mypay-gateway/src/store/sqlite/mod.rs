@@ -4,38 +4,32 @@
 //! orders go through [`writer`], which commits many concurrent orders in one transaction
 //! (one fsync for the batch) and answers each only after that commit; order lookups and
 //! the notice ledger run on dedicated connections ([`direct`]). Everything else goes
-//! through sqlx's pool.
+//! through sqlx's pool, with the statements shared with PostgreSQL.
 //!
-//! One process owns the file, so background work is leased in that process's memory
+//! One process owns the file, so background work is marked in that process's memory
 //! (the workers' own bookkeeping): the database holds no lease, and a crash forgets
-//! them, leaving the work due again at once.
+//! them, leaving the work due again at once ([`work`]).
 
 mod direct;
-mod installation;
-mod merchants;
-mod notices;
-mod operations;
-mod orders;
 mod reader;
-mod recurring;
-mod reversals;
-mod wallets;
+mod work;
 mod writer;
 
-use super::{StoreError, StoreOptions};
+use super::sql::{self, Arg, Backend, Exec, Signal, Write};
+use super::storage::{Changes, OrderPath};
+use super::{Created, NewOrderRow, OrderRow, StoreError, StoreOptions, StoreResult};
 use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 pub(super) struct SqliteStore {
     pool: SqlitePool,
-    /// Bumped by every change of merchants or credentials made through this store.
-    generation: AtomicU64,
     writer: writer::OrderWriter,
-    reader: reader::OrderReader,
-    ledger: notices::NoticeLedger,
+    reader: reader::Readers,
+    ledger: work::NoticeLedger,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -50,7 +44,7 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
     }
 }
 
-pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 impl SqliteStore {
     /// Open (creating if needed) the SQLite database at `path` and run the migrations.
@@ -76,32 +70,21 @@ impl SqliteStore {
             // embedded database has no connection that silently goes stale.
             .test_before_acquire(false)
             .connect_with(connect)
-            .await?;
+            .await
+            .map_err(|e| {
+                StoreError::Unavailable(format!("the SQLite database {}: {e}", path.display()))
+            })?;
         MIGRATOR.run(&pool).await?;
         Ok(SqliteStore {
             pool,
-            generation: AtomicU64::new(0),
             writer: writer::OrderWriter::spawn(
                 path,
                 options.max_commit_batch,
                 options.on_commit.clone(),
             )?,
-            reader: reader::OrderReader::open(path, 4)?,
-            ledger: notices::NoticeLedger::open(path)?,
+            reader: reader::Readers::open(path, 4)?,
+            ledger: work::NoticeLedger::open(path)?,
         })
-    }
-
-    /// A write transaction. `BEGIN IMMEDIATE` takes the write lock at the start: a deferred
-    /// transaction that reads first and writes later fails at once with SQLITE_BUSY (no
-    /// busy wait) when another connection committed in between, which under load turned
-    /// into spurious internal errors.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
-    }
-
-    fn bump_generation(&self) {
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -114,10 +97,94 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| StoreError::Database(format!("a storage task failed: {e}")))?
 }
 
-async fn begin_invoice_write(
-    store: &SqliteStore,
-) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-    store.begin_write().await
+/// A write transaction. `BEGIN IMMEDIATE` takes the write lock at the start: a deferred
+/// transaction that reads first and writes later fails at once with SQLITE_BUSY (no busy
+/// wait) when another connection committed in between, which under load turned into
+/// spurious internal errors.
+pub(super) struct SqliteWrite(sqlx::Transaction<'static, sqlx::Sqlite>);
+
+#[async_trait::async_trait]
+impl Exec for SqliteWrite {
+    type Row = SqliteRow;
+
+    async fn fetch(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<SqliteRow>> {
+        Ok(sql::bind(sqlx::query(sql), args)
+            .fetch_all(&mut *self.0)
+            .await?)
+    }
+
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        Ok(sql::bind(sqlx::query(sql), args)
+            .execute(&mut *self.0)
+            .await?
+            .rows_affected())
+    }
 }
 
-crate::store::invoice_sql::invoices_part!(SqliteStore, sqlx::Sqlite, begin_invoice_write);
+#[async_trait::async_trait]
+impl Write for SqliteWrite {
+    /// One process works on the file: its workers are woken in memory, by the core.
+    async fn signal(&mut self, _what: Signal) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn commit(self) -> StoreResult<()> {
+        Ok(self.0.commit().await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for SqliteStore {
+    type Row = SqliteRow;
+    type Write = SqliteWrite;
+    const NAME: &'static str = "sqlite";
+    const CHECKPOINT: &'static str = "PRAGMA wal_checkpoint(TRUNCATE)";
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        &MIGRATOR
+    }
+
+    async fn fetch(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<SqliteRow>> {
+        Ok(sql::bind(sqlx::query(sql), args)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        Ok(sql::bind(sqlx::query(sql), args)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    async fn begin(&self) -> StoreResult<SqliteWrite> {
+        Ok(SqliteWrite(self.pool.begin_with("BEGIN IMMEDIATE").await?))
+    }
+}
+
+#[async_trait::async_trait]
+impl OrderPath for SqliteStore {
+    async fn create_order(&self, order: NewOrderRow) -> StoreResult<Created> {
+        self.writer.create(order).await
+    }
+
+    /// On a dedicated read connection, right on the caller's thread (see `reader`).
+    async fn order(&self, uid: u64) -> StoreResult<Option<OrderRow>> {
+        self.reader.order(uid)
+    }
+}
+
+impl Changes for SqliteStore {
+    /// Asked of the file on one of the read connections: whether any connection (of
+    /// this process or another, such as the `merchant` command) committed since that
+    /// connection last looked, and if so the stored generation.
+    fn known_directory_generation(&self) -> Option<u64> {
+        match self.reader.directory_generation() {
+            Ok(generation) => Some(generation),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the directory's generation");
+                None
+            }
+        }
+    }
+}

@@ -11,7 +11,8 @@
 //! happen in the same serial transaction.
 
 use super::direct;
-use crate::store::{CommitObserver, Created, LatestOrder, NewOrderRow, StoreError, micros};
+use crate::store::orders::LatestOrder;
+use crate::store::{CommitObserver, Created, NewOrderRow, StoreError, micros};
 use rusqlite::TransactionBehavior;
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,26 +1,25 @@
-//! The notification outbox. A notice is written in the same transaction as the state
-//! change that owes it; the worker claims due notices, posts them, and records every
-//! attempt ([`NoticeLedger`]).
+//! Background work on SQLite: due timers and due notices, and the notices' attempts.
+//!
+//! One process delivers and runs timers, so what it is working on is marked in its
+//! memory ([`NoticeClaim::leased`]), not in the database: a crash forgets the marks, and
+//! the work is due again at once. A timer taken twice at once (the scheduler and a clock
+//! advance) is applied once by its guarded state change.
 
 use super::{SqliteStore, blocking};
 use crate::clock::Reading;
-use crate::store::shared;
-use crate::store::storage::Notices;
+use crate::store::notices::NOTICE_SELECT;
+use crate::store::sql::Backend;
+use crate::store::storage::Work;
+use crate::store::timers::{TimerRow, any_merchant_clock, due_parts};
 use crate::store::{
-    AttemptRecord, NOTICE_SELECT, NewNotice, NoticeAttempt, NoticeClaim, NoticeFilter, NoticeRow,
-    StoreError, StoreResult, Trigger, WorkLease, micros,
+    AttemptRecord, NoticeClaim, NoticeRow, StoreError, StoreResult, Trigger, WorkLease, micros,
 };
-use jiff::Timestamp;
 use std::path::Path;
 
 /// Dedicated connections for finding due notices and recording attempts, in batches: the
 /// delivery workers make thousands of each per second when many notices fall due at
 /// once, and sqlx's per-statement thread hand-offs would cap them (see [`super::direct`]).
 /// Finding reads on a connection of its own, so it never waits for a batch's fsync.
-///
-/// On SQLite one process delivers, so a notice being delivered is marked in that
-/// process's memory ([`NoticeClaim::leased`]), not in the database: a crash forgets the marks,
-/// and the notices are due again at once.
 #[derive(Clone)]
 pub(super) struct NoticeLedger {
     writer: std::sync::Arc<std::sync::Mutex<rusqlite::Connection>>,
@@ -170,31 +169,18 @@ impl NoticeLedger {
                     a.http_status,
                     a.reply,
                     a.elapsed_ms,
-                    if a.acknowledged {
-                        "acknowledged"
-                    } else {
-                        "failed"
-                    },
+                    a.outcome(),
                     a.trigger.as_str(),
                     a.url,
                 ])?;
                 let changed = match a.trigger {
-                    Trigger::Scheduled => {
-                        let status = if a.acknowledged {
-                            "delivered"
-                        } else if a.exhausts_schedule() {
-                            "failed"
-                        } else {
-                            "pending"
-                        };
-                        scheduled.execute(rusqlite::params![
-                            status,
-                            micros(a.notice.next_scheduled()),
-                            a.url,
-                            at,
-                            a.notice.id
-                        ])?
-                    }
+                    Trigger::Scheduled => scheduled.execute(rusqlite::params![
+                        a.status_after(),
+                        micros(a.notice.next_scheduled()),
+                        a.url,
+                        at,
+                        a.notice.id
+                    ])?,
                     Trigger::Resend if a.acknowledged => {
                         resent.execute(rusqlite::params![at, a.url, a.notice.id])?
                     }
@@ -213,42 +199,34 @@ impl NoticeLedger {
     }
 }
 
-pub(super) async fn insert_notice(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    n: &NewNotice,
-    now: Timestamp,
-) -> StoreResult<()> {
-    // UNIQUE (uid, kind, prc, ref_uid): a state is notified once, however often it is reached.
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO notices (uid, ref_uid, store_uid, kind, prc, url, status, max_attempts, interval_secs, next_attempt_at, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)
-         ON CONFLICT (uid, kind, prc, ref_uid) DO NOTHING
-         RETURNING id",
-    )
-    .bind(n.uid as i64)
-    .bind(n.ref_uid as i64)
-    .bind(&n.store_uid)
-    .bind(&n.kind)
-    .bind(&n.prc)
-    .bind(&n.url)
-    .bind(n.max_attempts)
-    .bind(n.interval_secs)
-    .bind(micros(now))
-    .bind(micros(now))
-    .fetch_optional(&mut **tx)
-    .await?;
-    if let Some(id) = id {
-        sqlx::query("INSERT INTO notice_bodies (notice_id, body) VALUES (?, ?)")
-            .bind(id)
-            .bind(&n.body)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
-impl Notices for SqliteStore {
+impl Work for SqliteStore {
+    /// Timers due at `now`, oldest first.
+    async fn claim_timers(
+        &self,
+        now: Reading,
+        limit: i64,
+        _lease: &WorkLease,
+    ) -> StoreResult<Vec<TimerRow>> {
+        let mut timers = Vec::new();
+        let clocks = any_merchant_clock(&mut self.pool()).await?;
+        for (part, at) in due_parts(now, clocks) {
+            let rows = self
+                .fetch(
+                    &format!(
+                        "SELECT {} {part} ORDER BY t.due_at, t.id LIMIT $2",
+                        TimerRow::COLUMNS
+                    ),
+                    &[at.into(), limit.into()],
+                )
+                .await?;
+            for r in &rows {
+                timers.push(TimerRow::decode(r)?);
+            }
+        }
+        Ok(timers)
+    }
+
     async fn claim_notices(
         &self,
         claim: NoticeClaim,
@@ -267,67 +245,8 @@ impl Notices for SqliteStore {
         blocking(move || ledger.record(&batch)).await
     }
 
-    /// Leases live in the worker's memory: nothing stored to give back.
+    /// Marks live in the worker's memory: nothing stored to give back.
     async fn release_leases(&self, _lease: &WorkLease) -> StoreResult<()> {
         Ok(())
-    }
-
-    /// One notice by its id.
-    async fn notice(&self, id: i64) -> StoreResult<Option<NoticeRow>> {
-        let row = sqlx::query(&format!("{NOTICE_SELECT} WHERE n.id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(NoticeRow::decode).transpose()
-    }
-
-    async fn notices_due(&self, now: Reading) -> StoreResult<bool> {
-        shared::On(&self.pool).notices_due(now).await
-    }
-
-    async fn notices(&self, filter: &NoticeFilter) -> StoreResult<Vec<NoticeRow>> {
-        let rows = sqlx::query(&format!(
-            "{NOTICE_SELECT}
-             WHERE (?1 IS NULL OR n.store_uid = ?1) AND (?2 IS NULL OR n.uid = ?2)
-             ORDER BY n.id"
-        ))
-        .bind(&filter.store_uid)
-        .bind(filter.uid.map(|u| u as i64))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(NoticeRow::decode).collect()
-    }
-
-    async fn notice_attempts(&self, notice_id: i64) -> StoreResult<Vec<NoticeAttempt>> {
-        shared::On(&self.pool).notice_attempts(notice_id).await
-    }
-
-    /// Send a notice once more, now: one extra attempt beyond those already made.
-    async fn resend_notice(&self, id: i64, now: Timestamp) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE notices SET status = 'pending', next_attempt_at = ?, max_attempts = attempts + 1 WHERE id = ?",
-        )
-        .bind(micros(now))
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Put an e-mail in the outbox.
-    async fn queue_email(
-        &self,
-        to: &str,
-        subject: &str,
-        body: &str,
-        at: Timestamp,
-    ) -> StoreResult<()> {
-        shared::On(&self.pool)
-            .queue_email(to, subject, body, at)
-            .await
-    }
-
-    async fn email_count(&self) -> StoreResult<i64> {
-        shared::On(&self.pool).email_count().await
     }
 }

@@ -1,16 +1,17 @@
-//! The notification outbox. A notice is written in the same transaction as the state
-//! change that owes it; the worker claims due notices, posts them, and records every
-//! attempt ([`NoticeLedger`]).
+//! Background work on PostgreSQL, shared by every node: due timers and due notices are
+//! leased row by row (`FOR UPDATE SKIP LOCKED`, until a real-time expiry), so two nodes
+//! never work on one; a node that dies holding a lease leaves the work due again when it
+//! ends, and a node shut down gives its leases back at once.
 
 use super::PgStore;
 use crate::clock::Reading;
-use crate::store::shared;
-use crate::store::storage::Notices;
+use crate::store::notices::{NOTICE_SELECT, insert_email};
+use crate::store::sql::{Backend, Exec, Write};
+use crate::store::storage::Work;
+use crate::store::timers::{TimerRow, any_merchant_clock, due_parts};
 use crate::store::{
-    AttemptRecord, NOTICE_SELECT, NewNotice, NoticeAttempt, NoticeClaim, NoticeFilter, NoticeRow,
-    StoreResult, Trigger, WorkLease, micros,
+    AttemptRecord, NoticeClaim, NoticeRow, StoreResult, Trigger, WorkLease, micros,
 };
-use jiff::Timestamp;
 use sqlx::Row;
 
 /// Due notices that no live node holds, merchants in turn (each merchant's earliest
@@ -56,42 +57,49 @@ const LEASE: &str = "WITH leased AS (
                      FOR UPDATE SKIP LOCKED)
         RETURNING id)";
 
-pub(super) async fn insert_notice(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    n: &NewNotice,
-    now: Timestamp,
-) -> StoreResult<()> {
-    // UNIQUE (uid, kind, prc, ref_uid): a state is notified once, however often it is reached.
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO notices (uid, ref_uid, store_uid, kind, prc, url, status, max_attempts, interval_secs, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10)
-         ON CONFLICT (uid, kind, prc, ref_uid) DO NOTHING
-         RETURNING id",
-    )
-    .bind(n.uid as i64)
-    .bind(n.ref_uid as i64)
-    .bind(&n.store_uid)
-    .bind(&n.kind)
-    .bind(&n.prc)
-    .bind(&n.url)
-    .bind(n.max_attempts)
-    .bind(n.interval_secs)
-    .bind(micros(now))
-    .bind(micros(now))
-    .fetch_optional(&mut **tx)
-    .await?;
-    if let Some(id) = id {
-        sqlx::query("INSERT INTO notice_bodies (notice_id, body) VALUES ($1, $2)")
-            .bind(id)
-            .bind(&n.body)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
-impl Notices for PgStore {
+impl Work for PgStore {
+    /// Timers due at `now`, oldest first, that no live node holds: locked rows are
+    /// skipped, and each taken is leased to `lease.holder` until the lease ends (a node
+    /// that dies holding it leaves it due again then).
+    async fn claim_timers(
+        &self,
+        now: Reading,
+        limit: i64,
+        lease: &WorkLease,
+    ) -> StoreResult<Vec<TimerRow>> {
+        let mut timers = Vec::new();
+        let clocks = any_merchant_clock(&mut self.pool()).await?;
+        for (part, at) in due_parts(now, clocks) {
+            let rows = self
+                .fetch(
+                    &format!(
+                        "WITH picked AS (
+                             SELECT t.id {part} AND t.lease_until < $3
+                             ORDER BY t.due_at, t.id LIMIT $2
+                             FOR UPDATE OF t SKIP LOCKED)
+                         UPDATE timers t SET lease_until = $4, leased_by = $5
+                         FROM picked WHERE t.id = picked.id
+                         RETURNING {}",
+                        TimerRow::COLUMNS
+                    ),
+                    &[
+                        at.into(),
+                        limit.into(),
+                        micros(lease.now).into(),
+                        micros(lease.until).into(),
+                        (&*lease.holder).into(),
+                    ],
+                )
+                .await?;
+            for r in &rows {
+                timers.push(TimerRow::decode(r)?);
+            }
+        }
+        timers.sort_by_key(|t| (t.due_at, t.id));
+        Ok(timers)
+    }
+
     async fn claim_notices(
         &self,
         claim: NoticeClaim,
@@ -152,163 +160,82 @@ impl Notices for PgStore {
         batch: Vec<AttemptRecord>,
         lease: &WorkLease,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for a in &batch {
             let at = micros(a.at);
             // The notice's row lock orders concurrent records of one notice, so attempt
             // numbers never collide.
-            sqlx::query("SELECT 1 FROM notices WHERE id = $1 FOR UPDATE")
-                .bind(a.notice.id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
+            tx.execute(
+                "SELECT 1 FROM notices WHERE id = $1 FOR UPDATE",
+                &[a.notice.id.into()],
+            )
+            .await?;
+            tx.execute(
                 "INSERT INTO notice_attempts
                      (notice_id, attempt, at, http_status, reply, elapsed_ms, outcome, trigger, url)
                  SELECT $1, COALESCE(MAX(attempt), 0) + 1, $2, $3, $4, $5, $6, $7, $8
                  FROM notice_attempts WHERE notice_id = $1",
+                &[
+                    a.notice.id.into(),
+                    at.into(),
+                    a.http_status.into(),
+                    (&a.reply).into(),
+                    a.elapsed_ms.into(),
+                    a.outcome().into(),
+                    a.trigger.as_str().into(),
+                    (&a.url).into(),
+                ],
             )
-            .bind(a.notice.id)
-            .bind(at)
-            .bind(a.http_status)
-            .bind(&a.reply)
-            .bind(a.elapsed_ms)
-            .bind(if a.acknowledged {
-                "acknowledged"
-            } else {
-                "failed"
-            })
-            .bind(a.trigger.as_str())
-            .bind(&a.url)
-            .execute(&mut *tx)
             .await?;
             let changed = match a.trigger {
                 Trigger::Scheduled => {
-                    let status = if a.acknowledged {
-                        "delivered"
-                    } else if a.exhausts_schedule() {
-                        "failed"
-                    } else {
-                        "pending"
-                    };
-                    sqlx::query(
+                    tx.execute(
                         "UPDATE notices SET attempts = attempts + 1, status = $1,
                              next_attempt_at = $2, url = $3, lease_until = 0, leased_by = NULL,
                              delivered_at = CASE WHEN $1 = 'delivered' THEN $4 ELSE delivered_at END
                          WHERE id = $5 AND status = 'pending' AND leased_by = $6",
+                        &[
+                            a.status_after().into(),
+                            micros(a.notice.next_scheduled()).into(),
+                            (&a.url).into(),
+                            at.into(),
+                            a.notice.id.into(),
+                            (&*lease.holder).into(),
+                        ],
                     )
-                    .bind(status)
-                    .bind(micros(a.notice.next_scheduled()))
-                    .bind(&a.url)
-                    .bind(at)
-                    .bind(a.notice.id)
-                    .bind(&*lease.holder)
-                    .execute(&mut *tx)
                     .await?
-                    .rows_affected()
                 }
-                Trigger::Resend if a.acknowledged => sqlx::query(
-                    "UPDATE notices SET status = 'delivered', delivered_at = $1, url = $2
-                     WHERE id = $3 AND status <> 'delivered'",
-                )
-                .bind(at)
-                .bind(&a.url)
-                .bind(a.notice.id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected(),
+                Trigger::Resend if a.acknowledged => {
+                    tx.execute(
+                        "UPDATE notices SET status = 'delivered', delivered_at = $1, url = $2
+                         WHERE id = $3 AND status <> 'delivered'",
+                        &[at.into(), (&a.url).into(), a.notice.id.into()],
+                    )
+                    .await?
+                }
                 Trigger::Resend => 0,
             };
             // A notice a resend delivered meanwhile owes no alert.
             if changed == 1
                 && let Some((to, subject, body)) = &a.alert
             {
-                sqlx::query(
-                    "INSERT INTO emails (to_addr, subject, body, created_at) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(to)
-                .bind(subject)
-                .bind(body)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
+                insert_email(&mut tx, to, subject, body, a.at).await?;
             }
         }
-        tx.commit().await?;
-        Ok(())
+        tx.commit().await
     }
 
     async fn release_leases(&self, lease: &WorkLease) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         for table in ["notices", "timers"] {
-            sqlx::query(&format!(
-                "UPDATE {table} SET lease_until = 0, leased_by = NULL WHERE leased_by = $1"
-            ))
-            .bind(&*lease.holder)
-            .execute(&mut *tx)
+            tx.execute(
+                &format!(
+                    "UPDATE {table} SET lease_until = 0, leased_by = NULL WHERE leased_by = $1"
+                ),
+                &[(&*lease.holder).into()],
+            )
             .await?;
         }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn notice(&self, id: i64) -> StoreResult<Option<NoticeRow>> {
-        let row = sqlx::query(&format!("{NOTICE_SELECT} WHERE n.id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(NoticeRow::decode).transpose()
-    }
-
-    /// Whether any notice's scheduled attempt is due at `now`, being delivered or not:
-    /// `false` means every attempt that fell due has been made and recorded. (An index
-    /// seek, not a count: a clock advance asks after every recorded batch.)
-    async fn notices_due(&self, now: Reading) -> StoreResult<bool> {
-        shared::On(&self.pool).notices_due(now).await
-    }
-
-    async fn notices(&self, filter: &NoticeFilter) -> StoreResult<Vec<NoticeRow>> {
-        let rows = sqlx::query(&format!(
-            "{NOTICE_SELECT}
-             WHERE ($1::text IS NULL OR n.store_uid = $1) AND ($2::bigint IS NULL OR n.uid = $2)
-             ORDER BY n.id"
-        ))
-        .bind(&filter.store_uid)
-        .bind(filter.uid.map(|u| u as i64))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(NoticeRow::decode).collect()
-    }
-
-    async fn notice_attempts(&self, notice_id: i64) -> StoreResult<Vec<NoticeAttempt>> {
-        shared::On(&self.pool).notice_attempts(notice_id).await
-    }
-
-    /// Send a notice once more, now: one extra attempt beyond those already made.
-    async fn resend_notice(&self, id: i64, now: Timestamp) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE notices SET status = 'pending', next_attempt_at = $1, max_attempts = attempts + 1 WHERE id = $2",
-        )
-        .bind(micros(now))
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Put an e-mail in the outbox.
-    async fn queue_email(
-        &self,
-        to: &str,
-        subject: &str,
-        body: &str,
-        at: Timestamp,
-    ) -> StoreResult<()> {
-        shared::On(&self.pool)
-            .queue_email(to, subject, body, at)
-            .await
-    }
-
-    async fn email_count(&self) -> StoreResult<i64> {
-        shared::On(&self.pool).email_count().await
+        tx.commit().await
     }
 }
