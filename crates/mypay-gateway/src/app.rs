@@ -1,59 +1,18 @@
-//! Building and running the gateway: the shared state, the HTTP router, the workers.
-//! `main.rs` reads settings and calls [`Application::build`]; tests do the same on port 0.
+//! Building and running the gateway: the store, the core, the state, the router, the
+//! workers. `main.rs` reads settings and calls [`Application::build`]; tests do the same
+//! on port 0.
 
 use crate::clock::Clock;
 use crate::config::{Mode, Settings};
 use crate::ledger::connector::CardAcquirer;
 use crate::ledger::notify_url::NotifyHosts;
+use crate::state::{AppState, Shared};
 use crate::store::Store;
-use crate::{api, notify, paypage, sandbox};
+use crate::{notify, sandbox};
 use axum::Router;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-
-/// Everything a request handler or worker needs. Cloned for every request, so it is one
-/// reference count, not one per field.
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-/// The HTTP layers' state: the core, and what only HTTP needs.
-pub struct Shared {
-    /// The payment flows, the clock, the store, the connectors, the outbox.
-    pub core: crate::service::Gateway,
-    /// The notification worker: deliveries, resends, draining after a clock advance.
-    pub deliveries: Arc<notify::worker::Deliveries>,
-    /// Signs PayPage tickets and CSRF tokens.
-    pub tickets: crate::tickets::Tickets,
-    /// Counts API requests that do not open, per sender and address.
-    pub throttle: api::throttle::FailureThrottle,
-    pub metrics: crate::metrics::Metrics,
-    /// Where consumers reach the PayPage, without a trailing slash.
-    pub base_url: Arc<str>,
-}
-
-/// Handlers reach the core's parts (`state.store`, `state.clock`) and pass `&state`
-/// where a flow takes the core.
-impl std::ops::Deref for Shared {
-    type Target = crate::service::Gateway;
-    fn deref(&self) -> &crate::service::Gateway {
-        &self.core
-    }
-}
-
-impl Shared {
-    /// Cookies are `Secure` when consumers reach the gateway over https.
-    pub fn secure_cookies(&self) -> bool {
-        self.base_url.starts_with("https://")
-    }
-}
 
 pub struct Application {
     listener: TcpListener,
@@ -62,6 +21,19 @@ pub struct Application {
 }
 
 impl Application {
+    /// The gateway as `settings` describe it, on its mode's clock: the sandbox's test
+    /// clock (stored, moved by the sandbox), else the system's.
+    pub async fn build_for(settings: Settings) -> anyhow::Result<Application> {
+        use anyhow::Context;
+        let clock = match settings.mode {
+            Mode::Sandbox => Clock::test(),
+            Mode::Production => Clock::system(),
+        };
+        Application::build(settings, clock)
+            .await
+            .context("the gateway cannot start")
+    }
+
     /// Open the store, seed the sample merchant, bind the listener. In the sandbox the
     /// simulated acquirer takes the money; production needs a connector of its own
     /// ([`Application::build_with`]).
@@ -86,7 +58,7 @@ impl Application {
                  never takes real payments. Run with --mode sandbox."
             ),
         };
-        let metrics = crate::metrics::Metrics::default();
+        let metrics = crate::http::metrics::Metrics::default();
         let store = Store::open(
             &settings.database,
             &crate::store::StoreOptions {
@@ -103,9 +75,11 @@ impl Application {
         }
         // The test clocks continue where they stood: stored, and never back.
         let clocks = crate::clock::Clocks::new(clock);
-        follow_stored_clocks(&store, &clocks).await?;
+        crate::service::follow_stored_clocks(&store, &clocks).await?;
         let tickets = crate::tickets::Tickets::new(store.installation_secret().await?);
-        let listener = TcpListener::bind(settings.listen).await?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let base_url: Arc<str> = settings
             .public_url
@@ -121,7 +95,7 @@ impl Application {
             // Connect only to the public addresses a name resolves to, and never through a
             // proxy, which would connect wherever it is told.
             http = http
-                .dns_resolver(crate::ledger::notify_url::public_only())
+                .dns_resolver(crate::notify::resolver::public_only())
                 .no_proxy();
         }
         let http = http.build()?;
@@ -158,40 +132,7 @@ impl Application {
             metrics,
             base_url,
         }));
-        let sandbox_mode = state.settings.mode == Mode::Sandbox;
-        // Pages (and everything else a browser may open) get the security headers from a
-        // layer; API answers set theirs where they are made, off the hot path's stack.
-        let mut pages = Router::new()
-            .merge(paypage::router())
-            .route(
-                "/assets/paypage.css",
-                axum::routing::get(crate::edge::stylesheet),
-            )
-            .route(
-                "/assets/invoice.css",
-                axum::routing::get(crate::edge::invoice_stylesheet),
-            );
-        if sandbox_mode {
-            pages = pages.merge(sandbox::router());
-        }
-        let pages = pages
-            .fallback(move || async move { crate::edge::not_found_page(sandbox_mode) })
-            .layer(axum::middleware::map_response(
-                crate::edge::security_headers,
-            ));
-        // Pages and operations get request ids and access lines from a layer; the API
-        // keeps its own (see `api::handle`).
-        let pages = Router::new()
-            .merge(crate::ops::router())
-            .merge(pages)
-            .layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                crate::ops::access,
-            ));
-        let router = Router::new()
-            .merge(api::router())
-            .merge(pages)
-            .with_state(state.clone());
+        let router = crate::router::build(state.clone());
         Ok(Application {
             listener,
             router,
@@ -222,12 +163,12 @@ impl Application {
             tokio::spawn(crate::service::timers::run(self.state.core.clone())),
             tokio::spawn(clock_follower(self.state.clone())),
         ];
-        let limits = crate::serve::ConnectionLimits {
+        let limits = crate::http::serve::ConnectionLimits {
             header_read_timeout: self.state.settings.header_read_timeout,
             max_connections: self.state.settings.max_connections,
             per_address: self.state.settings.max_connections_per_address,
         };
-        let served = crate::serve::serve(self.listener, self.router, limits, shutdown).await;
+        let served = crate::http::serve::serve(self.listener, self.router, limits, shutdown).await;
         for w in workers {
             w.abort();
         }
@@ -241,29 +182,6 @@ impl Application {
     }
 }
 
-/// Set this node's test clocks (the shared one and merchants' own) to the stored ones
-/// where those are ahead (another node moved them), and learn of merchants' clocks made
-/// on another node. Production clocks do not move.
-pub async fn follow_stored_clock(state: &AppState) -> Result<(), crate::store::StoreError> {
-    follow_stored_clocks(&state.store, &state.clocks).await
-}
-
-async fn follow_stored_clocks(
-    store: &crate::store::Store,
-    clocks: &crate::clock::Clocks,
-) -> Result<(), crate::store::StoreError> {
-    if !clocks.shared().is_advanceable() {
-        return Ok(());
-    }
-    if let Some((offset, high_water)) = store.clock_state().await? {
-        clocks.shared().restore(offset, high_water);
-    }
-    for c in store.merchant_clocks().await? {
-        clocks.follow(&c.store_uid, c.offset_us, c.high_water_us);
-    }
-    Ok(())
-}
-
 /// Keep following the stored clocks: woken when another node signals a move, and every
 /// poll interval besides (for connections that cannot listen).
 async fn clock_follower(state: AppState) {
@@ -271,7 +189,7 @@ async fn clock_follower(state: AppState) {
         return;
     }
     loop {
-        if let Err(e) = follow_stored_clock(&state).await {
+        if let Err(e) = state.core.follow_stored_clocks().await {
             tracing::warn!(error = %e, "reading the stored clock");
         }
         tokio::select! {

@@ -208,3 +208,20 @@ pub fn parse_lease(v: &str) -> anyhow::Result<Duration> {
         _ => anyhow::bail!("the lease {v:?} must be a whole number of seconds from 3 to 60"),
     }
 }
+
+/// Logs: human-readable lines, or one JSON object per line with `MYPAY_LOG_FORMAT=json`
+/// (each with the request's id in its span). `RUST_LOG` filters; `access=warn` silences
+/// the access log.
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=warn".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    if std::env::var("MYPAY_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        logs.json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        logs.init();
+    }
+}

@@ -1,18 +1,14 @@
-//! `mypay-gateway`: reads settings, builds the application, serves until Ctrl-C. The
-//! `merchant` subcommands change a merchant's settings in the database so a newcomer
-//! needs no code.
+//! `mypay-gateway`: runs the gateway (the default), or an operator's `merchant` command on
+//! its database. It parses, calls the core, prints; the rules live in the library
+//! (`service::merchants`).
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use mypay_gateway::app::Application;
-use mypay_gateway::clock::Clock;
 use mypay_gateway::config::{Mode, Settings, parse_mode};
-use mypay_gateway::ledger::merchant::{
-    MerchantSettings, SAMPLE_STORE_KEY, SAMPLE_STORE_UID, check_return_url,
-};
-use mypay_gateway::store::{DatabaseUrl, Store};
-use mypay_protocol::PaymentTool;
+use mypay_gateway::ledger::merchant::{SAMPLE_STORE_KEY, SAMPLE_STORE_UID, SettingsChange};
+use mypay_gateway::service::merchants::{Credentials, Operator, OperatorError};
+use mypay_gateway::store::DatabaseUrl;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 
 // The gateway allocates many small, short-lived buffers per request (bodies, JSON,
 // rows); mimalloc serves those with less contention than the system allocator on the
@@ -28,46 +24,52 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 )]
 struct Cli {
     #[command(flatten)]
-    global: Global,
+    installation: Installation,
+    /// Serving options, when no command is given (as `serve` takes them).
+    #[command(flatten)]
+    serve: ServeArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
+/// Which installation: every command needs these.
 #[derive(Args)]
-struct Global {
-    /// Address to listen on [env: MYPAY_LISTEN; default 127.0.0.1:8080].
-    #[arg(long, global = true)]
-    listen: Option<SocketAddr>,
+struct Installation {
     /// The database: a SQLite file (a path or sqlite://PATH) or
     /// postgres://USER[:PASSWORD]@HOST:PORT/DATABASE[?sslmode=…] [env: MYPAY_DATABASE;
     /// default data/mypay.sqlite].
     #[arg(long, global = true)]
     database: Option<DatabaseUrl>,
-    /// Seconds background work stays claimed by a node that stopped (PostgreSQL), 3 to
-    /// 60 [env: MYPAY_LEASE_SECS; default 15].
-    #[arg(long, global = true, value_parser = mypay_gateway::config::parse_lease)]
-    lease_secs: Option<std::time::Duration>,
     /// sandbox or production [env: MYPAY_MODE; default sandbox].
     #[arg(long, global = true)]
     mode: Option<String>,
-    /// Base URL consumers reach the gateway at [env: MYPAY_PUBLIC_URL].
-    #[arg(long, global = true)]
-    public_url: Option<String>,
-    /// Request-serving threads [env: MYPAY_WORKER_THREADS; default one per core].
-    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
-    worker_threads: Option<u16>,
     /// Which hosts notices may reach: public or any [env: MYPAY_NOTIFY_HOSTS; default
     /// public in production, any in the sandbox].
     #[arg(long, global = true)]
     notify_hosts: Option<String>,
 }
 
-// Parsed once at startup; the size of the `merchant set` variant does not matter.
-#[allow(clippy::large_enum_variant)]
+#[derive(Args, Default)]
+struct ServeArgs {
+    /// Address to listen on [env: MYPAY_LISTEN; default 127.0.0.1:8080].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Seconds background work stays claimed by a node that stopped (PostgreSQL), 3 to
+    /// 60 [env: MYPAY_LEASE_SECS; default 15].
+    #[arg(long, value_parser = mypay_gateway::config::parse_lease)]
+    lease_secs: Option<std::time::Duration>,
+    /// Base URL consumers reach the gateway at [env: MYPAY_PUBLIC_URL].
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Request-serving threads [env: MYPAY_WORKER_THREADS; default one per core].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    worker_threads: Option<u16>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway (the default).
-    Serve,
+    Serve(ServeArgs),
     /// Show or change a merchant.
     #[command(subcommand)]
     Merchant(MerchantCommand),
@@ -75,7 +77,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum MerchantCommand {
-    /// Create a merchant: prints its new store_uid and key (shown this once).
+    /// Create a merchant: prints its new store_uid and key (shown this once). In
+    /// production it starts with no payment tool: enable each with `set --tools`.
     Create {
         /// The shop's name.
         #[arg(long, default_value = "")]
@@ -94,12 +97,12 @@ enum MerchantCommand {
         #[arg(long)]
         json: bool,
     },
-    /// List the merchants with their keys' validity (never the keys).
+    /// List the merchants with each key's validity (never the keys).
     List {
         #[arg(long)]
         json: bool,
     },
-    /// Print a merchant's settings as JSON.
+    /// Print a merchant's settings and its keys' validity, as JSON.
     Show { store_uid: String },
     /// Change a merchant's settings; only the options given change.
     Set(Box<MerchantSet>),
@@ -160,7 +163,7 @@ struct MerchantSet {
     #[arg(long)]
     contact_email: Option<String>,
     /// Days after a failed recurring charge until its one retry (default 3).
-    #[arg(long, value_parser = clap::value_parser!(i64).range(1..=365))]
+    #[arg(long)]
     recurring_retry_days: Option<i64>,
     /// The seller's 統一編號 on its e-invoices.
     #[arg(long)]
@@ -173,72 +176,92 @@ struct MerchantSet {
     invoice_by_default: Option<bool>,
 }
 
-fn settings(global: &Global) -> anyhow::Result<Settings> {
-    let mut s = Settings::from_env()?;
-    if let Some(l) = global.listen {
-        s.listen = l;
+impl From<MerchantSet> for SettingsChange {
+    fn from(set: MerchantSet) -> SettingsChange {
+        SettingsChange {
+            name: None,
+            notify_url: set.notify_url,
+            completed_url: set.completed_url,
+            non_real_time_url: set.non_real_time_url,
+            confirmation_url: set.confirmation_url,
+            refund_url: set.refund_url,
+            ewallet_url: set.ewallet_url,
+            success_returl: set.success_returl,
+            failure_returl: set.failure_returl,
+            tools: set.tools,
+            strict_order_id: set.strict_order_id,
+            contact_email: set.contact_email,
+            recurring_retry_days: set.recurring_retry_days,
+            invoice_ban: set.invoice_ban,
+            invoice_qr_key: set.invoice_qr_key,
+            invoice_by_default: set.invoice_by_default,
+        }
     }
-    if let Some(d) = &global.database {
+}
+
+fn settings(installation: &Installation, serve: &ServeArgs) -> anyhow::Result<Settings> {
+    let mut s = Settings::from_env()?;
+    if let Some(d) = &installation.database {
         s.database = d.clone();
     }
-    if let Some(l) = global.lease_secs {
-        s.lease = l;
-    }
-    if let Some(m) = &global.mode {
+    if let Some(m) = &installation.mode {
         s.mode = parse_mode(m)?;
     }
-    if let Some(u) = &global.public_url {
+    if let Some(h) = &installation.notify_hosts {
+        s.notify_hosts = Some(mypay_gateway::config::parse_notify_hosts(h)?);
+    }
+    if let Some(l) = serve.listen {
+        s.listen = l;
+    }
+    if let Some(l) = serve.lease_secs {
+        s.lease = l;
+    }
+    if let Some(u) = &serve.public_url {
         s.public_url = Some(u.clone());
     }
-    if let Some(n) = global.worker_threads {
+    if let Some(n) = serve.worker_threads {
         s.worker_threads = Some(usize::from(n));
-    }
-    if let Some(h) = &global.notify_hosts {
-        s.notify_hosts = Some(mypay_gateway::config::parse_notify_hosts(h)?);
     }
     Ok(s)
 }
 
-fn main() -> anyhow::Result<()> {
-    // Logs: human-readable lines, or one JSON object per line with MYPAY_LOG_FORMAT=json
-    // (each with the request's id in its span). RUST_LOG filters; `access=warn` silences
-    // the access log.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,sqlx=warn".into());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
-    if std::env::var("MYPAY_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        logs.json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .init();
-    } else {
-        logs.init();
+/// Operators read what failed, not a backtrace (whatever `RUST_BACKTRACE` says).
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
+}
+
+fn run() -> anyhow::Result<()> {
+    mypay_gateway::config::init_logs();
     let cli = Cli::parse();
-    let settings = settings(&cli.global)?;
+    let (serve_args, merchant) = match cli.command {
+        None => (cli.serve, None),
+        Some(Command::Serve(args)) => (args, None),
+        Some(Command::Merchant(cmd)) => (ServeArgs::default(), Some(cmd)),
+    };
+    let settings = settings(&cli.installation, &serve_args)?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     if let Some(n) = settings.worker_threads {
         runtime.worker_threads(n);
     }
     runtime.build()?.block_on(async move {
-        match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => serve(settings).await,
-            Command::Merchant(cmd) => merchant(settings, cmd).await,
+        match merchant {
+            None => serve(settings).await,
+            Some(cmd) => merchant_command(settings, cmd).await,
         }
     })
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let clock = match settings.mode {
-        Mode::Sandbox => Clock::test(),
-        Mode::Production => Clock::system(),
-    };
     let mode = settings.mode;
     let db = settings.database.clone();
-    let app = Application::build(settings, clock)
-        .await
-        .context("the gateway cannot start")?;
+    let app = mypay_gateway::app::Application::build_for(settings).await?;
     let base = app.state().base_url.clone();
     // The banner must not take the gateway down if stdout is closed (a supervisor that
     // stopped reading), so write errors are ignored.
@@ -266,66 +289,78 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     .await
 }
 
-async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()> {
-    let store = Store::open(&settings.database, &settings.store_options()).await?;
-    let sandbox = settings.mode == Mode::Sandbox;
-    // Keys are valid from the gateway's own clock: the sandbox's may stand ahead.
-    let clock = if sandbox {
-        Clock::test()
-    } else {
-        Clock::system()
-    };
-    if let Some((offset, high_water)) = store.clock_state().await? {
-        clock.restore(offset, high_water);
+/// An operator's refusal names the command line's option (`--notify-url: …`).
+fn explain(e: OperatorError) -> anyhow::Error {
+    match e {
+        OperatorError::Refused(r) => {
+            anyhow::anyhow!("--{}: {}", r.field.replace('_', "-"), r.problem)
+        }
+        other => anyhow::anyhow!(other),
     }
-    let now = clock.now();
-    if settings.seed_sample_merchant && sandbox {
-        store.seed_sample_merchant(now).await?;
-    }
+}
+
+async fn merchant_command(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()> {
+    let operator = Operator::open(&settings).await?;
     match cmd {
         MerchantCommand::Create { name, json } => {
-            let key = operators::new_key()?;
-            let settings = MerchantSettings::sandbox_defaults(&name);
-            let store_uid = operators::create_merchant(&store, &settings, &key, now).await?;
-            operators::print_credentials(&store_uid, &key, json);
+            let made = operator.create_merchant(&name).await.map_err(explain)?;
+            print_credentials(&made, json);
         }
         MerchantCommand::RotateKey {
             store_uid,
             revoke_old,
             json,
         } => {
-            store
-                .merchant(&store_uid)
-                .await?
-                .with_context(|| format!("no merchant {store_uid}"))?;
-            let key = operators::new_key()?;
-            store.rotate_key(&store_uid, &key, now, revoke_old).await?;
-            operators::print_credentials(&store_uid, &key, json);
+            let made = operator
+                .rotate_key(&store_uid, revoke_old)
+                .await
+                .map_err(explain)?;
+            print_credentials(&made, json);
         }
         MerchantCommand::List { json } => {
-            let merchants = store.merchant_summaries(now).await?;
+            let merchants = operator.merchants().await.map_err(explain)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&merchants)?);
+            }
+            for m in merchants.iter().filter(|_| !json) {
+                let keys: Vec<String> = m
+                    .keys
+                    .iter()
+                    .map(|k| match k.valid_until {
+                        Some(until) => format!("valid until {until}"),
+                        None => "never expires".to_owned(),
+                    })
+                    .collect();
+                let name = if m.name.is_empty() {
+                    "(no name)"
+                } else {
+                    &m.name
+                };
+                let keys = if keys.is_empty() {
+                    "no valid key".to_owned()
+                } else {
+                    keys.join(", ")
+                };
+                println!("{}  {name}  keys: {keys}", m.store_uid);
+            }
+        }
+        MerchantCommand::Show { store_uid } => {
+            let view = operator.merchant(&store_uid).await.map_err(explain)?;
+            println!("{}", serde_json::to_string_pretty(&view)?);
+        }
+        MerchantCommand::Set(set) => {
+            let store_uid = set.store_uid.clone();
+            let changed = operator
+                .change(&store_uid, &SettingsChange::from(*set))
+                .await
+                .map_err(explain)?;
+            if changed.is_empty() {
+                println!("merchant {store_uid}: nothing to change");
             } else {
-                for m in merchants {
-                    let keys: Vec<String> = m
-                        .keys
-                        .iter()
-                        .map(|k| match k.valid_until {
-                            Some(until) => format!("until {until}"),
-                            None => "never expires".to_owned(),
-                        })
-                        .collect();
-                    println!(
-                        "{}  {}  keys: {}",
-                        m.store_uid,
-                        if m.name.is_empty() {
-                            "(no name)"
-                        } else {
-                            &m.name
-                        },
-                        keys.join(", ")
-                    );
+                println!("merchant {store_uid} changed:");
+                let width = changed.iter().map(|(f, _)| f.len()).max().unwrap_or(0);
+                for (field, value) in changed {
+                    println!("  {field:width$}  {value}");
                 }
             }
         }
@@ -336,174 +371,37 @@ async fn merchant(settings: Settings, cmd: MerchantCommand) -> anyhow::Result<()
             from,
             to,
         } => {
-            store
-                .merchant(&store_uid)
-                .await?
-                .with_context(|| format!("no merchant {store_uid}"))?;
             if let (Some(period), Some(track), Some(from), Some(to)) = (period, track, from, to) {
-                let range = operators::invoice_track(&store_uid, &period, &track, &from, &to)?;
-                match store.add_invoice_track(&range).await {
-                    Err(mypay_gateway::store::StoreError::Duplicate) => anyhow::bail!(
-                        "--track: {track} {from}–{to} overlaps a range of {track} already registered for {period}"
-                    ),
-                    other => other?,
-                }
+                operator
+                    .add_invoice_track(&store_uid, &period, &track, &from, &to)
+                    .await
+                    .map_err(explain)?;
             }
-            for t in store.invoice_tracks(&store_uid).await? {
+            for t in operator.invoice_tracks(&store_uid).await.map_err(explain)? {
+                let next = if t.next_number > t.last_number {
+                    "(used up)".to_owned()
+                } else {
+                    format!("{:08}", t.next_number)
+                };
                 println!(
-                    "{}  {}  {:08}–{:08}  next {}",
-                    t.period,
-                    t.track,
-                    t.first_number,
-                    t.last_number,
-                    if t.next_number > t.last_number {
-                        "(used up)".to_owned()
-                    } else {
-                        format!("{:08}", t.next_number)
-                    }
+                    "{}  {}  {:08}–{:08}  next {next}",
+                    t.period, t.track, t.first_number, t.last_number
                 );
             }
-        }
-        MerchantCommand::Show { store_uid } => {
-            let m = store
-                .merchant(&store_uid)
-                .await?
-                .with_context(|| format!("no merchant {store_uid}"))?;
-            println!("{}", serde_json::to_string_pretty(&m.settings)?);
-        }
-        MerchantCommand::Set(set) => {
-            let mut m = store
-                .merchant(&set.store_uid)
-                .await?
-                .with_context(|| format!("no merchant {}", set.store_uid))?;
-            let s = &mut m.settings;
-            if let Some(u) = set.notify_url {
-                s.notify.set_transaction_url(&u);
-            }
-            if let Some(u) = set.completed_url {
-                s.notify.completed = Some(u);
-            }
-            if let Some(u) = set.non_real_time_url {
-                s.notify.non_real_time = Some(u);
-            }
-            if let Some(u) = set.confirmation_url {
-                s.notify.confirmation = Some(u);
-            }
-            if let Some(u) = set.refund_url {
-                s.notify.refund = Some(u);
-            }
-            if let Some(u) = set.ewallet_url {
-                s.notify.ewallet = Some(u);
-            }
-            if let Some(days) = set.recurring_retry_days {
-                s.recurring_retry_days = days;
-            }
-            if let Some(ban) = set.invoice_ban {
-                anyhow::ensure!(
-                    mypay_gateway::ledger::invoice::ban_valid(&ban),
-                    "--invoice-ban: {ban:?} is not a valid 統一編號"
-                );
-                s.invoice.seller_ban = Some(ban);
-            }
-            if let Some(key) = set.invoice_qr_key {
-                anyhow::ensure!(
-                    mypay_gateway::ledger::invoice::qr_key_valid(&key),
-                    "--invoice-qr-key: must be 32 hex digits"
-                );
-                s.invoice.qr_key = Some(key.to_ascii_lowercase());
-            }
-            if let Some(v) = set.invoice_by_default {
-                s.invoice.by_default = v;
-            }
-            if let Some(u) = set.success_returl {
-                check_return_url(&u).map_err(|e| anyhow::anyhow!("--success-returl: {e}"))?;
-                s.success_returl = Some(u);
-            }
-            if let Some(u) = set.failure_returl {
-                check_return_url(&u).map_err(|e| anyhow::anyhow!("--failure-returl: {e}"))?;
-                s.failure_returl = Some(u);
-            }
-            if let Some(tools) = set.tools {
-                let mut chosen = Vec::new();
-                for t in &tools {
-                    chosen.push(
-                        PaymentTool::parse(t)
-                            .with_context(|| format!("--tools: {t:?} is not a tool of 附錄一"))?,
-                    );
-                }
-                let defaults = MerchantSettings::sandbox_defaults("");
-                s.tools = defaults
-                    .tools
-                    .into_iter()
-                    .filter(|ts| chosen.contains(&ts.tool))
-                    .collect();
-            }
-            if let Some(v) = set.strict_order_id {
-                s.strict_order_id = v;
-            }
-            if let Some(v) = set.contact_email {
-                s.contact_email = Some(v);
-            }
-            // What can be told without resolving names: the scheme, the port, and an
-            // address literal in any spelling. Names are judged at delivery.
-            mypay_gateway::service::merchants::check_notify_urls(s, &settings.notify_policy())
-                .map_err(|e| anyhow::anyhow!("notify URL {e}"))?;
-            store.save_settings(&m.store_uid, &m.settings).await?;
-            println!("{}", serde_json::to_string_pretty(&m.settings)?);
         }
     }
     Ok(())
 }
 
-/// Creating merchants and keys from the command line.
-mod operators {
-    pub use mypay_gateway::service::merchants::{create as create_merchant, new_key};
-
-    /// A word-track range from the command line, checked field by field.
-    pub fn invoice_track(
-        store_uid: &str,
-        period: &str,
-        track: &str,
-        from: &str,
-        to: &str,
-    ) -> anyhow::Result<mypay_gateway::store::InvoiceTrack> {
-        use mypay_gateway::ledger::invoice::{parse_period, track_valid};
-        let period = parse_period(period).ok_or_else(|| {
-            anyhow::anyhow!("--period: {period:?} is not yyyMM with an even month (e.g. 11502)")
-        })?;
-        anyhow::ensure!(
-            track_valid(track),
-            "--track: {track:?} is not two capital letters"
+fn print_credentials(made: &Credentials, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "store_uid": made.store_uid, "key": made.key })
         );
-        let number = |flag: &str, v: &str| -> anyhow::Result<i64> {
-            anyhow::ensure!(
-                v.len() == 8 && v.bytes().all(|b| b.is_ascii_digit()),
-                "{flag}: {v:?} is not 8 digits"
-            );
-            Ok(v.parse()?)
-        };
-        let (first, last) = (number("--from", from)?, number("--to", to)?);
-        anyhow::ensure!(first <= last, "--to: {to} is before --from {from}");
-        Ok(mypay_gateway::store::InvoiceTrack {
-            store_uid: store_uid.to_owned(),
-            period,
-            track: track.to_owned(),
-            first_number: first,
-            last_number: last,
-            next_number: first,
-        })
-    }
-
-    pub fn print_credentials(store_uid: &str, key: &str, json: bool) {
-        if json {
-            println!(
-                "{}",
-                serde_json::json!({ "store_uid": store_uid, "key": key })
-            );
-        } else {
-            println!("store_uid {store_uid}");
-            println!("key       {key}");
-            println!("(the key is shown this once; keep it secret)");
-        }
+    } else {
+        println!("store_uid {}", made.store_uid);
+        println!("key       {}", made.key);
+        println!("(the key is shown this once; keep it secret)");
     }
 }

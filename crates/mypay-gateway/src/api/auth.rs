@@ -3,7 +3,7 @@
 //! each valid key in turn, read `service`.
 
 use super::{ApiError, Route};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::{CredentialOwner, Merchant};
 use mypay_protocol::envelope;
 use mypay_protocol::outer::OuterRequest;

@@ -6,9 +6,9 @@
 use super::ApiError;
 use super::auth::{Authenticated, parse_data};
 use super::lookup::merchant_order;
-use crate::app::AppState;
 use crate::records;
 use crate::service::{self, MoneyError};
+use crate::state::AppState;
 use crate::store::OrderRow;
 use mypay_protocol::messages::{RecordResponse, RefundRequest, UidKeyRequest};
 use mypay_protocol::{Command, Prc};

@@ -5,8 +5,8 @@
 
 use super::ApiError;
 use super::auth::{Authenticated, parse_data};
-use crate::app::AppState;
 use crate::service::ewallet::{self, WalletError};
+use crate::state::AppState;
 use mypay_protocol::messages::{EwalletBindRequest, EwalletBindResponse};
 use mypay_protocol::{Command, Prc};
 

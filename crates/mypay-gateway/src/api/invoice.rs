@@ -4,10 +4,10 @@
 use super::ApiError;
 use super::auth::{Authenticated, parse_data};
 use super::lookup::merchant_order;
-use crate::app::AppState;
 use crate::ledger::invoice::{ChoiceFields, parse_choice};
 use crate::records;
 use crate::service::invoices::{self, InvoiceError};
+use crate::state::AppState;
 use crate::store::{InvoiceRow, Issued, OrderRow};
 use mypay_protocol::messages::{IssueInvoiceRequest, IssueInvoiceResponse, UidKeyRequest};
 use mypay_protocol::{Command, Prc};

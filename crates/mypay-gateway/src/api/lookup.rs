@@ -1,7 +1,7 @@
 //! Finding the order a command names by `uid` + `key`, for the requesting merchant only.
 
 use super::ApiError;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::{Merchant, OrderRow};
 use mypay_protocol::Command;
 

@@ -9,16 +9,14 @@ mod ewallet;
 mod invoice;
 mod lookup;
 mod orders;
-pub use crate::ledger::order::new_token;
 mod paymodes;
 mod query;
 mod recurring;
 mod refunds;
-pub mod throttle;
 
 pub use error::ApiError;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
@@ -63,20 +61,22 @@ const BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// path a layer's boxed future and span cost a visible share of a request.)
 async fn handle(state: AppState, route: Route, request: Request) -> Response {
     let started = std::time::Instant::now();
-    let id = crate::ops::request_id(&state, request.headers());
+    let id = crate::http::ops::request_id(&state, request.headers());
     let span = tracing::info_span!("request", id = %id);
     let path = request.uri().clone();
     let method = request.method().clone();
-    let peer = crate::serve::peer(request.extensions()).map(|a| a.ip());
+    let peer = crate::http::serve::peer(request.extensions()).map(|a| a.ip());
     let (command, json) =
         tracing::Instrument::instrument(answer(&state, route, request), span.clone()).await;
     let elapsed = started.elapsed();
     state
         .metrics
-        .answered(command, crate::metrics::answer_code(&json), elapsed);
-    span.in_scope(|| crate::ops::log_access(method.as_str(), path.path(), 200, elapsed, peer));
+        .answered(command, crate::http::metrics::answer_code(&json), elapsed);
+    span.in_scope(|| {
+        crate::http::ops::log_access(method.as_str(), path.path(), 200, elapsed, peer)
+    });
     let mut response = json_response(json);
-    crate::ops::set_request_id(&mut response, &id);
+    crate::http::ops::set_request_id(&mut response, &id);
     response
 }
 
@@ -108,7 +108,7 @@ async fn answer(state: &AppState, route: Route, request: Request) -> (&'static s
             };
             match answer {
                 Err(e) if e.unopened => {
-                    let peer = crate::serve::peer(&parts.extensions).map(|a| a.ip());
+                    let peer = crate::http::serve::peer(&parts.extensions).map(|a| a.ip());
                     Err(unopened(state, e, content_type, &body, peer).await)
                 }
                 other => other,
@@ -163,9 +163,9 @@ async fn alert_throttled(state: &AppState, store_uid: &str) {
     let Some(to) = contact else { return };
     let body = format!(
         "MYPAY LINK received more than {} requests for {store_uid} within {} seconds that could not be opened with its key. Failing requests are refused for {} minutes; requests sealed with the right key are served as always. If these are not your systems, someone may be probing your integration.",
-        throttle::LIMIT,
-        throttle::WINDOW.as_secs(),
-        throttle::BLOCK.as_secs() / 60
+        crate::http::throttle::LIMIT,
+        crate::http::throttle::WINDOW.as_secs(),
+        crate::http::throttle::BLOCK.as_secs() / 60
     );
     if let Err(e) = state
         .store

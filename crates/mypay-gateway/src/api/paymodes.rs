@@ -3,7 +3,7 @@
 
 use super::ApiError;
 use super::auth::{Authenticated, parse_data};
-use crate::app::AppState;
+use crate::state::AppState;
 use mypay_protocol::lenient::parse_integer;
 use mypay_protocol::messages::{SupportPayModeRequest, SupportPayModeResponse};
 use mypay_protocol::values::Currency;

@@ -3,8 +3,8 @@
 use super::ApiError;
 use super::auth::{Authenticated, parse_data};
 use super::lookup::merchant_order;
-use crate::app::AppState;
 use crate::records;
+use crate::state::AppState;
 use mypay_protocol::messages::UidKeyRequest;
 use mypay_protocol::{Command, Prc};
 

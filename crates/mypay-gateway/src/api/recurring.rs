@@ -4,8 +4,8 @@
 
 use super::ApiError;
 use super::auth::{Authenticated, parse_data};
-use crate::app::AppState;
 use crate::service::recurring::{self, StopError};
+use crate::state::AppState;
 use mypay_protocol::messages::{DisableDirectDebitRequest, DisableDirectDebitResponse};
 use mypay_protocol::{Command, Prc};
 

@@ -7,10 +7,10 @@
 use super::ApiError;
 use super::auth::{Authenticated, parse_data};
 use super::lookup::merchant_order;
-use crate::app::AppState;
 use crate::ledger::reversal::{self, RefundAsk, RefundPlan, Refundable};
 use crate::records;
 use crate::service::{self, MoneyError};
+use crate::state::AppState;
 use crate::store::{Merchant, OrderRow};
 use mypay_protocol::messages::{RefundRequest, RefundResponse};
 use mypay_protocol::{Command, PaymentTool, Prc};

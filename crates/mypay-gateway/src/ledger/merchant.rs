@@ -169,6 +169,16 @@ impl MerchantSettings {
         }
     }
 
+    /// A merchant with no tool enabled (production: the operator enables each with its
+    /// limits and supplier) and no contact yet.
+    pub fn without_tools(name: &str) -> MerchantSettings {
+        MerchantSettings {
+            tools: Vec::new(),
+            contact_email: None,
+            ..MerchantSettings::sandbox_defaults(name)
+        }
+    }
+
     /// The merchant's setting for `tool`, if enabled.
     pub fn tool(&self, tool: PaymentTool) -> Option<&ToolSetting> {
         self.usable().find(|t| t.tool == tool)
@@ -279,6 +289,202 @@ pub fn check_return_url(text: &str) -> Result<(), String> {
     match url::Url::parse(text.trim()) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
         _ => Err(format!("{text:?} is not an http:// or https:// URL")),
+    }
+}
+
+/// A change of a merchant's settings by its operator; only what is `Some` changes.
+/// Field names are the settings' names (`merchant set --notify-url`, the sandbox's
+/// `notify_url`).
+#[derive(Debug, Clone, Default)]
+pub struct SettingsChange {
+    pub name: Option<String>,
+    /// One URL for the three transaction notices (交易完成, 非即時, 訂單確認).
+    pub notify_url: Option<String>,
+    pub completed_url: Option<String>,
+    pub non_real_time_url: Option<String>,
+    pub confirmation_url: Option<String>,
+    pub refund_url: Option<String>,
+    pub ewallet_url: Option<String>,
+    pub success_returl: Option<String>,
+    pub failure_returl: Option<String>,
+    /// Enabled tools, by code or number (附錄一), each with the default limits and
+    /// supplier.
+    pub tools: Option<Vec<String>>,
+    pub strict_order_id: Option<bool>,
+    pub contact_email: Option<String>,
+    pub recurring_retry_days: Option<i64>,
+    pub invoice_ban: Option<String>,
+    pub invoice_qr_key: Option<String>,
+    pub invoice_by_default: Option<bool>,
+}
+
+/// A change refused: the setting named, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct Refused {
+    pub field: &'static str,
+    pub problem: String,
+}
+
+fn refused(field: &'static str, problem: impl Into<String>) -> Refused {
+    Refused {
+        field,
+        problem: problem.into(),
+    }
+}
+
+/// Days a failed recurring charge waits for its retry, at most.
+pub const MAX_RECURRING_RETRY_DAYS: i64 = 365;
+
+impl SettingsChange {
+    /// Apply to `settings`, each value checked first: a refused change changes nothing.
+    /// Notice URLs are judged by `policy` as far as they can be without resolving a name
+    /// (names are judged at delivery). Returns each setting changed with its new value.
+    pub fn apply(
+        &self,
+        settings: &mut MerchantSettings,
+        policy: &crate::ledger::notify_url::NotifyPolicy,
+    ) -> Result<Vec<(&'static str, String)>, Refused> {
+        let mut next = settings.clone();
+        let mut changed = Vec::new();
+        let mut note = |field: &'static str, value: &str| changed.push((field, value.to_owned()));
+        if let Some(name) = &self.name {
+            let name = name.trim();
+            if name.chars().count() > 100 || name.chars().any(char::is_control) {
+                return Err(refused(
+                    "name",
+                    "at most 100 characters, none of them control characters",
+                ));
+            }
+            next.name = name.to_owned();
+            note("name", name);
+        }
+        let urls = [
+            ("notify_url", &self.notify_url),
+            ("completed_url", &self.completed_url),
+            ("non_real_time_url", &self.non_real_time_url),
+            ("confirmation_url", &self.confirmation_url),
+            ("refund_url", &self.refund_url),
+            ("ewallet_url", &self.ewallet_url),
+        ];
+        for (field, url) in urls {
+            let Some(url) = url else { continue };
+            let url = url.trim();
+            if !url.is_empty() {
+                policy.check(url).map_err(|e| refused(field, e))?;
+            }
+            let value = (!url.is_empty()).then(|| url.to_owned());
+            let n = &mut next.notify;
+            match field {
+                "notify_url" => {
+                    n.completed = value.clone();
+                    n.non_real_time = value.clone();
+                    n.confirmation = value;
+                }
+                "completed_url" => n.completed = value,
+                "non_real_time_url" => n.non_real_time = value,
+                "confirmation_url" => n.confirmation = value,
+                "refund_url" => n.refund = value,
+                _ => n.ewallet = value,
+            }
+            note(field, if url.is_empty() { "(none)" } else { url });
+        }
+        for (field, url, slot) in [
+            (
+                "success_returl",
+                &self.success_returl,
+                &mut next.success_returl,
+            ),
+            (
+                "failure_returl",
+                &self.failure_returl,
+                &mut next.failure_returl,
+            ),
+        ] {
+            let Some(url) = url else { continue };
+            let url = url.trim();
+            if url.is_empty() {
+                *slot = None;
+            } else {
+                check_return_url(url).map_err(|e| refused(field, e))?;
+                *slot = Some(url.to_owned());
+            }
+            note(field, if url.is_empty() { "(none)" } else { url });
+        }
+        if let Some(tools) = &self.tools {
+            let mut chosen = Vec::new();
+            for t in tools.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+                chosen.push(
+                    PaymentTool::parse(t).ok_or_else(|| {
+                        refused("tools", format!("{t:?} is not a tool of 附錄一"))
+                    })?,
+                );
+            }
+            next.tools = MerchantSettings::sandbox_defaults("")
+                .tools
+                .into_iter()
+                .filter(|ts| chosen.contains(&ts.tool))
+                .collect();
+            let codes: Vec<&str> = next.tools.iter().map(|t| t.tool.code()).collect();
+            note("tools", &codes.join(","));
+        }
+        if let Some(strict) = self.strict_order_id {
+            next.strict_order_id = strict;
+            note("strict_order_id", &strict.to_string());
+        }
+        if let Some(email) = &self.contact_email {
+            let email = email.trim();
+            let plausible = email.is_empty()
+                || (email.len() <= 254
+                    && email.split_once('@').is_some_and(|(local, host)| {
+                        !local.is_empty() && host.contains('.') && !host.ends_with('.')
+                    })
+                    && !email.chars().any(|c| c.is_whitespace() || c.is_control()));
+            if !plausible {
+                return Err(refused(
+                    "contact_email",
+                    format!("{email:?} is not an e-mail address"),
+                ));
+            }
+            next.contact_email = (!email.is_empty()).then(|| email.to_owned());
+            note(
+                "contact_email",
+                if email.is_empty() { "(none)" } else { email },
+            );
+        }
+        if let Some(days) = self.recurring_retry_days {
+            if !(1..=MAX_RECURRING_RETRY_DAYS).contains(&days) {
+                return Err(refused(
+                    "recurring_retry_days",
+                    format!("a whole number of days from 1 to {MAX_RECURRING_RETRY_DAYS}"),
+                ));
+            }
+            next.recurring_retry_days = days;
+            note("recurring_retry_days", &days.to_string());
+        }
+        if let Some(ban) = &self.invoice_ban {
+            if !crate::ledger::invoice::ban_valid(ban) {
+                return Err(refused(
+                    "invoice_ban",
+                    format!("{ban:?} is not a valid 統一編號"),
+                ));
+            }
+            next.invoice.seller_ban = Some(ban.clone());
+            note("invoice_ban", ban);
+        }
+        if let Some(key) = &self.invoice_qr_key {
+            if !crate::ledger::invoice::qr_key_valid(key) {
+                return Err(refused("invoice_qr_key", "must be 32 hex digits"));
+            }
+            next.invoice.qr_key = Some(key.to_ascii_lowercase());
+            note("invoice_qr_key", "(set)");
+        }
+        if let Some(on) = self.invoice_by_default {
+            next.invoice.by_default = on;
+            note("invoice_by_default", &on.to_string());
+        }
+        *settings = next;
+        Ok(changed)
     }
 }
 

@@ -6,7 +6,7 @@
 //! `0x7f.1`, octal `0177.0.0.1`, short `127.1`, a trailing dot, a backslash the parser
 //! reads as a path) is judged as the address the client would connect to, never by
 //! string matching. Names are judged where they are resolved, at delivery
-//! ([`public_only`]): the connection is made only to the public addresses a name resolves
+//! (`notify::resolver`): the connection is made only to the public addresses a name resolves
 //! to, so a name pointing at loopback (`/etc/hosts`, a hostile DNS) reaches nothing.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -127,28 +127,6 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     let protocol = s[0] == 0x2001 && s[1] < 0x0200;
     let documentation = (s[0] == 0x2001 && s[1] == 0x0db8) || (s[0] & 0xfff0) == 0x3ff0;
     global && !protocol && !documentation
-}
-
-/// A resolver for the HTTP client that hands it only the public addresses a name
-/// resolves to, so the connection itself can reach nothing else.
-pub fn public_only() -> std::sync::Arc<PublicResolver> {
-    std::sync::Arc::new(PublicResolver)
-}
-
-pub struct PublicResolver;
-
-impl reqwest::dns::Resolve for PublicResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
-            let public: Vec<std::net::SocketAddr> = found.filter(|a| is_public(a.ip())).collect();
-            if public.is_empty() {
-                return Err(format!("{host} resolves to no public address").into());
-            }
-            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
 }
 
 #[cfg(test)]

@@ -445,6 +445,16 @@ pub fn items_from_legacy(
     Ok(items)
 }
 
+/// Whether an order's consumer gets quick checkout (『啟用快速結帳』: on unless the order
+/// says 0, and only for a consumer the merchant names).
+pub fn quickpay_on(request: &OrderRequest) -> bool {
+    request.enable_quickpay != Some(0)
+        && request
+            .user_id
+            .as_deref()
+            .is_some_and(|u| !u.trim().is_empty())
+}
+
 /// A fresh per-order `key`: 32 hex digits from the OS's random source.
 pub fn new_token() -> String {
     crate::hex::hex(&random_16())

@@ -107,7 +107,7 @@ fn render(
             languages: &LANGUAGES,
             page_path,
             locale,
-            sandbox: state.settings.mode == Mode::Sandbox,
+            sandbox: state.sandbox(),
             csrf: visitor.wallet_csrf_token(&state.tickets, wallet.id),
             ticket,
             error,
@@ -173,7 +173,6 @@ async fn bind(
         field("card_number"),
         field("expiry"),
         field("cvc"),
-        None,
     )
     .await;
     after(&state, visitor, id, &ticket, outcome).await
@@ -281,6 +280,6 @@ async fn otp_submit(
         Err(page) => return page,
     };
     let password = form.get("otp").map(String::as_str).unwrap_or("");
-    let outcome = ewallet::submit_bind_otp(&state, id, password).await;
+    let outcome = ewallet::submit_bind_otp(&state, id, password, service::OtpTry::Page).await;
     after(&state, visitor, id, &ticket, outcome).await
 }

@@ -17,12 +17,11 @@ mod visitor;
 use barcode::barcode;
 use visitor::{PostedForm, Visitor};
 
-use crate::app::AppState;
-use crate::config::Mode;
+use crate::http::page_error::PageError;
 use crate::ledger::counter::Issued;
 use crate::ledger::state;
-use crate::page_error::PageError;
 use crate::service::{self, CardForm, CheckoutError, Outcome};
+use crate::state::AppState;
 use crate::store::OrderRow;
 use crate::tickets::Tickets;
 use askama::Template;
@@ -57,16 +56,20 @@ pub fn router() -> Router<AppState> {
         .route("/payment/{uid}/issue", post(issue))
         .route("/payment/{uid}/wallet", post(wallet_choose))
         .route("/payment/{uid}/apply", post(apply))
-        .route(
-            "/payment/{uid}/wallet/{pfn}",
-            get(wallet_page).post(wallet_confirm),
-        )
+        .route("/payment/{uid}/wallet/{pfn}", get(wallet_page))
         .route("/payment/{uid}/barcode/{n}", get(barcode))
         .route("/payment/{uid}/otp", get(otp_page).post(otp_submit))
         .route("/payment/{uid}/result", get(result))
         .route("/payment/{uid}/abandon", post(abandon))
         .route("/payment/{uid}/ewallet", post(pay_with_ewallet))
         .merge(ewallet::router())
+}
+
+/// What only the sandbox mounts: the consumer's answer in the wallet app, which the
+/// sandbox simulates as two buttons on the wallet's page. (In production the wallet's
+/// upstream says whether it was paid.)
+pub fn sandbox_router() -> Router<AppState> {
+    Router::new().route("/payment/{uid}/wallet/{pfn}", post(wallet_confirm))
 }
 
 #[derive(Template)]
@@ -209,6 +212,8 @@ struct WalletPage {
     amount: i64,
     /// The QR code to scan, as inline SVG markup (generated here, not user input).
     qr_svg: String,
+    /// The sandbox simulates the wallet app's answer with two buttons.
+    sandbox: bool,
     csrf: String,
 }
 
@@ -315,10 +320,11 @@ async fn checkout_page(
             terms.first
         )
     });
-    let wallet_card = match service::ewallet::saved_card(state, &order, &merchant.settings).await {
-        Ok(saved) => saved.map(|(_, card)| card.cardno),
-        Err(e) => return visitor.failed(e.into()),
-    };
+    let wallet_card =
+        match service::saved_cards::saved_card(state, &order, &merchant.settings).await {
+            Ok(saved) => saved.map(|(_, card)| card.cardno),
+            Err(e) => return visitor.failed(e.into()),
+        };
     let page = CheckoutPage {
         wallet_card,
         recurring,
@@ -331,7 +337,7 @@ async fn checkout_page(
         languages: &LANGUAGES,
         page_path: format!("/payment/{}.html", state.tickets.ticket(uid)),
         locale: visitor.locale.code(),
-        sandbox: state.settings.mode == Mode::Sandbox,
+        sandbox: state.sandbox(),
         ticket: state.tickets.ticket(uid),
         order_id: order.order_id.clone(),
         currency: order.currency.clone(),
@@ -462,9 +468,7 @@ async fn pay(
         card_number: form.get("card_number").cloned().unwrap_or_default(),
         expiry: form.get("expiry").cloned().unwrap_or_default(),
         cvc: form.get("cvc").cloned().unwrap_or_default(),
-        otp: None,
         installment: form.get("installment").cloned(),
-        ..CardForm::default()
     };
     let outcome = service::pay_card(&state, uid, &card).await;
     after_payment(&state, visitor, uid, outcome).await
@@ -475,7 +479,7 @@ async fn pay_with_ewallet(
     State(state): State<AppState>,
     PostedForm { visitor, uid, .. }: PostedForm,
 ) -> Response {
-    let outcome = service::ewallet::pay_with_wallet(&state, uid).await;
+    let outcome = service::saved_cards::pay_with_saved_card(&state, uid).await;
     after_payment(&state, visitor, uid, outcome).await
 }
 
@@ -602,13 +606,15 @@ async fn wallet_page(
         currency: order.currency.clone(),
         amount: order.cost,
         qr_svg,
+        sandbox: state.sandbox(),
         csrf: visitor.csrf_token(&state.tickets, uid),
     };
     let body = page.render();
     visitor.respond(StatusCode::OK, body)
 }
 
-/// `POST /payment/<uid>/wallet/<pfn>`: the wallet app's answer (sandbox).
+/// `POST /payment/<uid>/wallet/<pfn>`: the wallet app's answer (sandbox only: see
+/// [`sandbox_router`]).
 async fn wallet_confirm(
     State(state): State<AppState>,
     Path((_, pfn)): Path<(String, String)>,
@@ -679,7 +685,7 @@ async fn otp_submit(
     PostedForm { visitor, uid, form }: PostedForm,
 ) -> Response {
     let password = form.get("otp").map(String::as_str).unwrap_or_default();
-    match service::submit_otp(&state, uid, password).await {
+    match service::submit_otp(&state, uid, password, service::OtpTry::Page).await {
         Ok(_) | Err(CheckoutError::NotPayable(_)) => {
             see_other(format!("/payment/{}/result", state.tickets.ticket(uid)))
         }

@@ -2,9 +2,10 @@
 //! and the acquirer's answer turned into a state change.
 
 use super::Gateway;
+use super::charge::{self, Claim, Payment, Request};
 use super::checkout::*;
 use crate::ledger::card::{CardInput, CardSummary};
-use crate::ledger::connector::{CardAnswer, CardCharge};
+use crate::ledger::connector::CardAnswer;
 use crate::ledger::state::{self, Event};
 use crate::ledger::timers::TimerKind;
 use crate::store::{Challenge, NewTimer, OrderRow, PaymentFacts, StoreError};
@@ -45,61 +46,40 @@ pub async fn pay_card(
             })?,
     };
     let card = CardInput::parse(&form.card_number, &form.expiry, &form.cvc)?;
-    let plan = card_plan(
+    let summary = card.summary();
+    let mut plan = card_plan(
         &order,
         tool,
         form.installment.as_deref(),
-        &card.summary().issuing_bank_uid,
+        &summary.issuing_bank_uid,
     )?;
-    let mut plan = plan;
     if tool.family() == ToolFamily::Recurring {
         plan.recurring = Some(super::recurring::prepare(state, &order, &card)?);
-    } else if super::ewallet::quickpay_on(&order) {
+    } else if crate::ledger::order::quickpay_on(order.stored_request()) {
         plan.remember = Some(state.acquirer.store_card(&card));
     }
-    let today = crate::clock::taipei::date8(state.now_for(&order.store_uid));
-    let year = today.get(..4).and_then(|y| y.parse().ok()).unwrap_or(2000);
-    let month = today.get(4..6).and_then(|m| m.parse().ok()).unwrap_or(1);
-    // Claim the order for this attempt before the acquirer is asked, so two racing
-    // submissions never both reach it; the answer then completes the claim.
-    let attempt = crate::ledger::order::new_token();
-    if !state
-        .store
-        .claim_charge(uid, order.prc, &attempt, jiff::Timestamp::now())
-        .await?
-    {
-        return Err(CheckoutError::ChargeInProgress);
-    }
-    let charge = CardCharge {
-        uid,
-        attempt: &attempt,
+    let request = Request {
         tool,
         amount: order.cost,
-        card: &card,
-        today_year_month: (year, month),
+        payment: Payment::Card {
+            card: &card,
+            today_year_month: charge::today_year_month(state, &order.store_uid),
+            // A recurring order whose first charge is later only has its card checked.
+            verify_only: plan.recurring.as_ref().is_some_and(|r| r.bind_only),
+        },
     };
-    // A recurring order whose first charge is later only has its card checked now.
-    let answer = if plan.recurring.as_ref().is_some_and(|r| r.bind_only) {
-        state.acquirer.verify(&charge).await
-    } else {
-        state.acquirer.charge(&charge).await
+    let claim = Claim::Order {
+        uid,
+        prc: order.prc,
     };
-    let summary = card.summary();
-    drop(card);
-    let outcome = complete_charge(
-        state, &order, &merchant, tool, &summary, &plan, form, answer,
-    )
-    .await;
-    if let Err(e) = state.store.release_charge(uid, &attempt).await {
-        // The claim then runs out by itself; the order's state already tells the rest.
-        tracing::error!(error = %e, uid, "releasing a charge claim");
-    }
-    outcome
+    charge::run(state, claim, request, async |_, answer| {
+        complete_charge(state, &order, &merchant, tool, &summary, &plan, answer).await
+    })
+    .await?
 }
 
 /// Record the acquirer's answer to a card charge: the result, or the 3-D Secure step
 /// it asks for.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn complete_charge(
     state: &Gateway,
     order: &OrderRow,
@@ -107,46 +87,31 @@ pub(super) async fn complete_charge(
     tool: PaymentTool,
     summary: &CardSummary,
     plan: &CardPlan,
-    form: &CardForm,
     answer: CardAnswer,
 ) -> Result<Outcome, CheckoutError> {
-    let uid = order.uid;
-    match answer {
-        CardAnswer::ThreeDSecure { password, then } => match form.otp.as_deref() {
-            Some(otp) if otp == password => {
-                settle(state, order, merchant, tool, summary, plan, *then).await
-            }
-            Some(_) => {
-                let declined = CardAnswer::Declined {
-                    reason: "3D驗證失敗".into(),
-                };
-                settle(state, order, merchant, tool, summary, plan, declined).await
-            }
-            None => {
-                let challenge = Challenge {
-                    uid,
-                    pfn: tool.code().to_owned(),
-                    cardno: summary.masked.clone(),
-                    card_type: summary.card_type.code(),
-                    issuing_bank: summary.issuing_bank.clone(),
-                    issuing_bank_uid: summary.issuing_bank_uid.clone(),
-                    password,
-                    answer: serde_json::to_string(&PendingCharge {
-                        answer: *then,
-                        plan: plan.clone(),
-                    })
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    failures: 0,
-                };
-                state
-                    .store
-                    .put_challenge(&challenge, state.now_for(&order.store_uid))
-                    .await?;
-                Ok(Outcome::NeedsOtp)
-            }
-        },
-        other => settle(state, order, merchant, tool, summary, plan, other).await,
-    }
+    let CardAnswer::ThreeDSecure { password, then } = answer else {
+        return settle(state, order, merchant, tool, summary, plan, answer).await;
+    };
+    let challenge = Challenge {
+        uid: order.uid,
+        pfn: tool.code().to_owned(),
+        cardno: summary.masked.clone(),
+        card_type: summary.card_type.code(),
+        issuing_bank: summary.issuing_bank.clone(),
+        issuing_bank_uid: summary.issuing_bank_uid.clone(),
+        password,
+        answer: serde_json::to_string(&PendingCharge {
+            answer: *then,
+            plan: plan.clone(),
+        })
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        failures: 0,
+    };
+    state
+        .store
+        .put_challenge(&challenge, state.now_for(&order.store_uid))
+        .await?;
+    Ok(Outcome::NeedsOtp)
 }
 
 /// A charge waiting for its 3-D Secure password: the acquirer's answer once the password
@@ -234,11 +199,22 @@ pub(super) fn card_plan(
     }
 }
 
-/// The consumer typed the 3D password on the OTP page.
+/// Which try of a 3-D Secure password this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpTry {
+    /// On the OTP page: [`OTP_ATTEMPTS`] wrong passwords fail the charge.
+    Page,
+    /// The only one (given with the card, as the sandbox helper takes it): a wrong
+    /// password fails the charge at once.
+    Only,
+}
+
+/// The consumer typed the 3D password of the charge waiting for it.
 pub async fn submit_otp(
     state: &Gateway,
     uid: u64,
     password: &str,
+    try_: OtpTry,
 ) -> Result<Outcome, CheckoutError> {
     let (order, merchant) = payable_order(state, uid).await?;
     let challenge = state
@@ -253,8 +229,8 @@ pub async fn submit_otp(
         issuing_bank: challenge.issuing_bank.clone(),
         issuing_bank_uid: challenge.issuing_bank_uid.clone(),
     };
+    let pending = PendingCharge::read(&challenge.answer)?;
     if password.trim() == challenge.password {
-        let pending = PendingCharge::read(&challenge.answer)?;
         return settle(
             state,
             &order,
@@ -266,13 +242,24 @@ pub async fn submit_otp(
         )
         .await;
     }
-    let failures = state.store.fail_challenge(uid).await?;
+    let failures = match try_ {
+        OtpTry::Page => state.store.fail_challenge(uid).await?,
+        OtpTry::Only => OTP_ATTEMPTS,
+    };
     if failures >= OTP_ATTEMPTS {
         let declined = CardAnswer::Declined {
             reason: "3D驗證失敗".into(),
         };
-        let plan = PendingCharge::read(&challenge.answer)?.plan;
-        return settle(state, &order, &merchant, tool, &summary, &plan, declined).await;
+        return settle(
+            state,
+            &order,
+            &merchant,
+            tool,
+            &summary,
+            &pending.plan,
+            declined,
+        )
+        .await;
     }
     Err(CheckoutError::WrongOtp(OTP_ATTEMPTS - failures))
 }

@@ -9,27 +9,14 @@ use crate::store::{OrderRow, PaymentFacts, StoreError, Transition};
 use mypay_protocol::notice::NoticeKind;
 use mypay_protocol::{PaymentTool, Prc, Preselection};
 
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+/// The card form: the tool chosen and the card typed.
+#[derive(Debug, Clone, Default)]
 pub struct CardForm {
-    #[serde(default)]
     pub pfn: Option<String>,
-    #[serde(default)]
     pub card_number: String,
-    #[serde(default)]
     pub expiry: String,
-    #[serde(default)]
     pub cvc: String,
-    /// The 3D password given up front (sandbox helper), skipping the OTP page.
-    #[serde(default)]
-    pub otp: Option<String>,
-    /// In-person wallet payments: the consumer's payment code the merchant scanned.
-    #[serde(default)]
-    pub wallet_code: Option<String>,
-    /// Wallets (sandbox helper): the consumer refuses in the wallet app.
-    #[serde(default, deserialize_with = "mypay_protocol::lenient::opt_bool")]
-    pub decline: Option<bool>,
     /// C_INSTALLMENT: the number of instalments chosen.
-    #[serde(default, deserialize_with = "mypay_protocol::lenient::opt_string")]
     pub installment: Option<String>,
 }
 

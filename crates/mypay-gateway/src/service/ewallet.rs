@@ -1,22 +1,19 @@
 //! The MYPAY e-wallet (電子錢包, SPEC §9): a consumer binds a card once on the bind page
-//! (`api/ewalletbind`), the merchant hears its virtual card number by notice, and later
-//! orders with `enable_ewallet` 1 and that `virtual_pan` pay with it: in one click on the
-//! PayPage (`ewallet_type` 1) or in the background with no page at all (2).
+//! (`api/ewalletbind`), and the merchant hears its virtual card number by notice. Paying
+//! with the bound card is quick checkout's business ([`super::saved_cards`]).
 
 use super::Gateway;
-use super::cards::{CardPlan, settle};
-use super::checkout::{CheckoutError, Outcome, payable_order};
+use super::checkout::CheckoutError;
 use crate::ledger::card::{CardInput, CardSummary};
-use crate::ledger::connector::{CardAnswer, CardCharge, StoredCardCharge};
+use crate::ledger::connector::{CardAnswer, CardCharge};
 use crate::ledger::merchant::check_return_url;
-use crate::store::{Merchant, OrderRow, StoreError, StoredCard, WalletRow, WalletStatus};
+use crate::store::{Merchant, StoreError, StoredCard, WalletRow, WalletStatus};
 use mypay_protocol::PaymentTool;
 use mypay_protocol::messages::EwalletBindRequest;
 use mypay_protocol::notice::EwalletNotice;
 use std::net::IpAddr;
 
-/// A wrong 3-D Secure password may be typed this many times before the bind fails.
-const OTP_ATTEMPTS: i64 = 3;
+use super::cards::OTP_ATTEMPTS;
 
 /// Why a bind request was refused; the message names the field.
 #[derive(Debug, thiserror::Error)]
@@ -123,11 +120,6 @@ async fn open_wallet(state: &Gateway, id: u64) -> Result<WalletRow, CheckoutErro
     state.store.wallet(id).await?.ok_or(CheckoutError::NotFound)
 }
 
-/// Whether `wallet` is a bound card of the consumer `user_id`.
-fn bound_for(wallet: &WalletRow, user_id: &str) -> bool {
-    wallet.status == WalletStatus::Bound && wallet.user_id == user_id
-}
-
 /// The consumer gave a card on the bind page (or the sandbox helper): check it with the
 /// acquirer, and bind it, fail, or wait for its 3-D Secure password.
 pub async fn bind_card(
@@ -136,7 +128,6 @@ pub async fn bind_card(
     number: &str,
     expiry: &str,
     cvc: &str,
-    otp: Option<&str>,
 ) -> Result<BindOutcome, CheckoutError> {
     let wallet = open_wallet(state, id).await?;
     if !matches!(wallet.status, WalletStatus::Open | WalletStatus::Challenged) {
@@ -144,9 +135,6 @@ pub async fn bind_card(
     }
     let tool = PaymentTool::parse(&wallet.pfn).unwrap_or(PaymentTool::CreditCard);
     let card = CardInput::parse(number, expiry, cvc)?;
-    let today = crate::clock::taipei::date8(state.now_for(&wallet.store_uid));
-    let year = today.get(..4).and_then(|y| y.parse().ok()).unwrap_or(2000);
-    let month = today.get(4..6).and_then(|m| m.parse().ok()).unwrap_or(1);
     let attempt = crate::ledger::order::new_token();
     let answer = state
         .acquirer
@@ -156,24 +144,18 @@ pub async fn bind_card(
             tool,
             amount: 0,
             card: &card,
-            today_year_month: (year, month),
+            today_year_month: super::charge::today_year_month(state, &wallet.store_uid),
         })
         .await;
     let stored = stored_card(state.acquirer.store_card(&card), &card.summary());
     drop(card);
     match answer {
-        CardAnswer::ThreeDSecure { password, then } => match otp {
-            Some(given) if given.trim() == password => {
-                finish(state, &wallet, &stored, bind_works(&then)).await
+        CardAnswer::ThreeDSecure { password, .. } => {
+            if !state.store.challenge_wallet(id, &stored, &password).await? {
+                return Err(CheckoutError::Tool("this bind request has ended".into()));
             }
-            Some(_) => finish(state, &wallet, &stored, false).await,
-            None => {
-                if !state.store.challenge_wallet(id, &stored, &password).await? {
-                    return Err(CheckoutError::Tool("this bind request has ended".into()));
-                }
-                Ok(BindOutcome::NeedsOtp)
-            }
-        },
+            Ok(BindOutcome::NeedsOtp)
+        }
         other => finish(state, &wallet, &stored, bind_works(&other)).await,
     }
 }
@@ -183,6 +165,7 @@ pub async fn submit_bind_otp(
     state: &Gateway,
     id: u64,
     password: &str,
+    try_: super::OtpTry,
 ) -> Result<BindOutcome, CheckoutError> {
     let wallet = open_wallet(state, id).await?;
     let (Some(expected), Some(card), WalletStatus::Challenged) =
@@ -193,7 +176,10 @@ pub async fn submit_bind_otp(
     if password.trim() == expected {
         return finish(state, &wallet, card, true).await;
     }
-    let failures = state.store.fail_wallet_otp(id).await?;
+    let failures = match try_ {
+        super::OtpTry::Page => state.store.fail_wallet_otp(id).await?,
+        super::OtpTry::Only => OTP_ATTEMPTS,
+    };
     if failures >= OTP_ATTEMPTS {
         return finish(state, &wallet, card, false).await;
     }
@@ -280,149 +266,4 @@ pub fn return_url(wallet: &WalletRow) -> Option<String> {
         _ => None,
     }
     .filter(|u| !u.trim().is_empty())
-}
-
-/// The bound wallet an order pays with (`enable_ewallet` 1 and its `virtual_pan`), if
-/// it is the order's consumer's.
-pub async fn wallet_of(state: &Gateway, order: &OrderRow) -> Result<Option<WalletRow>, StoreError> {
-    let request = order.stored_request();
-    if request.enable_ewallet != Some(1) {
-        return Ok(None);
-    }
-    let Some(pan) = request
-        .virtual_pan
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    else {
-        return Ok(None);
-    };
-    let wallet = state.store.wallet_by_pan(&order.store_uid, pan).await?;
-    let user_id = request.user_id.as_deref().unwrap_or("");
-    Ok(wallet.filter(|w| bound_for(w, user_id)))
-}
-
-/// Whether an order's consumer gets quick checkout (『啟用快速結帳』: on unless the order
-/// says 0, and only for a consumer the merchant names).
-pub fn quickpay_on(order: &OrderRow) -> bool {
-    let request = order.stored_request();
-    request.enable_quickpay != Some(0)
-        && request
-            .user_id
-            .as_deref()
-            .is_some_and(|u| !u.trim().is_empty())
-}
-
-/// The card an order can pay with in one click: its bound e-wallet card, else (quick
-/// checkout) the card its consumer last paid with at this merchant; with its tool.
-pub async fn saved_card(
-    state: &Gateway,
-    order: &OrderRow,
-    settings: &crate::ledger::merchant::MerchantSettings,
-) -> Result<Option<(PaymentTool, StoredCard)>, StoreError> {
-    if let Some(wallet) = wallet_of(state, order).await? {
-        let tool = PaymentTool::parse(&wallet.pfn).unwrap_or(PaymentTool::CreditCard);
-        return Ok(wallet.card.map(|c| (tool, c)));
-    }
-    if !quickpay_on(order) {
-        return Ok(None);
-    }
-    let user_id = order.stored_request().user_id.clone().unwrap_or_default();
-    let Some((tool, card)) = state
-        .store
-        .remembered_card(&order.store_uid, &user_id)
-        .await?
-    else {
-        return Ok(None);
-    };
-    // Only a tool this order may still be paid with.
-    let tool = PaymentTool::parse(&tool).unwrap_or(PaymentTool::CreditCard);
-    let allowed = super::cards::card_tools(settings, order).contains(&tool);
-    Ok(allowed.then_some((tool, card)))
-}
-
-/// Check an order's e-wallet fields at creation: `100` naming the field when they name
-/// no bound wallet of this merchant's consumer.
-pub async fn check_order_wallet(
-    state: &Gateway,
-    store_uid: &str,
-    user_id: &str,
-    enable_ewallet: Option<i64>,
-    virtual_pan: Option<&str>,
-    ewallet_type: Option<i64>,
-) -> Result<(), WalletError> {
-    match enable_ewallet {
-        None | Some(0) => return Ok(()),
-        Some(1) => {}
-        Some(other) => {
-            return Err(WalletError::Refused(format!(
-                "enable_ewallet: must be 0 or 1, got {other}"
-            )));
-        }
-    }
-    if !matches!(ewallet_type, None | Some(1) | Some(2)) {
-        return Err(WalletError::Refused(
-            "ewallet_type: must be 1 (前景交易) or 2 (背景交易)".into(),
-        ));
-    }
-    let pan = virtual_pan
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| {
-            WalletError::Refused("virtual_pan: is required with enable_ewallet 1".into())
-        })?;
-    match state.store.wallet_by_pan(store_uid, pan).await? {
-        Some(w) if bound_for(&w, user_id) => Ok(()),
-        _ => Err(WalletError::Refused(
-            "virtual_pan: is not a bound e-wallet card of this user_id".into(),
-        )),
-    }
-}
-
-/// Pay order `uid` with its consumer's saved card (the bound e-wallet card, else quick
-/// checkout's): the PayPage's one click, or the background payment of `ewallet_type` 2.
-pub async fn pay_with_wallet(state: &Gateway, uid: u64) -> Result<Outcome, CheckoutError> {
-    let (order, merchant) = payable_order(state, uid).await?;
-    let (tool, card) = saved_card(state, &order, &merchant.settings)
-        .await?
-        .ok_or_else(|| CheckoutError::Tool("this order has no saved card".into()))?;
-    let attempt = crate::ledger::order::new_token();
-    if !state
-        .store
-        .claim_charge(uid, order.prc, &attempt, jiff::Timestamp::now())
-        .await?
-    {
-        return Err(CheckoutError::ChargeInProgress);
-    }
-    let answer = state
-        .acquirer
-        .charge_stored(&StoredCardCharge {
-            uid,
-            attempt: &attempt,
-            tool,
-            amount: order.cost,
-            token: &card.token,
-            forced_decline: false,
-        })
-        .await;
-    let summary = CardSummary {
-        masked: card.cardno.clone(),
-        card_type: mypay_protocol::values::CardType::from_code(card.card_type),
-        issuing_bank: card.issuing_bank.clone(),
-        issuing_bank_uid: card.issuing_bank_uid.clone(),
-    };
-    let outcome = settle(
-        state,
-        &order,
-        &merchant,
-        tool,
-        &summary,
-        &CardPlan::default(),
-        answer,
-    )
-    .await;
-    if let Err(e) = state.store.release_charge(uid, &attempt).await {
-        tracing::error!(error = %e, uid, "releasing a charge claim");
-    }
-    outcome
 }

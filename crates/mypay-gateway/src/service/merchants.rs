@@ -1,10 +1,15 @@
-//! Creating merchants: a random `store_uid` and key (the operator's `merchant create`),
-//! and sandbox merchants with a test clock of their own (`POST /sandbox/merchants`).
+//! Merchants as their operator manages them (the `merchant` commands, later the admin
+//! API): created under a random `store_uid` with a random key, their settings changed,
+//! their keys rotated, their e-invoice word tracks registered; and sandbox merchants
+//! with a test clock of their own (`POST /sandbox/merchants`). The rules live here; the
+//! command line only parses and prints.
 
 use super::Gateway;
-use crate::ledger::merchant::MerchantSettings;
+use crate::clock::Clocks;
+use crate::config::{Mode, Settings};
+use crate::ledger::merchant::{MerchantSettings, Refused, SettingsChange};
 use crate::ledger::notify_url::NotifyPolicy;
-use crate::store::{Store, StoreError, StoreResult};
+use crate::store::{InvoiceTrack, KeyValidity, MerchantSummary, Store, StoreError, StoreResult};
 
 /// A new 32-character key of letters and digits, as MYPAY hands them out.
 pub fn new_key() -> StoreResult<String> {
@@ -55,27 +60,6 @@ pub async fn create(
     Err(StoreError::Conflict)
 }
 
-/// Check every notice URL of `settings` as far as it can be judged without resolving
-/// its host (the scheme, the port, an address literal in any spelling); names are
-/// judged at delivery. The error names the URL and what is wrong.
-pub fn check_notify_urls(settings: &MerchantSettings, policy: &NotifyPolicy) -> Result<(), String> {
-    let n = &settings.notify;
-    for url in [
-        &n.completed,
-        &n.non_real_time,
-        &n.confirmation,
-        &n.refund,
-        &n.ewallet,
-    ]
-    .into_iter()
-    .flatten()
-    .filter(|u| !u.is_empty())
-    {
-        policy.check(url)?;
-    }
-    Ok(())
-}
-
 /// A merchant created in the sandbox with a clock of its own.
 #[derive(Debug, Clone)]
 pub struct SandboxMerchant {
@@ -99,4 +83,232 @@ pub async fn create_with_own_clock(
     gateway.store.add_merchant_clock(&store_uid, offset).await?;
     gateway.clocks.follow(&store_uid, offset, i64::MIN);
     Ok(SandboxMerchant { store_uid, key })
+}
+
+/// Why an operator's command was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    #[error("{0}")]
+    Refused(#[from] Refused),
+    #[error("no merchant {0}")]
+    NoMerchant(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// A merchant's new key, shown this once.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Credentials {
+    pub store_uid: String,
+    pub key: String,
+}
+
+/// A merchant as its operator sees it: its settings and its keys' validity (never the
+/// keys).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MerchantView {
+    pub store_uid: String,
+    pub settings: MerchantSettings,
+    pub keys: Vec<KeyValidity>,
+}
+
+/// The operator's hold on the merchants of one installation: its store, its clocks (a
+/// key is valid from its merchant's own clock), its mode and where notices may go.
+pub struct Operator {
+    pub store: Store,
+    pub clocks: Clocks,
+    mode: Mode,
+    policy: NotifyPolicy,
+}
+
+impl Operator {
+    /// Open the installation's store as `settings` name it, and follow its stored clocks.
+    /// In the sandbox, the sample merchant is seeded first (as the gateway would).
+    pub async fn open(settings: &Settings) -> StoreResult<Operator> {
+        let store = Store::open(&settings.database, &settings.store_options()).await?;
+        let clocks = Clocks::new(match settings.mode {
+            Mode::Sandbox => crate::clock::Clock::test(),
+            Mode::Production => crate::clock::Clock::system(),
+        });
+        super::follow_stored_clocks(&store, &clocks).await?;
+        if settings.seed_sample_merchant && settings.mode == Mode::Sandbox {
+            store.seed_sample_merchant(clocks.shared().now()).await?;
+        }
+        Ok(Operator {
+            store,
+            clocks,
+            mode: settings.mode,
+            policy: settings.notify_policy(),
+        })
+    }
+
+    /// A new merchant: in the sandbox with every tool, in production with none (the
+    /// operator enables each).
+    pub async fn create_merchant(&self, name: &str) -> Result<Credentials, OperatorError> {
+        let mut settings = match self.mode {
+            Mode::Sandbox => MerchantSettings::sandbox_defaults(""),
+            Mode::Production => MerchantSettings::without_tools(""),
+        };
+        SettingsChange {
+            name: Some(name.to_owned()),
+            ..SettingsChange::default()
+        }
+        .apply(&mut settings, &self.policy)?;
+        let key = new_key()?;
+        let store_uid = create(&self.store, &settings, &key, self.clocks.shared().now()).await?;
+        Ok(Credentials { store_uid, key })
+    }
+
+    /// A new key for `store_uid`; the old ones keep working for the overlap, or stop at
+    /// once with `revoke_old`.
+    pub async fn rotate_key(
+        &self,
+        store_uid: &str,
+        revoke_old: bool,
+    ) -> Result<Credentials, OperatorError> {
+        self.existing(store_uid).await?;
+        let key = new_key()?;
+        self.store
+            .rotate_key(store_uid, &key, self.clocks.now_for(store_uid), revoke_old)
+            .await?;
+        Ok(Credentials {
+            store_uid: store_uid.to_owned(),
+            key,
+        })
+    }
+
+    pub async fn merchants(&self) -> Result<Vec<MerchantSummary>, OperatorError> {
+        let mut all = self
+            .store
+            .merchant_summaries(self.clocks.shared().now())
+            .await?;
+        // Each merchant's keys are valid on its own clock.
+        for m in &mut all {
+            if self.clocks.own_clock(&m.store_uid).is_some() {
+                m.keys = self.keys(&m.store_uid).await?;
+            }
+        }
+        Ok(all)
+    }
+
+    pub async fn merchant(&self, store_uid: &str) -> Result<MerchantView, OperatorError> {
+        let settings = self.existing(store_uid).await?;
+        Ok(MerchantView {
+            store_uid: store_uid.to_owned(),
+            settings,
+            keys: self.keys(store_uid).await?,
+        })
+    }
+
+    /// Change `store_uid`'s settings: every value checked before anything is written.
+    /// Each setting changed, with its new value.
+    pub async fn change(
+        &self,
+        store_uid: &str,
+        change: &SettingsChange,
+    ) -> Result<Vec<(&'static str, String)>, OperatorError> {
+        let mut settings = self.existing(store_uid).await?;
+        let changed = change.apply(&mut settings, &self.policy)?;
+        if !changed.is_empty() {
+            self.store.save_settings(store_uid, &settings).await?;
+        }
+        Ok(changed)
+    }
+
+    /// Register a word-track range for a two-month period (`yyyMM`, its even month).
+    pub async fn add_invoice_track(
+        &self,
+        store_uid: &str,
+        period: &str,
+        track: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<(), OperatorError> {
+        self.existing(store_uid).await?;
+        let range = invoice_track(store_uid, period, track, from, to)?;
+        match self.store.add_invoice_track(&range).await {
+            Err(StoreError::Duplicate) => Err(Refused {
+                field: "track",
+                problem: format!(
+                    "{track} {from}–{to} overlaps a range of {track} already registered for {period}"
+                ),
+            }
+            .into()),
+            other => Ok(other?),
+        }
+    }
+
+    pub async fn invoice_tracks(
+        &self,
+        store_uid: &str,
+    ) -> Result<Vec<InvoiceTrack>, OperatorError> {
+        self.existing(store_uid).await?;
+        Ok(self.store.invoice_tracks(store_uid).await?)
+    }
+
+    async fn existing(&self, store_uid: &str) -> Result<MerchantSettings, OperatorError> {
+        self.store
+            .merchant(store_uid)
+            .await?
+            .map(|m| m.settings)
+            .ok_or_else(|| OperatorError::NoMerchant(store_uid.to_owned()))
+    }
+
+    /// `store_uid`'s keys valid now on its clock, newest first.
+    async fn keys(&self, store_uid: &str) -> Result<Vec<KeyValidity>, OperatorError> {
+        let now = self.clocks.now_for(store_uid);
+        Ok(self
+            .store
+            .credentials(crate::store::CredentialOwner::Store, store_uid)
+            .await?
+            .into_iter()
+            .filter(|c| c.valid_at(now))
+            .map(|c| KeyValidity {
+                valid_from: c.valid_from,
+                valid_until: c.expires(),
+            })
+            .collect())
+    }
+}
+
+/// A word-track range, checked field by field.
+fn invoice_track(
+    store_uid: &str,
+    period: &str,
+    track: &str,
+    from: &str,
+    to: &str,
+) -> Result<InvoiceTrack, Refused> {
+    use crate::ledger::invoice::{parse_period, track_valid};
+    let refused = |field, problem: String| Refused { field, problem };
+    let period = parse_period(period).ok_or_else(|| {
+        refused(
+            "period",
+            format!("{period:?} is not yyyMM with an even month (e.g. 11502)"),
+        )
+    })?;
+    if !track_valid(track) {
+        return Err(refused(
+            "track",
+            format!("{track:?} is not two capital letters"),
+        ));
+    }
+    let number = |field, v: &str| -> Result<i64, Refused> {
+        v.parse()
+            .ok()
+            .filter(|_| v.len() == 8 && v.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| refused(field, format!("{v:?} is not 8 digits")))
+    };
+    let (first, last) = (number("from", from)?, number("to", to)?);
+    if first > last {
+        return Err(refused("to", format!("{to} is before --from {from}")));
+    }
+    Ok(InvoiceTrack {
+        store_uid: store_uid.to_owned(),
+        period,
+        track: track.to_owned(),
+        first_number: first,
+        last_number: last,
+        next_number: first,
+    })
 }

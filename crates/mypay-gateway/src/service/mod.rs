@@ -7,13 +7,16 @@
 mod applications;
 mod authorisations;
 mod cards;
+mod charge;
 mod checkout;
 pub mod ewallet;
 pub mod invoices;
 pub mod merchants;
+pub mod orders;
 mod pay_later;
 pub mod recurring;
 mod refunds;
+pub mod saved_cards;
 pub mod timers;
 mod wallets;
 
@@ -61,4 +64,28 @@ impl Gateway {
     pub fn on_test_clock(&self) -> bool {
         self.clocks.shared().is_advanceable()
     }
+
+    /// Follow the stored test clocks (see [`follow_stored_clocks`]).
+    pub async fn follow_stored_clocks(&self) -> Result<(), crate::store::StoreError> {
+        follow_stored_clocks(&self.store, &self.clocks).await
+    }
+}
+
+/// Set this process's test clocks (the shared one and merchants' own) to the stored ones
+/// where those are ahead (another node or process moved them), and learn of merchants'
+/// clocks made elsewhere. Production clocks do not move.
+pub async fn follow_stored_clocks(
+    store: &Store,
+    clocks: &Clocks,
+) -> Result<(), crate::store::StoreError> {
+    if !clocks.shared().is_advanceable() {
+        return Ok(());
+    }
+    if let Some((offset, high_water)) = store.clock_state().await? {
+        clocks.shared().restore(offset, high_water);
+    }
+    for c in store.merchant_clocks().await? {
+        clocks.follow(&c.store_uid, c.offset_us, c.high_water_us);
+    }
+    Ok(())
 }

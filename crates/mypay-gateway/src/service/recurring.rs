@@ -9,10 +9,11 @@
 //! acquirer answers a known key as before, and charges once), never charged anew.
 
 use super::Gateway;
+use super::charge::{self, Claim, NotAsked, Payment, Request};
 use super::checkout::{CheckoutError, attach_notice, transition};
 use crate::clock::taipei;
 use crate::ledger::card::{CardInput, CardSummary};
-use crate::ledger::connector::{CardAnswer, StoredCardCharge};
+use crate::ledger::connector::CardAnswer;
 use crate::ledger::recurring::{self, Terms, date8};
 use crate::ledger::state::{self, Event};
 use crate::ledger::timers::TimerKind;
@@ -227,54 +228,50 @@ pub(super) async fn charge_due(state: &Gateway, timer: &TimerRow) -> Result<(), 
             token: crate::ledger::order::new_token(),
         }
     };
-    let charge = state
-        .store
-        .begin_series_charge(
-            series.uid,
-            period,
-            attempt,
-            &crate::ledger::order::new_token(),
-            &target,
-            &format!("recurring charge, period {period}, attempt {attempt}"),
-            at,
-        )
-        .await?;
-    let Some(order) = state.store.order(charge.uid).await? else {
-        return Err(StoreError::Corrupt(format!(
-            "the transaction {} of a recurring charge is gone",
-            charge.uid
-        )));
-    };
-    if !matches!(order.prc, Prc::Pending | Prc::CardlessBound) {
-        // Recorded already (by a node whose timer close was lost with it): nothing to do.
-        return close().await;
-    }
     let tool = PaymentTool::parse(&series.tool).unwrap_or(PaymentTool::DirectDebit);
-    let answer = state
-        .acquirer
-        .charge_stored(&StoredCardCharge {
-            uid: order.uid,
-            attempt: &charge.idempotency_key,
-            tool,
-            amount: order.cost,
-            token: &series.card_token,
-            forced_decline: charge.forced_decline,
-        })
-        .await;
-    let charge = Charged {
+    let cause = format!("recurring charge, period {period}, attempt {attempt}");
+    let claim = Claim::Period {
+        series_uid: series.uid,
         period,
         attempt,
+        target: &target,
+        cause: &cause,
         at,
-        answer,
     };
-    record_answer(
-        state, timer, &series, &terms, &merchant, &order, tool, charge,
-    )
-    .await
+    let request = Request {
+        tool,
+        amount: first.cost,
+        payment: Payment::Stored {
+            token: &series.card_token,
+        },
+    };
+    let recorded = charge::run(state, claim, request, async |claimed, answer| {
+        let Some(order) = state.store.order(claimed.uid).await? else {
+            return Err(StoreError::Corrupt(format!(
+                "the transaction {} of a recurring charge is gone",
+                claimed.uid
+            )));
+        };
+        let charge = Charged {
+            period,
+            attempt,
+            at,
+            answer,
+        };
+        record_answer(
+            state, timer, &series, &terms, &merchant, &order, tool, charge,
+        )
+        .await
+    })
+    .await;
+    match recorded {
+        Ok(done) => done,
+        // Recorded already (by a node whose timer close was lost with it): nothing to do.
+        Err(NotAsked::Recorded | NotAsked::Busy) => close().await,
+        Err(NotAsked::Store(e)) => Err(e),
+    }
 }
 
-/// Record a recurring charge's answer on its transaction, with its notice, and set the
-/// next charge: the retry of a failed first attempt, else the next period.
 /// A charge the acquirer answered.
 struct Charged {
     period: u32,
@@ -284,6 +281,8 @@ struct Charged {
     answer: CardAnswer,
 }
 
+/// Record a recurring charge's answer on its transaction, with its notice, and set the
+/// next charge: the retry of a failed first attempt, else the next period.
 #[allow(clippy::too_many_arguments)]
 async fn record_answer(
     state: &Gateway,

@@ -217,9 +217,9 @@ async fn a_clock_is_moved_only_by_name_and_only_if_it_is_its_own() {
     for (bad, field) in [
         (
             json!({"notify_url": "ftp://example.com/notice"}),
-            "notify URL",
+            "notify_url:",
         ),
-        (json!({"ewallet_url": "not a url"}), "notify URL"),
+        (json!({"ewallet_url": "not a url"}), "ewallet_url:"),
         (json!({"recurring_retry_days": 0}), "recurring_retry_days"),
         (json!({"recurring_retry_days": "three"}), "body"),
         (json!({"name": "x".repeat(101)}), "name"),

@@ -39,12 +39,12 @@ pub async fn security_headers(mut response: Response) -> Response {
 
 /// `GET /assets/paypage.css`.
 pub async fn stylesheet() -> Response {
-    css(include_str!("../templates/paypage/paypage.css"))
+    css(include_str!("../../templates/paypage/paypage.css"))
 }
 
 /// `GET /assets/invoice.css`: the invoice proof's, printable at 5.7 cm.
 pub async fn invoice_stylesheet() -> Response {
-    css(include_str!("../templates/paypage/invoice.css"))
+    css(include_str!("../../templates/paypage/invoice.css"))
 }
 
 fn css(text: &'static str) -> Response {

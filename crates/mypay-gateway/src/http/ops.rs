@@ -3,7 +3,7 @@
 //! access-log line per request, under a request id that every log line of the request
 //! carries and the answer echoes (`X-Request-Id`).
 
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -170,7 +170,7 @@ pub async fn access(State(state): State<AppState>, request: Request, next: Next)
     // A clone of the URI shares its bytes: no copy of the path per request.
     let uri = request.uri().clone();
     let path = uri.path();
-    let peer = crate::serve::peer(request.extensions()).map(|a| a.ip());
+    let peer = crate::http::serve::peer(request.extensions()).map(|a| a.ip());
     let span = tracing::info_span!("request", id = %id);
     let mut response = next.run(request).instrument(span.clone()).await;
     let elapsed = started.elapsed();
