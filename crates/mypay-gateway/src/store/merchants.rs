@@ -120,7 +120,7 @@ async fn insert_credential(
 async fn commit_change<B: Backend>(backend: &B, mut tx: B::Write) -> StoreResult<()> {
     let generation = read_generation(&mut tx).await?;
     tx.commit().await?;
-    backend.directory_generation_seen(generation);
+    backend.directory_changed(generation);
     Ok(())
 }
 

@@ -173,9 +173,14 @@ pub(super) trait Backend: Send + Sync + 'static {
     /// Begin a write transaction (SQLite takes the write lock at once: see its backend).
     async fn begin(&self) -> StoreResult<Self::Write>;
 
-    /// This process wrote a change of merchants or keys that made the directory's
-    /// generation `generation`, or read it from the database.
+    /// This process read the directory's generation from the database.
     fn directory_generation_seen(&self, _generation: u64) {}
+
+    /// This process committed a change of merchants or keys that made the directory's
+    /// generation `generation`.
+    fn directory_changed(&self, generation: u64) {
+        self.directory_generation_seen(generation);
+    }
 
     /// Statements outside a transaction, each on its own.
     fn pool(&self) -> Pool<'_, Self> {

@@ -4,6 +4,7 @@
 mod applications;
 mod authorisation;
 mod card_plans;
+mod changes;
 mod connections;
 mod delivery;
 mod durability;

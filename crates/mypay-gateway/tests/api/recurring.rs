@@ -241,6 +241,40 @@ async fn quarterly_half_yearly_and_yearly_from_february_29th() {
     app.finish().await;
 }
 
+/// The published key never expires in the sandbox: a yearly series begun today charges
+/// its second period a year on, and 800 days on its merchant still queries every period
+/// with the key of the document.
+#[tokio::test]
+async fn a_yearly_series_charges_its_second_period_and_is_queried_800_days_on() {
+    let app = spawn_app().await;
+    let receiver = receiver_for(&app).await;
+    let (uid, key) = recurring_order(&app, "SUB-Y", "A", 0, "", None).await;
+    assert_eq!(bind(&app, uid).await["prc"], "250");
+    app.advance(800 * DAY).await;
+    let charged = periods(&receiver, "SUB-Y");
+    let seen: Vec<(u32, &str, &str)> = charged
+        .iter()
+        .map(|p| (p.0, p.1.as_str(), p.2.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (1, "20261123", "250"),
+            (2, "20271123", "250"),
+            (3, "20281123", "250")
+        ]
+    );
+    assert_eq!(app.query(uid, &key).await["prc"], "250");
+    for notice in receiver.transaction_notices() {
+        let record = app
+            .query(notice.uid.parse().expect("uid"), &notice.key)
+            .await;
+        assert_eq!(record["prc"], "250", "period {}: {record}", notice.nois);
+        assert_eq!(record["nois"], notice.nois.as_str());
+    }
+    app.finish().await;
+}
+
 #[tokio::test]
 async fn a_declined_period_is_retried_three_days_later_and_the_series_goes_on() {
     let app = spawn_app().await;

@@ -355,3 +355,54 @@ async fn the_documents_invoice_samples_issue_and_query_in_three_languages() {
     }
     app.finish().await;
 }
+
+/// SPEC §3: in the sandbox the document's published keys never expire, whatever the
+/// clocks do. Two years and more on, every sample of the document, in every language,
+/// is still opened with them: no answer says the merchant (or the dealer) has no valid
+/// key.
+#[tokio::test]
+async fn every_sample_still_works_with_the_published_keys_after_800_days() {
+    let app = spawn_app().await;
+    app.advance(800 * 86_400).await;
+    let apis = [
+        "orders",
+        "queryorder",
+        "refund",
+        "cancelauthorization",
+        "authorizedrequestpayment",
+        "disabledirectdebit",
+        "ewalletbind",
+        "refundcancel",
+        "issueinvoice",
+        "invoice",
+        "paymentsupportpaymode",
+    ];
+    let mut answers = run(&app.base, &apis.join(" "), &[]).await;
+    answers.extend(run_in(&app.base, "node", "ewalletbind_store_derived", &[]).await);
+    assert_eq!(answers.len(), 3 * 11 + 1);
+    for (lang, api, answer) in &answers {
+        let msg = answer
+            .as_array()
+            .and_then(|rows| rows.first())
+            .unwrap_or(answer)["msg"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        assert!(
+            !msg.contains("valid key")
+                && !msg.starts_with("service")
+                && !msg.starts_with("encry_data"),
+            "{lang} {api}: {answer}"
+        );
+    }
+    let created: Vec<&Value> = answers
+        .iter()
+        .filter(|(_, api, _)| api == "orders")
+        .map(|(_, _, a)| a)
+        .collect();
+    assert_eq!(created.len(), 3);
+    for answer in created {
+        assert_eq!(answer["code"], "200", "{answer}");
+    }
+    app.finish().await;
+}

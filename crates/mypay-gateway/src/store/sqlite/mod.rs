@@ -10,6 +10,7 @@
 //! (the workers' own bookkeeping): the database holds no lease, and a crash forgets
 //! them, leaving the work due again at once ([`work`]).
 
+mod changes;
 mod direct;
 mod reader;
 mod work;
@@ -30,6 +31,7 @@ pub(super) struct SqliteStore {
     writer: writer::OrderWriter,
     reader: reader::Readers,
     ledger: work::NoticeLedger,
+    directory: changes::DirectoryFile,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -84,6 +86,7 @@ impl SqliteStore {
             )?,
             reader: reader::Readers::open(path, 4)?,
             ledger: work::NoticeLedger::open(path)?,
+            directory: changes::DirectoryFile::open(path)?,
         })
     }
 }
@@ -160,6 +163,10 @@ impl Backend for SqliteStore {
     async fn begin(&self) -> StoreResult<SqliteWrite> {
         Ok(SqliteWrite(self.pool.begin_with("BEGIN IMMEDIATE").await?))
     }
+
+    fn directory_changed(&self, generation: u64) {
+        self.directory.announce(generation);
+    }
 }
 
 #[async_trait::async_trait]
@@ -175,11 +182,20 @@ impl OrderPath for SqliteStore {
 }
 
 impl Changes for SqliteStore {
-    /// Asked of the file on one of the read connections: whether any connection (of
-    /// this process or another, such as the `merchant` command) committed since that
-    /// connection last looked, and if so the stored generation.
+    /// Read from the database when the file beside it grew since the last read (another
+    /// process, or this one, committed a change), or at the latest every
+    /// [`changes::POLL`]; else the generation last read.
     fn known_directory_generation(&self) -> Option<u64> {
-        match self.reader.directory_generation() {
+        let known = || -> StoreResult<u64> {
+            let length = self.directory.length()?;
+            if let Some(generation) = self.directory.known_at(length) {
+                return Ok(generation);
+            }
+            let generation = self.reader.directory_generation()?;
+            self.directory.remember(length, generation);
+            Ok(generation)
+        };
+        match known() {
             Ok(generation) => Some(generation),
             Err(e) => {
                 tracing::warn!(error = %e, "reading the directory's generation");

@@ -1,5 +1,5 @@
 //! Reads on the request's own thread: orders by `uid` (for `api/queryorder` and every
-//! page of an order), and whether merchants or keys changed (for every API request).
+//! page of an order), and the directory's generation (see [`super::changes`]).
 //!
 //! A point read by primary key from SQLite's page cache takes a few microseconds: less
 //! than handing it to another thread and waking the handler again, which is what sqlx
@@ -17,11 +17,9 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 static BY_UID: LazyLock<String> =
     LazyLock::new(|| format!("SELECT {} FROM orders WHERE uid = ?", OrderRow::COLUMNS));
 
-/// A read connection and what it last learnt of the directory's generation.
+/// A read connection.
 struct Reader {
     conn: rusqlite::Connection,
-    /// (`PRAGMA data_version` when last asked, the generation then).
-    directory: Option<(i64, u64)>,
 }
 
 #[derive(Clone)]
@@ -34,14 +32,7 @@ impl Readers {
     /// Open `count` read-only connections to the file.
     pub(super) fn open(path: &Path, count: usize) -> Result<Readers, StoreError> {
         let connections = (0..count.max(1))
-            .map(|_| {
-                direct::open(path, true).map(|conn| {
-                    Mutex::new(Reader {
-                        conn,
-                        directory: None,
-                    })
-                })
-            })
+            .map(|_| direct::open(path, true).map(|conn| Mutex::new(Reader { conn })))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Readers {
             connections: connections.into(),
@@ -73,27 +64,13 @@ impl Readers {
         rows.next()?.map(OrderRow::from_row).transpose()
     }
 
-    /// The directory's generation as stored now. `PRAGMA data_version` tells a
-    /// connection whether any other connection committed since it last asked: only then
-    /// is the generation read again. Both run in a read transaction of their own, so a
-    /// change committed before the call is seen.
+    /// The directory's generation as stored now (committed before the call).
     pub(super) fn directory_generation(&self) -> Result<u64, StoreError> {
-        let mut reader = self.reader();
-        let version: i64 = reader
-            .conn
-            .prepare_cached("PRAGMA data_version")?
-            .query_row([], |r| r.get(0))?;
-        if let Some((seen, generation)) = reader.directory
-            && seen == version
-        {
-            return Ok(generation);
-        }
+        let reader = self.reader();
         let generation: i64 = reader
             .conn
             .prepare_cached("SELECT value FROM directory_generation WHERE id = 1")?
             .query_row([], |r| r.get(0))?;
-        let generation = generation as u64;
-        reader.directory = Some((version, generation));
-        Ok(generation)
+        Ok(generation as u64)
     }
 }
