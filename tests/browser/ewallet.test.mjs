@@ -42,6 +42,8 @@ test('a consumer binds a 3D card on the bind page, then pays an order with it in
   await page.getByRole('button', { name: 'Confirm' }).click();
   await page.getByRole('heading', { name: 'Your card is saved' }).waitFor();
   assert.match(await page.content(), /493817\*{6}0003/);
+  // Back to the shop: the PayPage's button, not a bare link.
+  assert.ok(await page.locator('a.button#back-to-store').isVisible(), 'back to the shop, as a button');
   await shot(page, '9-ewallet-bound');
   await page.waitForURL(`${merchant.base}/bound`, { timeout: 10000 });
 
@@ -68,7 +70,9 @@ test('a consumer binds a 3D card on the bind page, then pays an order with it in
   });
   assert.equal(order.code, '200', JSON.stringify(order));
   await page.goto(`${order.url}?locale=en`);
-  await page.getByText('Your saved card: 493817******0003').waitFor();
+  // Named as the e-wallet's card, open as the first way to pay.
+  await page.locator('#saved > summary', { hasText: 'Your e-wallet card' }).waitFor();
+  assert.equal(await page.locator('#saved .saved-card').innerText(), '493817******0003');
   await shot(page, '10-paypage-saved-card');
   await page.getByRole('button', { name: /Pay with this card/ }).click();
   await page.locator('#result-title').waitFor();

@@ -64,7 +64,7 @@ test('a consumer pays with a 3D card on a phone and lands back at the shop', asy
 });
 
 test('the checkout page on a desktop, in Traditional Chinese', async () => {
-  const order = await createOrder(gateway.base, { pfn: '0' });
+  const order = await createOrder(gateway.base, { pfn: '0', user_id: 'desktop-zh' });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   await page.goto(order.url);
@@ -110,12 +110,13 @@ test('a consumer takes a convenience-store code with its barcodes and the mercha
 });
 
 test('a consumer pays with an online wallet: QR page, confirmation in the wallet, back at the shop', async () => {
-  const order = await createOrder(gateway.base, { pfn: '0', success_returl: `${merchant.base}/thanks` });
+  const order = await createOrder(gateway.base, { pfn: '0', user_id: 'wallet-payer', success_returl: `${merchant.base}/thanks` });
   assert.equal(order.code, '200');
   const context = await browser.newContext({ viewport: { width: 390, height: 844 }, javaScriptEnabled: false });
   const page = await context.newPage();
   await page.goto(`${order.url}?locale=en`);
   const wallets = page.locator('#wallets');
+  await wallets.locator('summary').click();
   await wallets.locator('input[value=LINEPAYON]').check();
   await wallets.getByRole('button', { name: 'Continue' }).click();
 
@@ -141,7 +142,7 @@ test('a consumer pays with an online wallet: QR page, confirmation in the wallet
 });
 
 test('the pages keep to their Content-Security-Policy and are styled by the served stylesheet', async () => {
-  const order = await createOrder(gateway.base, {});
+  const order = await createOrder(gateway.base, { user_id: 'csp-check' });
   assert.equal(order.code, '200');
   const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
   const page = await context.newPage();

@@ -280,6 +280,6 @@ async fn otp_submit(
         Err(page) => return page,
     };
     let password = form.get("otp").map(String::as_str).unwrap_or("");
-    let outcome = ewallet::submit_bind_otp(&state, id, password, service::OtpTry::Page).await;
+    let outcome = ewallet::submit_bind_otp(&state, id, password, service::Tries::Page).await;
     after(&state, visitor, id, &ticket, outcome).await
 }

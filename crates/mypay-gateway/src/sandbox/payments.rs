@@ -6,7 +6,7 @@
 use super::{no_order, order_state, read_body};
 use crate::http::page_error::PageError;
 use crate::ledger::counter;
-use crate::service::{self, CardForm, CheckoutError, OtpTry, Outcome};
+use crate::service::{self, CardForm, CheckoutError, Outcome, Tries};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -104,9 +104,12 @@ async fn pay(
                 cvc: form.cvc,
                 installment: form.installment,
             };
-            match (service::pay_card(&state, uid, &card).await, &form.otp) {
+            match (
+                service::pay_card(&state, uid, &card, Tries::Only).await,
+                &form.otp,
+            ) {
                 (Ok(Outcome::NeedsOtp), Some(otp)) => {
-                    service::submit_otp(&state, uid, otp, OtpTry::Only).await
+                    service::submit_otp(&state, uid, otp, Tries::Only).await
                 }
                 (other, _) => other,
             }
@@ -242,7 +245,7 @@ async fn bind_ewallet(
     let bound =
         match ewallet::bind_card(&state, id, &form.card_number, &form.expiry, &form.cvc).await {
             Ok(BindOutcome::NeedsOtp) if let Some(otp) = &form.otp => {
-                ewallet::submit_bind_otp(&state, id, otp, OtpTry::Only).await
+                ewallet::submit_bind_otp(&state, id, otp, Tries::Only).await
             }
             other => other,
         };

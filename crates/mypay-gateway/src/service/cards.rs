@@ -15,6 +15,8 @@ use mypay_protocol::{PaymentTool, Prc};
 
 /// The 3D password may be mistyped this many times before the charge fails.
 pub const OTP_ATTEMPTS: i64 = 3;
+/// A consumer on the PayPage may try this many cards before a decline fails the order.
+pub const CARD_DECLINES: i64 = 3;
 
 /// The card-like tools the PayPage can offer for `order` (SPEC §4): those its `pfn`
 /// allows, the merchant has enabled, and whose limits admit the amount.
@@ -31,6 +33,7 @@ pub async fn pay_card(
     state: &Gateway,
     uid: u64,
     form: &CardForm,
+    tries: Tries,
 ) -> Result<Outcome, CheckoutError> {
     let (order, merchant) = payable_order(state, uid).await?;
     let allowed = card_tools(&merchant.settings, &order);
@@ -73,7 +76,13 @@ pub async fn pay_card(
         prc: order.prc,
     };
     charge::run(state, claim, request, async |_, answer| {
-        complete_charge(state, &order, &merchant, tool, &summary, &plan, answer).await
+        let charged = Charged {
+            tool,
+            card: &summary,
+            plan: &plan,
+            tries,
+        };
+        complete_charge(state, &order, &merchant, &charged, answer).await
     })
     .await?
 }
@@ -84,14 +93,13 @@ pub(super) async fn complete_charge(
     state: &Gateway,
     order: &OrderRow,
     merchant: &crate::store::Merchant,
-    tool: PaymentTool,
-    summary: &CardSummary,
-    plan: &CardPlan,
+    charged: &Charged<'_>,
     answer: CardAnswer,
 ) -> Result<Outcome, CheckoutError> {
     let CardAnswer::ThreeDSecure { password, then } = answer else {
-        return settle(state, order, merchant, tool, summary, plan, answer).await;
+        return settle(state, order, merchant, charged, answer).await;
     };
+    let (tool, summary, plan) = (charged.tool, charged.card, charged.plan);
     let challenge = Challenge {
         uid: order.uid,
         pfn: tool.code().to_owned(),
@@ -199,22 +207,12 @@ pub(super) fn card_plan(
     }
 }
 
-/// Which try of a 3-D Secure password this is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OtpTry {
-    /// On the OTP page: [`OTP_ATTEMPTS`] wrong passwords fail the charge.
-    Page,
-    /// The only one (given with the card, as the sandbox helper takes it): a wrong
-    /// password fails the charge at once.
-    Only,
-}
-
 /// The consumer typed the 3D password of the charge waiting for it.
 pub async fn submit_otp(
     state: &Gateway,
     uid: u64,
     password: &str,
-    try_: OtpTry,
+    tries: Tries,
 ) -> Result<Outcome, CheckoutError> {
     let (order, merchant) = payable_order(state, uid).await?;
     let challenge = state
@@ -230,49 +228,64 @@ pub async fn submit_otp(
         issuing_bank_uid: challenge.issuing_bank_uid.clone(),
     };
     let pending = PendingCharge::read(&challenge.answer)?;
+    let charged = Charged {
+        tool,
+        card: &summary,
+        plan: &pending.plan,
+        tries,
+    };
     if password.trim() == challenge.password {
-        return settle(
-            state,
-            &order,
-            &merchant,
-            tool,
-            &summary,
-            &pending.plan,
-            pending.answer,
-        )
-        .await;
+        return settle(state, &order, &merchant, &charged, pending.answer).await;
     }
-    let failures = match try_ {
-        OtpTry::Page => state.store.fail_challenge(uid).await?,
-        OtpTry::Only => OTP_ATTEMPTS,
+    let failures = match tries {
+        Tries::Page => state.store.fail_challenge(uid).await?,
+        Tries::Only => OTP_ATTEMPTS,
     };
     if failures >= OTP_ATTEMPTS {
         let declined = CardAnswer::Declined {
             reason: "3D驗證失敗".into(),
         };
-        return settle(
-            state,
-            &order,
-            &merchant,
-            tool,
-            &summary,
-            &pending.plan,
-            declined,
-        )
-        .await;
+        return settle(state, &order, &merchant, &charged, declined).await;
     }
     Err(CheckoutError::WrongOtp(OTP_ATTEMPTS - failures))
 }
 
+/// A card charge as the consumer made it: the tool, the card (what may be kept of it),
+/// the plan chosen on the form, and the tries the consumer has.
+pub(super) struct Charged<'a> {
+    pub tool: PaymentTool,
+    pub card: &'a CardSummary,
+    pub plan: &'a CardPlan,
+    pub tries: Tries,
+}
+
+/// Record the upstream's answer to a card charge as the order's state change, with its
+/// notice. A card declined on the PayPage leaves the order waiting for another card
+/// while the consumer has tries left.
 pub(super) async fn settle(
     state: &Gateway,
     order: &OrderRow,
     merchant: &crate::store::Merchant,
-    tool: PaymentTool,
-    card: &CardSummary,
-    plan: &CardPlan,
+    charged: &Charged<'_>,
     answer: CardAnswer,
 ) -> Result<Outcome, CheckoutError> {
+    let (tool, card, plan) = (charged.tool, charged.card, charged.plan);
+    if charged.tries == Tries::Page
+        && let CardAnswer::Declined { reason } = &answer
+    {
+        let declines = declines_so_far(state, order.uid).await? + 1;
+        if declines < CARD_DECLINES {
+            let cause = format!(
+                "card declined via {}: {reason} (card {declines} of {CARD_DECLINES})",
+                tool.code()
+            );
+            let t = transition(state, order, order.prc, &cause, PaymentFacts::default());
+            commit(state, &t).await?;
+            return Ok(Outcome::Declined {
+                tries_left: CARD_DECLINES - declines,
+            });
+        }
+    }
     let supplier = merchant.settings.tool(tool).map(|s| s.supplier.clone());
     let mut facts = PaymentFacts {
         paid_pfn: Some(tool.code().to_owned()),
@@ -411,4 +424,14 @@ pub(super) async fn settle(
         }
     }
     Ok(Outcome::Done(to))
+}
+
+/// Cards the consumer already tried on the order's page and that were declined: the
+/// order's history records each as a change to its own state.
+async fn declines_so_far(state: &Gateway, uid: u64) -> Result<i64, StoreError> {
+    let events = state.store.events(uid).await?;
+    Ok(events
+        .iter()
+        .filter(|e| e.from_prc.as_deref() == Some(e.to_prc.as_str()))
+        .count() as i64)
 }

@@ -26,6 +26,20 @@ pub enum Outcome {
     Done(Prc),
     /// A 3-D Secure password is needed (PayPage: show the OTP page).
     NeedsOtp,
+    /// The card was declined; the order waits for another card (`tries_left` more).
+    Declined { tries_left: i64 },
+}
+
+/// How many tries the consumer has: of a 3-D Secure password, of a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tries {
+    /// On the PayPage: [`super::OTP_ATTEMPTS`] wrong passwords fail the charge, and a
+    /// declined card leaves the order waiting for another, [`super::CARD_DECLINES`] cards
+    /// in all.
+    Page,
+    /// This one only (the sandbox helper, a background charge): a wrong password fails
+    /// the charge, a decline fails the order.
+    Only,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -165,7 +165,7 @@ pub async fn submit_bind_otp(
     state: &Gateway,
     id: u64,
     password: &str,
-    try_: super::OtpTry,
+    tries: super::Tries,
 ) -> Result<BindOutcome, CheckoutError> {
     let wallet = open_wallet(state, id).await?;
     let (Some(expected), Some(card), WalletStatus::Challenged) =
@@ -176,9 +176,9 @@ pub async fn submit_bind_otp(
     if password.trim() == expected {
         return finish(state, &wallet, card, true).await;
     }
-    let failures = match try_ {
-        super::OtpTry::Page => state.store.fail_wallet_otp(id).await?,
-        super::OtpTry::Only => OTP_ATTEMPTS,
+    let failures = match tries {
+        super::Tries::Page => state.store.fail_wallet_otp(id).await?,
+        super::Tries::Only => OTP_ATTEMPTS,
     };
     if failures >= OTP_ATTEMPTS {
         return finish(state, &wallet, card, false).await;

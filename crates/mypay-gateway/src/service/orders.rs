@@ -3,7 +3,7 @@
 //! e-wallet order in the background (`ewallet_type` 2), charged at once with no page.
 
 use super::Gateway;
-use super::checkout::{CheckoutError, Outcome};
+use super::checkout::{CheckoutError, Outcome, Tries};
 use super::saved_cards;
 use crate::ledger::order::{NewOrder, new_token};
 use crate::store::{Created, Merchant, NewOrderRow, StoreError};
@@ -100,9 +100,10 @@ pub async fn place(
 /// answer is the state reached, and a 交易完成 notice follows as for any payment. A retry
 /// of the same request answers the state the first reached, and charges nothing.
 async fn background_payment(state: &Gateway, uid: u64, key: String) -> Result<Placed, OrderError> {
-    let prc = match saved_cards::pay_with_saved_card(state, uid).await {
+    let prc = match saved_cards::pay_with_saved_card(state, uid, Tries::Only).await {
         Ok(Outcome::Done(prc)) => prc,
-        Ok(Outcome::NeedsOtp) => Prc::Failed,
+        // No consumer is there to give a password or another card.
+        Ok(Outcome::NeedsOtp | Outcome::Declined { .. }) => Prc::Failed,
         Err(CheckoutError::NotPayable(_) | CheckoutError::ChargeInProgress) => {
             state
                 .store

@@ -5,9 +5,9 @@
 //! of a card the upstream keeps, by its token.
 
 use super::Gateway;
-use super::cards::{CardPlan, settle};
+use super::cards::{CardPlan, Charged, settle};
 use super::charge::{self, Claim, Payment, Request};
-use super::checkout::{CheckoutError, Outcome, payable_order};
+use super::checkout::{CheckoutError, Outcome, Tries, payable_order};
 use super::ewallet::WalletError;
 use crate::ledger::card::CardSummary;
 use crate::store::{OrderRow, StoreError, StoredCard, WalletRow, WalletStatus};
@@ -38,16 +38,38 @@ pub async fn wallet_of(state: &Gateway, order: &OrderRow) -> Result<Option<Walle
     Ok(wallet.filter(|w| bound_for(w, user_id)))
 }
 
+/// Where a saved card comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SavedKind {
+    /// Bound to the consumer's e-wallet (`api/ewalletbind`), named by the order's
+    /// `virtual_pan`.
+    Ewallet,
+    /// Remembered from the consumer's last payment at this merchant (quick checkout).
+    QuickCheckout,
+}
+
+/// A card an order can pay with in one click.
+#[derive(Debug, Clone)]
+pub struct SavedCard {
+    pub kind: SavedKind,
+    pub tool: PaymentTool,
+    pub card: StoredCard,
+}
+
 /// The card an order can pay with in one click: its bound e-wallet card, else (quick
 /// checkout) the card its consumer last paid with at this merchant; with its tool.
 pub async fn saved_card(
     state: &Gateway,
     order: &OrderRow,
     settings: &crate::ledger::merchant::MerchantSettings,
-) -> Result<Option<(PaymentTool, StoredCard)>, StoreError> {
+) -> Result<Option<SavedCard>, StoreError> {
     if let Some(wallet) = wallet_of(state, order).await? {
         let tool = PaymentTool::parse(&wallet.pfn).unwrap_or(PaymentTool::CreditCard);
-        return Ok(wallet.card.map(|c| (tool, c)));
+        return Ok(wallet.card.map(|card| SavedCard {
+            kind: SavedKind::Ewallet,
+            tool,
+            card,
+        }));
     }
     if !crate::ledger::order::quickpay_on(order.stored_request()) {
         return Ok(None);
@@ -63,7 +85,11 @@ pub async fn saved_card(
     // Only a tool this order may still be paid with.
     let tool = PaymentTool::parse(&tool).unwrap_or(PaymentTool::CreditCard);
     let allowed = super::cards::card_tools(settings, order).contains(&tool);
-    Ok(allowed.then_some((tool, card)))
+    Ok(allowed.then_some(SavedCard {
+        kind: SavedKind::QuickCheckout,
+        tool,
+        card,
+    }))
 }
 
 /// Check an order's e-wallet fields at creation: `100` naming the field when they name
@@ -106,9 +132,13 @@ pub async fn check_order_wallet(
 
 /// Pay order `uid` with its consumer's saved card (the bound e-wallet card, else quick
 /// checkout's): the PayPage's one click, or the background payment of `ewallet_type` 2.
-pub async fn pay_with_saved_card(state: &Gateway, uid: u64) -> Result<Outcome, CheckoutError> {
+pub async fn pay_with_saved_card(
+    state: &Gateway,
+    uid: u64,
+    tries: Tries,
+) -> Result<Outcome, CheckoutError> {
     let (order, merchant) = payable_order(state, uid).await?;
-    let (tool, card) = saved_card(state, &order, &merchant.settings)
+    let SavedCard { tool, card, .. } = saved_card(state, &order, &merchant.settings)
         .await?
         .ok_or_else(|| CheckoutError::Tool("this order has no saved card".into()))?;
     let summary = CardSummary {
@@ -127,16 +157,13 @@ pub async fn pay_with_saved_card(state: &Gateway, uid: u64) -> Result<Outcome, C
         prc: order.prc,
     };
     charge::run(state, claim, request, async |_, answer| {
-        settle(
-            state,
-            &order,
-            &merchant,
+        let charged = Charged {
             tool,
-            &summary,
-            &CardPlan::default(),
-            answer,
-        )
-        .await
+            card: &summary,
+            plan: &CardPlan::default(),
+            tries,
+        };
+        settle(state, &order, &merchant, &charged, answer).await
     })
     .await?
 }

@@ -273,7 +273,10 @@ async fn orders_pay_with_the_bound_card_in_the_background_or_in_one_click() {
         .expect("page");
     let jar = cookies(&page);
     let html = page.text().await.expect("html");
-    assert!(html.contains("Your saved card: 405865******5507"), "{html}");
+    // A bound e-wallet card is named so (not as quick checkout's card).
+    assert!(html.contains("Your e-wallet card"), "{html}");
+    assert!(!html.contains("The card you used last time"), "{html}");
+    assert!(html.contains("405865******5507"), "{html}");
     let csrf = hidden_csrf(&html);
     let paid = post_form(
         &app,
@@ -402,7 +405,10 @@ async fn quick_checkout_offers_the_card_the_consumer_last_paid_with_unless_turne
         .text()
         .await
         .expect("html");
-    assert!(!html.contains("Your saved card"), "{html}");
+    assert!(
+        !html.contains("The card you used last time") && !html.contains("Your e-wallet card"),
+        "{html}"
+    );
     // Paid with quick checkout on (the default): the next page offers that card.
     let uid = second["uid"].as_u64().expect("uid");
     app.pay(uid, "5433760200078009", "1022", "597", None).await;
@@ -415,7 +421,26 @@ async fn quick_checkout_offers_the_card_the_consumer_last_paid_with_unless_turne
         .expect("page");
     let jar = cookies(&page);
     let html = page.text().await.expect("html");
-    assert!(html.contains("Your saved card: 543376******8009"), "{html}");
+    // Quick checkout's card is named so, in every language (not as an e-wallet card).
+    assert!(html.contains("The card you used last time"), "{html}");
+    assert!(!html.contains("Your e-wallet card"), "{html}");
+    assert!(html.contains("543376******8009"), "{html}");
+    let zh = app
+        .http
+        .get(format!(
+            "{}?locale=zh-TW",
+            third["url"].as_str().expect("url")
+        ))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        zh.contains("上次使用的信用卡") && !zh.contains("電子錢包信用卡"),
+        "{zh}"
+    );
     assert!(!html.contains("5433760200078009"), "never the whole number");
     let csrf = hidden_csrf(&html);
     let uid = third["uid"].as_u64().expect("uid");
