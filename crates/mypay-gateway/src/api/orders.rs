@@ -80,3 +80,41 @@ mod tests {
         assert_eq!(keys.len(), 1000);
     }
 }
+#[cfg(test)]
+mod future_size {
+    /// Every order's future is allocated and moved per request: it must carry the row to
+    /// write, never the request (kilobytes), nor the e-wallet's rare branches inline.
+    #[tokio::test]
+    async fn an_orders_future_stays_under_a_kilobyte() {
+        let dir = std::env::temp_dir().join(format!("mypay-future-{}", std::process::id()));
+        let settings = crate::config::Settings {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            database: crate::store::DatabaseUrl::Sqlite(dir.join("mypay.sqlite")),
+            ..Default::default()
+        };
+        let app = crate::app::Application::build(settings, crate::clock::Clock::test())
+            .await
+            .expect("gateway");
+        let state = app.state().clone();
+        let merchant = state
+            .store
+            .merchant(crate::ledger::merchant::SAMPLE_STORE_UID)
+            .await
+            .expect("store")
+            .expect("the sample merchant");
+        let request = super::Authenticated {
+            command: mypay_protocol::Command::Orders,
+            merchant: std::sync::Arc::new(merchant),
+            data: b"{}".to_vec(),
+        };
+        let order = super::create(&state, &request);
+        assert!(
+            std::mem::size_of_val(&order) < 1024,
+            "{} bytes",
+            std::mem::size_of_val(&order)
+        );
+        drop(order);
+        drop(app);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

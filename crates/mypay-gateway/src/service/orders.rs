@@ -37,61 +37,97 @@ impl From<super::ewallet::WalletError> for OrderError {
     }
 }
 
-/// Place `merchant`'s order `request`.
-pub async fn place(
-    state: &Gateway,
+/// An e-wallet order's fields: the card it names, and whether it is paid now.
+struct WalletFields {
+    enable_ewallet: Option<i64>,
+    virtual_pan: Option<String>,
+    ewallet_type: Option<i64>,
+    user_id: String,
+}
+
+/// Place `merchant`'s order `request`. The request is checked and turned into the row
+/// to write before the returned future runs: the future carries that row (a few hundred
+/// bytes), not the request (kilobytes), which every order's future would otherwise be
+/// sized for, allocated and copied per request.
+pub fn place<'a>(
+    state: &'a Gateway,
+    merchant: &'a Merchant,
+    request: OrderRequest,
+) -> impl Future<Output = Result<Placed, OrderError>> + Send + 'a {
+    let now = state.now_for(&merchant.store_uid);
+    let prepared = check(merchant, request, now).map(|new| {
+        let wallet = new
+            .request
+            .enable_ewallet
+            .is_some_and(|e| e != 0)
+            .then(|| WalletFields {
+                enable_ewallet: new.request.enable_ewallet,
+                virtual_pan: new.request.virtual_pan.clone(),
+                ewallet_type: new.request.ewallet_type,
+                user_id: new.user_id.clone(),
+            });
+        let row = NewOrderRow::new(new, merchant.settings.strict_order_id, new_token(), now);
+        (row, wallet)
+    });
+    async move {
+        let (row, wallet) = prepared?;
+        // An e-wallet order names a bound card of its consumer (one lookup, only for
+        // them). Its branches are boxed, for the same reason as above.
+        if let Some(wallet) = wallet {
+            return Box::pin(place_ewallet_order(state, merchant, row, wallet)).await;
+        }
+        let order_id = row.order_id.clone();
+        let (uid, key) = created(&order_id, state.store.create_order(row).await?)?;
+        Ok(Placed::Page { uid, key })
+    }
+}
+
+/// The request checked against the merchant's settings.
+fn check(
     merchant: &Merchant,
     request: OrderRequest,
-) -> Result<Placed, OrderError> {
-    let now = state.now_for(&merchant.store_uid);
+    now: jiff::Timestamp,
+) -> Result<NewOrder, OrderError> {
     super::invoices::check_order_fields(&request).map_err(OrderError::Refused)?;
-    let new = NewOrder::parse(&merchant.store_uid, request, &merchant.settings, now)
-        .map_err(|e| OrderError::Refused(e.to_string()))?;
-    // An e-wallet order names a bound card of its consumer (one lookup, only for them).
-    // The wallet check and the background payment are boxed: held inline, their futures
-    // (a whole payment) would size every order's future at ~11 KB, allocated and copied
-    // per request.
-    let background = if new.request.enable_ewallet.is_some_and(|e| e != 0) {
-        Box::pin(saved_cards::check_order_wallet(
-            state,
-            &merchant.store_uid,
-            &new.user_id,
-            new.request.enable_ewallet,
-            new.request.virtual_pan.as_deref(),
-            new.request.ewallet_type,
-        ))
-        .await?;
-        new.request.ewallet_type == Some(2)
-    } else {
-        false
-    };
-    if background && let Some((uid, key)) = charged_before(state, &new).await? {
+    NewOrder::parse(&merchant.store_uid, request, &merchant.settings, now)
+        .map_err(|e| OrderError::Refused(e.to_string()))
+}
+
+/// Which transaction the store made of the order.
+fn created(order_id: &str, created: Created) -> Result<(u64, String), OrderError> {
+    match created {
+        Created::New { uid, token } | Created::Retry { uid, token } => Ok((uid, token)),
+        Created::DuplicateOrderId => Err(OrderError::Refused(format!(
+            "order_id: {order_id:?} was used before and this merchant requires unique order ids"
+        ))),
+    }
+}
+
+async fn place_ewallet_order(
+    state: &Gateway,
+    merchant: &Merchant,
+    row: NewOrderRow,
+    wallet: WalletFields,
+) -> Result<Placed, OrderError> {
+    saved_cards::check_order_wallet(
+        state,
+        &merchant.store_uid,
+        &wallet.user_id,
+        wallet.enable_ewallet,
+        wallet.virtual_pan.as_deref(),
+        wallet.ewallet_type,
+    )
+    .await?;
+    let background = wallet.ewallet_type == Some(2);
+    if background && let Some((uid, key)) = charged_before(state, &row).await? {
         // The same background payment again (a merchant's retry after a timeout): the
         // transaction it made, charged once.
-        return Box::pin(background_payment(state, uid, key)).await;
+        return background_payment(state, uid, key).await;
     }
-    let order_id = new.order_id.clone();
-    // The validated order is handed to the writer before the first await of the hot
-    // path, so this future does not carry it while the commit is awaited.
-    let created = state
-        .store
-        .create_order(NewOrderRow::new(
-            new,
-            merchant.settings.strict_order_id,
-            new_token(),
-            now,
-        ))
-        .await?;
-    let (uid, key) = match created {
-        Created::New { uid, token } | Created::Retry { uid, token } => (uid, token),
-        Created::DuplicateOrderId => {
-            return Err(OrderError::Refused(format!(
-                "order_id: {order_id:?} was used before and this merchant requires unique order ids"
-            )));
-        }
-    };
+    let order_id = row.order_id.clone();
+    let (uid, key) = created(&order_id, state.store.create_order(row).await?)?;
     if background {
-        return Box::pin(background_payment(state, uid, key)).await;
+        return background_payment(state, uid, key).await;
     }
     Ok(Placed::Page { uid, key })
 }
@@ -123,16 +159,15 @@ async fn background_payment(state: &Gateway, uid: u64, key: String) -> Result<Pl
 /// once paid, but a merchant retrying a background charge means the same one.
 async fn charged_before(
     state: &Gateway,
-    new: &NewOrder,
+    new: &NewOrderRow,
 ) -> Result<Option<(u64, String)>, StoreError> {
-    let request = new.request_json();
     let uids = state
         .store
         .order_uids(&new.store_uid, &new.order_id)
         .await?;
     for uid in uids.into_iter().rev() {
         if let Some(order) = state.store.order(uid).await?
-            && order.request == request
+            && order.request == new.request_json
             && order.prc != Prc::Created
         {
             return Ok(Some((order.uid, order.token)));
