@@ -86,6 +86,8 @@ impl Command {
     }
 
     /// Commands that answer `B200`/`B500` rather than `200`/`100` (their "B-style" results).
+    /// The e-invoice commands answer alike: a query of an invoice is refused as its
+    /// issue is (`B500`), whatever the refusal.
     pub fn answers_b_codes(self) -> bool {
         matches!(
             self,
@@ -96,6 +98,7 @@ impl Command {
                 | Command::DisableDirectDebit
                 | Command::EwalletBind
                 | Command::IssueInvoice
+                | Command::Invoice
                 | Command::PaymentSupportPayMode
         )
     }

@@ -25,6 +25,11 @@ pub async fn authenticate(
 ) -> Result<Authenticated, ApiError> {
     let outer = OuterRequest::from_body(content_type, body)
         .map_err(|e| ApiError::envelope(format!("request body: {e}")))?;
+    // Neither sealed field: not a sealed request at all (an order sent as it is, or a
+    // body not read as a form), not one with a field missing.
+    if outer.service.is_none() && outer.encry_data.is_none() {
+        return Err(ApiError::envelope(unsealed(content_type)));
+    }
     let (owner, owner_uid) = match route {
         Route::Init | Route::Open if outer.agent_uid.is_none() => {
             let kind = if route == Route::Open {
@@ -177,6 +182,23 @@ pub async fn authenticate(
         merchant,
         data,
     })
+}
+
+/// Why a body with none of the outer fields was refused: what it was, and what to send.
+fn unsealed(content_type: Option<&str>) -> String {
+    let media = content_type
+        .and_then(|c| c.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let send = "send store_uid (or agent_uid), service and encry_data, sealed with the key, \
+                as application/x-www-form-urlencoded or application/json";
+    match media.as_str() {
+        "multipart/form-data" => format!("request body: multipart/form-data is not read; {send}"),
+        "" => format!("request body: has no service or encry_data; {send}"),
+        other => format!(
+            "request body: {other} with no service or encry_data (a request must be sealed, not sent as it is); {send}"
+        ),
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -56,11 +56,17 @@ impl ApiError {
         self
     }
 
-    /// Too many requests from this sender or address failed to open lately.
+    /// Too many requests from this sender or address failed to open lately. The answer
+    /// says how long failing requests are refused, and is the same for every one of them.
     pub fn throttled() -> ApiError {
+        use crate::http::throttle::{BLOCK, LIMIT, WINDOW};
         ApiError {
             code: Prc::DataError,
-            msg: "too many failed requests; try again later".to_owned(),
+            msg: format!(
+                "too many failed requests: more than {LIMIT} in {} seconds from this sender or address, so its requests that fail are refused for {} minutes (requests sealed with the sender's key are served as always)",
+                WINDOW.as_secs(),
+                BLOCK.as_secs() / 60
+            ),
             unopened: true,
         }
     }

@@ -245,6 +245,7 @@ pub async fn issue(
         fields.state_msg = "發票處理完成".to_owned();
         fields
     });
+    sample_range(state, &order.store_uid, &period).await?;
     let issued = state
         .store
         .issue_invoice(NewInvoice {
@@ -261,6 +262,41 @@ pub async fn issue(
         alert_no_numbers(state, merchant, &period, now).await;
     }
     Ok(issued)
+}
+
+/// The sandbox's sample merchant has a word-track range for every period its clock
+/// reaches, so a fresh sandbox issues the document's samples' invoices at once: `JH`
+/// (the document's examples' track), a million numbers, added when the period has no
+/// range of its own (a range registered by hand is used as for any merchant, to its
+/// end). Invoice numbers are unique across periods, so each period has its own million:
+/// the 100 periods of 16 years and 8 months before they repeat.
+async fn sample_range(state: &Gateway, store_uid: &str, period: &str) -> Result<(), StoreError> {
+    use crate::ledger::merchant::SAMPLE_STORE_UID;
+    if state.settings.mode != crate::config::Mode::Sandbox || store_uid != SAMPLE_STORE_UID {
+        return Ok(());
+    }
+    let ranges = state.store.invoice_tracks(store_uid).await?;
+    if ranges.iter().any(|r| r.period == period) {
+        return Ok(());
+    }
+    let (year, month): (i64, i64) = (
+        period.get(..3).and_then(|y| y.parse().ok()).unwrap_or(0),
+        period.get(3..).and_then(|m| m.parse().ok()).unwrap_or(2),
+    );
+    let first = ((year * 6 + month / 2) % 100) * 1_000_000;
+    let range = crate::store::InvoiceTrack {
+        store_uid: store_uid.to_owned(),
+        period: period.to_owned(),
+        track: "JH".to_owned(),
+        first_number: first,
+        last_number: first + 999_999,
+        next_number: first,
+    };
+    match state.store.add_invoice_track(&range).await {
+        // Added at the same moment by another request or node.
+        Ok(()) | Err(StoreError::Duplicate) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 async fn alert_no_numbers(

@@ -242,6 +242,17 @@ async fn every_command_of_the_document_is_served() {
         assert!(!msg.contains("not supported"), "{cmd}: {answer}");
         assert!(msg.starts_with("uid/key"), "{cmd}: {answer}");
     }
+    // The e-invoice commands refuse alike: the query of an invoice as its issue.
+    let issue = app
+        .api("api/issueinvoice", &json!({"uid": "1", "key": "k"}))
+        .await;
+    let query = app
+        .api("api/invoice", &json!({"uid": "1", "key": "k"}))
+        .await;
+    assert_eq!(
+        (issue["code"].as_str(), query["code"].as_str()),
+        (Some("B500"), Some("B500"))
+    );
     app.finish().await;
 }
 

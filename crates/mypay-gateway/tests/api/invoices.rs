@@ -66,6 +66,28 @@ fn mobile() -> Value {
     json!({"invoice_input_type": 1, "invoice_cloud_type": 2, "invoice_mobile_code": "/NFVIAZP"})
 }
 
+/// A fresh sandbox issues the sample merchant's invoices at once, in every period its
+/// clock reaches: no word track has to be registered first.
+#[tokio::test]
+async fn the_sample_merchant_has_numbers_in_every_period_of_a_fresh_sandbox() {
+    let app = spawn_app().await;
+    let asks = json!({"issue_invoice_state": 1, "invoice_input_type": 1, "invoice_cloud_type": 4});
+    let mut periods = Vec::new();
+    for (i, days) in [0, 61, 365].into_iter().enumerate() {
+        app.advance(days * 86_400).await;
+        let (uid, key) = paid_order(&app, &format!("FRESH-{i}"), 500, asks.clone()).await;
+        let invoice = invoice_of(&app, uid, &key).await;
+        assert_eq!(invoice["state"], 2, "{invoice}");
+        assert_eq!(invoice["wordtrack"], "JH", "{invoice}");
+        let date = invoice["date"].as_str().expect("date").to_owned();
+        periods.push(invoice::period(
+            jiff::civil::Date::strptime("%Y%m%d", &date).expect("YYYYMMDD"),
+        ));
+    }
+    assert_eq!(periods, ["11512", "11602", "11702"]);
+    app.finish().await;
+}
+
 #[tokio::test]
 async fn an_order_that_asks_gets_its_invoice_with_its_payment_laid_out_as_the_mof_spec() {
     let app = spawn_app().await;

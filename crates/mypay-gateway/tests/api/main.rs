@@ -15,6 +15,7 @@ mod helpers;
 mod inputs;
 mod invoices;
 mod merchant_clocks;
+mod messages;
 mod migrations;
 mod modes;
 mod nodes;

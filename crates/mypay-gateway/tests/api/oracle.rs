@@ -90,13 +90,10 @@ async fn repeated_failures_are_throttled_without_locking_the_merchant_out() {
         last = post(&app, SAMPLE_STORE_UID, &service("api/orders"), &forged).await;
     }
     assert_eq!(last["code"], "100");
-    assert!(
-        last["msg"]
-            .as_str()
-            .expect("msg")
-            .contains("too many failed requests"),
-        "{last}"
-    );
+    let msg = last["msg"].as_str().expect("msg");
+    assert!(msg.contains("too many failed requests"), "{last}");
+    // It says for how long.
+    assert!(msg.contains("refused for 10 minutes"), "{last}");
     // The merchant's own requests, sealed right, are served as always.
     let answer = post(&app, SAMPLE_STORE_UID, &service("api/orders"), &order).await;
     assert_eq!(answer["code"], "200", "{answer}");
