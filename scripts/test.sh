@@ -33,9 +33,11 @@ fi
 python3 -c 'import Crypto, requests' 2>/dev/null || python3 -m pip install -q pycryptodome requests
 (cd tests/browser && { npm ci --no-audit --no-fund --silent || npm install --no-audit --no-fund --silent; })
 
-# The code's form first: it fails fast.
+# The code's form first: it fails fast. The declared rust-version is the toolchain this
+# builds with (rustc 1.95 here); the docs' links must resolve.
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 # Unit tests, the black-box API tests (they run the sample clients too), the SDK: on
 # SQLite, then the black-box tests again on PostgreSQL.

@@ -6,7 +6,7 @@
 //! the database bumps the generation with every change of merchants, dealers or keys, in
 //! the change's own transaction, whichever process made it (this one, the `merchant`
 //! command, another node). Each use asks the store for the generation now, which it knows
-//! cheaply (see [`crate::store::storage::Changes`]), so a change is seen by the next
+//! cheaply (see `store::storage::Changes`), so a change is seen by the next
 //! request: there is no window in which an old URL or a revoked key is used.
 //!
 //! Key validity is judged against the owner's clock at each use, not at load time.

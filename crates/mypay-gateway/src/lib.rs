@@ -1,19 +1,33 @@
 //! mypay-gateway: a self-hostable, wire-compatible MYPAY LINK gateway.
 //!
 //! # Layout
-//! - [`api`]: the merchant API (`/api/init`, `/api/agent`, `/api/open`): envelope →
-//!   credentials → command handlers.
-//! - [`paypage`]: the consumer's hosted checkout (`/payment/<uid>.html`).
-//! - [`checkout`]: paying an order, shared by the PayPage and the sandbox helpers.
-//! - [`ledger`]: the domain — merchants, order validation, the state graph, cards, the
-//!   acquirer interface. No HTTP, no SQL.
+//! A core that knows no HTTP, and thin HTTP layers over it; dependencies point inward.
+//!
+//! The core:
+//! - [`service`]: every payment flow (place an order, pay with each tool family, the one
+//!   charge path, capture, cancel, refund, recurring periods, the e-wallet, e-invoices,
+//!   timed work) and the operator's rules for merchants, over the store, the clocks, the
+//!   upstream connector and the outbox ([`service::Gateway`]).
+//! - [`ledger`]: the domain's rules, pure: merchants and their settings, order
+//!   validation, the state graph, cards, refunds and captures, pay-later codes, recurring
+//!   terms, e-invoices, where notices may go, the upstream interface.
+//! - [`store`]: the storage interface in parts, each part's SQL written once for SQLite
+//!   and PostgreSQL; migrations per backend.
+//! - [`notify`]: which notices are owed, their delivery (the outbox worker), and the
+//!   resolver that keeps notices off internal addresses.
 //! - [`records`]: the query record and the transaction notice, built from one order.
-//! - [`notify`]: which notices are owed, and the delivery worker (outbox).
-//! - [`jobs`]: the scheduler for timed work on the gateway's clock.
-//! - [`sandbox`]: test cards and the `/sandbox/*` helpers.
-//! - [`store`]: SQLite storage, migrations, the group-committing order writer.
-//! - [`directory`]: merchants and keys cached for the API's hot path.
-//! - [`clock`], [`config`], [`app`]: the one clock, settings, and wiring.
+//! - [`directory`]: merchants and keys, cached, and seen fresh on every request.
+//! - [`clock`]: the one clock (the sandbox's test clocks move it); [`config`]: settings.
+//!
+//! The HTTP layers:
+//! - [`api`]: the merchant API (`/api/init`, `/api/agent`, `/api/open`).
+//! - [`paypage`]: the hosted checkout, the e-wallet's bind page, the invoice proof.
+//! - [`sandbox`]: the sandbox's helpers and its simulated acquirer.
+//! - [`http`]: the edge all of them share: serving, headers, operations endpoints,
+//!   metrics, page errors, the failure throttle.
+//! - [`router`]: what each mode mounts; [`state`]: what every handler is given.
+//! - [`app`]: building the whole and running it with its workers.
+//! - [`tickets`]: PayPage, bind-page and proof tickets and CSRF tokens; [`hex`].
 
 pub mod api;
 pub mod app;

@@ -1,10 +1,12 @@
 //! `mypay`: the merchant's command line, a thin shell over the mypay-client SDK. It works
 //! against mypay-gateway and against MYPAY's own endpoints alike.
 //!
-//!     mypay --url http://127.0.0.1:8080/api/init modes 1000
-//!     mypay order --order-id A-1 --cost 100 --item "Sword model"
-//!     mypay query 1 d0625d9640e8664a3be8e19fddf2be79
-//!     mypay notice < body.txt --uid 1 --key …    # check a received notice
+//! ```text
+//! mypay --url http://127.0.0.1:8080/api/init modes 1000
+//! mypay order --order-id A-1 --cost 100 --item "Sword model"
+//! mypay query 1 d0625d9640e8664a3be8e19fddf2be79
+//! mypay notice < body.txt --uid 1 --key …    # check a received notice
+//! ```
 
 use clap::{Parser, Subcommand};
 use mypay_client::Client;

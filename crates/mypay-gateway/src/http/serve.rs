@@ -95,7 +95,7 @@ impl Drop for AddressSlot {
 }
 
 /// Serve `router` on `listener` until `shutdown` resolves; then stop accepting, let
-/// in-flight requests finish (at most [`SHUTDOWN_GRACE`]) and return.
+/// in-flight requests finish (at most `SHUTDOWN_GRACE`) and return.
 pub async fn serve(
     listener: TcpListener,
     router: Router,

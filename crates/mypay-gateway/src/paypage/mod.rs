@@ -1,9 +1,9 @@
 //! The PayPage (SPEC §4): server-rendered HTML that works without JavaScript, mobile
-//! first, in four languages. The consumer chooses a way to pay ([`checkout`]), types a
-//! card, passes a 3-D Secure step for 3D cards ([`otp`]), or is shown a wallet's QR code
-//! ([`wallet`]), sees the result and goes back to the merchant's
-//! `success_returl`/`failure_returl` ([`result`]). The e-wallet's bind page
-//! ([`ewallet`]) and the e-invoice's proof ([`invoice`]) live beside it.
+//! first, in four languages. The consumer chooses a way to pay (`checkout`), types a
+//! card, passes a 3-D Secure step for 3D cards (`otp`), or is shown a wallet's QR code
+//! (`wallet`), sees the result and goes back to the merchant's
+//! `success_returl`/`failure_returl` (`result`). The e-wallet's bind page
+//! (`ewallet`) and the e-invoice's proof (`invoice`) live beside it.
 //!
 //! Forms carry a CSRF token that must match the `mypay_csrf` cookie set with the page
 //! (double-submit), so another site cannot post a payment or an abandonment for the
@@ -77,7 +77,10 @@ pub fn router() -> Router<AppState> {
 /// sandbox simulates as two buttons on the wallet's page. (In production the wallet's
 /// upstream says whether it was paid.)
 pub fn sandbox_router() -> Router<AppState> {
-    Router::new().route("/payment/{uid}/wallet/{pfn}", post(wallet::wallet_confirm))
+    Router::new().route(
+        "/payment/{uid}/wallet/{pfn}/answer",
+        post(wallet::wallet_confirm),
+    )
 }
 
 #[derive(Template)]

@@ -117,7 +117,7 @@ pub(super) async fn wallet_page(
     visitor.respond(StatusCode::OK, body)
 }
 
-/// `POST /payment/<uid>/wallet/<pfn>`: the wallet app's answer (sandbox only: see
+/// `POST /payment/<uid>/wallet/<pfn>/answer`: the wallet app's answer (sandbox only: see
 /// [`sandbox_router`]).
 pub(super) async fn wallet_confirm(
     State(state): State<AppState>,

@@ -11,7 +11,7 @@ use mypay_protocol::notice::NoticeKind;
 use mypay_protocol::{PaymentTool, Prc};
 
 /// The pay-later tools (codes, barcodes, accounts, WebATM) the PayPage can offer for
-/// `order`, as [`card_tools`] does for cards.
+/// `order`, as [`super::card_tools`] does for cards.
 pub fn pay_later_tools(
     settings: &crate::ledger::merchant::MerchantSettings,
     order: &OrderRow,

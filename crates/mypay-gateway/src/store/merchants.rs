@@ -44,7 +44,7 @@ pub const KEY_OVERLAP_DAYS: i64 = 7;
 pub struct Credential {
     pub secret: String,
     pub valid_from: Timestamp,
-    /// At [`never`] for a key that never expires (the sandbox's published keys).
+    /// At [`never()`] for a key that never expires (the sandbox's published keys).
     pub valid_until: Timestamp,
 }
 

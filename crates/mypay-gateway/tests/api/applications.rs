@@ -1,4 +1,4 @@
-use crate::helpers::{Receiver, Reply, eventually, sample_order_json, spawn_app};
+use crate::helpers::{Receiver, Reply, sample_order_json, spawn_app};
 use serde_json::{Value, json};
 
 fn shipping() -> Value {
@@ -54,14 +54,16 @@ async fn post_pay_is_reviewed_then_captured_when_shipped() {
     assert_eq!(shipped["code"], "B200", "{shipped}");
     assert_eq!(shipped["content"]["prc"], "250");
     assert_eq!(shipped["content"]["actual_cost"], 2000);
-    let states = eventually("three notices", || {
-        let r = receiver.clone();
-        async move {
-            let n: Vec<String> = r.transaction_notices().into_iter().map(|n| n.prc).collect();
-            (n.len() == 3).then_some(n)
-        }
-    })
-    .await;
+    app.drain().await;
+    let states = {
+        let n: Vec<String> = receiver
+            .transaction_notices()
+            .into_iter()
+            .map(|n| n.prc)
+            .collect();
+        (n.len() == 3).then_some(n)
+    }
+    .expect("three notices");
     let mut states = states;
     states.sort();
     assert_eq!(states, ["250", "282", "284"]);

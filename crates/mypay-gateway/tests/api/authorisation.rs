@@ -1,4 +1,4 @@
-use crate::helpers::{Receiver, Reply, eventually, spawn_app};
+use crate::helpers::{Receiver, Reply, spawn_app};
 use mypay_protocol::PaymentTool;
 use serde_json::{Value, json};
 
@@ -56,14 +56,12 @@ async fn a_direct_acquirer_captures_part_of_an_authorisation_once_and_at_once() 
     assert_eq!(app.refund(uid, &key, 9).await["code"], "B200");
 
     // The authorisation (245) and the capture (250) were each notified.
-    let notices = eventually("two transaction notices", || {
-        let r = receiver.clone();
-        async move {
-            let n = r.transaction_notices();
-            (n.len() == 2).then_some(n)
-        }
-    })
-    .await;
+    app.drain().await;
+    let notices = {
+        let n = receiver.transaction_notices();
+        (n.len() == 2).then_some(n)
+    }
+    .expect("two transaction notices");
     let mut states: Vec<&str> = notices.iter().map(|n| n.prc.as_str()).collect();
     states.sort_unstable();
     assert_eq!(states, ["245", "250"]);
@@ -218,11 +216,12 @@ async fn cancelling_an_authorisation_fails_the_order_with_a_cancellation_record(
     assert_eq!(capture["code"], "B500", "{capture}");
     assert_eq!(app.refund(uid, &key, 10).await["code"], "B500");
 
-    let failed = eventually("the 300 notice", || {
-        let r = receiver.clone();
-        async move { r.transaction_notices().into_iter().find(|n| n.prc == "300") }
-    })
-    .await;
+    app.drain().await;
+    let failed = receiver
+        .transaction_notices()
+        .into_iter()
+        .find(|n| n.prc == "300")
+        .expect("the 300 notice");
     assert_eq!(failed.uid, uid.to_string());
     app.finish().await;
 }

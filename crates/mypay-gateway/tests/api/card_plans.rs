@@ -1,4 +1,4 @@
-use crate::helpers::{Receiver, Reply, eventually, sample_order_json, spawn_app};
+use crate::helpers::{Receiver, Reply, sample_order_json, spawn_app};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -43,11 +43,12 @@ async fn instalments_follow_the_orders_limits_and_the_cards_bank() {
         plan,
         json!({"period_number": 3, "total": 1000, "first": 334, "every": 333})
     );
-    let notice = eventually("the notice", || {
-        let r = receiver.clone();
-        async move { r.transaction_notices().into_iter().next() }
-    })
-    .await;
+    app.drain().await;
+    let notice = receiver
+        .transaction_notices()
+        .into_iter()
+        .next()
+        .expect("the notice");
     assert_eq!(notice.trans_type, "2");
     assert_eq!(notice.installment, record["installment"]);
 

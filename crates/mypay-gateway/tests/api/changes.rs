@@ -145,7 +145,7 @@ async fn keys_rotated_from_the_command_line_work_and_stop_at_the_next_request() 
 #[tokio::test]
 async fn on_three_nodes_a_change_is_seen_by_every_node_at_once() {
     let db = fresh_database();
-    if !matches!(db, DatabaseUrl::Postgres(_)) {
+    if !matches!(*db, DatabaseUrl::Postgres(_)) {
         // SQLite is one process: the test above is its case. This runs in the suite's
         // PostgreSQL pass.
         return;

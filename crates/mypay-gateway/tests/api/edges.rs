@@ -186,7 +186,7 @@ async fn the_paypage_answers_only_with_the_tickets_token_and_changes_nothing_wit
             ("POST", "otp"),
             ("GET", "result"),
             ("GET", "wallet/LINEPAYON"),
-            ("POST", "wallet/LINEPAYON"),
+            ("POST", "wallet/LINEPAYON/answer"),
             ("GET", "barcode/1.svg"),
         ] {
             let status = paypage_status(&app, method, &format!("/payment/{t}/{rest}"), &card).await;

@@ -32,21 +32,69 @@ pub struct TestApp {
     pub client: Client,
     /// A consumer's browser without cookies or redirects.
     pub http: reqwest::Client,
-    pub database: DatabaseUrl,
+    pub database: TestDatabase,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 static NEXT_DB: AtomicU64 = AtomicU64::new(0);
 
-/// A fresh, empty database for one test: a SQLite file in a new directory, or, when
+/// A fresh, empty database for one test, removed when the last handle of it is dropped
+/// (its folder, or its PostgreSQL database): a SQLite file in a new folder, or, when
 /// `MYPAY_TEST_POSTGRES` names a PostgreSQL server (`postgres://USER@HOST:PORT`, as
 /// `scripts/test.sh` starts one), a new database on it.
-pub fn fresh_database() -> DatabaseUrl {
+#[derive(Clone)]
+pub struct TestDatabase {
+    url: DatabaseUrl,
+    /// What removes the database when the last handle goes.
+    _owned: Arc<Owned>,
+}
+
+enum Owned {
+    Folder(PathBuf),
+    Postgres { server: String, name: String },
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        match self {
+            Owned::Folder(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Owned::Postgres { server, name } => {
+                // FORCE: a gateway of the test may still hold connections.
+                let _ = Command::new("psql")
+                    .arg(format!("{server}/postgres"))
+                    .args(["-q", "-c"])
+                    .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .output();
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for TestDatabase {
+    type Target = DatabaseUrl;
+    fn deref(&self) -> &DatabaseUrl {
+        &self.url
+    }
+}
+
+impl TestDatabase {
+    /// The same database reached at `url` (through a relay, say); removed with this one.
+    pub fn reached_at(&self, url: DatabaseUrl) -> TestDatabase {
+        TestDatabase {
+            url,
+            _owned: self._owned.clone(),
+        }
+    }
+}
+
+pub fn fresh_database() -> TestDatabase {
     let n = NEXT_DB.fetch_add(1, Ordering::Relaxed);
     match std::env::var("MYPAY_TEST_POSTGRES") {
         Ok(server) if !server.is_empty() => {
-            let server = server.trim_end_matches('/');
+            let server = server.trim_end_matches('/').to_owned();
             let name = format!("t_{}_{n}", std::process::id());
             let created = Command::new("psql")
                 .arg(format!("{server}/postgres"))
@@ -59,12 +107,18 @@ pub fn fresh_database() -> DatabaseUrl {
                 "creating {name}: {}",
                 String::from_utf8_lossy(&created.stderr)
             );
-            format!("{server}/{name}").parse().expect("database url")
+            TestDatabase {
+                url: format!("{server}/{name}").parse().expect("database url"),
+                _owned: Arc::new(Owned::Postgres { server, name }),
+            }
         }
         _ => {
             let dir = std::env::temp_dir().join(format!("mypay-test-{}-{n}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
-            DatabaseUrl::Sqlite(dir.join("mypay.sqlite"))
+            TestDatabase {
+                url: DatabaseUrl::Sqlite(dir.join("mypay.sqlite")),
+                _owned: Arc::new(Owned::Folder(dir)),
+            }
         }
     }
 }
@@ -74,7 +128,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(
-    database: DatabaseUrl,
+    database: TestDatabase,
     clock: Clock,
     tweak: impl FnOnce(&mut Settings),
 ) -> TestApp {
@@ -83,14 +137,14 @@ pub async fn spawn_app_with(
 
 /// The gateway with an upstream connector of the test's own (production needs one).
 pub async fn spawn_app_with_acquirer(
-    database: DatabaseUrl,
+    database: TestDatabase,
     clock: Clock,
     tweak: impl FnOnce(&mut Settings),
     acquirer: Option<std::sync::Arc<dyn mypay_gateway::ledger::connector::CardAcquirer>>,
 ) -> TestApp {
     let mut settings = Settings {
         listen: "127.0.0.1:0".parse().expect("addr"),
-        database: database.clone(),
+        database: DatabaseUrl::clone(&database),
         worker_poll: Duration::from_millis(50),
         ..Settings::default()
     };
@@ -140,13 +194,20 @@ impl TestApp {
         }
     }
 
-    /// End a test: run every timer and notice attempt due now to completion (the
-    /// workers' own drain step), then check that no work is left due, and stop.
-    pub async fn finish(self) {
+    /// Run every timer and notice attempt due now to completion (the workers' own step),
+    /// so a test reads what they did without waiting for them.
+    pub async fn drain(&self) -> usize {
         let ran = mypay_gateway::service::timers::run_due(&self.state.core)
             .await
             .expect("timers run");
         self.state.deliveries.drain().await.expect("notices drain");
+        ran
+    }
+
+    /// End a test: run every timer and notice attempt due now to completion (the
+    /// workers' own drain step), then check that no work is left due, and stop.
+    pub async fn finish(self) {
+        let ran = self.drain().await;
         let now = self.state.clocks.shared().now();
         let backlog = self.state.store.backlog(now).await.expect("backlog");
         assert_eq!(

@@ -2,7 +2,7 @@
 //! and refund shapes of the document's samples and public libraries, `group_id`, amounts,
 //! the inner `store_uid`, `order_id` bytes, and tools the gateway cannot take yet.
 
-use crate::helpers::{Receiver, Reply, eventually, sample_order_json, spawn_app};
+use crate::helpers::{Receiver, Reply, sample_order_json, spawn_app};
 use mypay_gateway::ledger::merchant::SAMPLE_STORE_UID;
 use serde_json::json;
 
@@ -83,14 +83,12 @@ async fn group_id_is_echoed_in_the_query_record_and_every_notice() {
     assert_eq!(app.query(uid, key).await["group_id"], "GROUP-77");
 
     app.pay(uid, "4058650600065507", "1022", "395", None).await;
-    let notices = eventually("the payment notice", || {
-        let r = receiver.clone();
-        async move {
-            let n = r.transaction_notices();
-            (!n.is_empty()).then_some(n)
-        }
-    })
-    .await;
+    app.drain().await;
+    let notices = {
+        let n = receiver.transaction_notices();
+        (!n.is_empty()).then_some(n)
+    }
+    .expect("the payment notice");
     assert_eq!(notices[0].group_id, "GROUP-77");
     app.finish().await;
 }

@@ -94,7 +94,7 @@ async fn an_unpaid_order_from_an_earlier_schema_is_still_its_requests_transactio
         "INSERT INTO orders (store_uid, order_id, token, request, pfn, cost, currency, authorise_only, prc, created_at, updated_at)
              VALUES ('289151880002', 'OLD-2', 'old-key', '{request}', 'all', 10, 'TWD', 0, '200', 0, 0)"
     );
-    match &database {
+    match &*database {
         DatabaseUrl::Sqlite(path) => {
             std::fs::create_dir_all(path.parent().expect("folder")).expect("folder");
             let options = sqlx::sqlite::SqliteConnectOptions::new()

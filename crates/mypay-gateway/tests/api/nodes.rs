@@ -378,7 +378,7 @@ async fn client(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_survive_kills_as_one_gateway() {
     let db = fresh_database();
-    if !matches!(db, DatabaseUrl::Postgres(_)) {
+    if !matches!(*db, DatabaseUrl::Postgres(_)) {
         eprintln!("three nodes: runs on PostgreSQL (MYPAY_TEST_POSTGRES)");
         return;
     }

@@ -1,6 +1,4 @@
-use crate::helpers::{
-    Receiver, Reply, eventually, fresh_database, spawn_app, spawn_app_with, start_time,
-};
+use crate::helpers::{Receiver, Reply, fresh_database, spawn_app, spawn_app_with, start_time};
 use mypay_client::verify_notice;
 use mypay_gateway::clock::Clock;
 use mypay_protocol::notice::TransactionNotice;
@@ -17,11 +15,8 @@ async fn a_paid_order_notifies_the_merchant_with_every_field() {
         .await;
     assert_eq!(paid["prc"], "250");
 
-    let body = eventually("the notice", || {
-        let r = receiver.clone();
-        async move { r.bodies().first().cloned() }
-    })
-    .await;
+    app.drain().await;
+    let body = receiver.bodies().first().cloned().expect("the notice");
     let notice = verify_notice(body.as_bytes(), uid, &key).expect("uid and key match the order");
     assert_eq!(notice.prc, "250");
     assert_eq!(notice.order_id, "N-1");
@@ -46,14 +41,9 @@ async fn a_paid_order_notifies_the_merchant_with_every_field() {
     assert_eq!(record["prc"], notice.prc);
     assert_eq!(record["acode"], notice.acode);
 
-    let log = eventually("the delivery log", || {
-        let app = &app;
-        async move {
-            let n = app.notices(uid).await;
-            (n.first()?["status"] == "delivered").then_some(n)
-        }
-    })
-    .await;
+    app.drain().await;
+    let log = app.notices(uid).await;
+    assert_eq!(log[0]["status"], "delivered", "the delivery log");
     assert_eq!(log.len(), 1);
     assert_eq!(log[0]["kind"], "completed");
     assert_eq!(log[0]["attempt_log"][0]["http_status"], 200);
@@ -70,11 +60,8 @@ async fn a_failing_merchant_gets_five_attempts_five_minutes_apart_then_an_alert(
     app.set_notify_url(&receiver.url).await;
     let (uid, _) = app.sample_order("N-2", 10).await;
     app.pay(uid, "4000000000000002", "1230", "123", None).await;
-    eventually("the first attempt", || {
-        let r = receiver.clone();
-        async move { (r.count() == 1).then_some(()) }
-    })
-    .await;
+    app.drain().await;
+    assert_eq!(receiver.count(), 1, "the first attempt");
     // Not yet due: nothing more.
     app.advance(299).await;
     assert_eq!(receiver.count(), 1);
@@ -124,15 +111,9 @@ async fn a_slow_reply_is_a_failure_logged_as_429() {
     app.set_notify_url(&receiver.url).await;
     let (uid, _) = app.sample_order("N-3", 10).await;
     app.pay(uid, "4058650600065507", "1022", "395", None).await;
-    let log = eventually("a failed attempt", || {
-        let app = &app;
-        async move {
-            let n = app.notices(uid).await;
-            let first = n.first()?.clone();
-            (first["attempts"] == 1).then_some(first)
-        }
-    })
-    .await;
+    app.drain().await;
+    let log = app.notices(uid).await[0].clone();
+    assert_eq!(log["attempts"], 1, "a failed attempt");
     assert_eq!(log["status"], "pending");
     assert_eq!(log["attempt_log"][0]["http_status"], 429);
     app.advance(300).await;
@@ -150,21 +131,15 @@ async fn a_restart_loses_no_due_notice_and_repeats_no_delivered_one() {
     first
         .pay(uid, "4058650600065507", "1022", "395", None)
         .await;
-    eventually("the first attempt", || {
-        let r = receiver.clone();
-        async move { (r.count() == 1).then_some(()) }
-    })
-    .await;
+    first.drain().await;
+    assert_eq!(receiver.count(), 1, "the first attempt");
     first.stop().await;
 
     // Five minutes later, a new process on the same database.
     let later = start_time() + jiff::SignedDuration::from_secs(300);
     let second = spawn_app_with(db, Clock::frozen(later), |_| {}).await;
-    eventually("the retry after the restart", || {
-        let r = receiver.clone();
-        async move { (r.count() == 2).then_some(()) }
-    })
-    .await;
+    second.drain().await;
+    assert_eq!(receiver.count(), 2, "the retry after the restart");
     second.advance(3600).await;
     assert_eq!(receiver.count(), 2);
     assert_eq!(
@@ -243,11 +218,8 @@ async fn a_pending_charge_resolves_on_the_test_clock_with_a_confirmation_notice(
             ),
         ]
     );
-    eventually("four notices delivered", || {
-        let r = receiver.clone();
-        async move { (r.count() == 4).then_some(()) }
-    })
-    .await;
+    app.drain().await;
+    assert_eq!(receiver.count(), 4, "four notices delivered");
     app.finish().await;
 }
 

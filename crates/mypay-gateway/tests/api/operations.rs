@@ -157,11 +157,12 @@ async fn pass(
 /// mode; `None` on SQLite (a file cannot stop answering while the process holds it open:
 /// these tests run in the suite's PostgreSQL pass, scripts/test.sh).
 async fn relayed_app(test: &str) -> Option<(crate::helpers::TestApp, Arc<AtomicU8>)> {
-    let DatabaseUrl::Postgres(url) = fresh_database() else {
+    let database = fresh_database();
+    let DatabaseUrl::Postgres(url) = &*database else {
         eprintln!("{test}: runs on PostgreSQL (MYPAY_TEST_POSTGRES)");
         return None;
     };
-    let mut parsed = url::Url::parse(&url).expect("url");
+    let mut parsed = url::Url::parse(url).expect("url");
     let target: std::net::SocketAddr = format!(
         "{}:{}",
         parsed.host_str().expect("host"),
@@ -172,8 +173,8 @@ async fn relayed_app(test: &str) -> Option<(crate::helpers::TestApp, Arc<AtomicU
     let mode = Arc::new(AtomicU8::new(OPEN));
     let port = relay(target, mode.clone()).await;
     parsed.set_port(Some(port)).expect("port");
-    let database = parsed.as_str().parse().expect("url");
-    let app = spawn_app_with(database, Clock::frozen(start_time()), |_| {}).await;
+    let relayed = database.reached_at(parsed.as_str().parse().expect("url"));
+    let app = spawn_app_with(relayed, Clock::frozen(start_time()), |_| {}).await;
     Some((app, mode))
 }
 

@@ -127,6 +127,88 @@ async fn production_refuses_to_start_without_a_connector_and_has_no_sample_merch
     app.finish().await;
 }
 
+/// A production merchant made by the command line offers no payment tool until its
+/// operator enables one; and the sandbox's "the consumer confirmed in the wallet app" is
+/// no route of production at all: a consumer cannot pay by saying so.
+#[tokio::test]
+async fn production_merchants_start_with_no_tool_and_no_wallet_is_paid_on_a_consumers_word() {
+    let db = fresh_database();
+    let production = |args: &[&str]| {
+        let mut full = vec!["--mode", "production"];
+        full.extend_from_slice(args);
+        let (ok, out, err) = gateway_command(&db, &full);
+        assert!(ok, "{args:?}: {err}");
+        out
+    };
+    let (store_uid, key) = credentials(&production(&["merchant", "create", "--json"]));
+    let shown: Value =
+        serde_json::from_str(&production(&["merchant", "show", &store_uid])).expect("json");
+    assert_eq!(shown["settings"]["tools"], json!([]), "{shown}");
+
+    let app = spawn_app_with_acquirer(
+        db.clone(),
+        Clock::system(),
+        |s| s.mode = Mode::Production,
+        Some(Arc::new(TestCardAcquirer)),
+    )
+    .await;
+    let merchant =
+        Client::new(&format!("{}/api/init", app.base), &store_uid, &key).expect("client");
+    let tools = merchant.payment_modes(1000, "TWD").await.expect("modes");
+    assert!(tools.is_empty(), "no tool until one is enabled: {tools:?}");
+    let mut order = sample_order_json("PROD-NONE", 1000);
+    order["store_uid"] = json!(store_uid);
+    let refused = app.api_as(&store_uid, &key, "api/orders", &order).await;
+    assert_eq!(refused["code"], "100", "{refused}");
+
+    production(&[
+        "merchant",
+        "set",
+        &store_uid,
+        "--tools",
+        "CREDITCARD,LINEPAYON",
+    ]);
+    let tools = merchant.payment_modes(1000, "TWD").await.expect("modes");
+    assert_eq!(tools, ["CREDITCARD", "LINEPAYON"]);
+    order["pfn"] = json!("LINEPAYON");
+    let answer = app.api_as(&store_uid, &key, "api/orders", &order).await;
+    assert_eq!(answer["code"], "200", "{answer}");
+    let uid = answer["uid"].as_u64().expect("uid");
+
+    // The wallet's page shows its QR code, and no buttons that would answer for the app.
+    let ticket = app.ticket(uid);
+    let page =
+        crate::helpers::get_page(&app, &format!("/payment/{ticket}/wallet/LINEPAYON"), "").await;
+    assert_eq!(page.status(), 200);
+    let jar = crate::helpers::cookies(&page);
+    let html = page.text().await.expect("html");
+    assert!(
+        html.contains("<svg") && !html.contains("decision"),
+        "{html}"
+    );
+    // The sandbox's form, posted anyway with a valid CSRF token (the checkout page's).
+    let checkout = crate::helpers::get_page(&app, &format!("/payment/{ticket}.html"), &jar).await;
+    let csrf = crate::helpers::hidden_csrf(&checkout.text().await.expect("html"));
+    let confirmed = crate::helpers::post_form(
+        &app,
+        &format!("/payment/{ticket}/wallet/LINEPAYON/answer"),
+        &jar,
+        &[("csrf", &csrf), ("decision", "approve")],
+    )
+    .await;
+    assert_eq!(confirmed.status(), 404, "no such route in production");
+    let record = app
+        .api_as(
+            &store_uid,
+            &key,
+            "api/queryorder",
+            &json!({"uid": uid.to_string(), "key": answer["key"]}),
+        )
+        .await;
+    assert_eq!(record["prc"], "200", "nothing changed: {record}");
+    app.finish().await;
+}
+
 #[tokio::test]
 async fn the_command_line_refuses_unsafe_return_and_notify_urls() {
     let db = fresh_database();
@@ -240,11 +322,12 @@ async fn with_public_notify_hosts_no_spelling_or_name_of_loopback_is_reached() {
     for (i, url) in spellings.iter().enumerate() {
         app.set_notify_url(url).await;
         let (uid, _) = app.card_order(&format!("SSRF-{i}"), 100, false).await;
-        let notice = crate::helpers::eventually("an attempt", || async {
+        app.drain().await;
+        let notice = {
             let n = app.notice(uid, "completed").await;
             (n["attempt_log"].as_array().is_some_and(|l| !l.is_empty())).then_some(n)
-        })
-        .await;
+        }
+        .expect("an attempt");
         let attempt = &notice["attempt_log"][0];
         assert_eq!(attempt["outcome"], "failed", "{url}: {notice}");
     }
@@ -325,10 +408,8 @@ async fn racing_card_submissions_reach_the_acquirer_once() {
     let attempt = acquirer.attempts.lock().expect("lock")[0].clone();
     assert_eq!(attempt.len(), 32, "an idempotency key of the attempt");
     assert_eq!(app.query(uid, &key).await["prc"], "250");
-    crate::helpers::eventually("one notice", || async {
-        (receiver.count() == 1).then_some(())
-    })
-    .await;
+    app.drain().await;
+    assert_eq!(receiver.count(), 1, "one notice");
     // A later submission finds the order paid and asks nobody.
     let (status, _) = app.sandbox(&path, body).await;
     assert_eq!(status, 409);

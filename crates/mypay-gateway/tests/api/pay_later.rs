@@ -1,4 +1,4 @@
-use crate::helpers::{Receiver, Reply, eventually, sample_order_json, spawn_app};
+use crate::helpers::{Receiver, Reply, sample_order_json, spawn_app};
 use serde_json::{Value, json};
 
 /// Create an order and choose the pay-later tool `pfn` for it, as the consumer would.
@@ -57,11 +57,12 @@ async fn a_cvs_code_is_issued_notified_then_paid_at_the_counter() {
     }
 
     // 非即時交易回傳資訊 when the code is issued.
-    let pending = eventually("the non-real-time notice", || {
-        let r = receiver.clone();
-        async move { r.transaction_notices().into_iter().next() }
-    })
-    .await;
+    app.drain().await;
+    let pending = receiver
+        .transaction_notices()
+        .into_iter()
+        .next()
+        .expect("the non-real-time notice");
     assert_eq!(pending.prc, "260");
     assert_eq!(pending.result_content_type, "IBON");
     assert_eq!(pending.expired_date, "20261126235959");
@@ -73,11 +74,12 @@ async fn a_cvs_code_is_issued_notified_then_paid_at_the_counter() {
     let record = app.query(uid, &key).await;
     assert_eq!(record["prc"], "250");
     assert_eq!(record["actual_cost"], 1200);
-    let done = eventually("the completed notice", || {
-        let r = receiver.clone();
-        async move { r.transaction_notices().into_iter().find(|n| n.prc == "250") }
-    })
-    .await;
+    app.drain().await;
+    let done = receiver
+        .transaction_notices()
+        .into_iter()
+        .find(|n| n.prc == "250")
+        .expect("the completed notice");
     assert_eq!(done.actual_cost, "1200");
     // Paid once: a second payment of the same code is refused.
     let (status, _) = offline_payment(&app, uid, json!({})).await;
@@ -207,11 +209,12 @@ async fn counter_refunds_queue_for_the_nightly_batch_and_can_be_cancelled_until_
         "無法取消此筆退款,原因為目前此筆狀態不是申請中。"
     );
 
-    let refund = eventually("the refund notice", || {
-        let r = receiver.clone();
-        async move { r.refund_notices().into_iter().next() }
-    })
-    .await;
+    app.drain().await;
+    let refund = receiver
+        .refund_notices()
+        .into_iter()
+        .next()
+        .expect("the refund notice");
     assert_eq!(refund.prc, "230");
     assert_eq!(refund.cost, 1000);
     assert_eq!(refund.refund_type, 3, "cash-type refund");

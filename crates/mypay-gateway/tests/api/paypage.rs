@@ -1,8 +1,6 @@
 //! The PayPage over plain HTTP, as a browser without JavaScript uses it.
 
-use crate::helpers::{
-    Receiver, Reply, cookies, eventually, get_page, hidden_csrf, post_form, spawn_app,
-};
+use crate::helpers::{Receiver, Reply, cookies, get_page, hidden_csrf, post_form, spawn_app};
 use serde_json::json;
 
 #[tokio::test]
@@ -133,11 +131,8 @@ async fn a_consumer_pays_with_a_3d_card_and_goes_back_to_the_merchant_without_pa
     );
     assert!(html.contains("href=\"https://shop.example/thanks\""));
 
-    let notice = eventually("the notice", || {
-        let r = receiver.clone();
-        async move { r.bodies().first().cloned() }
-    })
-    .await;
+    app.drain().await;
+    let notice = receiver.bodies().first().cloned().expect("the notice");
     assert!(notice.contains("prc=250"));
     app.finish().await;
 }
@@ -263,7 +258,7 @@ async fn no_full_card_number_reaches_the_database() {
     // Checkpoint so the database's files hold everything, then read every byte of them
     // (the SQLite file and its journal, or the whole PostgreSQL cluster: tables, WAL).
     app.state.store.checkpoint().await.expect("checkpoint");
-    let dir = match &app.database {
+    let dir = match &*app.database {
         mypay_gateway::store::DatabaseUrl::Sqlite(path) => path.parent().expect("dir").to_owned(),
         mypay_gateway::store::DatabaseUrl::Postgres(_) => std::env::var("MYPAY_TEST_PGDATA")
             .expect("MYPAY_TEST_PGDATA names the cluster's directory")

@@ -1,4 +1,4 @@
-use crate::helpers::{Receiver, Reply, eventually, join_all, spawn_app};
+use crate::helpers::{Receiver, Reply, join_all, spawn_app};
 use serde_json::json;
 
 #[tokio::test]
@@ -51,14 +51,12 @@ async fn a_card_order_refunds_at_once_in_parts_never_beyond_what_was_paid() {
     assert_eq!(refunds[0]["uid"], first_refund_uid.to_string());
 
     // One refund notice per refund, each naming its refund_uid, next to the payment's.
-    let bodies = eventually("three refund notices", || {
-        let r = receiver.clone();
-        async move {
-            let refunds = r.refund_notices();
-            (refunds.len() == 3).then_some(refunds)
-        }
-    })
-    .await;
+    app.drain().await;
+    let bodies = {
+        let refunds = receiver.refund_notices();
+        (refunds.len() == 3).then_some(refunds)
+    }
+    .expect("three refund notices");
     let mut notified: Vec<i64> = bodies.iter().map(|r| r.cost).collect();
     notified.sort_unstable();
     assert_eq!(notified, [50, 100, 150]);
@@ -249,14 +247,12 @@ async fn a_settled_order_carries_its_payout_date_and_stays_refundable() {
     let record = app.query(uid, &key).await;
     assert_eq!(record["prc"], "600");
     assert_eq!(record["appropriation_date"], "20261130");
-    let log = eventually("the confirmation notice", || {
-        let app = &app;
-        async move {
-            let n = app.notices(uid).await;
-            n.iter().find(|x| x["prc"] == "600").cloned()
-        }
-    })
-    .await;
+    app.drain().await;
+    let log = {
+        let n = app.notices(uid).await;
+        n.iter().find(|x| x["prc"] == "600").cloned()
+    }
+    .expect("the confirmation notice");
     assert_eq!(log["kind"], "confirmation");
     assert_eq!(app.refund(uid, &key, 40).await["code"], "B200");
     app.finish().await;

@@ -75,7 +75,8 @@ fn lease(holder: &str, now: Timestamp) -> WorkLease {
 
 #[tokio::test]
 async fn the_storage_story() {
-    let store = Store::open(&fresh_database(), &StoreOptions::default())
+    let database = fresh_database();
+    let store = Store::open(&database, &StoreOptions::default())
         .await
         .expect("the store opens and migrates");
     store.ready().await.expect("ready once migrated");

@@ -1,4 +1,4 @@
-use crate::helpers::{Receiver, Reply, eventually, sample_order_json, spawn_app};
+use crate::helpers::{Receiver, Reply, sample_order_json, spawn_app};
 use serde_json::json;
 
 #[tokio::test]
@@ -19,11 +19,12 @@ async fn an_online_wallet_payment_is_confirmed_or_refused_in_the_app() {
     assert_eq!(record["pfn"], "LINEPAYON");
     assert_eq!(record["supplier_code"], "W2");
     assert_eq!(record["actual_cost"], 500);
-    let notice = eventually("the notice", || {
-        let r = receiver.clone();
-        async move { r.transaction_notices().into_iter().next() }
-    })
-    .await;
+    app.drain().await;
+    let notice = receiver
+        .transaction_notices()
+        .into_iter()
+        .next()
+        .expect("the notice");
     assert_eq!(notice.pfn, "LINEPAYON");
     assert_eq!(notice.prc, "250");
     // Wallet refunds complete at once (the document's list includes LINE Pay).
