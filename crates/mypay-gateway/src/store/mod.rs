@@ -49,6 +49,7 @@ pub use timers::{NewTimer, TimerRow};
 pub use wallets::{StoredCard, WalletRow, WalletStatus};
 
 use sql::Columns;
+use tokio::sync::{mpsc, oneshot};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -270,6 +271,11 @@ impl Store {
     }
 }
 
+/// A stored state code, read back.
+pub(crate) fn prc(code: &str) -> StoreResult<mypay_protocol::Prc> {
+    mypay_protocol::Prc::parse(code).ok_or_else(|| StoreError::Corrupt(format!("prc {code:?}")))
+}
+
 pub(crate) fn micros(t: jiff::Timestamp) -> i64 {
     t.as_microsecond()
 }
@@ -283,4 +289,19 @@ pub(crate) fn timestamp(us: i64) -> jiff::Timestamp {
     } else {
         jiff::Timestamp::MIN
     })
+}
+
+/// Hand `job` to one of a backend's own tasks or threads (`who`) and wait for its answer.
+async fn ask<J, T>(
+    to: &mpsc::Sender<J>,
+    job: impl FnOnce(oneshot::Sender<T>) -> J,
+    who: &str,
+) -> StoreResult<T> {
+    let (reply, answer) = oneshot::channel();
+    to.send(job(reply))
+        .await
+        .map_err(|_| StoreError::Unavailable(format!("{who} has stopped")))?;
+    answer
+        .await
+        .map_err(|_| StoreError::Unavailable(format!("{who} dropped a request")))
 }

@@ -1,7 +1,7 @@
 //! What operators ask of the store: whether it is ready, how much work waits, how much
 //! is stored.
 
-use super::sql::{Backend, Exec};
+use super::sql::{Backend, Driver, Exec};
 use super::storage::Operations;
 use super::{Columns, StoreError, StoreResult, micros};
 use jiff::Timestamp;
@@ -53,7 +53,7 @@ const TOTALS: &str = "SELECT (SELECT COUNT(*) FROM orders), (SELECT COUNT(*) FRO
 #[async_trait::async_trait]
 impl<B: Backend> Operations for B {
     fn backend(&self) -> &'static str {
-        B::NAME
+        <B::Db as Driver>::NAME
     }
 
     /// Whether the database answers and carries every migration this build knows.
@@ -63,14 +63,14 @@ impl<B: Backend> Operations for B {
             .one("SELECT COUNT(*) FROM _sqlx_migrations WHERE success", &[])
             .await?
             .int(0)?;
-        if applied < self.migrator().iter().count() as i64 {
+        if applied < <B::Db as Driver>::migrator().iter().count() as i64 {
             return Err(StoreError::Unavailable("migrations are missing".into()));
         }
         Ok(())
     }
 
     async fn checkpoint(&self) -> StoreResult<()> {
-        self.execute(B::CHECKPOINT, &[]).await?;
+        self.execute(<B::Db as Driver>::CHECKPOINT, &[]).await?;
         Ok(())
     }
 

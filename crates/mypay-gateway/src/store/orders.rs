@@ -12,7 +12,7 @@ use super::reversals::{self, NewReversal};
 use super::sql::{Arg, Backend, Exec, Signal, Write};
 use super::storage::{OrderPath, Orders};
 use super::timers::{self, NewTimer};
-use super::{Columns, StoreError, StoreResult, micros, timestamp};
+use super::{Columns, StoreError, StoreResult, micros, prc, timestamp};
 use jiff::Timestamp;
 use mypay_protocol::Prc;
 
@@ -126,11 +126,6 @@ impl OrderRow {
             nois: r.opt_int(33)?,
         })
     }
-}
-
-/// A stored state code, read back.
-pub(super) fn prc(code: &str) -> StoreResult<Prc> {
-    Prc::parse(code).ok_or_else(|| StoreError::Corrupt(format!("prc {code:?}")))
 }
 
 /// What a payment attempt learned, written with the state change.

@@ -5,11 +5,10 @@
 //! balance cannot both pass, on SQLite or PostgreSQL, whatever the isolation level.
 
 use super::notices::{self, NewNotice};
-use super::orders::prc;
 use super::sql::{Backend, Exec, Signal, Write};
 use super::storage::{RefundEffectsFn, RefundNoticeFn, Reversals};
 use super::timers::{self, NewTimer};
-use super::{Columns, StoreError, StoreResult, micros, timestamp};
+use super::{Columns, StoreError, StoreResult, micros, prc, timestamp};
 use crate::ledger::timers::TimerKind;
 use jiff::Timestamp;
 use mypay_protocol::Prc;

@@ -152,26 +152,29 @@ pub(super) trait Write: Exec + Sized {
     async fn commit(self) -> StoreResult<()>;
 }
 
-/// A database the shared statements run on.
+/// A database the shared statements run on: a driver and the pool of it.
 #[async_trait::async_trait]
 pub(super) trait Backend: Send + Sync + 'static {
-    type Row: Columns + Send + Sync + 'static;
-    type Write: Write<Row = Self::Row>;
+    type Db: Driver;
 
-    /// `sqlite` or `postgres`, for logs and `/metrics`.
-    const NAME: &'static str;
-    /// The statement that writes everything buffered to the database's files.
-    const CHECKPOINT: &'static str;
+    fn sql_pool(&self) -> &sqlx::Pool<Self::Db>;
 
-    /// The migrations this build carries for the backend.
-    fn migrator(&self) -> &'static sqlx::migrate::Migrator;
+    async fn fetch(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<RowOf<Self>>> {
+        Self::Db::fetch(self.sql_pool(), sql, args).await
+    }
 
-    async fn fetch(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Self::Row>>;
+    async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        Self::Db::execute(self.sql_pool(), sql, args).await
+    }
 
-    async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64>;
-
-    /// Begin a write transaction (SQLite takes the write lock at once: see its backend).
-    async fn begin(&self) -> StoreResult<Self::Write>;
+    /// Begin a write transaction (SQLite takes the write lock at once: see [`Driver::BEGIN`]).
+    async fn begin(&self) -> StoreResult<Tx<Self::Db>> {
+        let tx = match Self::Db::BEGIN {
+            Some(statement) => self.sql_pool().begin_with(statement).await?,
+            None => self.sql_pool().begin().await?,
+        };
+        Ok(Tx(tx))
+    }
 
     /// This process read the directory's generation from the database.
     fn directory_generation_seen(&self, _generation: u64) {}
@@ -188,19 +191,163 @@ pub(super) trait Backend: Send + Sync + 'static {
     }
 }
 
+/// The row type a backend's statements answer.
+pub(super) type RowOf<B> = <<B as Backend>::Db as sqlx::Database>::Row;
+
 /// A backend's pool as an [`Exec`].
 pub(super) struct Pool<'a, B: ?Sized>(&'a B);
 
 #[async_trait::async_trait]
 impl<B: Backend> Exec for Pool<'_, B> {
-    type Row = B::Row;
+    type Row = RowOf<B>;
 
-    async fn fetch(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<B::Row>> {
+    async fn fetch(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<RowOf<B>>> {
         self.0.fetch(sql, args).await
     }
 
     async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
         self.0.execute(sql, args).await
+    }
+}
+
+/// The channel PostgreSQL nodes signal each other on.
+pub(super) const CHANNEL: &str = "mypay_work";
+
+/// What the shared statements need of a sqlx driver, where the two differ.
+#[async_trait::async_trait]
+pub(super) trait Driver: sqlx::Database<Row: Columns + Send + Sync + 'static> {
+    /// `sqlite` or `postgres`, for logs and `/metrics`.
+    const NAME: &'static str;
+    /// The statement that writes everything buffered to the database's files.
+    const CHECKPOINT: &'static str;
+    /// The statement that begins a write, when it is not the driver's plain `BEGIN`.
+    const BEGIN: Option<&'static str>;
+    /// Whether a write tells the other nodes (`NOTIFY` on [`CHANNEL`]) when it commits;
+    /// SQLite has one process, whose workers the core wakes in memory.
+    const NOTIFIES: bool;
+
+    /// The migrations this build carries for the driver.
+    fn migrator() -> &'static sqlx::migrate::Migrator;
+
+    async fn fetch(
+        pool: &sqlx::Pool<Self>,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Vec<Self::Row>>;
+    async fn execute(pool: &sqlx::Pool<Self>, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64>;
+    async fn fetch_in(
+        tx: &mut Tx<Self>,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Vec<Self::Row>>;
+    async fn execute_in(tx: &mut Tx<Self>, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64>;
+}
+
+/// The same calls for both drivers, on their own types (sqlx's executors are generic
+/// in ways a generic function would have to restate at every use).
+macro_rules! driver {
+    ($db:ty, $name:literal, $checkpoint:literal, $begin:expr, $notifies:literal, $migrations:literal) => {
+        #[async_trait::async_trait]
+        impl Driver for $db {
+            const NAME: &'static str = $name;
+            const CHECKPOINT: &'static str = $checkpoint;
+            const BEGIN: Option<&'static str> = $begin;
+            const NOTIFIES: bool = $notifies;
+
+            fn migrator() -> &'static sqlx::migrate::Migrator {
+                static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!($migrations);
+                &MIGRATOR
+            }
+
+            async fn fetch(
+                pool: &sqlx::Pool<$db>,
+                sql: &str,
+                args: &[Arg<'_>],
+            ) -> StoreResult<Vec<Self::Row>> {
+                Ok(bind(sqlx::query(sql), args).fetch_all(pool).await?)
+            }
+
+            async fn execute(
+                pool: &sqlx::Pool<$db>,
+                sql: &str,
+                args: &[Arg<'_>],
+            ) -> StoreResult<u64> {
+                Ok(bind(sqlx::query(sql), args)
+                    .execute(pool)
+                    .await?
+                    .rows_affected())
+            }
+
+            async fn fetch_in(
+                tx: &mut Tx<$db>,
+                sql: &str,
+                args: &[Arg<'_>],
+            ) -> StoreResult<Vec<Self::Row>> {
+                Ok(bind(sqlx::query(sql), args).fetch_all(&mut *tx.0).await?)
+            }
+
+            async fn execute_in(tx: &mut Tx<$db>, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+                Ok(bind(sqlx::query(sql), args)
+                    .execute(&mut *tx.0)
+                    .await?
+                    .rows_affected())
+            }
+        }
+    };
+}
+
+// `BEGIN IMMEDIATE` takes SQLite's write lock at the start: a deferred transaction that
+// reads first and writes later fails at once with SQLITE_BUSY (no busy wait) when another
+// connection committed in between, which under load turned into spurious internal errors.
+driver!(
+    sqlx::Sqlite,
+    "sqlite",
+    "PRAGMA wal_checkpoint(TRUNCATE)",
+    Some("BEGIN IMMEDIATE"),
+    false,
+    "./migrations/sqlite"
+);
+driver!(
+    sqlx::Postgres,
+    "postgres",
+    "CHECKPOINT",
+    None,
+    true,
+    "./migrations/postgres"
+);
+
+/// A write transaction of either driver.
+pub(super) struct Tx<DB: sqlx::Database>(pub(super) sqlx::Transaction<'static, DB>);
+
+#[async_trait::async_trait]
+impl<DB: Driver> Exec for Tx<DB> {
+    type Row = DB::Row;
+
+    async fn fetch(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<DB::Row>> {
+        DB::fetch_in(self, sql, args).await
+    }
+
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        DB::execute_in(self, sql, args).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<DB: Driver> Write for Tx<DB> {
+    /// `NOTIFY` in the transaction: delivered when it commits, and only then.
+    async fn signal(&mut self, what: Signal) -> StoreResult<()> {
+        if DB::NOTIFIES {
+            self.execute(
+                "SELECT pg_notify($1, $2)",
+                &[CHANNEL.into(), what.as_str().into()],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(self) -> StoreResult<()> {
+        Ok(self.0.commit().await?)
     }
 }
 

@@ -77,6 +77,29 @@ pub(super) fn due_parts(now: Reading, clocks: bool) -> Vec<(&'static str, i64)> 
     parts
 }
 
+/// Claim the timers due at `now`, oldest first: `statement` is the backend's statement
+/// around each part of the due timers (a `FROM … WHERE` with `$1`, its instant), with
+/// `$2` the limit and `extra` after it.
+pub(super) async fn claim<B: Backend>(
+    backend: &B,
+    now: Reading,
+    limit: i64,
+    statement: impl Fn(&str) -> String + Send,
+    extra: &[Arg<'_>],
+) -> StoreResult<Vec<TimerRow>> {
+    let mut timers = Vec::new();
+    let clocks = any_merchant_clock(&mut backend.pool()).await?;
+    for (part, at) in due_parts(now, clocks) {
+        let mut args = vec![Arg::from(at), Arg::from(limit)];
+        args.extend_from_slice(extra);
+        for r in backend.fetch(&statement(part), &args).await? {
+            timers.push(TimerRow::decode(&r)?);
+        }
+    }
+    timers.sort_by_key(|t| (t.due_at, t.id));
+    Ok(timers)
+}
+
 /// Whether any merchant has a clock of its own (one index probe).
 pub(super) async fn any_merchant_clock(db: &mut impl Exec) -> StoreResult<bool> {
     let row = db

@@ -17,23 +17,19 @@ mod reader;
 mod work;
 mod writer;
 
-use super::sql::{self, Arg, Backend, Exec, Signal, Write};
+use super::sql::{Backend, CHANNEL, Driver};
 use super::storage::{Changes, OrderPath};
 use super::{Created, NewOrderRow, OrderRow, StoreError, StoreOptions, StoreResult};
 use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// The channel nodes signal each other on.
-const CHANNEL: &str = "mypay_work";
 /// The payload prefix of the database's signal that merchants or keys changed, followed
 /// by the directory's new generation (migration `0011_directory_generation.sql`).
 const DIRECTORY: &str = "directory:";
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 pub(super) struct PgStore {
     pool: PgPool,
@@ -73,7 +69,7 @@ impl PgStore {
             .connect_with(connect)
             .await
             .map_err(|e| StoreError::Unavailable(format!("PostgreSQL at {server}: {e}")))?;
-        MIGRATOR.run(&pool).await?;
+        <sqlx::Postgres as Driver>::migrator().run(&pool).await?;
         let directory = Arc::new(Directory::default());
         tokio::spawn(listen(pool.clone(), wakeups, directory.clone()));
         Ok(PgStore {
@@ -150,70 +146,11 @@ async fn follow_directory(pool: &PgPool, directory: &Directory) {
     }
 }
 
-/// A write transaction; its signals reach the other nodes when it commits.
-pub(super) struct PgWrite(sqlx::Transaction<'static, sqlx::Postgres>);
-
-#[async_trait::async_trait]
-impl Exec for PgWrite {
-    type Row = PgRow;
-
-    async fn fetch(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<PgRow>> {
-        Ok(sql::bind(sqlx::query(sql), args)
-            .fetch_all(&mut *self.0)
-            .await?)
-    }
-
-    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
-        Ok(sql::bind(sqlx::query(sql), args)
-            .execute(&mut *self.0)
-            .await?
-            .rows_affected())
-    }
-}
-
-#[async_trait::async_trait]
-impl Write for PgWrite {
-    /// `NOTIFY` in the transaction: delivered when it commits, and only then.
-    async fn signal(&mut self, what: Signal) -> StoreResult<()> {
-        self.execute(
-            "SELECT pg_notify($1, $2)",
-            &[CHANNEL.into(), what.as_str().into()],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn commit(self) -> StoreResult<()> {
-        Ok(self.0.commit().await?)
-    }
-}
-
-#[async_trait::async_trait]
 impl Backend for PgStore {
-    type Row = PgRow;
-    type Write = PgWrite;
-    const NAME: &'static str = "postgres";
-    const CHECKPOINT: &'static str = "CHECKPOINT";
+    type Db = sqlx::Postgres;
 
-    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
-        &MIGRATOR
-    }
-
-    async fn fetch(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<PgRow>> {
-        Ok(sql::bind(sqlx::query(sql), args)
-            .fetch_all(&self.pool)
-            .await?)
-    }
-
-    async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
-        Ok(sql::bind(sqlx::query(sql), args)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
-    }
-
-    async fn begin(&self) -> StoreResult<PgWrite> {
-        Ok(PgWrite(self.pool.begin().await?))
+    fn sql_pool(&self) -> &PgPool {
+        &self.pool
     }
 
     fn directory_generation_seen(&self, generation: u64) {

@@ -6,7 +6,7 @@
 //! them with one `WHERE uid = ANY(…)`, and answers each. Alone, a lookup is one round
 //! trip, as before; under load, one round trip serves many.
 
-use crate::store::{OrderRow, StoreError, StoreResult};
+use crate::store::{OrderRow, StoreError, StoreResult, ask};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,14 +35,7 @@ impl OrderReader {
     }
 
     pub(super) async fn order(&self, uid: i64) -> StoreResult<Option<OrderRow>> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Lookup { uid, reply })
-            .await
-            .map_err(|_| StoreError::Unavailable("the order reader has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Unavailable("the order reader dropped a lookup".into()))?
+        ask(&self.tx, |reply| Lookup { uid, reply }, "the order reader").await?
     }
 }
 

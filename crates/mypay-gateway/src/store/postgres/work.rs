@@ -8,7 +8,7 @@ use crate::clock::Reading;
 use crate::store::notices::{NOTICE_SELECT, insert_email};
 use crate::store::sql::{Backend, Exec, Write};
 use crate::store::storage::Work;
-use crate::store::timers::{TimerRow, any_merchant_clock, due_parts};
+use crate::store::timers::{self, TimerRow};
 use crate::store::{
     AttemptRecord, NoticeClaim, NoticeRow, StoreResult, Trigger, WorkLease, micros,
 };
@@ -68,36 +68,24 @@ impl Work for PgStore {
         limit: i64,
         lease: &WorkLease,
     ) -> StoreResult<Vec<TimerRow>> {
-        let mut timers = Vec::new();
-        let clocks = any_merchant_clock(&mut self.pool()).await?;
-        for (part, at) in due_parts(now, clocks) {
-            let rows = self
-                .fetch(
-                    &format!(
-                        "WITH picked AS (
-                             SELECT t.id {part} AND t.lease_until < $3
-                             ORDER BY t.due_at, t.id LIMIT $2
-                             FOR UPDATE OF t SKIP LOCKED)
-                         UPDATE timers t SET lease_until = $4, leased_by = $5
-                         FROM picked WHERE t.id = picked.id
-                         RETURNING {}",
-                        TimerRow::COLUMNS
-                    ),
-                    &[
-                        at.into(),
-                        limit.into(),
-                        micros(lease.now).into(),
-                        micros(lease.until).into(),
-                        (&*lease.holder).into(),
-                    ],
-                )
-                .await?;
-            for r in &rows {
-                timers.push(TimerRow::decode(r)?);
-            }
-        }
-        timers.sort_by_key(|t| (t.due_at, t.id));
-        Ok(timers)
+        let statement = |part: &str| {
+            format!(
+                "WITH picked AS (
+                     SELECT t.id {part} AND t.lease_until < $3
+                     ORDER BY t.due_at, t.id LIMIT $2
+                     FOR UPDATE OF t SKIP LOCKED)
+                 UPDATE timers t SET lease_until = $4, leased_by = $5
+                 FROM picked WHERE t.id = picked.id
+                 RETURNING {}",
+                TimerRow::COLUMNS
+            )
+        };
+        let extra = [
+            micros(lease.now).into(),
+            micros(lease.until).into(),
+            (&*lease.holder).into(),
+        ];
+        timers::claim(self, now, limit, statement, &extra).await
     }
 
     async fn claim_notices(

@@ -24,7 +24,7 @@
 //! once: whoever commits first wins, and the other's order is decided again.
 
 use crate::store::orders::LatestOrder;
-use crate::store::{CommitObserver, Created, NewOrderRow, StoreError, StoreResult, micros};
+use crate::store::{CommitObserver, Created, NewOrderRow, StoreError, StoreResult, ask, micros};
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres, Row};
 use std::collections::HashMap;
@@ -55,14 +55,7 @@ impl OrderWriter {
     }
 
     pub(super) async fn create(&self, order: NewOrderRow) -> StoreResult<Created> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Job { order, reply })
-            .await
-            .map_err(|_| StoreError::Unavailable("the order writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Unavailable("the order writer dropped a request".into()))?
+        ask(&self.tx, |reply| Job { order, reply }, "the order writer").await?
     }
 }
 

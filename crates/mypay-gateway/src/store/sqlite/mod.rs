@@ -16,13 +16,11 @@ mod reader;
 mod work;
 mod writer;
 
-use super::sql::{self, Arg, Backend, Exec, Signal, Write};
+use super::sql::{Backend, Driver};
 use super::storage::{Changes, OrderPath};
 use super::{Created, NewOrderRow, OrderRow, StoreError, StoreOptions, StoreResult};
 use sqlx::SqlitePool;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
 use std::time::Duration;
 
@@ -45,8 +43,6 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
         StoreError::Database(format!("migration: {e}"))
     }
 }
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 impl SqliteStore {
     /// Open (creating if needed) the SQLite database at `path` and run the migrations.
@@ -76,7 +72,7 @@ impl SqliteStore {
             .map_err(|e| {
                 StoreError::Unavailable(format!("the SQLite database {}: {e}", path.display()))
             })?;
-        MIGRATOR.run(&pool).await?;
+        <sqlx::Sqlite as Driver>::migrator().run(&pool).await?;
         Ok(SqliteStore {
             pool,
             writer: writer::OrderWriter::spawn(
@@ -100,68 +96,11 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| StoreError::Database(format!("a storage task failed: {e}")))?
 }
 
-/// A write transaction. `BEGIN IMMEDIATE` takes the write lock at the start: a deferred
-/// transaction that reads first and writes later fails at once with SQLITE_BUSY (no busy
-/// wait) when another connection committed in between, which under load turned into
-/// spurious internal errors.
-pub(super) struct SqliteWrite(sqlx::Transaction<'static, sqlx::Sqlite>);
-
-#[async_trait::async_trait]
-impl Exec for SqliteWrite {
-    type Row = SqliteRow;
-
-    async fn fetch(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<SqliteRow>> {
-        Ok(sql::bind(sqlx::query(sql), args)
-            .fetch_all(&mut *self.0)
-            .await?)
-    }
-
-    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
-        Ok(sql::bind(sqlx::query(sql), args)
-            .execute(&mut *self.0)
-            .await?
-            .rows_affected())
-    }
-}
-
-#[async_trait::async_trait]
-impl Write for SqliteWrite {
-    /// One process works on the file: its workers are woken in memory, by the core.
-    async fn signal(&mut self, _what: Signal) -> StoreResult<()> {
-        Ok(())
-    }
-
-    async fn commit(self) -> StoreResult<()> {
-        Ok(self.0.commit().await?)
-    }
-}
-
-#[async_trait::async_trait]
 impl Backend for SqliteStore {
-    type Row = SqliteRow;
-    type Write = SqliteWrite;
-    const NAME: &'static str = "sqlite";
-    const CHECKPOINT: &'static str = "PRAGMA wal_checkpoint(TRUNCATE)";
+    type Db = sqlx::Sqlite;
 
-    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
-        &MIGRATOR
-    }
-
-    async fn fetch(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<SqliteRow>> {
-        Ok(sql::bind(sqlx::query(sql), args)
-            .fetch_all(&self.pool)
-            .await?)
-    }
-
-    async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
-        Ok(sql::bind(sqlx::query(sql), args)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
-    }
-
-    async fn begin(&self) -> StoreResult<SqliteWrite> {
-        Ok(SqliteWrite(self.pool.begin_with("BEGIN IMMEDIATE").await?))
+    fn sql_pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     fn directory_changed(&self, generation: u64) {

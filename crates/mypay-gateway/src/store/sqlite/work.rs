@@ -8,9 +8,8 @@
 use super::{SqliteStore, blocking};
 use crate::clock::Reading;
 use crate::store::notices::NOTICE_SELECT;
-use crate::store::sql::Backend;
 use crate::store::storage::Work;
-use crate::store::timers::{TimerRow, any_merchant_clock, due_parts};
+use crate::store::timers::{self, TimerRow};
 use crate::store::{
     AttemptRecord, NoticeClaim, NoticeRow, StoreError, StoreResult, Trigger, WorkLease, micros,
 };
@@ -199,32 +198,24 @@ impl NoticeLedger {
     }
 }
 
+/// The timers of one part due at `$1`, oldest first, at most `$2`: nothing to lease, the
+/// worker marks them in memory.
+fn due_timers(part: &str) -> String {
+    format!(
+        "SELECT {} {part} ORDER BY t.due_at, t.id LIMIT $2",
+        TimerRow::COLUMNS
+    )
+}
+
 #[async_trait::async_trait]
 impl Work for SqliteStore {
-    /// Timers due at `now`, oldest first.
     async fn claim_timers(
         &self,
         now: Reading,
         limit: i64,
-        _lease: &WorkLease,
+        _: &WorkLease,
     ) -> StoreResult<Vec<TimerRow>> {
-        let mut timers = Vec::new();
-        let clocks = any_merchant_clock(&mut self.pool()).await?;
-        for (part, at) in due_parts(now, clocks) {
-            let rows = self
-                .fetch(
-                    &format!(
-                        "SELECT {} {part} ORDER BY t.due_at, t.id LIMIT $2",
-                        TimerRow::COLUMNS
-                    ),
-                    &[at.into(), limit.into()],
-                )
-                .await?;
-            for r in &rows {
-                timers.push(TimerRow::decode(r)?);
-            }
-        }
-        Ok(timers)
+        timers::claim(self, now, limit, due_timers, &[]).await
     }
 
     async fn claim_notices(

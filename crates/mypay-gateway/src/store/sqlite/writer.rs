@@ -12,7 +12,7 @@
 
 use super::direct;
 use crate::store::orders::LatestOrder;
-use crate::store::{CommitObserver, Created, NewOrderRow, StoreError, micros};
+use crate::store::{CommitObserver, Created, NewOrderRow, StoreError, ask, micros};
 use rusqlite::TransactionBehavior;
 use std::collections::HashMap;
 use std::path::Path;
@@ -47,14 +47,8 @@ impl OrderWriter {
 
     /// Store `order` (durably) and say which transaction it is.
     pub(super) async fn create(&self, order: NewOrderRow) -> Result<Created, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Job { order, reply })
-            .await
-            .map_err(|_| StoreError::Unavailable("the order writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Unavailable("the order writer dropped a request".into()))?
+        ask(&self.tx, |reply| Job { order, reply }, "the order writer")
+            .await?
             .map_err(StoreError::Database)
     }
 }
