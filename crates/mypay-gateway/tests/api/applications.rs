@@ -1,4 +1,4 @@
-use crate::helpers::{Receiver, Reply, sample_order_json, spawn_app};
+use crate::helpers::{placed, sample_order_json, sample_order_with, spawn_app};
 use serde_json::{Value, json};
 
 fn shipping() -> Value {
@@ -8,10 +8,8 @@ fn shipping() -> Value {
 #[tokio::test]
 async fn post_pay_is_reviewed_then_captured_when_shipped() {
     let app = spawn_app().await;
-    let receiver = Receiver::start(vec![Reply::Ack]).await;
-    app.set_notify_url(&receiver.url).await;
-    let mut data = sample_order_json("AFP-1", 2000);
-    data["pfn"] = json!("AFP");
+    let receiver = app.receiver().await;
+    let mut data = sample_order_with("AFP-1", 2000, json!({"pfn": "AFP"}));
     let refused = app.order(&data).await;
     assert_eq!(refused["code"], "100");
     assert_eq!(
@@ -31,12 +29,9 @@ async fn post_pay_is_reviewed_then_captured_when_shipped() {
     data["shipping_info"] = shipping();
     let answer = app.order(&data).await;
     assert_eq!(answer["code"], "200", "{answer}");
-    let uid = answer["uid"].as_u64().expect("uid");
-    let key = answer["key"].as_str().expect("key").to_owned();
+    let (uid, key) = placed(&answer);
 
-    let (_, body) = app
-        .sandbox(&format!("/sandbox/orders/{uid}/pay"), json!({"pfn": "AFP"}))
-        .await;
+    let (_, body) = app.pay_with(uid, json!({"pfn": "AFP"})).await;
     assert_eq!(body["prc"], "282", "{body}");
     // Not captured before approval.
     let capture = json!({"uid": uid.to_string(), "key": key, "cost": 2000,
@@ -76,10 +71,8 @@ async fn a_rejected_post_pay_fails() {
     let mut data = sample_order_json("AFP-2", 500);
     data["shipping_info"] = shipping();
     let answer = app.order(&data).await;
-    let uid = answer["uid"].as_u64().expect("uid");
-    let key = answer["key"].as_str().expect("key").to_owned();
-    app.sandbox(&format!("/sandbox/orders/{uid}/pay"), json!({"pfn": "AFP"}))
-        .await;
+    let (uid, key) = placed(&answer);
+    app.pay_with(uid, json!({"pfn": "AFP"})).await;
     let (status, body) = app
         .sandbox(
             &format!("/sandbox/orders/{uid}/review"),
@@ -96,10 +89,8 @@ async fn a_rejected_post_pay_fails() {
     // Approved, then refused before it could be captured (後付款請款失敗): 284 → 300.
     data["order_id"] = json!("AFP-3");
     let answer = app.order(&data).await;
-    let uid = answer["uid"].as_u64().expect("uid");
-    let key = answer["key"].as_str().expect("key").to_owned();
-    app.sandbox(&format!("/sandbox/orders/{uid}/pay"), json!({"pfn": "AFP"}))
-        .await;
+    let (uid, key) = placed(&answer);
+    app.pay_with(uid, json!({"pfn": "AFP"})).await;
     app.advance(60).await;
     assert_eq!(app.query(uid, &key).await["prc"], "284");
     let (_, body) = app
@@ -115,8 +106,7 @@ async fn a_rejected_post_pay_fails() {
 #[tokio::test]
 async fn cardless_instalments_bind_submit_and_are_paid_or_abandoned() {
     let app = spawn_app().await;
-    let mut data = sample_order_json("CL-1", 30000);
-    data["pfn"] = json!("CARDLESS");
+    let mut data = sample_order_with("CL-1", 30000, json!({"pfn": "CARDLESS"}));
     assert!(
         app.order(&data).await["msg"]
             .as_str()
@@ -127,8 +117,7 @@ async fn cardless_instalments_bind_submit_and_are_paid_or_abandoned() {
         json!({"user_real_name": "王小明", "user_sn": "A123456789", "user_address": "台北市"});
     let answer = app.order(&data).await;
     assert_eq!(answer["code"], "200", "{answer}");
-    let uid = answer["uid"].as_u64().expect("uid");
-    let key = answer["key"].as_str().expect("key").to_owned();
+    let (uid, key) = placed(&answer);
     let path = format!("/sandbox/orders/{uid}/pay");
     assert_eq!(
         app.sandbox(&path, json!({"pfn": "CARDLESS"})).await.1["prc"],
@@ -146,13 +135,8 @@ async fn cardless_instalments_bind_submit_and_are_paid_or_abandoned() {
 
     data["order_id"] = json!("CL-2");
     let answer = app.order(&data).await;
-    let uid = answer["uid"].as_u64().expect("uid");
-    let key = answer["key"].as_str().expect("key").to_owned();
-    app.sandbox(
-        &format!("/sandbox/orders/{uid}/pay"),
-        json!({"pfn": "CARDLESS"}),
-    )
-    .await;
+    let (uid, key) = placed(&answer);
+    app.pay_with(uid, json!({"pfn": "CARDLESS"})).await;
     let (status, body) = app
         .sandbox(&format!("/sandbox/orders/{uid}/abandon"), json!({}))
         .await;
@@ -165,24 +149,12 @@ async fn cardless_instalments_bind_submit_and_are_paid_or_abandoned() {
 async fn cash_is_taken_in_person_and_refunded_at_once() {
     let app = spawn_app().await;
     let (online, _) = app.sample_order("CASH-0", 300).await;
-    let (status, _) = app
-        .sandbox(
-            &format!("/sandbox/orders/{online}/pay"),
-            json!({"pfn": "CASH"}),
-        )
-        .await;
+    let (status, _) = app.pay_with(online, json!({"pfn": "CASH"})).await;
     assert_eq!(status, 400, "cash is in person only");
-    let mut data = sample_order_json("CASH-1", 300);
-    data["transaction_type"] = json!(2);
+    let data = sample_order_with("CASH-1", 300, json!({"transaction_type": 2}));
     let answer = app.order(&data).await;
-    let uid = answer["uid"].as_u64().expect("uid");
-    let key = answer["key"].as_str().expect("key").to_owned();
-    let (_, body) = app
-        .sandbox(
-            &format!("/sandbox/orders/{uid}/pay"),
-            json!({"pfn": "CASH"}),
-        )
-        .await;
+    let (uid, key) = placed(&answer);
+    let (_, body) = app.pay_with(uid, json!({"pfn": "CASH"})).await;
     assert_eq!(body["prc"], "250", "{body}");
     let refund = app.refund(uid, &key, 300).await;
     assert_eq!(refund["row_data"]["prc"], "230", "{refund}");

@@ -1,18 +1,18 @@
-use crate::helpers::{Receiver, Reply, sample_order_json, spawn_app};
+use crate::helpers::{assert_refused, placed, sample_order_with, spawn_app};
 use serde_json::{Value, json};
 
 #[tokio::test]
 async fn instalments_follow_the_orders_limits_and_the_cards_bank() {
     let app = spawn_app().await;
-    let receiver = Receiver::start(vec![Reply::Ack]).await;
-    app.set_notify_url(&receiver.url).await;
-    let mut data = sample_order_json("I-1", 1000);
-    data["pfn"] = json!("C_INSTALLMENT");
-    data["creditcard_installment"] = json!(r#"{"3": ["006", "822"], "6": ["822"]}"#);
+    let receiver = app.receiver().await;
+    let mut data = sample_order_with(
+        "I-1",
+        1000,
+        json!({"pfn": "C_INSTALLMENT", "creditcard_installment": r#"{"3": ["006", "822"], "6": ["822"]}"#}),
+    );
     let answer = app.order(&data).await;
     assert_eq!(answer["code"], "200", "{answer}");
-    let uid = answer["uid"].as_u64().expect("uid");
-    let key = answer["key"].as_str().expect("key").to_owned();
+    let (uid, key) = placed(&answer);
     let path = format!("/sandbox/orders/{uid}/pay");
     // 4938170130000003 is a 合作金庫 (006) card: 3 instalments yes, 6 no.
     let card = |n: Option<&str>| {
@@ -56,29 +56,17 @@ async fn instalments_follow_the_orders_limits_and_the_cards_bank() {
     data["order_id"] = json!("I-2");
     data["creditcard_installment"] = json!(r#"{"3": "006"}"#);
     let refused = app.order(&data).await;
-    assert_eq!(refused["code"], "100");
-    assert!(
-        refused["msg"]
-            .as_str()
-            .expect("msg")
-            .starts_with("creditcard_installment"),
-        "{refused}"
-    );
+    assert_refused(&refused, "100", "creditcard_installment");
     app.finish().await;
 }
 
 #[tokio::test]
 async fn bonus_points_pay_part_of_the_amount() {
     let app = spawn_app().await;
-    let mut data = sample_order_json("BONUS-1", 1000);
-    data["pfn"] = json!("C_REDEEM");
+    let data = sample_order_with("BONUS-1", 1000, json!({"pfn": "C_REDEEM"}));
     let answer = app.order(&data).await;
-    let uid = answer["uid"].as_u64().expect("uid");
-    let key = answer["key"].as_str().expect("key").to_owned();
-    let (status, body) = app
-        .sandbox(
-            &format!("/sandbox/orders/{uid}/pay"),
-            json!({"pfn": "C_REDEEM", "card_number": "4111111111111111", "expiry": "1230", "cvc": "123"}),
+    let (uid, key) = placed(&answer);
+    let (status, body) = app.pay_with(uid, json!({"pfn": "C_REDEEM", "card_number": "4111111111111111", "expiry": "1230", "cvc": "123"}),
         )
         .await;
     assert_eq!(status, 200, "{body}");

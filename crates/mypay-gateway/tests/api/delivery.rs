@@ -3,7 +3,7 @@
 //! URL, and deliveries that do not queue one merchant behind another.
 
 use crate::helpers::{
-    Receiver, Reply, eventually, fresh_database, sample_order_json, spawn_app, spawn_app_with,
+    Receiver, Reply, eventually, fresh_database, sample_order_with, spawn_app, spawn_app_with,
     start_time,
 };
 use mypay_gateway::clock::Clock;
@@ -67,8 +67,7 @@ async fn retries_keep_the_schedule_of_the_first_attempt() {
 async fn a_resend_goes_to_the_merchants_current_url() {
     let app = spawn_app().await;
     let (old, uid) = paid_order_with_a_failing_receiver(&app, "RESEND-1").await;
-    let new = Receiver::start(vec![Reply::Ack]).await;
-    app.set_notify_url(&new.url).await;
+    let new = app.receiver().await;
 
     let id = app.notice(uid, "completed").await["id"]
         .as_i64()
@@ -122,8 +121,7 @@ async fn a_failed_resend_never_shortens_the_remaining_schedule() {
 #[tokio::test]
 async fn refund_notices_go_only_to_a_refund_url_never_to_the_payment_url() {
     let app = spawn_app().await;
-    let payments = Receiver::start(vec![Reply::Ack]).await;
-    app.set_notify_url(&payments.url).await;
+    let payments = app.receiver().await;
     let (uid, key) = app.card_order("REF-URL-1", 100, false).await;
     assert_eq!(app.refund(uid, &key, 30).await["code"], "B200");
     app.advance(3600).await;
@@ -167,9 +165,7 @@ async fn a_slow_merchant_delays_no_other_merchants_notices() {
     app.add_merchant(other, other_key, &fast.url).await;
     let answer = app
         .api_as(other, other_key, "api/orders", &{
-            let mut o = sample_order_json("FAST-1", 100);
-            o["store_uid"] = json!(other);
-            o
+            sample_order_with("FAST-1", 100, json!({"store_uid": other}))
         })
         .await;
     assert_eq!(answer["code"], "200", "{answer}");

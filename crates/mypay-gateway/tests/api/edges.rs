@@ -1,7 +1,10 @@
 //! The edge as a lost visitor, a misconfigured client and an attacker meet it: helpful
 //! answers, security headers, PayPage tickets and CSRF tokens that only the gateway makes.
 
-use crate::helpers::{TestApp, form, fresh_database, spawn_app, spawn_app_with, start_time};
+use crate::helpers::{
+    TestApp, assert_mentions, form, fresh_database, placed, sample_order_json, spawn_app,
+    spawn_app_with, start_time,
+};
 use mypay_gateway::clock::Clock;
 use serde_json::{Value, json};
 
@@ -9,12 +12,7 @@ use serde_json::{Value, json};
 async fn a_get_on_an_api_path_answers_100_saying_to_post_a_form() {
     let app = spawn_app().await;
     for path in ["/api/init", "/api/agent", "/api/open"] {
-        let response = app
-            .http
-            .get(format!("{}{path}", app.base))
-            .send()
-            .await
-            .expect("get");
+        let response = app.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
         assert_eq!(
             response.headers()["content-type"],
@@ -24,11 +22,7 @@ async fn a_get_on_an_api_path_answers_100_saying_to_post_a_form() {
         // Answered like any API request: with a request id (and an access-log line).
         assert!(response.headers().contains_key("x-request-id"), "{path}");
         let answer: Value = response.json().await.expect("json");
-        assert_eq!(answer["code"], "100", "{answer}");
-        assert!(
-            answer["msg"].as_str().expect("msg").contains("POST"),
-            "{answer}"
-        );
+        assert_mentions(&answer, "100", "POST");
     }
     app.finish().await;
 }
@@ -36,12 +30,7 @@ async fn a_get_on_an_api_path_answers_100_saying_to_post_a_form() {
 #[tokio::test]
 async fn an_unknown_path_names_the_api_the_paypage_and_the_sandbox() {
     let app = spawn_app().await;
-    let response = app
-        .http
-        .get(format!("{}/index.php", app.base))
-        .send()
-        .await
-        .expect("get");
+    let response = app.get("/index.php").await;
     assert_eq!(response.status(), 404);
     let html = response.text().await.expect("html");
     for part in ["/api/init", "PayPage", "/sandbox/clock"] {
@@ -92,9 +81,7 @@ async fn a_sandbox_body_is_read_by_its_content_type_or_refused_naming_it() {
 #[tokio::test]
 async fn pages_forbid_inline_script_framing_and_referrers_and_answers_forbid_sniffing() {
     let app = spawn_app().await;
-    let answer = app
-        .order(&crate::helpers::sample_order_json("HDR-1", 100))
-        .await;
+    let answer = app.order(&sample_order_json("HDR-1", 100)).await;
     let url = answer["url"].as_str().expect("url");
     let page = app.http.get(url).send().await.expect("page");
     assert_eq!(page.status(), 200);
@@ -108,12 +95,7 @@ async fn pages_forbid_inline_script_framing_and_referrers_and_answers_forbid_sni
     let html = page.text().await.expect("html");
     assert!(!html.contains("<script"), "no script at all");
     assert!(!html.contains("<style"), "no inline style: {html}");
-    let css = app
-        .http
-        .get(format!("{}/assets/paypage.css", app.base))
-        .send()
-        .await
-        .expect("css");
+    let css = app.get("/assets/paypage.css").await;
     assert_eq!(css.status(), 200);
     assert!(
         css.headers()["content-type"]
@@ -141,11 +123,8 @@ async fn paypage_status(app: &TestApp, method: &str, path: &str, body: &[(&str, 
 #[tokio::test]
 async fn the_paypage_answers_only_with_the_tickets_token_and_changes_nothing_without_it() {
     let app = spawn_app().await;
-    let answer = app
-        .order(&crate::helpers::sample_order_json("TKT-1", 100))
-        .await;
-    let uid = answer["uid"].as_u64().expect("uid");
-    let key = answer["key"].as_str().expect("key").to_owned();
+    let answer = app.order(&sample_order_json("TKT-1", 100)).await;
+    let (uid, key) = placed(&answer);
     let url = answer["url"].as_str().expect("url");
     let ticket = app.ticket(uid);
     assert_eq!(url, format!("{}/payment/{ticket}.html", app.base));
@@ -153,15 +132,7 @@ async fn the_paypage_answers_only_with_the_tickets_token_and_changes_nothing_wit
     assert!(token.len() >= 32 && token.bytes().all(|b| b.is_ascii_hexdigit()));
     assert_ne!(token, key, "the merchant's key never reaches the consumer");
     // Client libraries append ?locale= to the url.
-    assert_eq!(
-        app.http
-            .get(format!("{url}?locale=en"))
-            .send()
-            .await
-            .expect("page")
-            .status(),
-        200
-    );
+    assert_eq!(app.page(url, "en").await.status(), 200);
 
     let wrong = format!("{uid}-{}", "0".repeat(32));
     let card = [
@@ -216,12 +187,8 @@ fn csrf_field(html: &str) -> String {
 #[tokio::test]
 async fn csrf_tokens_are_the_servers_own_and_bound_to_the_order() {
     let app = spawn_app().await;
-    let first = app
-        .order(&crate::helpers::sample_order_json("CSRF-1", 100))
-        .await;
-    let second = app
-        .order(&crate::helpers::sample_order_json("CSRF-2", 100))
-        .await;
+    let first = app.order(&sample_order_json("CSRF-1", 100)).await;
+    let second = app.order(&sample_order_json("CSRF-2", 100)).await;
     let (uid1, uid2) = (
         first["uid"].as_u64().expect("uid"),
         second["uid"].as_u64().expect("uid"),
@@ -306,9 +273,7 @@ async fn cookies_are_secure_when_the_public_url_is_https() {
         s.public_url = Some("https://pay.shop.example".to_owned());
     })
     .await;
-    let answer = app
-        .order(&crate::helpers::sample_order_json("SEC-1", 100))
-        .await;
+    let answer = app.order(&sample_order_json("SEC-1", 100)).await;
     let uid = answer["uid"].as_u64().expect("uid");
     assert!(
         answer["url"]

@@ -1,6 +1,6 @@
 //! Every quirk of the sample clients is accepted; every kind of bad input answers 100.
 
-use crate::helpers::{form, sample_order_json, spawn_app};
+use crate::helpers::{form, sample_order_json, sample_order_with, spawn_app};
 use mypay_gateway::ledger::merchant::{SAMPLE_STORE_KEY, SAMPLE_STORE_UID};
 use mypay_protocol::envelope::{self, MerchantKey};
 use serde_json::json;
@@ -319,8 +319,7 @@ async fn a_dealer_acts_only_for_its_own_merchants() {
     let dealer =
         mypay_client::Client::dealer(&format!("{}/api/agent", app.base), "AGENT01", dealer_key)
             .expect("client");
-    let mut mine = sample_order_json("DEALER-1", 10);
-    mine["store_uid"] = json!("398800730001");
+    let mine = sample_order_with("DEALER-1", 10, json!({"store_uid": "398800730001"}));
     let order = dealer
         .create_order(&serde_json::from_value(mine).expect("order"))
         .await

@@ -2,7 +2,8 @@
 //! number's notice, and orders paid with it in one click or in the background.
 
 use crate::helpers::{
-    Receiver, Reply, TestApp, cookies, form, hidden_csrf, post_form, sample_order_json, spawn_app,
+    Receiver, Reply, TestApp, cookies, form, hidden_csrf, placed, post_form, sample_order_with,
+    spawn_app,
 };
 use mypay_protocol::notice::EwalletNotice;
 use serde_json::{Value, json};
@@ -57,15 +58,9 @@ async fn bind_card(app: &TestApp, user_id: &str) -> String {
 #[tokio::test]
 async fn a_consumer_binds_a_3d_card_on_the_page_and_the_merchant_hears_its_virtual_pan() {
     let app = spawn_app().await;
-    let receiver = Receiver::start(vec![Reply::Ack]).await;
-    app.set_notify_url(&receiver.url).await;
+    let receiver = app.receiver().await;
     let (url, ticket) = open_bind(&app, "wallet-user").await;
-    let page = app
-        .http
-        .get(format!("{url}?locale=en"))
-        .send()
-        .await
-        .expect("page");
+    let page = app.page(&url, "en").await;
     assert_eq!(page.status(), 200);
     let jar = cookies(&page);
     assert!(jar.contains("mypay_csrf="), "{jar}");
@@ -221,20 +216,19 @@ async fn the_ewallet_notice_is_tried_every_15_minutes_4_times_to_its_own_url() {
 #[tokio::test]
 async fn orders_pay_with_the_bound_card_in_the_background_or_in_one_click() {
     let app = spawn_app().await;
-    let receiver = Receiver::start(vec![Reply::Ack]).await;
-    app.set_notify_url(&receiver.url).await;
+    let receiver = app.receiver().await;
     let pan = bind_card(&app, "phper").await;
 
     // ewallet_type 2: charged at once, no page; the answer carries the result.
-    let mut order = sample_order_json("EW-BG-1", 500);
-    order["enable_ewallet"] = json!(1);
-    order["virtual_pan"] = json!(pan);
-    order["ewallet_type"] = json!(2);
+    let order = sample_order_with(
+        "EW-BG-1",
+        500,
+        json!({"enable_ewallet": 1, "virtual_pan": pan, "ewallet_type": 2}),
+    );
     let answer = app.order(&order).await;
     assert_eq!(answer["code"], "250", "{answer}");
     assert_eq!(answer["url"], "");
-    let uid = answer["uid"].as_u64().expect("uid");
-    let key = answer["key"].as_str().expect("key").to_owned();
+    let (uid, key) = placed(&answer);
     let record = app.query(uid, &key).await;
     assert_eq!(record["prc"], "250");
     assert_eq!(record["cardno"], "405865******5507");
@@ -255,22 +249,15 @@ async fn orders_pay_with_the_bound_card_in_the_background_or_in_one_click() {
     );
 
     // ewallet_type 1: the PayPage offers the saved card, paid in one click.
-    let mut order = sample_order_json("EW-FG-1", 200);
-    order["enable_ewallet"] = json!(1);
-    order["virtual_pan"] = json!(pan);
-    order["ewallet_type"] = json!(1);
+    let order = sample_order_with(
+        "EW-FG-1",
+        200,
+        json!({"enable_ewallet": 1, "virtual_pan": pan, "ewallet_type": 1}),
+    );
     let answer = app.order(&order).await;
     assert_eq!(answer["code"], "200", "{answer}");
     let uid = answer["uid"].as_u64().expect("uid");
-    let page = app
-        .http
-        .get(format!(
-            "{}?locale=en",
-            answer["url"].as_str().expect("url")
-        ))
-        .send()
-        .await
-        .expect("page");
+    let page = app.page(answer["url"].as_str().expect("url"), "en").await;
     let jar = cookies(&page);
     let html = page.text().await.expect("html");
     // A bound e-wallet card is named so (not as quick checkout's card).
@@ -322,10 +309,11 @@ async fn bad_bind_requests_and_wallet_orders_are_refused_naming_the_field() {
         ("9999999999999999", "owner", "virtual_pan"),
         (pan.as_str(), "someone-else", "virtual_pan"),
     ] {
-        let mut order = sample_order_json("EW-BAD", 100);
-        order["user_id"] = json!(user);
-        order["enable_ewallet"] = json!(1);
-        order["virtual_pan"] = json!(pan);
+        let order = sample_order_with(
+            "EW-BAD",
+            100,
+            json!({"user_id": user, "enable_ewallet": 1, "virtual_pan": pan}),
+        );
         let answer = app.order(&order).await;
         assert_eq!(answer["code"], "100", "{answer}");
         assert!(
@@ -333,11 +321,11 @@ async fn bad_bind_requests_and_wallet_orders_are_refused_naming_the_field() {
             "{answer}"
         );
     }
-    let mut order = sample_order_json("EW-BAD", 100);
-    order["user_id"] = json!("owner");
-    order["enable_ewallet"] = json!(1);
-    order["virtual_pan"] = json!(pan);
-    order["ewallet_type"] = json!(3);
+    let order = sample_order_with(
+        "EW-BAD",
+        100,
+        json!({"user_id": "owner", "enable_ewallet": 1, "virtual_pan": pan, "ewallet_type": 3}),
+    );
     let answer = app.order(&order).await;
     assert!(
         answer["msg"]
@@ -381,8 +369,7 @@ async fn the_sample_dealer_binds_for_its_store_on_api_agent() {
 async fn quick_checkout_offers_the_card_the_consumer_last_paid_with_unless_turned_off() {
     let app = spawn_app().await;
     let order_for = |id: &str, user: &str, quickpay: Option<i64>| {
-        let mut order = sample_order_json(id, 300);
-        order["user_id"] = json!(user);
+        let mut order = sample_order_with(id, 300, json!({"user_id": user}));
         if let Some(q) = quickpay {
             order["enable_quickpay"] = json!(q);
         }
@@ -394,14 +381,8 @@ async fn quick_checkout_offers_the_card_the_consumer_last_paid_with_unless_turne
     app.pay(uid, "4058650600065507", "1022", "395", None).await;
     let second = app.order(&order_for("QP-1", "quick-user", None)).await;
     let html = app
-        .http
-        .get(format!(
-            "{}?locale=en",
-            second["url"].as_str().expect("url")
-        ))
-        .send()
+        .page(second["url"].as_str().expect("url"), "en")
         .await
-        .expect("page")
         .text()
         .await
         .expect("html");
@@ -413,12 +394,7 @@ async fn quick_checkout_offers_the_card_the_consumer_last_paid_with_unless_turne
     let uid = second["uid"].as_u64().expect("uid");
     app.pay(uid, "5433760200078009", "1022", "597", None).await;
     let third = app.order(&order_for("QP-2", "quick-user", None)).await;
-    let page = app
-        .http
-        .get(format!("{}?locale=en", third["url"].as_str().expect("url")))
-        .send()
-        .await
-        .expect("page");
+    let page = app.page(third["url"].as_str().expect("url"), "en").await;
     let jar = cookies(&page);
     let html = page.text().await.expect("html");
     // Quick checkout's card is named so, in every language (not as an e-wallet card).
@@ -426,14 +402,8 @@ async fn quick_checkout_offers_the_card_the_consumer_last_paid_with_unless_turne
     assert!(!html.contains("Your e-wallet card"), "{html}");
     assert!(html.contains("543376******8009"), "{html}");
     let zh = app
-        .http
-        .get(format!(
-            "{}?locale=zh-TW",
-            third["url"].as_str().expect("url")
-        ))
-        .send()
+        .page(third["url"].as_str().expect("url"), "zh-TW")
         .await
-        .expect("page")
         .text()
         .await
         .expect("html");

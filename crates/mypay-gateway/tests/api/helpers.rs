@@ -268,6 +268,44 @@ impl TestApp {
         response.json().await.expect("JSON answer")
     }
 
+    /// A receiver that acknowledges every notice, set as the sample merchant's notify URL.
+    pub async fn receiver(&self) -> Receiver {
+        let receiver = Receiver::start(vec![Reply::Ack]).await;
+        self.set_notify_url(&receiver.url).await;
+        receiver
+    }
+
+    /// The same, also set as the refund notices' URL.
+    pub async fn receiver_of_every_notice(&self) -> Receiver {
+        let receiver = self.receiver().await;
+        self.set_refund_url(&receiver.url).await;
+        receiver
+    }
+
+    /// A command on one order (`uid` and `key`, as the document's samples send them).
+    pub async fn on_order(&self, cmd: &str, uid: u64, key: &str) -> Value {
+        self.api(cmd, &json!({"uid": uid.to_string(), "key": key}))
+            .await
+    }
+
+    /// `GET` a path of the gateway, as a browser would.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    /// Open a page the API answered (its `url`) in `locale`.
+    pub async fn page(&self, url: &str, locale: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{url}?locale={locale}"))
+            .send()
+            .await
+            .expect("page")
+    }
+
     pub async fn order(&self, data: &Value) -> Value {
         self.api("api/orders", data).await
     }
@@ -276,18 +314,11 @@ impl TestApp {
     pub async fn sample_order(&self, order_id: &str, cost: i64) -> (u64, String) {
         let answer = self.order(&sample_order_json(order_id, cost)).await;
         assert_eq!(answer["code"], "200", "{answer}");
-        (
-            answer["uid"].as_u64().expect("uid"),
-            answer["key"].as_str().expect("key").to_owned(),
-        )
+        placed(&answer)
     }
 
     pub async fn query(&self, uid: u64, key: &str) -> Value {
-        self.api(
-            "api/queryorder",
-            &json!({"uid": uid.to_string(), "key": key}),
-        )
-        .await
+        self.on_order("api/queryorder", uid, key).await
     }
 
     pub async fn sandbox(&self, path: &str, body: Value) -> (StatusCode, Value) {
@@ -302,6 +333,12 @@ impl TestApp {
         (status, response.json().await.expect("json"))
     }
 
+    /// The sandbox's consumer pays order `uid` as `body` says (a card, or a tool `pfn`).
+    pub async fn pay_with(&self, uid: u64, body: Value) -> (StatusCode, Value) {
+        self.sandbox(&format!("/sandbox/orders/{uid}/pay"), body)
+            .await
+    }
+
     pub async fn pay(
         &self,
         uid: u64,
@@ -311,8 +348,8 @@ impl TestApp {
         otp: Option<&str>,
     ) -> Value {
         let (status, body) = self
-            .sandbox(
-                &format!("/sandbox/orders/{uid}/pay"),
+            .pay_with(
+                uid,
                 json!({"card_number": card, "expiry": expiry, "cvc": cvc, "otp": otp}),
             )
             .await;
@@ -437,6 +474,40 @@ impl TestApp {
     pub async fn order_count(&self) -> i64 {
         self.totals().await.orders
     }
+}
+
+/// The `uid` and `key` of an order the API placed.
+#[track_caller]
+pub fn placed(answer: &Value) -> (u64, String) {
+    match (answer["uid"].as_u64(), answer["key"].as_str()) {
+        (Some(uid), Some(key)) => (uid, key.to_owned()),
+        _ => panic!("no uid and key in {answer}"),
+    }
+}
+
+/// The API refused with `code`, naming `field` first in its message.
+#[track_caller]
+pub fn assert_refused(answer: &Value, code: &str, field: &str) {
+    assert_eq!(answer["code"], code, "{answer}");
+    let msg = answer["msg"].as_str().expect("msg");
+    assert!(msg.starts_with(field), "{field}: {answer}");
+}
+
+/// The API refused with `code`, its message saying `part`.
+#[track_caller]
+pub fn assert_mentions(answer: &Value, code: &str, part: &str) {
+    assert_eq!(answer["code"], code, "{answer}");
+    let msg = answer["msg"].as_str().expect("msg");
+    assert!(msg.contains(part), "{part}: {answer}");
+}
+
+/// The document's sample order with `fields` set as well.
+pub fn sample_order_with(order_id: &str, cost: i64, fields: Value) -> Value {
+    let mut order = sample_order_json(order_id, cost);
+    for (name, value) in fields.as_object().expect("an object of fields") {
+        order[name] = value.clone();
+    }
+    order
 }
 
 pub fn sample_order_json(order_id: &str, cost: i64) -> Value {

@@ -2,7 +2,7 @@
 //! side by side on one shared sandbox never move each other's time.
 
 use crate::helpers::{
-    Receiver, Reply, TestApp, sample_order_json, spawn_app, spawn_app_with, start_time,
+    Receiver, Reply, TestApp, sample_order_with, spawn_app, spawn_app_with, start_time,
 };
 use axum::http::StatusCode;
 use mypay_gateway::clock::Clock;
@@ -82,12 +82,11 @@ async fn monthly_series(
     first: &str,
     total: u32,
 ) -> u64 {
-    let mut order = sample_order_json(order_id, 300);
-    order["store_uid"] = json!(m.store_uid);
-    order["pfn"] = json!("DIRECTDEBIT");
-    order["regular"] = json!("M");
-    order["regular_total"] = json!(total.to_string());
-    order["regular_first_charge_date"] = json!(first);
+    let order = sample_order_with(
+        order_id,
+        300,
+        json!({"store_uid": m.store_uid, "pfn": "DIRECTDEBIT", "regular": "M", "regular_total": total.to_string(), "regular_first_charge_date": first}),
+    );
     let answer = app.api_as(&m.store_uid, &m.key, "api/orders", &order).await;
     assert_eq!(answer["code"], "200", "{answer}");
     let uid = answer["uid"].as_u64().expect("uid");
@@ -163,9 +162,11 @@ async fn two_sandbox_merchants_keep_their_own_time() {
     assert_eq!(now_of(&app, Some(&a.store_uid)).await, start + 75 * DAY);
 
     // What a merchant does is timed on its own clock: A's new order is paid on A's date.
-    let mut order = sample_order_json("A-CARD", 120);
-    order["store_uid"] = json!(a.store_uid);
-    order["pfn"] = json!("CREDITCARD");
+    let order = sample_order_with(
+        "A-CARD",
+        120,
+        json!({"store_uid": a.store_uid, "pfn": "CREDITCARD"}),
+    );
     let answer = app.api_as(&a.store_uid, &a.key, "api/orders", &order).await;
     assert_eq!(answer["code"], "200", "{answer}");
     let uid = answer["uid"].as_u64().expect("uid");
@@ -261,8 +262,7 @@ async fn a_clock_is_moved_only_by_name_and_only_if_it_is_its_own() {
     }
     assert_eq!(now_of(&app, Some(&m.store_uid)).await, start);
     // Its key works on the API at once.
-    let mut order = sample_order_json("OWN-1", 100);
-    order["store_uid"] = json!(m.store_uid);
+    let order = sample_order_with("OWN-1", 100, json!({"store_uid": m.store_uid}));
     let answer = app.api_as(&m.store_uid, &m.key, "api/orders", &order).await;
     assert_eq!(answer["code"], "200", "{answer}");
     app.finish().await;

@@ -153,8 +153,8 @@ async fn a_sandbox_helper_names_a_field_it_does_not_take() {
     let app = spawn_app().await;
     let (uid, _) = app.sample_order("TYPO-1", 100).await;
     let (status, body) = app
-        .sandbox(
-            &format!("/sandbox/orders/{uid}/pay"),
+        .pay_with(
+            uid,
             json!({"card_numbr": "4111111111111111", "expiry": "1230", "cvc": "123"}),
         )
         .await;

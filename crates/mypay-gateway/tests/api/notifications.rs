@@ -7,8 +7,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn a_paid_order_notifies_the_merchant_with_every_field() {
     let app = spawn_app().await;
-    let receiver = Receiver::start(vec![Reply::Ack]).await;
-    app.set_notify_url(&receiver.url).await;
+    let receiver = app.receiver().await;
     let (uid, key) = app.sample_order("N-1", 10).await;
     let paid = app
         .pay(uid, "4938170130000003", "1228", "985", Some("nccc1234"))
@@ -153,8 +152,7 @@ async fn a_restart_loses_no_due_notice_and_repeats_no_delivered_one() {
 #[tokio::test]
 async fn a_pending_charge_resolves_on_the_test_clock_with_a_confirmation_notice() {
     let app = spawn_app().await;
-    let receiver = Receiver::start(vec![Reply::Ack]).await;
-    app.set_notify_url(&receiver.url).await;
+    let receiver = app.receiver().await;
     let (paid_uid, paid_key) = app.sample_order("P-1", 10).await;
     let (failed_uid, failed_key) = app.sample_order("P-2", 10).await;
     assert_eq!(
@@ -264,8 +262,8 @@ async fn every_outcome_card_reaches_its_state() {
         "300"
     );
     let (status, body) = app
-        .sandbox(
-            &format!("/sandbox/orders/{uid}/pay"),
+        .pay_with(
+            uid,
             serde_json::json!({"card_number": "4111111111111111", "expiry": "1230", "cvc": "123"}),
         )
         .await;
@@ -273,8 +271,8 @@ async fn every_outcome_card_reaches_its_state() {
     // A Luhn-invalid number is a form error, not a transaction.
     let (uid, key) = app.sample_order("OUT-LUHN", 10).await;
     let (status, body) = app
-        .sandbox(
-            &format!("/sandbox/orders/{uid}/pay"),
+        .pay_with(
+            uid,
             serde_json::json!({"card_number": "4111111111111112", "expiry": "1230", "cvc": "123"}),
         )
         .await;

@@ -13,19 +13,9 @@ use tokio::net::{TcpListener, TcpStream};
 #[tokio::test]
 async fn health_readiness_and_request_ids() {
     let app = spawn_app().await;
-    let health = app
-        .http
-        .get(format!("{}/healthz", app.base))
-        .send()
-        .await
-        .expect("healthz");
+    let health = app.get("/healthz").await;
     assert_eq!(health.status(), 200);
-    let ready = app
-        .http
-        .get(format!("{}/readyz", app.base))
-        .send()
-        .await
-        .expect("readyz");
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), 200);
     let own = ready
         .headers()
@@ -70,15 +60,7 @@ async fn metrics_count_commands_by_code_and_show_the_backlog() {
         )
         .await;
     let refused_code = refused["code"].as_str().expect("code").to_owned();
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = app.get("/metrics").await.text().await.expect("text");
     for line in [
         r#"mypay_requests_total{command="api/orders",code="200"} 2"#.to_owned(),
         format!(r#"mypay_requests_total{{command="api/queryorder",code="{refused_code}"}} 1"#),
@@ -241,8 +223,8 @@ async fn a_lost_database_shows_no_storage_text_on_any_surface() {
     assert_eq!(leaks(&body), Vec::<String>::new(), "{body}");
 
     let (status, helper) = app
-        .sandbox(
-            &format!("/sandbox/orders/{uid}/pay"),
+        .pay_with(
+            uid,
             json!({"card_number": "4111111111111111", "expiry": "1230", "cvc": "123"}),
         )
         .await;

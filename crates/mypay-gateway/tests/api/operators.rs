@@ -3,8 +3,8 @@
 //! notices that reach only public hosts, and card payments that ask the acquirer once.
 
 use crate::helpers::{
-    Receiver, Reply, fresh_database, gateway_command, join_all, sample_order_json, spawn_app_with,
-    spawn_app_with_acquirer, start_gateway, start_time,
+    Receiver, Reply, assert_mentions, fresh_database, gateway_command, join_all, sample_order_json,
+    sample_order_with, spawn_app_with, spawn_app_with_acquirer, start_gateway, start_time,
 };
 use mypay_client::Client;
 use mypay_gateway::clock::Clock;
@@ -29,8 +29,7 @@ fn credentials(out: &str) -> (String, String) {
 
 async fn can_order(base: &str, store_uid: &str, key: &str, order_id: &str) -> bool {
     let client = Client::new(&format!("{base}/api/init"), store_uid, key).expect("client");
-    let mut order = sample_order_json(order_id, 100);
-    order["store_uid"] = json!(store_uid);
+    let order = sample_order_with(order_id, 100, json!({"store_uid": store_uid}));
     let order = serde_json::from_value(order).expect("order");
     client.create_order(&order).await.is_ok()
 }
@@ -112,17 +111,8 @@ async fn production_refuses_to_start_without_a_connector_and_has_no_sample_merch
     )
     .await;
     let answer = app.order(&sample_order_json("PROD-1", 100)).await;
-    assert_eq!(answer["code"], "100", "{answer}");
-    assert!(
-        answer["msg"].as_str().expect("msg").contains("store_uid"),
-        "{answer}"
-    );
-    let sandbox = app
-        .http
-        .get(format!("{}/sandbox/clock", app.base))
-        .send()
-        .await
-        .expect("get");
+    assert_mentions(&answer, "100", "store_uid");
+    let sandbox = app.get("/sandbox/clock").await;
     assert_eq!(sandbox.status(), 404);
     app.finish().await;
 }
@@ -156,8 +146,7 @@ async fn production_merchants_start_with_no_tool_and_no_wallet_is_paid_on_a_cons
         Client::new(&format!("{}/api/init", app.base), &store_uid, &key).expect("client");
     let tools = merchant.payment_modes(1000, "TWD").await.expect("modes");
     assert!(tools.is_empty(), "no tool until one is enabled: {tools:?}");
-    let mut order = sample_order_json("PROD-NONE", 1000);
-    order["store_uid"] = json!(store_uid);
+    let mut order = sample_order_with("PROD-NONE", 1000, json!({"store_uid": store_uid}));
     let refused = app.api_as(&store_uid, &key, "api/orders", &order).await;
     assert_eq!(refused["code"], "100", "{refused}");
 
@@ -274,11 +263,8 @@ async fn the_test_clock_survives_a_restart_and_never_moves_back() {
 
     let again = spawn_app_with(db.clone(), Clock::frozen(start_time()), |_| {}).await;
     let clock: Value = again
-        .http
-        .get(format!("{}/sandbox/clock", again.base))
-        .send()
+        .get("/sandbox/clock")
         .await
-        .expect("clock")
         .json()
         .await
         .expect("json");
@@ -392,8 +378,7 @@ async fn app_with_counting_acquirer() -> (crate::helpers::TestApp, Arc<CountingA
 #[tokio::test]
 async fn racing_card_submissions_reach_the_acquirer_once() {
     let (app, acquirer) = app_with_counting_acquirer().await;
-    let receiver = Receiver::start(vec![Reply::Ack]).await;
-    app.set_notify_url(&receiver.url).await;
+    let receiver = app.receiver().await;
     let (uid, key) = app.sample_order("ONCE-1", 100).await;
     let body = json!({"card_number": "4058650600065507", "expiry": "1022", "cvc": "395"});
     let path = format!("/sandbox/orders/{uid}/pay");
@@ -421,15 +406,7 @@ async fn a_second_paypage_submission_while_the_first_is_with_the_acquirer_is_tol
     let (app, acquirer) = app_with_counting_acquirer().await;
     let answer = app.order(&sample_order_json("ONCE-2", 100)).await;
     let uid = answer["uid"].as_u64().expect("uid");
-    let page = app
-        .http
-        .get(format!(
-            "{}?locale=en",
-            answer["url"].as_str().expect("url")
-        ))
-        .send()
-        .await
-        .expect("page");
+    let page = app.page(answer["url"].as_str().expect("url"), "en").await;
     let jar: Vec<String> = page
         .headers()
         .get_all("set-cookie")

@@ -1,4 +1,4 @@
-use crate::helpers::{Receiver, Reply, sample_order_json, spawn_app};
+use crate::helpers::{assert_refused, placed, sample_order_with, spawn_app};
 use serde_json::{Value, json};
 
 /// Create an order and choose the pay-later tool `pfn` for it, as the consumer would.
@@ -9,9 +9,7 @@ async fn issued(
     pfn: &str,
 ) -> (u64, String, Value) {
     let (uid, key) = app.sample_order(order_id, cost).await;
-    let (status, body) = app
-        .sandbox(&format!("/sandbox/orders/{uid}/pay"), json!({"pfn": pfn}))
-        .await;
+    let (status, body) = app.pay_with(uid, json!({"pfn": pfn})).await;
     assert_eq!(status, 200, "{body}");
     (uid, key, body)
 }
@@ -26,9 +24,7 @@ async fn offline_payment(app: &crate::helpers::TestApp, uid: u64, body: Value) -
 #[tokio::test]
 async fn a_cvs_code_is_issued_notified_then_paid_at_the_counter() {
     let app = spawn_app().await;
-    let receiver = Receiver::start(vec![Reply::Ack]).await;
-    app.set_notify_url(&receiver.url).await;
-    app.set_refund_url(&receiver.url).await;
+    let receiver = app.receiver_of_every_notice().await;
     let (uid, key, body) = issued(&app, "CVS-1", 1200, "CSTORECODE").await;
     assert_eq!(body["prc"], "260");
     assert_eq!(body["result_content_type"], "IBON");
@@ -97,17 +93,10 @@ async fn a_wrong_amount_is_290_and_the_deadline_makes_380_then_a_late_payment_29
     assert_eq!(record["prc"], "290");
     assert_eq!(record["actual_cost"], 450);
 
-    let mut data = sample_order_json("ATM-1", 800);
-    data["limit_pay_days"] = json!(1);
+    let data = sample_order_with("ATM-1", 800, json!({"limit_pay_days": 1}));
     let answer = app.order(&data).await;
-    let uid = answer["uid"].as_u64().expect("uid");
-    let key = answer["key"].as_str().expect("key").to_owned();
-    let (_, body) = app
-        .sandbox(
-            &format!("/sandbox/orders/{uid}/pay"),
-            json!({"pfn": "E_COLLECTION"}),
-        )
-        .await;
+    let (uid, key) = placed(&answer);
+    let (_, body) = app.pay_with(uid, json!({"pfn": "E_COLLECTION"})).await;
     assert_eq!(body["prc"], "270");
     assert_eq!(body["bank_id"], "807");
     assert_eq!(body["expired_date"], "20261124235959");
@@ -125,17 +114,9 @@ async fn a_wrong_amount_is_290_and_the_deadline_makes_380_then_a_late_payment_29
     // Bad input changes nothing.
     let (status, body) = offline_payment(&app, uid, json!({"amount": "-1"})).await;
     assert_eq!(status, 400, "{body}");
-    let mut data = sample_order_json("ATM-2", 800);
-    data["limit_pay_days"] = json!(0);
+    let data = sample_order_with("ATM-2", 800, json!({"limit_pay_days": 0}));
     let bad = app.order(&data).await;
-    assert_eq!(bad["code"], "100");
-    assert!(
-        bad["msg"]
-            .as_str()
-            .expect("msg")
-            .starts_with("limit_pay_days"),
-        "{bad}"
-    );
+    assert_refused(&bad, "100", "limit_pay_days");
     app.finish().await;
 }
 
@@ -173,9 +154,7 @@ async fn barcodes_webatm_and_stored_value_have_their_states() {
 #[tokio::test]
 async fn counter_refunds_queue_for_the_nightly_batch_and_can_be_cancelled_until_then() {
     let app = spawn_app().await;
-    let receiver = Receiver::start(vec![Reply::Ack]).await;
-    app.set_notify_url(&receiver.url).await;
-    app.set_refund_url(&receiver.url).await;
+    let receiver = app.receiver_of_every_notice().await;
     let (uid, key, _) = issued(&app, "CVS-R", 1000, "CSTORECODE").await;
     offline_payment(&app, uid, json!({})).await;
 
@@ -226,22 +205,15 @@ async fn counter_refunds_queue_for_the_nightly_batch_and_can_be_cancelled_until_
 #[tokio::test]
 async fn an_each_debit_needs_its_code_and_settles_like_an_online_transfer() {
     let app = spawn_app().await;
-    let mut data = sample_order_json("EACH-1", 700);
-    data["pfn"] = json!("EACH");
+    let mut data = sample_order_with("EACH-1", 700, json!({"pfn": "EACH"}));
     let refused = app.order(&data).await;
     assert_eq!(refused["code"], "100");
     assert_eq!(refused["msg"], "each_code: is required for eACH (EACH)");
     data["each_code"] = json!("TX123");
     let answer = app.order(&data).await;
     assert_eq!(answer["code"], "200", "{answer}");
-    let uid = answer["uid"].as_u64().expect("uid");
-    let key = answer["key"].as_str().expect("key").to_owned();
-    let (_, body) = app
-        .sandbox(
-            &format!("/sandbox/orders/{uid}/pay"),
-            json!({"pfn": "EACH"}),
-        )
-        .await;
+    let (uid, key) = placed(&answer);
+    let (_, body) = app.pay_with(uid, json!({"pfn": "EACH"})).await;
     assert_eq!(body["prc"], "280", "{body}");
     assert_eq!(body["result_content_type"], "EACH");
     offline_payment(&app, uid, json!({})).await;

@@ -1,26 +1,25 @@
 //! The PayPage over plain HTTP, as a browser without JavaScript uses it.
 
-use crate::helpers::{Receiver, Reply, cookies, get_page, hidden_csrf, post_form, spawn_app};
+use crate::helpers::{
+    cookies, get_page, hidden_csrf, placed, post_form, sample_order_json, sample_order_with,
+    spawn_app,
+};
 use serde_json::json;
 
 #[tokio::test]
 async fn a_consumer_pays_with_a_3d_card_and_goes_back_to_the_merchant_without_parameters() {
     let app = spawn_app().await;
-    let receiver = Receiver::start(vec![Reply::Ack]).await;
-    app.set_notify_url(&receiver.url).await;
-    let mut data = crate::helpers::sample_order_json("WEB-1", 120);
-    data["success_returl"] = json!("https://shop.example/thanks");
-    data["failure_returl"] = json!("https://shop.example/sorry");
+    let receiver = app.receiver().await;
+    let data = sample_order_with(
+        "WEB-1",
+        120,
+        json!({"success_returl": "https://shop.example/thanks", "failure_returl": "https://shop.example/sorry"}),
+    );
     let answer = app.order(&data).await;
     let url = answer["url"].as_str().expect("url").to_owned();
     let uid = answer["uid"].as_u64().expect("uid");
 
-    let page = app
-        .http
-        .get(format!("{url}?locale=en"))
-        .send()
-        .await
-        .expect("page");
+    let page = app.page(&url, "en").await;
     assert_eq!(page.status(), 200);
     let jar = cookies(&page);
     assert!(jar.contains("mypay_csrf="));
@@ -170,12 +169,7 @@ async fn the_page_speaks_four_languages_and_defaults_to_traditional_chinese() {
         assert!(html.contains(words), "{locale}");
     }
     // The choice sticks through the cookie.
-    let first = app
-        .http
-        .get(format!("{url}?locale=id"))
-        .send()
-        .await
-        .expect("page");
+    let first = app.page(&url, "id").await;
     let jar = cookies(&first);
     let again = app
         .http
@@ -194,11 +188,13 @@ async fn the_page_speaks_four_languages_and_defaults_to_traditional_chinese() {
 #[tokio::test]
 async fn abandoning_on_the_page_fails_the_order_and_goes_to_the_failure_url() {
     let app = spawn_app().await;
-    let mut data = crate::helpers::sample_order_json("WEB-2", 10);
-    data["failure_returl"] = json!("https://shop.example/sorry");
+    let data = sample_order_with(
+        "WEB-2",
+        10,
+        json!({"failure_returl": "https://shop.example/sorry"}),
+    );
     let answer = app.order(&data).await;
-    let uid = answer["uid"].as_u64().expect("uid");
-    let key = answer["key"].as_str().expect("key").to_owned();
+    let (uid, key) = placed(&answer);
     let page = app
         .http
         .get(format!("{}/payment/{}.html", app.base, app.ticket(uid)))
@@ -237,12 +233,7 @@ async fn an_unknown_order_is_a_404_page() {
         "/payment/abc.html",
         "/payment/999/result",
     ] {
-        let response = app
-            .http
-            .get(format!("{}{path}", app.base))
-            .send()
-            .await
-            .expect("page");
+        let response = app.get(path).await;
         assert_eq!(response.status(), 404, "{path}");
     }
     app.finish().await;
@@ -380,12 +371,11 @@ async fn a_consumer_gets_a_store_code_with_barcodes_on_the_page() {
 #[tokio::test]
 async fn a_consumer_binds_and_submits_a_cardless_application_on_the_page() {
     let app = spawn_app().await;
-    let mut data = crate::helpers::sample_order_json("WEB-CL", 30000);
+    let mut data = sample_order_json("WEB-CL", 30000);
     data["user_data"] =
         json!({"user_real_name": "王小明", "user_sn": "A123456789", "user_address": "台北市"});
     let answer = app.order(&data).await;
-    let uid = answer["uid"].as_u64().expect("uid");
-    let key = answer["key"].as_str().expect("key").to_owned();
+    let (uid, key) = placed(&answer);
     let page = get_page(
         &app,
         &format!("/payment/{}.html?locale=en", app.ticket(uid)),
@@ -438,11 +428,9 @@ async fn a_consumer_binds_and_submits_a_cardless_application_on_the_page() {
 #[tokio::test]
 async fn in_person_the_cashier_enters_the_consumers_wallet_code() {
     let app = spawn_app().await;
-    let mut data = crate::helpers::sample_order_json("WEB-POS", 250);
-    data["transaction_type"] = json!(2);
+    let data = sample_order_with("WEB-POS", 250, json!({"transaction_type": 2}));
     let answer = app.order(&data).await;
-    let uid = answer["uid"].as_u64().expect("uid");
-    let key = answer["key"].as_str().expect("key").to_owned();
+    let (uid, key) = placed(&answer);
     let page = get_page(
         &app,
         &format!("/payment/{}.html?locale=en", app.ticket(uid)),
@@ -495,11 +483,9 @@ async fn in_person_the_cashier_enters_the_consumers_wallet_code() {
 #[tokio::test]
 async fn the_card_form_offers_instalment_counts_and_charges_the_chosen_one() {
     let app = spawn_app().await;
-    let mut data = crate::helpers::sample_order_json("WEB-INST", 1200);
-    data["pfn"] = json!("C_INSTALLMENT");
+    let data = sample_order_with("WEB-INST", 1200, json!({"pfn": "C_INSTALLMENT"}));
     let answer = app.order(&data).await;
-    let uid = answer["uid"].as_u64().expect("uid");
-    let key = answer["key"].as_str().expect("key").to_owned();
+    let (uid, key) = placed(&answer);
     let page = get_page(&app, &format!("/payment/{}.html", app.ticket(uid)), "").await;
     let jar = cookies(&page);
     let html = page.text().await.expect("html");
@@ -536,22 +522,15 @@ async fn the_card_form_offers_instalment_counts_and_charges_the_chosen_one() {
 #[tokio::test]
 async fn a_consumer_binds_a_3d_card_to_a_recurring_series_on_the_page() {
     let app = spawn_app().await;
-    let mut data = crate::helpers::sample_order_json("WEB-SUB", 300);
-    data["pfn"] = json!("DIRECTDEBIT");
-    data["regular"] = json!("M");
-    data["regular_total"] = json!("12");
-    data["regular_first_charge_date"] = json!("20270131");
-    data["success_returl"] = json!("https://shop.example/subscribed");
+    let data = sample_order_with(
+        "WEB-SUB",
+        300,
+        json!({"pfn": "DIRECTDEBIT", "regular": "M", "regular_total": "12", "regular_first_charge_date": "20270131", "success_returl": "https://shop.example/subscribed"}),
+    );
     let answer = app.order(&data).await;
     let url = answer["url"].as_str().expect("url").to_owned();
-    let uid = answer["uid"].as_u64().expect("uid");
-    let key = answer["key"].as_str().expect("key").to_owned();
-    let page = app
-        .http
-        .get(format!("{url}?locale=en"))
-        .send()
-        .await
-        .expect("page");
+    let (uid, key) = placed(&answer);
+    let page = app.page(&url, "en").await;
     let jar = cookies(&page);
     let html = page.text().await.expect("html");
     // The terms above the card form, and the recurring tool as the only one.

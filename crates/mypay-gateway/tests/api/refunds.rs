@@ -1,12 +1,10 @@
-use crate::helpers::{Receiver, Reply, join_all, spawn_app};
+use crate::helpers::{assert_mentions, assert_refused, join_all, spawn_app};
 use serde_json::json;
 
 #[tokio::test]
 async fn a_card_order_refunds_at_once_in_parts_never_beyond_what_was_paid() {
     let app = spawn_app().await;
-    let receiver = Receiver::start(vec![Reply::Ack]).await;
-    app.set_notify_url(&receiver.url).await;
-    app.set_refund_url(&receiver.url).await;
+    let receiver = app.receiver_of_every_notice().await;
     let (uid, key) = app.card_order("R-1", 300, false).await;
 
     let first = app.refund(uid, &key, 100).await;
@@ -76,20 +74,12 @@ async fn refunds_of_unpaid_unknown_or_malformed_requests_change_nothing() {
     let (paid, key) = app.card_order("R-3", 100, false).await;
 
     let answer = app.refund(unpaid, &unpaid_key, 10).await;
-    assert_eq!(answer["code"], "B500");
-    assert!(
-        answer["msg"].as_str().expect("msg").contains("200"),
-        "{answer}"
-    );
+    assert_mentions(&answer, "B500", "200");
 
     let answer = app
         .refund(paid, "0123456789abcdef0123456789abcdef", 10)
         .await;
-    assert_eq!(answer["code"], "B500");
-    assert!(
-        answer["msg"].as_str().expect("msg").starts_with("uid/key"),
-        "{answer}"
-    );
+    assert_refused(&answer, "B500", "uid/key");
 
     for (data, field) in [
         (
@@ -173,12 +163,7 @@ async fn a_refund_cannot_be_cancelled_once_it_is_done() {
     let app = spawn_app().await;
     let (uid, key) = app.card_order("R-5", 100, false).await;
     assert_eq!(app.refund(uid, &key, 40).await["code"], "B200");
-    let answer = app
-        .api(
-            "api/refundcancel",
-            &json!({"uid": uid.to_string(), "key": key}),
-        )
-        .await;
+    let answer = app.on_order("api/refundcancel", uid, &key).await;
     assert_eq!(answer["code"], "B500", "{answer}");
     assert_eq!(
         answer["msg"],
@@ -231,9 +216,7 @@ async fn a_refund_cannot_be_cancelled_once_it_is_done() {
 #[tokio::test]
 async fn a_settled_order_carries_its_payout_date_and_stays_refundable() {
     let app = spawn_app().await;
-    let receiver = Receiver::start(vec![Reply::Ack]).await;
-    app.set_notify_url(&receiver.url).await;
-    app.set_refund_url(&receiver.url).await;
+    let _receiver = app.receiver_of_every_notice().await;
     let (unpaid, _) = app.sample_order("S-0", 100).await;
     let (status, _) = app
         .sandbox(&format!("/sandbox/orders/{unpaid}/settle"), json!({}))

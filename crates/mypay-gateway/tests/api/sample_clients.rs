@@ -1,7 +1,7 @@
 //! The document's own sample clients (../shared/sample-clients), unchanged but for the
 //! URL, against the gateway: the proof of wire compatibility.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{placed, sample_order_with, spawn_app};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::Command;
@@ -183,8 +183,7 @@ async fn the_documents_samples_refund_and_cancel_refunds_in_three_languages() {
         "cost": "300", "user_id": "phper", "order_id": "S-REFUND", "ip": "127.0.0.1", "pfn": "0",
     });
     let answer = app.order(&data).await;
-    let uid = answer["uid"].as_u64().expect("uid");
-    let key = answer["key"].as_str().expect("key").to_owned();
+    let (uid, key) = placed(&answer);
     app.pay(uid, "4058650600065507", "1022", "395", None).await;
     let env = order_env(uid, &key);
     let mut refund_uids = Vec::new();
@@ -214,12 +213,7 @@ async fn the_documents_samples_refund_and_cancel_refunds_in_three_languages() {
     // refundcancel sample cancels the queued refund.
     for (i, lang) in LANGS.into_iter().enumerate() {
         let (uid, key) = app.sample_order(&format!("S-CVS-{i}"), 500).await;
-        let (status, body) = app
-            .sandbox(
-                &format!("/sandbox/orders/{uid}/pay"),
-                json!({"pfn": "CSTORECODE"}),
-            )
-            .await;
+        let (status, body) = app.pay_with(uid, json!({"pfn": "CSTORECODE"})).await;
         assert_eq!(status, 200, "{body}");
         let (status, body) = app
             .sandbox(&format!("/sandbox/orders/{uid}/offline-payment"), json!({}))
@@ -247,13 +241,13 @@ async fn the_documents_disabledirectdebit_samples_get_the_documents_answer_in_th
             "{lang}"
         );
     }
-    let mut order = crate::helpers::sample_order_json("S-DD-1", 100);
-    order["pfn"] = json!("DIRECTDEBIT");
-    order["regular"] = json!("M");
-    order["regular_total"] = json!("6");
+    let order = sample_order_with(
+        "S-DD-1",
+        100,
+        json!({"pfn": "DIRECTDEBIT", "regular": "M", "regular_total": "6"}),
+    );
     let created = app.order(&order).await;
-    let uid = created["uid"].as_u64().expect("uid");
-    let key = created["key"].as_str().expect("key").to_owned();
+    let (uid, key) = placed(&created);
     app.pay(uid, "4058650600065507", "1022", "395", None).await;
     let group_id = app.query(uid, &key).await["group_id"]
         .as_str()
@@ -323,11 +317,9 @@ async fn the_documents_invoice_samples_issue_and_query_in_three_languages() {
     let mut numbers = Vec::new();
     for (i, lang) in LANGS.into_iter().enumerate() {
         // Paid without an invoice; the sample issues one to the mobile barcode /NFVIAZP.
-        let mut order = crate::helpers::sample_order_json(&format!("S-INV-{i}"), 10);
-        order["issue_invoice_state"] = json!(0);
+        let order = sample_order_with(&format!("S-INV-{i}"), 10, json!({"issue_invoice_state": 0}));
         let answer = app.order(&order).await;
-        let uid = answer["uid"].as_u64().expect("uid");
-        let key = answer["key"].as_str().expect("key").to_owned();
+        let (uid, key) = placed(&answer);
         app.pay(uid, "4058650600065507", "1022", "395", None).await;
         let env = order_env(uid, &key);
         let issued = &run_in(&app.base, lang, "issueinvoice", &env).await[0].2;

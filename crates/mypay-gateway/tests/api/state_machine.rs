@@ -9,7 +9,7 @@
 //! The sequences come from fixed seeds (`MYPAY_STATE_SEEDS=a,b,c` runs others), so a
 //! failure names the seed and step that reproduce it.
 
-use crate::helpers::{Receiver, Reply, TestApp, sample_order_json, spawn_app};
+use crate::helpers::{TestApp, sample_order_json, spawn_app};
 use mypay_gateway::ledger::state;
 use mypay_protocol::Prc;
 use mypay_protocol::notice::TransactionNotice;
@@ -88,8 +88,7 @@ async fn random_histories_keep_every_invariant() {
 /// One walk; returns the order states and refund/cancel record states it reached.
 async fn run(seed: u64) -> Vec<String> {
     let app = spawn_app().await;
-    let receiver = Receiver::start(vec![Reply::Ack]).await;
-    app.set_notify_url(&receiver.url).await;
+    let _receiver = app.receiver().await;
     app.update_merchant(|s| {
         // Half the sequences capture through a batch acquirer.
         if seed.is_multiple_of(2) {

@@ -1,18 +1,12 @@
-use crate::helpers::{Receiver, Reply, sample_order_json, spawn_app};
+use crate::helpers::{assert_refused, placed, sample_order_with, spawn_app};
 use serde_json::json;
 
 #[tokio::test]
 async fn an_online_wallet_payment_is_confirmed_or_refused_in_the_app() {
     let app = spawn_app().await;
-    let receiver = Receiver::start(vec![Reply::Ack]).await;
-    app.set_notify_url(&receiver.url).await;
+    let receiver = app.receiver().await;
     let (uid, key) = app.sample_order("W-1", 500).await;
-    let (status, body) = app
-        .sandbox(
-            &format!("/sandbox/orders/{uid}/pay"),
-            json!({"pfn": "LINEPAYON"}),
-        )
-        .await;
+    let (status, body) = app.pay_with(uid, json!({"pfn": "LINEPAYON"})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["prc"], "250");
     let record = app.query(uid, &key).await;
@@ -32,10 +26,7 @@ async fn an_online_wallet_payment_is_confirmed_or_refused_in_the_app() {
 
     let (uid, key) = app.sample_order("W-2", 500).await;
     let (_, body) = app
-        .sandbox(
-            &format!("/sandbox/orders/{uid}/pay"),
-            json!({"pfn": "JKOON", "decline": true}),
-        )
+        .pay_with(uid, json!({"pfn": "JKOON", "decline": true}))
         .await;
     assert_eq!(body["prc"], "300");
     assert_eq!(app.query(uid, &key).await["retmsg"], "錢包拒絕付款");
@@ -43,8 +34,8 @@ async fn an_online_wallet_payment_is_confirmed_or_refused_in_the_app() {
     // An offline wallet is not offered to an online order.
     let (uid, _) = app.sample_order("W-3", 500).await;
     let (status, _) = app
-        .sandbox(
-            &format!("/sandbox/orders/{uid}/pay"),
+        .pay_with(
+            uid,
             json!({"pfn": "LINEPAYOFF", "wallet_code": "123456789012"}),
         )
         .await;
@@ -55,24 +46,15 @@ async fn an_online_wallet_payment_is_confirmed_or_refused_in_the_app() {
 #[tokio::test]
 async fn in_person_wallets_need_transaction_type_2_and_the_consumers_code() {
     let app = spawn_app().await;
-    let mut data = sample_order_json("W-4", 300);
-    data["pfn"] = json!("LINEPAYOFF");
+    let mut data = sample_order_with("W-4", 300, json!({"pfn": "LINEPAYOFF"}));
     let refused = app.order(&data).await;
-    assert_eq!(refused["code"], "100");
-    assert!(
-        refused["msg"]
-            .as_str()
-            .expect("msg")
-            .starts_with("transaction_type"),
-        "{refused}"
-    );
+    assert_refused(&refused, "100", "transaction_type");
     data["transaction_type"] = json!(3);
     assert_eq!(app.order(&data).await["code"], "100");
     data["transaction_type"] = json!(2);
     let answer = app.order(&data).await;
     assert_eq!(answer["code"], "200", "{answer}");
-    let uid = answer["uid"].as_u64().expect("uid");
-    let key = answer["key"].as_str().expect("key").to_owned();
+    let (uid, key) = placed(&answer);
 
     let path = format!("/sandbox/orders/{uid}/pay");
     let (status, body) = app.sandbox(&path, json!({"pfn": "LINEPAYOFF"})).await;
@@ -97,16 +79,15 @@ async fn in_person_wallets_need_transaction_type_2_and_the_consumers_code() {
     assert_eq!(body["prc"], "250", "{body}");
 
     // A code ending in 0002 is refused by the sandbox wallet.
-    let mut data = sample_order_json("W-5", 300);
-    data["pfn"] = json!("JKOOFF");
-    data["transaction_type"] = json!("2");
+    let data = sample_order_with(
+        "W-5",
+        300,
+        json!({"pfn": "JKOOFF", "transaction_type": "2"}),
+    );
     let answer = app.order(&data).await;
     let uid = answer["uid"].as_u64().expect("uid");
     let (_, body) = app
-        .sandbox(
-            &format!("/sandbox/orders/{uid}/pay"),
-            json!({"pfn": "JKOOFF", "wallet_code": "900000000002"}),
-        )
+        .pay_with(uid, json!({"pfn": "JKOOFF", "wallet_code": "900000000002"}))
         .await;
     assert_eq!(body["prc"], "300", "{body}");
     app.finish().await;
