@@ -31,7 +31,7 @@
 
 mod common;
 
-use common::load::{Alternating, load, print, query_bodies, rss_kib};
+use common::load::{Alternating, load, print, queries_of, rss_kib};
 use common::versus::versus;
 use common::{STORE_KEY, env_number, order_body, start, start_gateway};
 use mypay_protocol::envelope::MerchantKey;
@@ -137,19 +137,7 @@ async fn run(duration: Duration, rounds: usize, connections: usize, rss_orders: 
     // The orders to query are created first, unmeasured (this also warms the gateway):
     // the measured loads keep no answers, so the load generator's memory stays the same
     // in every slice.
-    let (_, answers, _) = load(
-        &url,
-        &warm_bodies,
-        0,
-        connections,
-        Duration::from_secs(3600),
-        warm_bodies.len(),
-        "\"code\":\"200\"",
-        true,
-    )
-    .await;
-    let query_bodies: Arc<Vec<String>> = Arc::new(query_bodies(&key, &answers));
-    drop(answers);
+    let query_bodies = queries_of(&url, &warm_bodies, connections, &key).await;
 
     let (orders, orders_ceiling) = alternating
         .run(&url, &order_bodies, "\"code\":\"200\"", true)

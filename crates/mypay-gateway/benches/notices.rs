@@ -20,6 +20,7 @@
 mod common;
 
 use axum::extract::State;
+use common::process::succeed;
 use common::{STORE_KEY, STORE_UID, env_number, order_body, start_gateway_with};
 use mypay_protocol::envelope::MerchantKey;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -82,11 +83,14 @@ async fn run() {
         builds.push(("versus", other));
     }
     let mut results = Vec::new();
+    let bench = Bench {
+        notify_url: &notify_url,
+        receiver: &receiver,
+        n: notices,
+        in_flight,
+    };
     for (name, binary) in &builds {
-        results.push((
-            *name,
-            measure(binary, name, &notify_url, &receiver, notices, in_flight).await,
-        ));
+        results.push((*name, measure(&bench, binary, name).await));
     }
     println!();
     for (name, (gateway, ceiling)) in &results {
@@ -100,16 +104,25 @@ async fn run() {
     }
 }
 
-/// Rounds of the gateway and of the ceiling, alternating: (deliveries/s, posts/s).
-async fn measure(
-    binary: &str,
-    name: &str,
-    notify_url: &str,
-    receiver: &Receiver,
+/// What every build is measured against: the merchant's receiver, and how many notices
+/// fall due with how many in flight.
+#[derive(Clone, Copy)]
+struct Bench<'a> {
+    notify_url: &'a str,
+    receiver: &'a Receiver,
     n: usize,
     in_flight: usize,
-) -> (f64, f64) {
-    let (gateway, client, bodies) = prepare(binary, name, notify_url, receiver, n, in_flight).await;
+}
+
+/// Rounds of the gateway and of the ceiling, alternating: (deliveries/s, posts/s).
+async fn measure(bench: &Bench<'_>, binary: &str, name: &str) -> (f64, f64) {
+    let Bench {
+        notify_url,
+        receiver,
+        n,
+        in_flight,
+    } = *bench;
+    let (gateway, client, bodies) = prepare(bench, binary, name).await;
     let (mut gateway_seconds, mut ceiling_seconds) = (0.0, 0.0);
     for round in 1..=4 {
         let last = round == 4;
@@ -148,13 +161,16 @@ async fn measure(
 /// A fresh gateway with `n` paid orders whose first attempt failed (the receiver
 /// refuses); also the notices' bodies, for the ceiling.
 async fn prepare(
+    bench: &Bench<'_>,
     binary: &str,
     name: &str,
-    notify_url: &str,
-    receiver: &Receiver,
-    n: usize,
-    in_flight: usize,
 ) -> (common::Server, reqwest::Client, Vec<String>) {
+    let Bench {
+        notify_url,
+        receiver,
+        n,
+        in_flight,
+    } = *bench;
     receiver.acknowledge.store(false, Ordering::SeqCst);
     receiver.received.store(0, Ordering::SeqCst);
     receiver.acknowledged.store(0, Ordering::SeqCst);
@@ -164,16 +180,12 @@ async fn prepare(
     let dir = bench_dir(name);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::create_dir_all(&dir);
-    let set = std::process::Command::new(binary)
-        .arg("--database")
-        .arg(dir.join(format!("{name}.sqlite")))
-        .args(["merchant", "set", STORE_UID, "--notify-url", notify_url])
-        .output()
-        .expect("merchant set runs");
-    assert!(
-        set.status.success(),
-        "{}",
-        String::from_utf8_lossy(&set.stderr)
+    succeed(
+        std::process::Command::new(binary)
+            .arg("--database")
+            .arg(dir.join(format!("{name}.sqlite")))
+            .args(["merchant", "set", STORE_UID, "--notify-url", notify_url]),
+        "merchant set",
     );
     let per_merchant = in_flight.to_string();
     let gateway = start_gateway_with(

@@ -27,7 +27,7 @@ mod common;
 
 use common::cluster::Cluster;
 
-use common::load::{Alternating, Figures, Measured, load, print, query_bodies};
+use common::load::{Alternating, Figures, Measured, load, print, queries_of};
 use common::versus::versus;
 use common::{STORE_KEY, env_number, order_body, start, start_gateway_on};
 use mypay_protocol::envelope::MerchantKey;
@@ -121,19 +121,7 @@ async fn run(cluster: &Cluster, duration: Duration, rounds: usize, connections: 
         slice: duration / rounds as u32,
         rounds,
     };
-    let (_, answers, _) = load(
-        &url,
-        &warm_bodies,
-        0,
-        connections,
-        Duration::from_secs(3600),
-        warm_bodies.len(),
-        "\"code\":\"200\"",
-        true,
-    )
-    .await;
-    let query_bodies: Arc<Vec<String>> = Arc::new(query_bodies(&key, &answers));
-    drop(answers);
+    let query_bodies = queries_of(&url, &warm_bodies, connections, &key).await;
     cluster.checkpoint();
     let (orders, orders_ceiling) = alternating
         .run(&url, &order_bodies, "\"code\":\"200\"", true)

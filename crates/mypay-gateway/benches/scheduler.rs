@@ -15,6 +15,7 @@ mod common;
 
 use axum::extract::State;
 use common::cluster::Cluster;
+use common::process::succeed;
 use common::{STORE_KEY, STORE_UID, env_number, sealed, start_gateway_on};
 use mypay_protocol::envelope::MerchantKey;
 use std::sync::Arc;
@@ -90,8 +91,8 @@ async fn measure(
     // The sample merchant exists once the gateway has started once; then its URL is set.
     let name = format!("scheduler-{backend}");
     drop(start_gateway_on(binary, database, &name, &[]));
-    let set = std::process::Command::new(binary)
-        .args([
+    succeed(
+        std::process::Command::new(binary).args([
             "--database",
             database,
             "merchant",
@@ -99,13 +100,8 @@ async fn measure(
             STORE_UID,
             "--notify-url",
             notify_url,
-        ])
-        .output()
-        .expect("merchant set runs");
-    assert!(
-        set.status.success(),
-        "{}",
-        String::from_utf8_lossy(&set.stderr)
+        ]),
+        "merchant set",
     );
     let gateway = start_gateway_on(binary, database, &name, &[]);
     let client = reqwest::Client::builder()

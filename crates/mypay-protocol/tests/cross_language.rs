@@ -14,11 +14,8 @@ fn python(script: &str, args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "python failed: {stderr}");
     String::from_utf8(output.stdout)
         .expect("utf-8")
         .trim()

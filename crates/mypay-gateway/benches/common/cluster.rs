@@ -1,5 +1,6 @@
 //! A PostgreSQL server for a benchmark run (`scripts/pg-cluster.sh`), and pgbench.
 
+use super::process::succeed;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -22,17 +23,10 @@ impl Cluster {
                 data: None,
             };
         }
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg("start")
-            .output()
-            .expect("pg-cluster.sh runs");
-        assert!(
-            out.status.success(),
-            "starting a cluster: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let text = succeed(
+            Command::new("bash").arg(&script).arg("start"),
+            "starting a cluster",
         );
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let value = |name: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(&format!("export {name}=")))
@@ -47,15 +41,11 @@ impl Cluster {
     }
 
     pub fn psql(&self, db: &str, sql: &str) {
-        let out = Command::new("psql")
-            .arg(format!("{}/{db}", self.url))
-            .args(["-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
-            .output()
-            .expect("psql");
-        assert!(
-            out.status.success(),
-            "{sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        succeed(
+            Command::new("psql")
+                .arg(format!("{}/{db}", self.url))
+                .args(["-q", "-v", "ON_ERROR_STOP=1", "-c", sql]),
+            sql,
         );
     }
 

@@ -19,6 +19,28 @@ pub fn rss_kib(pid: u32) -> u64 {
 }
 
 /// Sealed `api/queryorder` bodies for the orders these `api/orders` answers created.
+/// Create an order of each of `order_bodies` (unmeasured; this also warms the gateway)
+/// and answer the queries of them.
+pub async fn queries_of(
+    url: &str,
+    order_bodies: &Arc<Vec<String>>,
+    connections: usize,
+    key: &MerchantKey,
+) -> Arc<Vec<String>> {
+    let (_, answers, _) = load(
+        url,
+        order_bodies,
+        0,
+        connections,
+        Duration::from_secs(3600),
+        order_bodies.len(),
+        "\"code\":\"200\"",
+        true,
+    )
+    .await;
+    Arc::new(query_bodies(key, &answers))
+}
+
 pub fn query_bodies(key: &MerchantKey, answers: &[String]) -> Vec<String> {
     answers
         .iter()

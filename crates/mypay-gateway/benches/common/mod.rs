@@ -4,11 +4,12 @@
 
 pub mod cluster;
 pub mod load;
+#[path = "../../tests/shared/process.rs"]
+pub mod process;
 pub mod versus;
 
 use mypay_protocol::envelope::{self, MerchantKey};
 use mypay_protocol::outer::OuterRequest;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 pub const STORE_UID: &str = "289151880002";
@@ -40,20 +41,7 @@ pub fn start(mut command: Command, log: &std::path::Path) -> Server {
         .stderr(stderr)
         .spawn()
         .expect("server starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let base = loop {
-        let line = lines.next().expect("banner").expect("utf-8");
-        if let Some(rest) = line.split("POST ").nth(1) {
-            break rest
-                .split("/api/init")
-                .next()
-                .expect("url")
-                .trim()
-                .to_owned();
-        }
-    };
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let base = process::base_url(&mut child);
     Server { child, base }
 }
 

@@ -137,16 +137,7 @@ pub async fn authenticate(
                     || memchr::memmem::find(&data, b"\\u").is_some())
             {
                 let inner: InnerStore = parse_data(command, &data)?;
-                if let Some(inner) = inner.store_uid.as_deref()
-                    && inner != owner_uid
-                {
-                    return Err(ApiError::new(
-                        command,
-                        format!(
-                            "store_uid: {inner:?} does not match the credentials' merchant {owner_uid:?}"
-                        ),
-                    ));
-                }
+                same_merchant(command, "store_uid", inner.store_uid.as_deref(), &owner_uid)?;
             }
             sender.merchant.clone().ok_or_else(|| {
                 ApiError::envelope(format!("store_uid: {owner_uid:?} is not a known merchant"))
@@ -256,4 +247,20 @@ pub fn parse_data<T: serde::de::DeserializeOwned>(
             ApiError::new(command, format!("{path}: {inner}"))
         }
     })
+}
+
+/// A merchant named inside the data (at `field`) must be the credentials' own.
+pub(super) fn same_merchant(
+    command: Command,
+    field: &str,
+    named: Option<&str>,
+    owner_uid: &str,
+) -> Result<(), ApiError> {
+    match named {
+        Some(named) if named != owner_uid => Err(ApiError::new(
+            command,
+            format!("{field}: {named:?} does not match the credentials' merchant {owner_uid:?}"),
+        )),
+        _ => Ok(()),
+    }
 }

@@ -17,14 +17,7 @@ pub async fn capture(state: &AppState, request: &Authenticated) -> Result<Vec<u8
     let command = Command::AuthorizedRequestPayment;
     let req: RefundRequest = parse_data(command, &request.data)?;
     let merchant = &request.merchant;
-    let order = merchant_order(
-        state,
-        merchant,
-        command,
-        req.uid.as_deref(),
-        req.key.as_deref(),
-    )
-    .await?;
+    let order = merchant_order(state, merchant, command, &req).await?;
     let done = service::capture(
         state,
         &order,
@@ -46,14 +39,7 @@ pub async fn cancel(state: &AppState, request: &Authenticated) -> Result<Vec<u8>
     let command = Command::CancelAuthorization;
     let req: UidKeyRequest = parse_data(command, &request.data)?;
     let merchant = &request.merchant;
-    let order = merchant_order(
-        state,
-        merchant,
-        command,
-        req.uid.as_deref(),
-        req.key.as_deref(),
-    )
-    .await?;
+    let order = merchant_order(state, merchant, command, &req).await?;
     service::cancel_authorisation(state, &order, merchant)
         .await
         .map_err(|e| refused(command, e))?;

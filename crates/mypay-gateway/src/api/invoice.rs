@@ -15,14 +15,7 @@ use mypay_protocol::{Command, Prc};
 pub async fn issue(state: &AppState, request: &Authenticated) -> Result<Vec<u8>, ApiError> {
     let command = Command::IssueInvoice;
     let req: IssueInvoiceRequest = parse_data(command, &request.data)?;
-    let order = merchant_order(
-        state,
-        &request.merchant,
-        command,
-        req.uid.as_deref(),
-        req.key.as_deref(),
-    )
-    .await?;
+    let order = merchant_order(state, &request.merchant, command, &req).await?;
     let choice = parse_choice(
         &ChoiceFields {
             input_type: req.invoice_input_type,
@@ -111,14 +104,7 @@ fn answer(order: &OrderRow, invoice: &InvoiceRow, code: Prc, msg: String) -> Iss
 pub async fn query(state: &AppState, request: &Authenticated) -> Result<Vec<u8>, ApiError> {
     let command = Command::Invoice;
     let req: UidKeyRequest = parse_data(command, &request.data)?;
-    let order = merchant_order(
-        state,
-        &request.merchant,
-        command,
-        req.uid.as_deref(),
-        req.key.as_deref(),
-    )
-    .await?;
+    let order = merchant_order(state, &request.merchant, command, &req).await?;
     let invoice = invoices::invoice_of(state, order.uid)
         .await
         .map_err(ApiError::internal)?;

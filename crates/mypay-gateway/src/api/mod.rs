@@ -213,16 +213,14 @@ pub(crate) fn to_json(
     Ok(out)
 }
 
+/// The API is served outside the pages' header layer (`router.rs`), so its answers carry
+/// their own `nosniff`.
 fn json_response(body: Vec<u8>) -> Response {
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+    let json = HeaderValue::from_static("application/json; charset=utf-8");
+    let nosniff = HeaderValue::from_static("nosniff");
+    let headers = [
+        (header::CONTENT_TYPE, json),
+        (header::X_CONTENT_TYPE_OPTIONS, nosniff),
+    ];
+    (headers, body).into_response()
 }

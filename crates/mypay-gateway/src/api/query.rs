@@ -11,14 +11,7 @@ use mypay_protocol::{Command, Prc};
 pub async fn query(state: &AppState, request: &Authenticated) -> Result<Vec<u8>, ApiError> {
     let command = Command::QueryOrder;
     let req: UidKeyRequest = parse_data(command, &request.data)?;
-    let order = merchant_order(
-        state,
-        &request.merchant,
-        command,
-        req.uid.as_deref(),
-        req.key.as_deref(),
-    )
-    .await?;
+    let order = merchant_order(state, &request.merchant, command, &req).await?;
     // An order awaiting payment has no refunds or cancellations to read.
     let reversals = if order.prc == Prc::Created {
         Vec::new()

@@ -88,16 +88,8 @@ fn parse_row(
     let one = parse_data::<RefundRequest>(command, &text)
         .map_err(|e| ApiError::new(command, format!("rows[{i}].{}", e.msg)))?;
     // A row may name its merchant too; like the request's own, it must be the credentials'.
-    if let Some(inner) = one.store_uid.as_deref()
-        && inner != store_uid
-    {
-        return Err(ApiError::new(
-            command,
-            format!(
-                "rows[{i}].store_uid: {inner:?} does not match the credentials' merchant {store_uid:?}"
-            ),
-        ));
-    }
+    let field = format!("rows[{i}].store_uid");
+    super::auth::same_merchant(command, &field, one.store_uid.as_deref(), store_uid)?;
     Ok(one)
 }
 
@@ -159,15 +151,7 @@ async fn refund_one(
     req: &RefundRequest,
 ) -> Result<RefundResponse, ApiError> {
     let command = Command::Refund;
-    let order = match merchant_order(
-        state,
-        merchant,
-        command,
-        req.uid.as_deref(),
-        req.key.as_deref(),
-    )
-    .await
-    {
+    let order = match merchant_order(state, merchant, command, req).await {
         Ok(order) => order,
         Err(e) => return refusal_or_internal(e, req),
     };
@@ -244,15 +228,7 @@ async fn cancel_one(
     req: &RefundRequest,
 ) -> Result<RefundResponse, ApiError> {
     let command = Command::RefundCancel;
-    let order = match merchant_order(
-        state,
-        merchant,
-        command,
-        req.uid.as_deref(),
-        req.key.as_deref(),
-    )
-    .await
-    {
+    let order = match merchant_order(state, merchant, command, req).await {
         Ok(order) => order,
         Err(e) => return refusal_or_internal(e, req),
     };

@@ -23,9 +23,9 @@ pub(super) async fn otp_page(
     Path(ticket): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let visitor = Visitor::from_request(&headers, None, state.secure_cookies());
-    let Some(uid) = state.tickets.open(&ticket) else {
-        return visitor.not_found();
+    let (visitor, uid) = match Visitor::with_order(&state, &headers, &ticket) {
+        Ok(opened) => opened,
+        Err(page) => return *page,
     };
     render_otp(&state, visitor, uid, None, StatusCode::OK).await
 }

@@ -169,9 +169,9 @@ pub(super) async fn result(
     Path(ticket): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let visitor = Visitor::from_request(&headers, None, state.secure_cookies());
-    let Some(uid) = state.tickets.open(&ticket) else {
-        return visitor.not_found();
+    let (visitor, uid) = match Visitor::with_order(&state, &headers, &ticket) {
+        Ok(opened) => opened,
+        Err(page) => return *page,
     };
     match load(&state, uid).await {
         Ok((order, _)) if state::is_payable(order.prc) => {

@@ -17,6 +17,20 @@ pub(super) struct Visitor {
 }
 
 impl Visitor {
+    /// The visitor of a page of order ticket `ticket`, and the order it opens; a ticket
+    /// that opens nothing answers the not-found page.
+    pub(super) fn with_order(
+        state: &AppState,
+        headers: &HeaderMap,
+        ticket: &str,
+    ) -> Result<(Visitor, u64), Box<Response>> {
+        let visitor = Visitor::from_request(headers, None, state.secure_cookies());
+        match state.tickets.open(ticket) {
+            Some(uid) => Ok((visitor, uid)),
+            None => Err(Box::new(visitor.not_found())),
+        }
+    }
+
     pub(super) fn from_request(
         headers: &HeaderMap,
         locale_param: Option<&str>,

@@ -66,9 +66,9 @@ pub(super) async fn wallet_page(
     Path((ticket, pfn)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let mut visitor = Visitor::from_request(&headers, None, state.secure_cookies());
-    let Some(uid) = state.tickets.open(&ticket) else {
-        return visitor.not_found();
+    let (mut visitor, uid) = match Visitor::with_order(&state, &headers, &ticket) {
+        Ok(opened) => opened,
+        Err(page) => return *page,
     };
     let (order, merchant) = match load(&state, uid).await {
         Ok(x) => x,

@@ -71,18 +71,16 @@ pub async fn pay_card(
             verify_only: plan.recurring.as_ref().is_some_and(|r| r.bind_only),
         },
     };
-    let claim = Claim::Order {
-        uid,
-        prc: order.prc,
+    let charged = Charged {
+        order: &order,
+        merchant: &merchant,
+        tool,
+        card: &summary,
+        plan: &plan,
+        tries,
     };
-    charge::run(state, claim, request, async |_, answer| {
-        let charged = Charged {
-            tool,
-            card: &summary,
-            plan: &plan,
-            tries,
-        };
-        complete_charge(state, &order, &merchant, &charged, answer).await
+    charge::run(state, charged.claim(), request, async |_, answer| {
+        complete_charge(state, &charged, answer).await
     })
     .await?
 }
@@ -91,15 +89,13 @@ pub async fn pay_card(
 /// it asks for.
 pub(super) async fn complete_charge(
     state: &Gateway,
-    order: &OrderRow,
-    merchant: &crate::store::Merchant,
     charged: &Charged<'_>,
     answer: CardAnswer,
 ) -> Result<Outcome, CheckoutError> {
     let CardAnswer::ThreeDSecure { password, then } = answer else {
-        return settle(state, order, merchant, charged, answer).await;
+        return settle(state, charged, answer).await;
     };
-    let (tool, summary, plan) = (charged.tool, charged.card, charged.plan);
+    let (order, tool, summary, plan) = (charged.order, charged.tool, charged.card, charged.plan);
     let challenge = Challenge {
         uid: order.uid,
         pfn: tool.code().to_owned(),
@@ -229,13 +225,15 @@ pub async fn submit_otp(
     };
     let pending = PendingCharge::read(&challenge.answer)?;
     let charged = Charged {
+        order: &order,
+        merchant: &merchant,
         tool,
         card: &summary,
         plan: &pending.plan,
         tries,
     };
     if password.trim() == challenge.password {
-        return settle(state, &order, &merchant, &charged, pending.answer).await;
+        return settle(state, &charged, pending.answer).await;
     }
     let failures = match tries {
         Tries::Page => state.store.fail_challenge(uid).await?,
@@ -245,18 +243,30 @@ pub async fn submit_otp(
         let declined = CardAnswer::Declined {
             reason: "3D驗證失敗".into(),
         };
-        return settle(state, &order, &merchant, &charged, declined).await;
+        return settle(state, &charged, declined).await;
     }
     Err(CheckoutError::WrongOtp(OTP_ATTEMPTS - failures))
 }
 
-/// A card charge as the consumer made it: the tool, the card (what may be kept of it),
-/// the plan chosen on the form, and the tries the consumer has.
+/// A card charge as the consumer made it: the order and its merchant, the tool, the card
+/// (what may be kept of it), the plan chosen on the form, and the tries the consumer has.
 pub(super) struct Charged<'a> {
+    pub order: &'a OrderRow,
+    pub merchant: &'a crate::store::Merchant,
     pub tool: PaymentTool,
     pub card: &'a CardSummary,
     pub plan: &'a CardPlan,
     pub tries: Tries,
+}
+
+impl Charged<'_> {
+    /// The claim on the order's state the charge is made under (see `charge::run`).
+    pub(super) fn claim(&self) -> Claim<'_> {
+        Claim::Order {
+            uid: self.order.uid,
+            prc: self.order.prc,
+        }
+    }
 }
 
 /// Record the upstream's answer to a card charge as the order's state change, with its
@@ -264,11 +274,10 @@ pub(super) struct Charged<'a> {
 /// while the consumer has tries left.
 pub(super) async fn settle(
     state: &Gateway,
-    order: &OrderRow,
-    merchant: &crate::store::Merchant,
     charged: &Charged<'_>,
     answer: CardAnswer,
 ) -> Result<Outcome, CheckoutError> {
+    let (order, merchant) = (charged.order, charged.merchant);
     let (tool, card, plan) = (charged.tool, charged.card, charged.plan);
     if charged.tries == Tries::Page
         && let CardAnswer::Declined { reason } = &answer

@@ -257,17 +257,9 @@ impl Operator {
     /// `store_uid`'s keys valid now on its clock, newest first.
     async fn keys(&self, store_uid: &str) -> Result<Vec<KeyValidity>, OperatorError> {
         let now = self.clocks.now_for(store_uid);
-        Ok(self
-            .store
-            .credentials(crate::store::CredentialOwner::Store, store_uid)
-            .await?
-            .into_iter()
-            .filter(|c| c.valid_at(now))
-            .map(|c| KeyValidity {
-                valid_from: c.valid_from,
-                valid_until: c.expires(),
-            })
-            .collect())
+        let owner = crate::store::CredentialOwner::Store;
+        let credentials = self.store.credentials(owner, store_uid).await?;
+        Ok(KeyValidity::of_valid(credentials, now))
     }
 }
 

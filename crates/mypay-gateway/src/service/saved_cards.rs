@@ -6,7 +6,7 @@
 
 use super::Gateway;
 use super::cards::{CardPlan, Charged, settle};
-use super::charge::{self, Claim, Payment, Request};
+use super::charge::{self, Payment, Request};
 use super::checkout::{CheckoutError, Outcome, Tries, payable_order};
 use super::ewallet::WalletError;
 use crate::ledger::card::CardSummary;
@@ -152,18 +152,16 @@ pub async fn pay_with_saved_card(
         amount: order.cost,
         payment: Payment::Stored { token: &card.token },
     };
-    let claim = Claim::Order {
-        uid,
-        prc: order.prc,
+    let charged = Charged {
+        order: &order,
+        merchant: &merchant,
+        tool,
+        card: &summary,
+        plan: &CardPlan::default(),
+        tries,
     };
-    charge::run(state, claim, request, async |_, answer| {
-        let charged = Charged {
-            tool,
-            card: &summary,
-            plan: &CardPlan::default(),
-            tries,
-        };
-        settle(state, &order, &merchant, &charged, answer).await
+    charge::run(state, charged.claim(), request, async |_, answer| {
+        settle(state, &charged, answer).await
     })
     .await?
 }

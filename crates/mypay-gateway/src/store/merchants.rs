@@ -73,6 +73,20 @@ pub struct KeyValidity {
     pub valid_until: Option<Timestamp>,
 }
 
+impl KeyValidity {
+    /// The validity of each of `credentials` valid at `now`, in their order.
+    pub fn of_valid(credentials: Vec<Credential>, now: Timestamp) -> Vec<KeyValidity> {
+        credentials
+            .into_iter()
+            .filter(|c| c.valid_at(now))
+            .map(|c| KeyValidity {
+                valid_from: c.valid_from,
+                valid_until: c.expires(),
+            })
+            .collect()
+    }
+}
+
 /// A merchant as `merchant list` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MerchantSummary {
@@ -286,16 +300,8 @@ impl<B: Backend> Merchants for B {
             let name = decode_settings(&r.text(1)?)
                 .map(|s| s.name)
                 .unwrap_or_default();
-            let keys = self
-                .credentials(CredentialOwner::Store, &store_uid)
-                .await?
-                .into_iter()
-                .filter(|c| c.valid_at(now))
-                .map(|c| KeyValidity {
-                    valid_from: c.valid_from,
-                    valid_until: c.expires(),
-                })
-                .collect();
+            let credentials = self.credentials(CredentialOwner::Store, &store_uid).await?;
+            let keys = KeyValidity::of_valid(credentials, now);
             out.push(MerchantSummary {
                 store_uid,
                 name,

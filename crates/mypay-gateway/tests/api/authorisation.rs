@@ -1,4 +1,4 @@
-use crate::helpers::{assert_mentions, spawn_app};
+use crate::helpers::{assert_mentions, spawn_app, states};
 use mypay_protocol::PaymentTool;
 use serde_json::{Value, json};
 
@@ -142,15 +142,7 @@ async fn a_capture_after_the_deadline_or_of_other_amounts_changes_nothing() {
     assert_mentions(&late, "B500", "請款期限");
     let record = app.query(uid, &key).await;
     assert_eq!(record["prc"], "245");
-    let history: Vec<String> = app
-        .state
-        .store
-        .events(uid)
-        .await
-        .expect("events")
-        .into_iter()
-        .map(|e| e.to_prc)
-        .collect();
+    let history = states(&app.state.store, uid).await;
     assert_eq!(
         history,
         ["200", "245"],

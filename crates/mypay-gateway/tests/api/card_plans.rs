@@ -44,11 +44,7 @@ async fn instalments_follow_the_orders_limits_and_the_cards_bank() {
         json!({"period_number": 3, "total": 1000, "first": 334, "every": 333})
     );
     app.drain().await;
-    let notice = receiver
-        .transaction_notices()
-        .into_iter()
-        .next()
-        .expect("the notice");
+    let notice = receiver.first_transaction_notice();
     assert_eq!(notice.trans_type, "2");
     assert_eq!(notice.installment, record["installment"]);
 

@@ -83,16 +83,7 @@ async fn connections_are_capped_per_address_with_a_clear_refusal() {
         s.max_connections_per_address = 3;
     })
     .await;
-    let mut held = Vec::new();
-    for _ in 0..3 {
-        held.push(TcpStream::connect(address(&app)).await.expect("connect"));
-    }
-    let mut over = TcpStream::connect(address(&app)).await.expect("connect");
-    let (answer, _) = read_until_closed(&mut over, Duration::from_secs(3)).await;
-    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
-    assert!(answer.contains("too many connections"), "{answer}");
-    drop(held.pop());
-    assert!(served_again(&app).await, "a freed slot serves again");
+    refuses_one_more(&app, 3, "too many connections").await;
 }
 
 #[tokio::test]
@@ -102,17 +93,20 @@ async fn connections_are_capped_in_all() {
         s.max_connections = 4;
     })
     .await;
+    refuses_one_more(&app, 4, "connection limit").await;
+}
+
+/// With `cap` connections held open, one more is refused with a 503 that says `why`;
+/// once one closes, the gateway serves again.
+async fn refuses_one_more(app: &TestApp, cap: usize, why: &str) {
     let mut held = Vec::new();
-    for _ in 0..4 {
-        held.push(TcpStream::connect(address(&app)).await.expect("connect"));
+    for _ in 0..cap {
+        held.push(TcpStream::connect(address(app)).await.expect("connect"));
     }
-    let mut over = TcpStream::connect(address(&app)).await.expect("connect");
+    let mut over = TcpStream::connect(address(app)).await.expect("connect");
     let (answer, _) = read_until_closed(&mut over, Duration::from_secs(3)).await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
-    assert!(answer.contains("connection limit"), "{answer}");
-    held.clear();
-    assert!(
-        served_again(&app).await,
-        "served again once connections closed"
-    );
+    assert!(answer.contains(why), "{answer}");
+    drop(held.pop());
+    assert!(served_again(app).await, "a freed slot serves again");
 }

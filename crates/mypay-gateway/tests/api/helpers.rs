@@ -8,12 +8,11 @@ use mypay_gateway::clock::Clock;
 use mypay_gateway::config::Settings;
 use mypay_gateway::ledger::merchant::{MerchantSettings, SAMPLE_STORE_KEY, SAMPLE_STORE_UID};
 use mypay_gateway::state::AppState;
-use mypay_gateway::store::{DatabaseUrl, Totals};
+use mypay_gateway::store::{DatabaseUrl, Store, Totals};
 use mypay_protocol::envelope::{self, MerchantKey};
 use mypay_protocol::messages::RefundRow;
 use mypay_protocol::notice::TransactionNotice;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -96,16 +95,12 @@ pub fn fresh_database() -> TestDatabase {
         Ok(server) if !server.is_empty() => {
             let server = server.trim_end_matches('/').to_owned();
             let name = format!("t_{}_{n}", std::process::id());
-            let created = Command::new("psql")
-                .arg(format!("{server}/postgres"))
-                .args(["-q", "-v", "ON_ERROR_STOP=1", "-c"])
-                .arg(format!("CREATE DATABASE {name}"))
-                .output()
-                .expect("psql runs (MYPAY_TEST_POSTGRES is set)");
-            assert!(
-                created.status.success(),
-                "creating {name}: {}",
-                String::from_utf8_lossy(&created.stderr)
+            crate::process::succeed(
+                Command::new("psql")
+                    .arg(format!("{server}/postgres"))
+                    .args(["-q", "-v", "ON_ERROR_STOP=1", "-c"])
+                    .arg(format!("CREATE DATABASE {name}")),
+                &format!("creating {name} (MYPAY_TEST_POSTGRES is set)"),
             );
             TestDatabase {
                 url: format!("{server}/{name}").parse().expect("database url"),
@@ -226,23 +221,7 @@ impl TestApp {
 
     /// Post a sealed command as the merchant `store_uid` with `key`.
     pub async fn api_as(&self, store_uid: &str, key: &str, cmd: &str, data: &Value) -> Value {
-        let key = MerchantKey::parse(key).expect("key");
-        let body = form(&[
-            ("store_uid", store_uid),
-            (
-                "service",
-                &envelope::seal(
-                    &key,
-                    json!({"service_name": "api", "cmd": cmd})
-                        .to_string()
-                        .as_bytes(),
-                ),
-            ),
-            (
-                "encry_data",
-                &envelope::seal(&key, data.to_string().as_bytes()),
-            ),
-        ]);
+        let body = sealed_form(store_uid, key, cmd, data);
         self.post_raw("/api/init", "application/x-www-form-urlencoded", body)
             .await
     }
@@ -339,6 +318,17 @@ impl TestApp {
             .await
     }
 
+    /// The consumer pays `uid` at a convenience store (a store code, then the store's
+    /// payment).
+    pub async fn pay_at_a_store(&self, uid: u64) {
+        let (status, body) = self.pay_with(uid, json!({"pfn": "CSTORECODE"})).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = self
+            .sandbox(&format!("/sandbox/orders/{uid}/offline-payment"), json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
     pub async fn pay(
         &self,
         uid: u64,
@@ -366,15 +356,8 @@ impl TestApp {
     }
 
     pub async fn notices(&self, uid: u64) -> Vec<Value> {
-        let v: Value = self
-            .http
-            .get(format!("{}/sandbox/notifications?uid={uid}", self.base))
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("json");
+        let page = self.get(&format!("/sandbox/notifications?uid={uid}")).await;
+        let v: Value = page.json().await.expect("json");
         v["notifications"].as_array().cloned().unwrap_or_default()
     }
 
@@ -510,6 +493,48 @@ pub fn sample_order_with(order_id: &str, cost: i64, fields: Value) -> Value {
     order
 }
 
+/// The states order `uid` went through, oldest first.
+pub async fn states(store: &Store, uid: u64) -> Vec<String> {
+    let events = store.events(uid).await.expect("events");
+    events.into_iter().map(|e| e.to_prc).collect()
+}
+
+/// A sealed command's form body, as the document's samples post it to `/api/init`.
+pub fn sealed_form(store_uid: &str, key: &str, cmd: &str, data: &Value) -> String {
+    let key = MerchantKey::parse(key).expect("key");
+    let service = json!({"service_name": "api", "cmd": cmd}).to_string();
+    form(&[
+        ("store_uid", store_uid),
+        ("service", &envelope::seal(&key, service.as_bytes())),
+        (
+            "encry_data",
+            &envelope::seal(&key, data.to_string().as_bytes()),
+        ),
+    ])
+}
+
+/// xorshift64*: small, deterministic, good enough to pick actions.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
 pub fn sample_order_json(order_id: &str, cost: i64) -> Value {
     json!({
         "store_uid": SAMPLE_STORE_UID,
@@ -603,6 +628,18 @@ impl Receiver {
     }
 
     /// The refund notices (退款完成回傳資訊) received so far, in order.
+    /// The first transaction notice received (the test drained its work first).
+    pub fn first_transaction_notice(&self) -> TransactionNotice {
+        let notices = self.transaction_notices();
+        notices.into_iter().next().expect("a transaction notice")
+    }
+
+    /// The first refund notice received.
+    pub fn first_refund_notice(&self) -> RefundRow {
+        let notices = self.refund_notices();
+        notices.into_iter().next().expect("a refund notice")
+    }
+
     pub fn refund_notices(&self) -> Vec<RefundRow> {
         self.bodies()
             .iter()
@@ -659,29 +696,21 @@ pub async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
 
 /// Start the real binary on a random port; its base URL from the startup banner.
 pub fn start_gateway(db: &DatabaseUrl) -> (Child, String) {
+    start_gateway_with_env(db, &[])
+}
+
+/// [`start_gateway`] with more environment for the gateway.
+pub fn start_gateway_with_env(db: &DatabaseUrl, env: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mypay-gateway"))
         .args(["--listen", "127.0.0.1:0", "--database"])
         .arg(db.to_connection_string())
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("the gateway starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines.next().expect("a banner line").expect("utf-8");
-        if let Some(rest) = line.split("POST ").nth(1) {
-            break rest
-                .split("/api/init")
-                .next()
-                .expect("url")
-                .trim()
-                .to_owned();
-        }
-    };
-    // Keep reading what it prints, as a supervisor would.
-    std::thread::spawn(move || for _ in lines {});
+    let base = crate::process::base_url(&mut child);
     (child, base)
 }
 

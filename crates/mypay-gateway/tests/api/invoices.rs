@@ -470,16 +470,8 @@ async fn refunds_void_within_the_period_or_allow_up_to_the_invoice() {
     // being cancelled (an invoice is not un-voided).
     let order = sample_order_with("INV-CVS", 100, json!({"issue_invoice_state": 1}));
     let answer = app.order(&order).await;
-    let (uid, key) = (
-        answer["uid"].as_u64().expect("uid"),
-        answer["key"].as_str().expect("key").to_owned(),
-    );
-    let (status, body) = app.pay_with(uid, json!({"pfn": "CSTORECODE"})).await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = app
-        .sandbox(&format!("/sandbox/orders/{uid}/offline-payment"), json!({}))
-        .await;
-    assert_eq!(status, 200, "{body}");
+    let (uid, key) = placed(&answer);
+    app.pay_at_a_store(uid).await;
     assert_eq!(invoice_of(&app, uid, &key).await["state"], 2);
     let refund = app
         .api(

@@ -26,6 +26,8 @@ mod oracle;
 mod orders;
 mod pay_later;
 mod paypage;
+#[path = "../shared/process.rs"]
+mod process;
 mod recurring;
 mod refunds;
 mod sample_clients;

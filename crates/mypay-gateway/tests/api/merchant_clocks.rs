@@ -226,26 +226,14 @@ async fn a_clock_is_moved_only_by_name_and_only_if_it_is_its_own() {
         (json!({"name": "x".repeat(101)}), "name"),
         (json!({"name": "a\u{0}b"}), "name"),
     ] {
-        let before = app
-            .state
-            .store
-            .merchant_summaries(jiff::Timestamp::now())
-            .await
-            .expect("list")
-            .len();
+        let before = merchant_count(&app).await;
         let (status, body) = app.sandbox("/sandbox/merchants", bad.clone()).await;
         assert_eq!(status, 400, "{bad}: {body}");
         assert!(
             body["error"].as_str().unwrap_or("").starts_with(field),
             "{bad}: {body}"
         );
-        let after = app
-            .state
-            .store
-            .merchant_summaries(jiff::Timestamp::now())
-            .await
-            .expect("list")
-            .len();
+        let after = merchant_count(&app).await;
         assert_eq!(before, after, "{bad} created a merchant");
     }
 
@@ -299,4 +287,14 @@ async fn a_merchants_clock_and_its_waiting_work_survive_a_restart() {
     advance_own(&app, &m.store_uid, DAY).await;
     assert_eq!(charged(&receiver, "R-SUB").len(), 1);
     app.finish().await;
+}
+
+async fn merchant_count(app: &TestApp) -> usize {
+    let now = jiff::Timestamp::now();
+    app.state
+        .store
+        .merchant_summaries(now)
+        .await
+        .expect("list")
+        .len()
 }

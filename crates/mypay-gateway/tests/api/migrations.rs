@@ -94,6 +94,15 @@ async fn an_unpaid_order_from_an_earlier_schema_is_still_its_requests_transactio
         "INSERT INTO orders (store_uid, order_id, token, request, pfn, cost, currency, authorise_only, prc, created_at, updated_at)
              VALUES ('289151880002', 'OLD-2', 'old-key', '{request}', 'all', 10, 'TWD', 0, '200', 0, 0)"
     );
+    // The same steps on either driver's pool: the earlier schema, then an order of then.
+    macro_rules! old_database {
+        ($pool:expr, $before:expr) => {{
+            $before.run(&$pool).await.expect("the earlier schema");
+            let inserted = sqlx::raw_sql(&insert).execute(&$pool).await;
+            inserted.expect("old order");
+            $pool.close().await;
+        }};
+    }
     match &*database {
         DatabaseUrl::Sqlite(path) => {
             std::fs::create_dir_all(path.parent().expect("folder")).expect("folder");
@@ -105,12 +114,7 @@ async fn an_unpaid_order_from_an_earlier_schema_is_still_its_requests_transactio
             let mut before = sqlx::migrate!("./migrations/sqlite");
             let last = before.migrations.len() - 1;
             before.migrations = Cow::Owned(before.migrations[..last].to_vec());
-            before.run(&pool).await.expect("the earlier schema");
-            sqlx::raw_sql(&insert)
-                .execute(&pool)
-                .await
-                .expect("old order");
-            pool.close().await;
+            old_database!(pool, before);
         }
         DatabaseUrl::Postgres(url) => {
             let pool = sqlx::PgPool::connect(url).await.expect("db");
@@ -123,12 +127,7 @@ async fn an_unpaid_order_from_an_earlier_schema_is_still_its_requests_transactio
                     .cloned()
                     .collect(),
             );
-            before.run(&pool).await.expect("the earlier schema");
-            sqlx::raw_sql(&insert)
-                .execute(&pool)
-                .await
-                .expect("old order");
-            pool.close().await;
+            old_database!(pool, before);
         }
     }
 

@@ -12,7 +12,7 @@
 //!
 //! Runs in the suite's PostgreSQL pass (`scripts/test.sh`); SQLite is one process.
 
-use crate::helpers::{form, fresh_database, gateway_command};
+use crate::helpers::{Rng, fresh_database, gateway_command, sealed_form, start_gateway_with_env};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -21,33 +21,15 @@ use mypay_gateway::ledger::merchant::{SAMPLE_STORE_KEY, SAMPLE_STORE_UID};
 use mypay_gateway::ledger::state;
 use mypay_gateway::store::{DatabaseUrl, NoticeFilter, ReversalKind, Store, StoreOptions};
 use mypay_protocol::Prc;
-use mypay_protocol::envelope::{self, MerchantKey};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const ROUNDS: usize = 4;
 const ROUND_LENGTH: Duration = Duration::from_secs(7);
 const CLIENTS: usize = 10;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
 
 /// A merchant's receiver: acknowledges every notice, fails each notice's first
 /// attempt, or acknowledges slowly. Records every acknowledged body.
@@ -112,32 +94,7 @@ impl Drop for Node {
 }
 
 fn start_node(db: &DatabaseUrl) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mypay-gateway"))
-        .args(["--listen", "127.0.0.1:0", "--database"])
-        .arg(db.to_connection_string())
-        .env("RUST_LOG", "warn")
-        .env("MYPAY_LEASE_SECS", "3")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("a node starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("a banner (the node came up)")
-            .expect("utf-8");
-        if let Some(rest) = line.split("POST ").nth(1) {
-            break rest
-                .split("/api/init")
-                .next()
-                .expect("url")
-                .trim()
-                .to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (child, base) = start_gateway_with_env(db, &[("MYPAY_LEASE_SECS", "3")]);
     Node { child, base }
 }
 
@@ -179,23 +136,7 @@ impl Cluster {
     /// A sealed command to a random node; `None` when that node did not answer (it
     /// was killed under the request).
     async fn api(&self, rng: &mut Rng, m: &Merchant, cmd: &str, data: &Value) -> Option<Value> {
-        let key = MerchantKey::parse(&m.key).expect("key");
-        let body = form(&[
-            ("store_uid", &m.store_uid),
-            (
-                "service",
-                &envelope::seal(
-                    &key,
-                    json!({"service_name": "api", "cmd": cmd})
-                        .to_string()
-                        .as_bytes(),
-                ),
-            ),
-            (
-                "encry_data",
-                &envelope::seal(&key, data.to_string().as_bytes()),
-            ),
-        ]);
+        let body = sealed_form(&m.store_uid, &m.key, cmd, data);
         let response = self
             .http
             .post(format!("{}/api/init", self.any(rng)))

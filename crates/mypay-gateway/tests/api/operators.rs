@@ -217,18 +217,9 @@ async fn the_command_line_refuses_unsafe_return_and_notify_urls() {
         "http://0x7f.1/n",
         "http://[::ffff:10.0.0.1]/n",
     ] {
-        let (ok, _, err) = gateway_command(
-            &db,
-            &[
-                "--notify-hosts",
-                "public",
-                "merchant",
-                "set",
-                SAMPLE_STORE_UID,
-                "--notify-url",
-                literal,
-            ],
-        );
+        let set = ["merchant", "set", SAMPLE_STORE_UID, "--notify-url", literal];
+        let (ok, _, err) =
+            gateway_command(&db, &[&["--notify-hosts", "public"], &set[..]].concat());
         assert!(!ok, "{literal}");
         assert!(err.contains("public"), "{err}");
     }

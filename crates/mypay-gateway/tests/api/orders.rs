@@ -103,72 +103,34 @@ async fn a_strict_merchant_refuses_a_reused_order_id() {
 async fn invalid_orders_answer_100_naming_the_field_and_write_nothing() {
     let app = spawn_app().await;
     let base = sample_order_json("BAD-1", 10);
+    let without = |field: &str| {
+        let mut v = base.clone();
+        v.as_object_mut().expect("obj").remove(field);
+        v
+    };
+    let with = |fields: serde_json::Value| sample_order_with("BAD-1", 10, fields);
+    let with_item = |field: &str, value: serde_json::Value| {
+        let mut v = base.clone();
+        v["items"][0][field] = value;
+        v
+    };
     let cases: Vec<(&str, serde_json::Value)> = vec![
-        ("user_id", {
-            let mut v = base.clone();
-            v.as_object_mut().expect("obj").remove("user_id");
-            v
-        }),
-        ("order_id", {
-            let mut v = base.clone();
-            v["order_id"] = json!("x".repeat(51));
-            v
-        }),
-        ("ip", {
-            let mut v = base.clone();
-            v["ip"] = json!("not-an-ip");
-            v
-        }),
-        ("cost", {
-            let mut v = base.clone();
-            v["cost"] = json!("11");
-            v
-        }),
-        ("cost", {
-            let mut v = base.clone();
-            v["cost"] = json!("ten");
-            v
-        }),
-        ("items", {
-            let mut v = base.clone();
-            v.as_object_mut().expect("obj").remove("items");
-            v
-        }),
-        ("items[0].total", {
-            let mut v = base.clone();
-            v["items"][0]["amount"] = json!("2");
-            v
-        }),
-        ("items[0].cost", {
-            let mut v = base.clone();
-            v["items"][0]["cost"] = json!("abc");
-            v
-        }),
-        ("pfn", {
-            let mut v = base.clone();
-            v["pfn"] = json!("BITCOIN");
-            v
-        }),
-        ("pfn", {
-            let mut v = base.clone();
-            v["pfn"] = json!("CSTORECODE");
-            v
-        }),
-        ("currency", {
-            let mut v = base.clone();
-            v["currency"] = json!("USD");
-            v
-        }),
-        ("store_uid", {
-            let mut v = base.clone();
-            v["store_uid"] = json!("999");
-            v
-        }),
-        ("success_returl", {
-            let mut v = base.clone();
-            v["success_returl"] = json!("javascript:alert(1)");
-            v
-        }),
+        ("user_id", without("user_id")),
+        ("order_id", with(json!({"order_id": "x".repeat(51)}))),
+        ("ip", with(json!({"ip": "not-an-ip"}))),
+        ("cost", with(json!({"cost": "11"}))),
+        ("cost", with(json!({"cost": "ten"}))),
+        ("items", without("items")),
+        ("items[0].total", with_item("amount", json!("2"))),
+        ("items[0].cost", with_item("cost", json!("abc"))),
+        ("pfn", with(json!({"pfn": "BITCOIN"}))),
+        ("pfn", with(json!({"pfn": "CSTORECODE"}))),
+        ("currency", with(json!({"currency": "USD"}))),
+        ("store_uid", with(json!({"store_uid": "999"}))),
+        (
+            "success_returl",
+            with(json!({"success_returl": "javascript:alert(1)"})),
+        ),
     ];
     for (field, data) in cases {
         let answer = app.order(&data).await;

@@ -38,14 +38,7 @@ async fn a_cvs_code_is_issued_notified_then_paid_at_the_counter() {
     assert_eq!(record["result_type"], 4);
     let content: Value =
         serde_json::from_str(record["result_content"].as_str().expect("text")).expect("json");
-    for field in [
-        "PinCode",
-        "LimitDate",
-        "BarCode1",
-        "BarCode2",
-        "BarCode3",
-        "BarcodeEndDate",
-    ] {
+    for field in "PinCode LimitDate BarCode1 BarCode2 BarCode3 BarcodeEndDate".split(' ') {
         assert!(
             content[field].as_str().is_some_and(|v| !v.is_empty()),
             "{field}: {content}"
@@ -54,11 +47,7 @@ async fn a_cvs_code_is_issued_notified_then_paid_at_the_counter() {
 
     // 非即時交易回傳資訊 when the code is issued.
     app.drain().await;
-    let pending = receiver
-        .transaction_notices()
-        .into_iter()
-        .next()
-        .expect("the non-real-time notice");
+    let pending = receiver.first_transaction_notice();
     assert_eq!(pending.prc, "260");
     assert_eq!(pending.result_content_type, "IBON");
     assert_eq!(pending.expired_date, "20261126235959");
@@ -189,11 +178,7 @@ async fn counter_refunds_queue_for_the_nightly_batch_and_can_be_cancelled_until_
     );
 
     app.drain().await;
-    let refund = receiver
-        .refund_notices()
-        .into_iter()
-        .next()
-        .expect("the refund notice");
+    let refund = receiver.first_refund_notice();
     assert_eq!(refund.prc, "230");
     assert_eq!(refund.cost, 1000);
     assert_eq!(refund.refund_type, 3, "cash-type refund");

@@ -157,15 +157,7 @@ async fn the_page_speaks_four_languages_and_defaults_to_traditional_chinese() {
         ("en", "Pay now"),
         ("id", "Bayar sekarang"),
     ] {
-        let html = app
-            .http
-            .get(format!("{url}?locale={locale}"))
-            .send()
-            .await
-            .expect("page")
-            .text()
-            .await
-            .expect("html");
+        let html = app.page(&url, locale).await.text().await.expect("html");
         assert!(html.contains(words), "{locale}");
     }
     // The choice sticks through the cookie.

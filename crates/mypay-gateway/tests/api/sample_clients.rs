@@ -213,12 +213,7 @@ async fn the_documents_samples_refund_and_cancel_refunds_in_three_languages() {
     // refundcancel sample cancels the queued refund.
     for (i, lang) in LANGS.into_iter().enumerate() {
         let (uid, key) = app.sample_order(&format!("S-CVS-{i}"), 500).await;
-        let (status, body) = app.pay_with(uid, json!({"pfn": "CSTORECODE"})).await;
-        assert_eq!(status, 200, "{body}");
-        let (status, body) = app
-            .sandbox(&format!("/sandbox/orders/{uid}/offline-payment"), json!({}))
-            .await;
-        assert_eq!(status, 200, "{body}");
+        app.pay_at_a_store(uid).await;
         assert_eq!(app.refund(uid, &key, 200).await["code"], "B200");
         let answers = run_in(&app.base, lang, "refundcancel", &order_env(uid, &key)).await;
         let answer = &answers[0].2;

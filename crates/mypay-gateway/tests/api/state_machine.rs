@@ -9,35 +9,13 @@
 //! The sequences come from fixed seeds (`MYPAY_STATE_SEEDS=a,b,c` runs others), so a
 //! failure names the seed and step that reproduce it.
 
-use crate::helpers::{TestApp, sample_order_json, spawn_app};
+use crate::helpers::{Rng, TestApp, sample_order_json, spawn_app};
 use mypay_gateway::ledger::state;
 use mypay_protocol::Prc;
 use mypay_protocol::notice::TransactionNotice;
 use serde_json::{Value, json};
 
 const STEPS: usize = 40;
-
-/// xorshift64*: small, deterministic, good enough to pick actions.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
 
 struct Order {
     uid: u64,

@@ -14,11 +14,7 @@ async fn an_online_wallet_payment_is_confirmed_or_refused_in_the_app() {
     assert_eq!(record["supplier_code"], "W2");
     assert_eq!(record["actual_cost"], 500);
     app.drain().await;
-    let notice = receiver
-        .transaction_notices()
-        .into_iter()
-        .next()
-        .expect("the notice");
+    let notice = receiver.first_transaction_notice();
     assert_eq!(notice.pfn, "LINEPAYON");
     assert_eq!(notice.prc, "250");
     // Wallet refunds complete at once (the document's list includes LINE Pay).
