@@ -152,14 +152,14 @@ impl<B: Backend> Installation for B {
     async fn add_merchant_clock(&self, store_uid: &str, offset_us: i64) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         let added = tx
-            .optional(
+            .execute(
                 "INSERT INTO merchant_clocks (store_uid, offset_us, high_water_us)
                  VALUES ($1, $2, $3)
-                 ON CONFLICT (store_uid) DO NOTHING RETURNING store_uid",
+                 ON CONFLICT (store_uid) DO NOTHING",
                 &[store_uid.into(), offset_us.into(), i64::MIN.into()],
             )
             .await?;
-        if added.is_none() {
+        if added == 0 {
             return Err(StoreError::Duplicate);
         }
         tx.signal(Signal::Clock).await?;

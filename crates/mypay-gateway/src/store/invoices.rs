@@ -352,15 +352,13 @@ impl<B: Backend> Invoices for B {
     }
 
     async fn void_invoice(&self, uid: u64, at: Timestamp) -> StoreResult<bool> {
-        let done = self
-            .pool()
-            .optional(
-                "UPDATE invoices SET state = 4, updated_at = $1 WHERE uid = $2 AND state = 2
-                 RETURNING uid",
+        let voided = self
+            .execute(
+                "UPDATE invoices SET state = 4, updated_at = $1 WHERE uid = $2 AND state = 2",
                 &[micros(at).into(), uid.into()],
             )
             .await?;
-        Ok(done.is_some())
+        Ok(voided > 0)
     }
 
     async fn allow_invoice(
@@ -371,11 +369,11 @@ impl<B: Backend> Invoices for B {
     ) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
         let added = tx
-            .optional(
+            .execute(
                 "INSERT INTO invoice_allowances (invoice_uid, refund_uid, amount, order_detail,
                      created_at)
                  VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (invoice_uid, refund_uid) DO NOTHING RETURNING refund_uid",
+                 ON CONFLICT (invoice_uid, refund_uid) DO NOTHING",
                 &[
                     uid.into(),
                     a.uid.into(),
@@ -385,21 +383,21 @@ impl<B: Backend> Invoices for B {
                 ],
             )
             .await?;
-        if added.is_none() {
+        if added == 0 {
             // This refund's allowance is made already.
             return Ok(true);
         }
-        let done = tx
-            .optional(
+        let allowed = tx
+            .execute(
                 "UPDATE invoices SET state = 6, allowed = allowed + $1, updated_at = $2
-                 WHERE uid = $3 AND state IN (2, 6) AND allowed + $1 <= total RETURNING uid",
+                 WHERE uid = $3 AND state IN (2, 6) AND allowed + $1 <= total",
                 &[a.amount.into(), micros(at).into(), uid.into()],
             )
             .await?;
         // Refused: the allowance row written above goes with the transaction.
-        if done.is_some() {
+        if allowed > 0 {
             tx.commit().await?;
         }
-        Ok(done.is_some())
+        Ok(allowed > 0)
     }
 }

@@ -277,27 +277,24 @@ impl<B: Backend> Recurring for B {
         reason: &str,
         today: &str,
     ) -> StoreResult<bool> {
-        // RETURNING tells whether a row changed, the same way on both databases.
-        let done = self
-            .pool()
-            .optional(
+        let stopped = self
+            .execute(
                 "UPDATE series SET stop_date = $1, stop_reason = $2
-                 WHERE uid = $3 AND (stop_date IS NULL OR stop_date > $4) RETURNING uid",
+                 WHERE uid = $3 AND (stop_date IS NULL OR stop_date > $4)",
                 &[stop_date.into(), reason.into(), uid.into(), today.into()],
             )
             .await?;
-        Ok(done.is_some())
+        Ok(stopped > 0)
     }
 
     async fn decline_next_charge(&self, uid: u64, decline: bool) -> StoreResult<bool> {
-        let done = self
-            .pool()
-            .optional(
-                "UPDATE series SET decline_next = $1 WHERE uid = $2 RETURNING uid",
+        let changed = self
+            .execute(
+                "UPDATE series SET decline_next = $1 WHERE uid = $2",
                 &[i64::from(decline).into(), uid.into()],
             )
             .await?;
-        Ok(done.is_some())
+        Ok(changed > 0)
     }
 
     async fn begin_series_charge(

@@ -167,17 +167,16 @@ impl<B: Backend> Wallets for B {
         password: &str,
     ) -> StoreResult<bool> {
         let [a, b, c, d, e] = card_args(card);
-        let done = self
-            .pool()
-            .optional(
+        let challenged = self
+            .execute(
                 "UPDATE wallets SET status = 'challenged', card_token = $1, cardno = $2,
                      card_type = $3, issuing_bank = $4, issuing_bank_uid = $5,
                      pending_password = $6, otp_failures = 0
-                 WHERE id = $7 AND status IN ('open', 'challenged') RETURNING id",
+                 WHERE id = $7 AND status IN ('open', 'challenged')",
                 &[a, b, c, d, e, password.into(), id.into()],
             )
             .await?;
-        Ok(done.is_some())
+        Ok(challenged > 0)
     }
 
     /// Count a wrong 3-D Secure password of a challenged bind; the failures so far.
@@ -269,11 +268,11 @@ impl<B: Backend> Wallets for B {
         let done = match bound {
             Some((card, virtual_pan)) => {
                 let [a, b, c, d, e] = card_args(card);
-                tx.optional(
+                tx.execute(
                     "UPDATE wallets SET status = 'bound', card_token = $1, cardno = $2,
                          card_type = $3, issuing_bank = $4, issuing_bank_uid = $5,
                          pending_password = NULL, virtual_pan = $6, bound_at = $7
-                     WHERE id = $8 AND status IN ('open', 'challenged') RETURNING id",
+                     WHERE id = $8 AND status IN ('open', 'challenged')",
                     &[
                         a,
                         b,
@@ -288,16 +287,16 @@ impl<B: Backend> Wallets for B {
                 .await?
             }
             None => {
-                tx.optional(
+                tx.execute(
                     "UPDATE wallets SET status = 'failed', pending_password = NULL,
                          card_token = NULL
-                     WHERE id = $1 AND status IN ('open', 'challenged') RETURNING id",
+                     WHERE id = $1 AND status IN ('open', 'challenged')",
                     &[id.into()],
                 )
                 .await?
             }
         };
-        if done.is_none() {
+        if done == 0 {
             return Ok(false);
         }
         if let Some(notice) = notice {
