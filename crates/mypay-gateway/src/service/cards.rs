@@ -285,7 +285,7 @@ pub(super) async fn settle(
         let declines = declines_so_far(state, order.uid).await? + 1;
         if declines < CARD_DECLINES {
             let cause = format!(
-                "card declined via {}: {reason} (card {declines} of {CARD_DECLINES})",
+                "{DECLINED_CARD} via {}: {reason} (card {declines} of {CARD_DECLINES})",
                 tool.code()
             );
             let t = transition(state, order, order.prc, &cause, PaymentFacts::default());
@@ -435,12 +435,15 @@ pub(super) async fn settle(
     Ok(Outcome::Done(to))
 }
 
-/// Cards the consumer already tried on the order's page and that were declined: the
-/// order's history records each as a change to its own state.
+/// How a declined card the consumer may follow with another is recorded: a change of the
+/// order to its own state, with this cause.
+const DECLINED_CARD: &str = "card declined";
+
+/// Cards the consumer already tried on the order's page and that were declined.
 async fn declines_so_far(state: &Gateway, uid: u64) -> Result<i64, StoreError> {
     let events = state.store.events(uid).await?;
-    Ok(events
-        .iter()
-        .filter(|e| e.from_prc.as_deref() == Some(e.to_prc.as_str()))
-        .count() as i64)
+    let declined = |e: &&crate::store::OrderEvent| {
+        e.from_prc.as_deref() == Some(e.to_prc.as_str()) && e.cause.starts_with(DECLINED_CARD)
+    };
+    Ok(events.iter().filter(declined).count() as i64)
 }
