@@ -34,20 +34,12 @@ fn promptly(since: Instant) {
 
 /// An order paid by card on `paid_on` after it was placed on `placed_on`.
 async fn paid_order(placed_on: &TestApp, paid_on: &TestApp, order_id: &str) -> u64 {
-    let answer = placed_on.order(&sample_order_json(order_id, 100)).await;
-    assert_eq!(answer["code"], "200", "{answer}");
-    let uid = answer["uid"].as_u64().expect("uid");
+    let (uid, _) = placed_on.sample_order(order_id, 100).await;
     let paid = paid_on
         .pay(uid, "4058650600065507", "1022", "395", None)
         .await;
     assert_eq!(paid["prc"], "250", "{paid}");
     uid
-}
-
-async fn drain(apps: &[&TestApp]) {
-    for app in apps {
-        app.state.deliveries.drain().await.expect("notices drain");
-    }
 }
 
 /// The order answered by merchant `store_uid` with `key`.
@@ -75,7 +67,7 @@ async fn a_notify_url_set_from_the_command_line_gets_the_next_payments_notice() 
     app.set_notify_url(&old.url).await;
     // The gateway knows the merchant (a paid order, its notice delivered).
     paid_order(&app, &app, "CHANGE-1").await;
-    drain(&[&app]).await;
+    app.drain().await;
     assert_eq!((old.count(), new.count()), (1, 0));
 
     let (_, changed) = operator(
@@ -84,7 +76,7 @@ async fn a_notify_url_set_from_the_command_line_gets_the_next_payments_notice() 
     );
     promptly(changed);
     paid_order(&app, &app, "CHANGE-2").await;
-    drain(&[&app]).await;
+    app.drain().await;
     assert_eq!(
         (old.count(), new.count()),
         (1, 1),
@@ -167,13 +159,17 @@ async fn on_three_nodes_a_change_is_seen_by_every_node_at_once() {
         let order = order_as(node, &store_uid, &key, &format!("NODES-K{i}")).await;
         assert_eq!(order["code"], "200", "{order}");
     }
-    drain(&[&nodes[0], &nodes[1], &nodes[2]]).await;
+    for node in &nodes {
+        node.drain().await;
+    }
     assert_eq!((old.count(), new.count()), (3, 0));
 
     let (_, changed) = operator(&db, &["set", SAMPLE_STORE_UID, "--notify-url", &new.url]);
     promptly(changed);
     paid_order(&nodes[1], &nodes[2], "NODES-NEW").await;
-    drain(&[&nodes[0], &nodes[1], &nodes[2]]).await;
+    for node in &nodes {
+        node.drain().await;
+    }
     assert_eq!(
         (old.count(), new.count()),
         (3, 1),
