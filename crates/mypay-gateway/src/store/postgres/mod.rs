@@ -89,46 +89,52 @@ impl PgStore {
 /// move, and keep the directory's generation. Reconnects after a pause when the
 /// listening connection fails; ends with the pool.
 async fn listen(pool: PgPool, wakeups: Arc<Notify>, directory: Arc<Directory>) {
-    loop {
-        if pool.is_closed() {
-            return;
-        }
+    while !pool.is_closed() {
         match sqlx::postgres::PgListener::connect_with(&pool).await {
-            Ok(mut listener) => {
-                if let Err(e) = listener.listen(CHANNEL).await {
-                    tracing::warn!(error = %e, "LISTEN failed; other nodes' work is found by polling");
-                } else {
-                    // Listening first, then reading: no change falls between the two.
-                    follow_directory(&pool, &directory).await;
-                    loop {
-                        match listener.try_recv().await {
-                            Ok(Some(signal)) => match signal.payload().strip_prefix(DIRECTORY) {
-                                Some(generation) => {
-                                    if let Ok(g) = generation.parse() {
-                                        directory.generation.fetch_max(g, Ordering::AcqRel);
-                                    }
-                                }
-                                None => wakeups.notify_waiters(),
-                            },
-                            // The connection was lost and is re-established: signals may
-                            // have been missed meanwhile.
-                            Ok(None) => {
-                                directory.listening.store(false, Ordering::Release);
-                                follow_directory(&pool, &directory).await;
-                                wakeups.notify_waiters();
-                            }
-                            Err(e) => {
-                                tracing::warn!(error = %e, "listening for other nodes");
-                                break;
-                            }
-                        }
-                    }
+            Ok(mut listener) => match listener.listen(CHANNEL).await {
+                Ok(()) => follow(&mut listener, &pool, &wakeups, &directory).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "LISTEN failed; other nodes' work is found by polling")
                 }
-            }
+            },
             Err(e) => tracing::warn!(error = %e, "cannot listen for other nodes"),
         }
         directory.listening.store(false, Ordering::Release);
         tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Take the signals of a listening connection until it fails.
+async fn follow(
+    listener: &mut sqlx::postgres::PgListener,
+    pool: &PgPool,
+    wakeups: &Notify,
+    directory: &Directory,
+) {
+    // Listening first, then reading: no change falls between the two.
+    follow_directory(pool, directory).await;
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(signal)) => match signal.payload().strip_prefix(DIRECTORY) {
+                Some(generation) => {
+                    if let Ok(g) = generation.parse() {
+                        directory.generation.fetch_max(g, Ordering::AcqRel);
+                    }
+                }
+                None => wakeups.notify_waiters(),
+            },
+            // The connection was lost and is re-established: signals may have been
+            // missed meanwhile.
+            Ok(None) => {
+                directory.listening.store(false, Ordering::Release);
+                follow_directory(pool, directory).await;
+                wakeups.notify_waiters();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "listening for other nodes");
+                return;
+            }
+        }
     }
 }
 
