@@ -10,6 +10,8 @@
 //! - [`command`]: the eleven `cmd` values and the `service` object.
 //! - [`messages`]: typed requests and responses of every command.
 //! - [`notice`]: the transaction notices posted to merchants (交易回傳).
+//! - [`test_cards`]: the test cards of 附錄六 and the outcome cards, as every simulated
+//!   acquirer answers them.
 //! - [`values`]: the document's small value tables (『…』值內容).
 
 pub mod command;
@@ -20,6 +22,7 @@ pub mod notice;
 pub mod outer;
 pub mod pfn;
 pub mod status;
+pub mod test_cards;
 pub mod values;
 
 pub use command::{Command, Service};

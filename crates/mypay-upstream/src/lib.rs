@@ -3,7 +3,9 @@
 //! Shared by the gateway's HTTP connector and the reference acquirer.
 //!
 //! # Layout
+//! - [`messages`]: the JSON of every request, answer and callback, and the paths.
 //! - [`signature`]: requests and callbacks are signed both ways as Standard Webhooks signs
 //!   them (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
 
+pub mod messages;
 pub mod signature;

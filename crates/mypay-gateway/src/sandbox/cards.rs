@@ -1,133 +1,13 @@
-//! The sandbox acquirer: the test cards of 附錄六 and our own outcome cards (SPEC §4).
-//!
-//! | card | outcome |
-//! |---|---|
-//! | every card of 附錄六, with its documented expiry and CVC | approved (3D cards ask for their documented password first) |
-//! | a card of 附錄六 with another expiry or CVC | declined (`300`) |
-//! | `4000000000000002` | declined (`300`) |
-//! | `4000000000000010` | issuer unavailable (`400`) |
-//! | `4000000000000028` | pending with the acquirer (`A0001`), then paid (`250`) |
-//! | `4000000000000036` | pending with the acquirer (`A0001`), then failed (`300`) |
-//! | `4000000000000044` | paid with a different amount (`290`) |
-//! | any other Luhn-valid number | approved, unless its expiry has passed (`300`) |
-//!
-//! `5204247750001471` is listed by the document as both a success and a failure card; it
-//! succeeds here.
+//! The sandbox acquirer: the test cards of 附錄六 and our own outcome cards (SPEC §4),
+//! as [`mypay_protocol::test_cards`] lists them, answered in the gateway's terms.
 
 use crate::ledger::card::CardInput;
 use crate::ledger::connector::{Answering, CardAcquirer, CardAnswer, CardCharge, StoredCardCharge};
-
-pub const DECLINED_CARD: &str = "4000000000000002";
-pub const UNAVAILABLE_CARD: &str = "4000000000000010";
-pub const PENDING_THEN_PAID_CARD: &str = "4000000000000028";
-pub const PENDING_THEN_FAILED_CARD: &str = "4000000000000036";
-pub const AMOUNT_MISMATCH_CARD: &str = "4000000000000044";
-
-/// A test card of 附錄六.
-pub struct TestCard {
-    pub pan: &'static str,
-    /// `MMYY`; `None`: any expiry.
-    pub expiry: Option<&'static str>,
-    /// `None`: any CVC.
-    pub cvc: Option<&'static str>,
-    /// The 3-D Secure password, for 3D cards.
-    pub password_3d: Option<&'static str>,
-    pub label: &'static str,
-}
-
-pub const TEST_CARDS: &[TestCard] = &[
-    TestCard {
-        pan: "4938170130000003",
-        expiry: Some("1228"),
-        cvc: Some("985"),
-        password_3d: Some("nccc1234"),
-        label: "聯合信用卡中心 Visa (3D)",
-    },
-    TestCard {
-        pan: "5430450100001219",
-        expiry: Some("1218"),
-        cvc: Some("214"),
-        password_3d: Some("nccc1234"),
-        label: "聯合信用卡中心 MasterCard (3D)",
-    },
-    TestCard {
-        pan: "3560500100001218",
-        expiry: Some("1218"),
-        cvc: Some("023"),
-        password_3d: Some("nccc1234"),
-        label: "聯合信用卡中心 JCB (3D)",
-    },
-    TestCard {
-        pan: "4058650600065507",
-        expiry: Some("1022"),
-        cvc: Some("395"),
-        password_3d: None,
-        label: "永豐銀行 Visa",
-    },
-    TestCard {
-        pan: "5433760200078009",
-        expiry: Some("1022"),
-        cvc: Some("597"),
-        password_3d: None,
-        label: "永豐銀行 MasterCard",
-    },
-    TestCard {
-        pan: "3566703300032801",
-        expiry: Some("0922"),
-        cvc: Some("033"),
-        password_3d: None,
-        label: "永豐銀行 / 高鉅 JCB",
-    },
-    TestCard {
-        pan: "4003618704777729",
-        expiry: None,
-        cvc: None,
-        password_3d: Some("1234567"),
-        label: "中國信託 / 高鉅 Visa (3D)",
-    },
-    TestCard {
-        pan: "4761120010000492",
-        expiry: Some("1122"),
-        cvc: Some("533"),
-        password_3d: None,
-        label: "高鉅 Visa",
-    },
-    TestCard {
-        pan: "5204247750001471",
-        expiry: Some("1122"),
-        cvc: Some("111"),
-        password_3d: None,
-        label: "高鉅 MasterCard",
-    },
-    TestCard {
-        pan: "4907060600015101",
-        expiry: Some("1226"),
-        cvc: Some("905"),
-        password_3d: None,
-        label: "凱基 Visa (醫療費/捐款)",
-    },
-    TestCard {
-        pan: "4907100520417100",
-        expiry: Some("0626"),
-        cvc: Some("682"),
-        password_3d: Some("123456"),
-        label: "土銀/彰銀 Visa (3D)",
-    },
-    TestCard {
-        pan: "5409740002370101",
-        expiry: Some("0426"),
-        cvc: Some("318"),
-        password_3d: Some("123456"),
-        label: "土銀/彰銀 MasterCard (3D)",
-    },
-    TestCard {
-        pan: "3567150051398107",
-        expiry: Some("1027"),
-        cvc: Some("927"),
-        password_3d: Some("123456"),
-        label: "土銀/彰銀 JCB (3D)",
-    },
-];
+use mypay_protocol::test_cards::{self, TestOutcome};
+pub use mypay_protocol::test_cards::{
+    AMOUNT_MISMATCH_CARD, DECLINED_CARD, PENDING_THEN_FAILED_CARD, PENDING_THEN_PAID_CARD,
+    TEST_CARDS, TestCard, UNAVAILABLE_CARD,
+};
 
 /// A deterministic six-digit authorisation code for a transaction.
 pub fn auth_code(uid: u64) -> String {
@@ -231,59 +111,33 @@ impl TestCardAcquirer {
         let approved = CardAnswer::Approved {
             acode: auth_code(charge.uid),
         };
-        match card.pan() {
-            DECLINED_CARD => {
-                return CardAnswer::Declined {
-                    reason: "發卡行拒絕交易".into(),
-                };
-            }
-            UNAVAILABLE_CARD => return CardAnswer::Unavailable,
-            PENDING_THEN_PAID_CARD => {
-                return CardAnswer::Pending {
-                    resolves_paid: true,
-                };
-            }
-            PENDING_THEN_FAILED_CARD => {
-                return CardAnswer::Pending {
-                    resolves_paid: false,
-                };
-            }
-            AMOUNT_MISMATCH_CARD => {
-                let actual_amount = if charge.amount > 1 {
+        match test_cards::outcome(
+            card.pan(),
+            card.expiry(),
+            card.cvc(),
+            charge.today_year_month,
+        ) {
+            TestOutcome::Approved => approved,
+            TestOutcome::Declined(reason) => CardAnswer::Declined {
+                reason: reason.into(),
+            },
+            TestOutcome::Unavailable => CardAnswer::Unavailable,
+            TestOutcome::Pending { paid } => CardAnswer::Pending {
+                resolves_paid: paid,
+            },
+            TestOutcome::AmountMismatch => CardAnswer::AmountMismatch {
+                acode: auth_code(charge.uid),
+                actual_amount: if charge.amount > 1 {
                     charge.amount - 1
                 } else {
                     charge.amount + 1
-                };
-                return CardAnswer::AmountMismatch {
-                    acode: auth_code(charge.uid),
-                    actual_amount,
-                };
-            }
-            _ => {}
-        }
-        if let Some(test) = TEST_CARDS.iter().find(|t| t.pan == card.pan()) {
-            let expiry_ok = test.expiry.is_none_or(|e| e == card.expiry());
-            let cvc_ok = test.cvc.is_none_or(|c| c == card.cvc());
-            if !(expiry_ok && cvc_ok) {
-                return CardAnswer::Declined {
-                    reason: "有效期限或安全碼錯誤".into(),
-                };
-            }
-            return match test.password_3d {
-                Some(password) => CardAnswer::ThreeDSecure {
-                    password: password.to_owned(),
-                    then: Box::new(approved),
                 },
-                None => approved,
-            };
+            },
+            TestOutcome::Challenge { password } => CardAnswer::ThreeDSecure {
+                password: password.to_owned(),
+                then: Box::new(approved),
+            },
         }
-        let (year, month) = card.expiry_year_month();
-        if (year, month) < charge.today_year_month {
-            return CardAnswer::Declined {
-                reason: "卡片已過期".into(),
-            };
-        }
-        approved
     }
 }
 
