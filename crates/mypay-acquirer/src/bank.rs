@@ -77,7 +77,7 @@ pub enum ChallengeAnswer {
     /// Decided: the consumer goes back to `return_url`, the gateway hears `callback`.
     Decided {
         return_url: Option<String>,
-        callback: Callback,
+        callback: Box<Callback>,
     },
     /// Wrong; this many tries are left.
     Retry(u32),
@@ -313,10 +313,10 @@ impl Books {
         let outcome = self.record(decided);
         ChallengeAnswer::Decided {
             return_url,
-            callback: Callback {
+            callback: Box::new(Callback {
                 kind: "charge.updated".into(),
                 outcome,
-            },
+            }),
         }
     }
 

@@ -85,7 +85,20 @@ pub fn router(acquirer: Shared) -> Router {
 }
 
 fn error(status: StatusCode, text: impl Into<String>) -> Response {
-    (status, Json(ErrorBody { error: text.into() })).into_response()
+    Rejection(status, text.into()).into_response()
+}
+
+fn reject(status: StatusCode, text: impl Into<String>) -> Rejection {
+    Rejection(status, text.into())
+}
+
+/// A request refused before anything was done.
+struct Rejection(StatusCode, String);
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        (self.0, Json(ErrorBody { error: self.1 })).into_response()
+    }
 }
 
 /// A signed v1 request: its body parsed, its fault (if any) taken.
@@ -99,20 +112,20 @@ fn open<T: DeserializeOwned>(
     op: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Signed<T>, Response> {
+) -> Result<Signed<T>, Rejection> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if acquirer
         .secret
         .verify_headers(header, body, unix_now())
         .is_err()
     {
-        return Err(error(
+        return Err(reject(
             StatusCode::UNAUTHORIZED,
             "signature missing, wrong or stale",
         ));
     }
     let parsed: T = serde_json::from_slice(body)
-        .map_err(|e| error(StatusCode::UNPROCESSABLE_ENTITY, format!("body: {e}")))?;
+        .map_err(|e| reject(StatusCode::UNPROCESSABLE_ENTITY, format!("body: {e}")))?;
     let reference = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| {
@@ -122,7 +135,7 @@ fn open<T: DeserializeOwned>(
         })
         .unwrap_or_default();
     if reference.is_empty() || reference.len() > 128 {
-        return Err(error(
+        return Err(reject(
             StatusCode::UNPROCESSABLE_ENTITY,
             "reference: 1 to 128 characters",
         ));
@@ -130,7 +143,7 @@ fn open<T: DeserializeOwned>(
     if let Some(key) = header("idempotency-key")
         && key != reference
     {
-        return Err(error(
+        return Err(reject(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Idempotency-Key must equal the body's reference",
         ));
@@ -139,7 +152,10 @@ fn open<T: DeserializeOwned>(
     if let Some(f) = &fault
         && f.fault == FaultKind::Error500
     {
-        return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure"));
+        return Err(Rejection(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "injected failure".into(),
+        ));
     }
     Ok(Signed {
         body: parsed,
@@ -192,7 +208,7 @@ async fn card_charge(
 ) -> Response {
     let req = match open::<messages::CardChargeRequest>(&a, "charge", &headers, &body) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let result = a.books().charge(
         &req.body,
@@ -227,7 +243,7 @@ async fn card_verify(
 ) -> Response {
     let req = match open::<messages::CardChargeRequest>(&a, "verify", &headers, &body) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let result = a.books().verify(&req.body, &a.public_url, today());
     answer(result, req.fault, &hangup).await
@@ -241,7 +257,7 @@ async fn card_token(
 ) -> Response {
     let req = match open::<messages::CardTokenRequest>(&a, "token", &headers, &body) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let result = a.books().token(&req.body);
     answer(result, req.fault, &hangup).await
@@ -255,7 +271,7 @@ async fn capture(
 ) -> Response {
     let req = match open::<messages::FollowUpRequest>(&a, "capture", &headers, &body) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let result = a.books().capture(&req.body);
     answer(result, req.fault, &hangup).await
@@ -269,7 +285,7 @@ async fn void(
 ) -> Response {
     let req = match open::<messages::FollowUpRequest>(&a, "void", &headers, &body) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let result = a.books().void(&req.body);
     answer(result, req.fault, &hangup).await
@@ -283,7 +299,7 @@ async fn refund(
 ) -> Response {
     let req = match open::<messages::RefundRequest>(&a, "refund", &headers, &body) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let result = a.books().refund(&req.body);
     answer(result, req.fault, &hangup).await
@@ -297,7 +313,7 @@ async fn collection(
 ) -> Response {
     let req = match open::<messages::CollectionRequest>(&a, "collection", &headers, &body) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let result = a.books().collection(&req.body);
     answer(result, req.fault, &hangup).await
@@ -311,7 +327,7 @@ async fn wallet(
 ) -> Response {
     let req = match open::<messages::WalletRequest>(&a, "wallet", &headers, &body) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let result = a.books().wallet(&req.body, &a.public_url);
     answer(result, req.fault, &hangup).await
@@ -325,7 +341,7 @@ async fn application(
 ) -> Response {
     let req = match open::<messages::ApplicationRequest>(&a, "application", &headers, &body) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let result = a.books().application(&req.body);
     answer(result, req.fault, &hangup).await
@@ -415,7 +431,7 @@ async fn challenge_answer(
             return_url,
             callback,
         } => {
-            a.callbacks.send(callback);
+            a.callbacks.send(*callback);
             match return_url {
                 Some(url) => Redirect::to(&url).into_response(),
                 None => Html("<p>Done. You may close this page.</p>").into_response(),
@@ -471,11 +487,12 @@ struct Decision {
     approve: bool,
 }
 
-fn optional<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, Response> {
+fn optional<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, Rejection> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
+    serde_json::from_slice(body)
+        .map_err(|e| Rejection(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))
 }
 
 async fn pay_collection(
@@ -485,7 +502,7 @@ async fn pay_collection(
 ) -> Response {
     let pay: PayBody = match optional(&body) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return e.into_response(),
     };
     let callback = a.books().pay_collection(&reference, pay.amount);
     decided(&a, callback)
