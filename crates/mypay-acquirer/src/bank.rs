@@ -32,6 +32,7 @@ pub enum FaultKind {
     /// Perform it, and answer after `delay_ms`.
     Delay,
     /// Answer 500 without performing it.
+    #[serde(rename = "error_500")]
     Error500,
     /// Decline it, whatever the card.
     Decline,
@@ -825,5 +826,24 @@ mod tests {
                 })
                 .is_err()
         );
+    }
+}
+
+#[cfg(test)]
+mod names {
+    use super::*;
+
+    #[test]
+    fn faults_are_named_as_documented() {
+        for (name, kind) in [
+            ("drop_after_commit", FaultKind::DropAfterCommit),
+            ("delay", FaultKind::Delay),
+            ("error_500", FaultKind::Error500),
+            ("decline", FaultKind::Decline),
+        ] {
+            let parsed: FaultKind =
+                serde_json::from_value(serde_json::json!(name)).expect("a fault's name");
+            assert_eq!(parsed, kind);
+        }
     }
 }

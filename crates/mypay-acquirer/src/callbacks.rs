@@ -9,7 +9,8 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct Callbacks {
     http: reqwest::Client,
-    url: String,
+    /// Settable after start: a test binds the acquirer before the gateway it calls.
+    url: std::sync::Arc<std::sync::RwLock<String>>,
     secret: std::sync::Arc<Secret>,
 }
 
@@ -22,9 +23,17 @@ impl Callbacks {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()?,
-            url,
+            url: std::sync::Arc::new(std::sync::RwLock::new(url)),
             secret: std::sync::Arc::new(secret),
         })
+    }
+
+    pub fn set_url(&self, url: String) {
+        *self.url.write().unwrap_or_else(|e| e.into_inner()) = url;
+    }
+
+    fn url(&self) -> String {
+        self.url.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Send `callback` in the background; its id is kept across retries, so the gateway
@@ -43,7 +52,7 @@ impl Callbacks {
                 let now = unix_now();
                 let sent = this
                     .http
-                    .post(&this.url)
+                    .post(this.url())
                     .header("content-type", "application/json")
                     .header(mypay_upstream::signature::ID_HEADER, &id)
                     .header(mypay_upstream::signature::TIMESTAMP_HEADER, now.to_string())

@@ -55,6 +55,12 @@ impl Running {
         Ok(Running { listener, acquirer })
     }
 
+    /// Where callbacks go, changeable while serving (a gateway bound after this
+    /// acquirer).
+    pub fn callbacks(&self) -> callbacks::Callbacks {
+        self.acquirer.callbacks.clone()
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
             .local_addr()

@@ -49,15 +49,13 @@ impl Application {
         clock: Clock,
         acquirer: Option<Arc<dyn CardAcquirer>>,
     ) -> anyhow::Result<Application> {
-        let acquirer: Arc<dyn CardAcquirer> = match (settings.mode, acquirer) {
-            (_, Some(a)) => a,
-            (Mode::Sandbox, None) => Arc::new(sandbox::cards::TestCardAcquirer),
-            (Mode::Production, None) => anyhow::bail!(
-                "production mode needs an upstream connector to move money, and none is \
-                 configured: this build has only the sandbox's simulated acquirer, which \
-                 never takes real payments. Run with --mode sandbox."
-            ),
-        };
+        if settings.mode == Mode::Production && acquirer.is_none() && settings.upstreams.is_none() {
+            anyhow::bail!(
+                "production mode moves money only through upstreams, and none is configured: \
+                 list them in a file given by --upstreams (env MYPAY_UPSTREAMS); see \
+                 docs/upstream-protocol.md. Or run with --mode sandbox."
+            );
+        }
         let metrics = crate::http::metrics::Metrics::default();
         let store = Store::open(
             &settings.database,
@@ -73,6 +71,19 @@ impl Application {
         if settings.seed_sample_merchant && settings.mode == Mode::Sandbox {
             store.seed_sample_merchant(clock.now()).await?;
         }
+        let acquirer: Arc<dyn CardAcquirer> = match (settings.mode, acquirer, &settings.upstreams) {
+            (_, Some(a), _) => a,
+            // The simulation never moves money, and serves the sandbox only.
+            (Mode::Sandbox, None, _) => Arc::new(sandbox::cards::TestCardAcquirer),
+            (Mode::Production, None, Some(upstreams)) => {
+                every_tool_has_an_upstream(&store, upstreams, clock.now()).await?;
+                Arc::new(crate::upstream::cards::HttpCards::new(
+                    upstreams.clone(),
+                    store.clone(),
+                )?)
+            }
+            (Mode::Production, None, None) => anyhow::bail!("production needs upstreams"),
+        };
         // The test clocks continue where they stood: stored, and never back.
         let clocks = crate::clock::Clocks::new(clock);
         crate::service::follow_stored_clocks(&store, &clocks).await?;
@@ -180,6 +191,34 @@ impl Application {
         served?;
         Ok(())
     }
+}
+
+/// Production starts only when every tool a merchant has enabled has an upstream to
+/// move its money; otherwise it names the first that lacks one.
+async fn every_tool_has_an_upstream(
+    store: &Store,
+    upstreams: &crate::upstream::Upstreams,
+    now: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    for summary in store.merchant_summaries(now).await? {
+        let Some(merchant) = store.merchant(&summary.store_uid).await? else {
+            continue;
+        };
+        for setting in &merchant.settings.tools {
+            if upstreams.for_tool(setting.tool).is_none() {
+                anyhow::bail!(
+                    "merchant {} has {} ({}) enabled, and no upstream in the upstreams file \
+                     moves it: add the tool to an [[upstream]]'s tools, or disable it for \
+                     the merchant (mypay-gateway merchant set {} --tools …)",
+                    merchant.store_uid,
+                    setting.tool.code(),
+                    setting.tool.name_zh(),
+                    merchant.store_uid
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Keep following the stored clocks: woken when another node signals a move, and every

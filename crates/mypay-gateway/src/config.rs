@@ -34,6 +34,11 @@ pub struct Settings {
     pub notify_timeout: Duration,
     /// Seconds an `A0001` (pending with the acquirer) order waits before it resolves.
     pub pending_resolution_secs: i64,
+    /// When an upstream's unknown outcome is asked about: the delay before each ask
+    /// (the first from the charge). Default [`crate::ledger::timers::RESOLVE_SCHEDULE_SECS`].
+    pub resolve_schedule: Vec<Duration>,
+    /// The upstreams that move the money (`--upstreams FILE`); none in the sandbox.
+    pub upstreams: Option<std::sync::Arc<crate::upstream::Upstreams>>,
     /// Seed the document's sample merchant when the database has none.
     pub seed_sample_merchant: bool,
     /// Orders batched into one commit at most (group commit).
@@ -78,6 +83,11 @@ impl Default for Settings {
             database_connections: 16,
             notify_timeout: Duration::from_secs(5),
             pending_resolution_secs: 60,
+            resolve_schedule: crate::ledger::timers::RESOLVE_SCHEDULE_SECS
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+            upstreams: None,
             seed_sample_merchant: true,
             max_commit_batch: 256,
             worker_poll: Duration::from_millis(500),
@@ -107,7 +117,7 @@ impl Settings {
     /// `MYPAY_DATABASE`, `MYPAY_NOTIFY_TIMEOUT_MS`, `MYPAY_NOTIFY_HOSTS`,
     /// `MYPAY_NOTIFY_CONCURRENCY`, `MYPAY_NOTIFY_PER_MERCHANT`, `MYPAY_MAX_CONNECTIONS`,
     /// `MYPAY_MAX_CONNECTIONS_PER_ADDRESS`, `MYPAY_HEADER_TIMEOUT_MS`, `MYPAY_WORKER_THREADS`,
-    /// `MYPAY_LEASE_SECS`, `MYPAY_DATABASE_CONNECTIONS`.
+    /// `MYPAY_LEASE_SECS`, `MYPAY_DATABASE_CONNECTIONS`, `MYPAY_RESOLVE_SCHEDULE`, `MYPAY_UPSTREAMS`.
     pub fn from_env() -> anyhow::Result<Settings> {
         let mut s = Settings::default();
         if let Ok(v) = std::env::var("MYPAY_MODE") {
@@ -161,6 +171,14 @@ impl Settings {
         if let Ok(v) = std::env::var("MYPAY_NOTIFY_HOSTS") {
             s.notify_hosts = Some(parse_notify_hosts(&v)?);
         }
+        if let Ok(v) = std::env::var("MYPAY_RESOLVE_SCHEDULE") {
+            s.resolve_schedule = parse_schedule(&v)?;
+        }
+        if let Ok(v) = std::env::var("MYPAY_UPSTREAMS") {
+            s.upstreams = Some(std::sync::Arc::new(crate::upstream::Upstreams::load(
+                std::path::Path::new(&v),
+            )?));
+        }
         if let Ok(v) = std::env::var("MYPAY_NOTIFY_TIMEOUT_MS") {
             let ms: u64 = v
                 .parse()
@@ -173,16 +191,41 @@ impl Settings {
 
 impl Settings {
     /// The rules notify URLs are held to, in this mode.
+    /// Production delivers only to ports 80 and 443 of public addresses; `--notify-hosts
+    /// any` lifts both rules (for tests and closed networks).
     pub fn notify_policy(&self) -> NotifyPolicy {
         let production = self.mode == Mode::Production;
+        let hosts = self.notify_hosts.unwrap_or(if production {
+            NotifyHosts::Public
+        } else {
+            NotifyHosts::Any
+        });
         NotifyPolicy {
-            hosts: self.notify_hosts.unwrap_or(if production {
-                NotifyHosts::Public
-            } else {
-                NotifyHosts::Any
-            }),
-            standard_ports_only: production,
+            hosts,
+            standard_ports_only: production && hosts == NotifyHosts::Public,
         }
+    }
+}
+
+/// A resolver schedule: delays in seconds, comma-separated (`60,300,1800`), at least one,
+/// each from 1 second to 30 days.
+pub fn parse_schedule(text: &str) -> anyhow::Result<Vec<Duration>> {
+    let delays: Option<Vec<Duration>> = text
+        .split(',')
+        .map(|d| {
+            d.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (1..=30 * 86_400).contains(s))
+                .map(Duration::from_secs)
+        })
+        .collect();
+    match delays {
+        Some(d) if !d.is_empty() && d.len() <= 100 => Ok(d),
+        _ => anyhow::bail!(
+            "the resolve schedule {text:?} must be delays in whole seconds (1 to 2592000), \
+             comma-separated"
+        ),
     }
 }
 

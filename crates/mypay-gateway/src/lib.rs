@@ -46,3 +46,4 @@ pub mod service;
 pub mod state;
 pub mod store;
 pub mod tickets;
+pub mod upstream;

@@ -47,6 +47,10 @@ struct Installation {
     /// public in production, any in the sandbox].
     #[arg(long, global = true)]
     notify_hosts: Option<String>,
+    /// The upstreams that move the money in production: a TOML file of [[upstream]]
+    /// (name, url, secret, tools, timeout_secs) [env: MYPAY_UPSTREAMS].
+    #[arg(long, global = true)]
+    upstreams: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Default)]
@@ -73,6 +77,13 @@ enum Command {
     /// Show or change a merchant.
     #[command(subcommand)]
     Merchant(MerchantCommand),
+    /// List the upstream payments whose outcome stayed unknown after every question to
+    /// their upstream: each is the operator's to settle with the upstream.
+    Unresolved {
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -210,6 +221,11 @@ fn settings(installation: &Installation, serve: &ServeArgs) -> anyhow::Result<Se
     if let Some(h) = &installation.notify_hosts {
         s.notify_hosts = Some(mypay_gateway::config::parse_notify_hosts(h)?);
     }
+    if let Some(path) = &installation.upstreams {
+        s.upstreams = Some(std::sync::Arc::new(
+            mypay_gateway::upstream::Upstreams::load(path)?,
+        ));
+    }
     if let Some(l) = serve.listen {
         s.listen = l;
     }
@@ -239,10 +255,11 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<()> {
     mypay_gateway::config::init_logs();
     let cli = Cli::parse();
-    let (serve_args, merchant) = match cli.command {
-        None => (cli.serve, None),
-        Some(Command::Serve(args)) => (args, None),
-        Some(Command::Merchant(cmd)) => (ServeArgs::default(), Some(cmd)),
+    let (serve_args, task) = match cli.command {
+        None => (cli.serve, Task::Serve),
+        Some(Command::Serve(args)) => (args, Task::Serve),
+        Some(Command::Merchant(cmd)) => (ServeArgs::default(), Task::Merchant(cmd)),
+        Some(Command::Unresolved { json }) => (ServeArgs::default(), Task::Unresolved(json)),
     };
     let settings = settings(&cli.installation, &serve_args)?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
@@ -251,11 +268,45 @@ fn run() -> anyhow::Result<()> {
         runtime.worker_threads(n);
     }
     runtime.build()?.block_on(async move {
-        match merchant {
-            None => serve(settings).await,
-            Some(cmd) => merchant_command(settings, cmd).await,
+        match task {
+            Task::Serve => serve(settings).await,
+            Task::Merchant(cmd) => merchant_command(settings, cmd).await,
+            Task::Unresolved(json) => unresolved(settings, json).await,
         }
     })
+}
+
+enum Task {
+    Serve,
+    Merchant(MerchantCommand),
+    Unresolved(bool),
+}
+
+async fn unresolved(settings: Settings, json: bool) -> anyhow::Result<()> {
+    let operator = Operator::open(&settings).await?;
+    let left = operator.unresolved().await?;
+    if json {
+        for op in &left {
+            println!("{}", serde_json::to_string(op)?);
+        }
+        return Ok(());
+    }
+    if left.is_empty() {
+        println!("no unresolved upstream payments");
+        return Ok(());
+    }
+    println!(
+        "{:<20} {:<34} {:<12} {:<10} given up at",
+        "uid", "reference", "upstream", "kind"
+    );
+    for op in left {
+        let at = op.unresolved_at.map(|t| t.to_string()).unwrap_or_default();
+        println!(
+            "{:<20} {:<34} {:<12} {:<10} {at}",
+            op.uid, op.reference, op.upstream, op.kind
+        );
+    }
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -38,8 +38,12 @@ pub fn build(state: AppState) -> Router {
     let pages = Router::new().merge(http::ops::router()).merge(pages).layer(
         axum::middleware::from_fn_with_state(state.clone(), http::ops::access),
     );
-    Router::new()
-        .merge(api::router())
-        .merge(pages)
-        .with_state(state)
+    let mut all = Router::new().merge(api::router()).merge(pages);
+    if state.settings.upstreams.is_some() && mode == Mode::Production {
+        all = all.route(
+            "/upstream/{name}/callback",
+            axum::routing::post(http::callbacks::callback),
+        );
+    }
+    all.with_state(state)
 }

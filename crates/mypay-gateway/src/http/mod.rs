@@ -4,7 +4,9 @@
 //! [`metrics`]), the one error of pages and helpers ([`page_error`]), and the throttle of
 //! API requests that do not open ([`throttle`]). The layers that speak to merchants and
 //! consumers (`api`, `paypage`, `sandbox`) sit above it; `router` puts them together.
+//! [`callbacks`] receives upstreams' callbacks in production.
 
+pub mod callbacks;
 pub mod edge;
 pub mod metrics;
 pub mod ops;

@@ -16,6 +16,10 @@ pub struct CardCharge<'a> {
     pub card: &'a CardInput,
     /// The business date, to judge the expiry of cards that are not test cards.
     pub today_year_month: (i32, u32),
+    /// A sale (`true`) or an authorisation, captured later.
+    pub capture: bool,
+    /// Where the consumer comes back to after an upstream's 3-D Secure challenge.
+    pub return_url: Option<String>,
 }
 
 /// A charge of a card the acquirer keeps (recurring billing): no consumer present.
@@ -51,10 +55,36 @@ pub enum CardAnswer {
         password: String,
         then: Box<CardAnswer>,
     },
+    /// The card needs a 3-D Secure step at the upstream: the consumer is sent to `url`
+    /// and comes back; the outcome is then asked by `reference` (or called back).
+    Challenge { reference: String, url: String },
+    /// The charge was sent and no answer came (a timeout, a dropped connection, a 5xx),
+    /// or the upstream answered that it is still pending: its outcome is asked later by
+    /// `reference`, never charged again blindly.
+    Unknown { reference: String },
+}
+
+/// What an upstream says of an operation asked by its reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    Paid {
+        acode: String,
+        amount: i64,
+    },
+    Failed {
+        reason: String,
+    },
+    /// Not decided yet, or the upstream could not be asked: ask again later.
+    Unknown,
+    /// The upstream never performed it (the request never arrived, or was refused).
+    NeverPerformed,
 }
 
 /// The acquirer's answer, once it comes.
 pub type Answering<'a> = std::pin::Pin<Box<dyn Future<Output = CardAnswer> + Send + 'a>>;
+/// A card kept: the upstream's token, or `None` when it could not keep it now.
+pub type Keeping<'a> = std::pin::Pin<Box<dyn Future<Output = Option<String>> + Send + 'a>>;
+pub type Resolving<'a> = std::pin::Pin<Box<dyn Future<Output = Resolution> + Send + 'a>>;
 
 pub trait CardAcquirer: Send + Sync {
     /// Ask for one charge. The order has been claimed for this attempt before: two
@@ -66,7 +96,7 @@ pub trait CardAcquirer: Send + Sync {
     fn verify<'a>(&'a self, charge: &'a CardCharge<'a>) -> Answering<'a>;
 
     /// Keep `card` for later charges: the acquirer's token for it, never the card.
-    fn store_card(&self, card: &CardInput) -> String;
+    fn store_card<'a>(&'a self, card: &'a CardInput) -> Keeping<'a>;
 
     /// Charge a card kept with [`CardAcquirer::store_card`].
     fn charge_stored<'a>(&'a self, charge: &'a StoredCardCharge<'a>) -> Answering<'a>;
@@ -75,4 +105,8 @@ pub trait CardAcquirer: Send + Sync {
     /// a charge's answer: a pending charge it later confirmed, an e-wallet payment it
     /// relayed.
     fn approval_code(&self, uid: u64) -> String;
+
+    /// How the operation sent with `reference` stands: for an answer that never came
+    /// ([`CardAnswer::Unknown`]) and a challenge the consumer came back from.
+    fn status<'a>(&'a self, reference: &'a str) -> Resolving<'a>;
 }

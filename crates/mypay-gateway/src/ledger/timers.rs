@@ -51,11 +51,17 @@ impl TimerKind {
 }
 
 /// How an `A0001` charge resolves: the payload of its [`TimerKind::ResolvePending`]
-/// timer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// timer. The sandbox's simulated charges know their outcome from the start; an
+/// upstream's unknown outcome is asked for, by the charge's reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PendingOutcome {
     Paid,
     Failed,
+    /// Ask the upstream how `reference` stands; `asked` times asked so far.
+    Ask {
+        asked: u32,
+        reference: String,
+    },
 }
 
 impl PendingOutcome {
@@ -67,19 +73,37 @@ impl PendingOutcome {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub fn payload(&self) -> String {
         match self {
-            PendingOutcome::Paid => "paid",
-            PendingOutcome::Failed => "failed",
+            PendingOutcome::Paid => "paid".into(),
+            PendingOutcome::Failed => "failed".into(),
+            PendingOutcome::Ask { asked, reference } => format!("ask:{asked}:{reference}"),
         }
     }
 
     pub fn parse(text: &str) -> Option<PendingOutcome> {
-        [PendingOutcome::Paid, PendingOutcome::Failed]
-            .into_iter()
-            .find(|o| o.as_str() == text)
+        match text {
+            "paid" => Some(PendingOutcome::Paid),
+            "failed" => Some(PendingOutcome::Failed),
+            _ => {
+                let rest = text.strip_prefix("ask:")?;
+                let (asked, reference) = rest.split_once(':')?;
+                (!reference.is_empty()).then_some(())?;
+                Some(PendingOutcome::Ask {
+                    asked: asked.parse().ok()?,
+                    reference: reference.to_owned(),
+                })
+            }
+        }
     }
 }
+
+/// When an unknown outcome is asked about: 1 minute after the charge, then 5 minutes,
+/// 30 minutes and 2 hours after the previous ask, then daily for 7 days. Unresolved
+/// after that, it is left for the operator.
+pub const RESOLVE_SCHEDULE_SECS: [u64; 11] = [
+    60, 300, 1_800, 7_200, 86_400, 86_400, 86_400, 86_400, 86_400, 86_400, 86_400,
+];
 
 #[cfg(test)]
 mod tests {
@@ -95,10 +119,15 @@ mod tests {
 
     #[test]
     fn a_pending_outcome_reads_back_from_its_payload() {
-        for paid in [true, false] {
-            let outcome = PendingOutcome::of(paid);
-            assert_eq!(PendingOutcome::parse(outcome.as_str()), Some(outcome));
+        let ask = PendingOutcome::Ask {
+            asked: 3,
+            reference: "ab:cd".into(),
+        };
+        for outcome in [PendingOutcome::of(true), PendingOutcome::of(false), ask] {
+            assert_eq!(PendingOutcome::parse(&outcome.payload()), Some(outcome));
         }
-        assert_eq!(PendingOutcome::parse("approve"), None);
+        for bad in ["approve", "ask:", "ask:x:ref", "ask:1:", "ask:1"] {
+            assert_eq!(PendingOutcome::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -200,6 +200,11 @@ pub(super) async fn pay(
         expiry: form.get("expiry").cloned().unwrap_or_default(),
         cvc: form.get("cvc").cloned().unwrap_or_default(),
         installment: form.get("installment").cloned(),
+        return_url: Some(format!(
+            "{}/payment/{}/challenge",
+            state.base_url,
+            state.tickets.ticket(uid)
+        )),
     };
     let outcome = service::pay_card(&state, uid, &card, service::Tries::Page).await;
     after_payment(&state, visitor, uid, Group::Card, outcome).await
@@ -236,6 +241,26 @@ pub(super) async fn apply(
     after_payment(&state, visitor, uid, Group::Other, outcome).await
 }
 
+/// `GET /payment/<uid>/challenge`: back from the upstream's 3-D Secure page; the
+/// charge is settled with what the upstream says of it, then the result.
+pub(super) async fn challenge_returned(
+    State(state): State<AppState>,
+    Path(ticket): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let (visitor, uid) = match Visitor::with_order(&state, &headers, &ticket) {
+        Ok(opened) => opened,
+        Err(page) => return *page,
+    };
+    let outcome = service::challenge_resolved(&state, uid, None).await;
+    match outcome {
+        Err(CheckoutError::NoChallenge) => {
+            see_other(format!("/payment/{}/result", state.tickets.ticket(uid)))
+        }
+        other => after_payment(&state, visitor, uid, Group::Card, other).await,
+    }
+}
+
 pub(super) async fn abandon(
     State(state): State<AppState>,
     PostedForm { visitor, uid, .. }: PostedForm,
@@ -260,6 +285,8 @@ pub(super) async fn after_payment(
     let t = texts(visitor.locale);
     match outcome {
         Ok(Outcome::NeedsOtp) => see_other(format!("/payment/{}/otp", state.tickets.ticket(uid))),
+        // The upstream's own 3-D Secure page; the consumer comes back to `challenge_returned`.
+        Ok(Outcome::Challenge(url)) => see_other(url),
         Ok(Outcome::Done(_)) | Err(CheckoutError::NotPayable(_)) => {
             see_other(format!("/payment/{}/result", state.tickets.ticket(uid)))
         }

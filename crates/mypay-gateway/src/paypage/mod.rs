@@ -67,6 +67,10 @@ pub fn router() -> Router<AppState> {
         .route("/payment/{uid}/wallet/{pfn}", get(wallet_page))
         .route("/payment/{uid}/barcode/{n}", get(barcode))
         .route("/payment/{uid}/otp", get(otp_page).post(otp_submit))
+        .route(
+            "/payment/{uid}/challenge",
+            get(checkout::challenge_returned),
+        )
         .route("/payment/{uid}/result", get(result::result))
         .route("/payment/{uid}/abandon", post(abandon))
         .route("/payment/{uid}/ewallet", post(pay_with_saved_card))

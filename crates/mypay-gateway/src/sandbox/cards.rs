@@ -2,7 +2,10 @@
 //! as [`mypay_protocol::test_cards`] lists them, answered in the gateway's terms.
 
 use crate::ledger::card::CardInput;
-use crate::ledger::connector::{Answering, CardAcquirer, CardAnswer, CardCharge, StoredCardCharge};
+use crate::ledger::connector::{
+    Answering, CardAcquirer, CardAnswer, CardCharge, Keeping, Resolution, Resolving,
+    StoredCardCharge,
+};
 use mypay_protocol::test_cards::{self, TestOutcome};
 pub use mypay_protocol::test_cards::{
     AMOUNT_MISMATCH_CARD, DECLINED_CARD, PENDING_THEN_FAILED_CARD, PENDING_THEN_PAID_CARD,
@@ -30,7 +33,7 @@ impl CardAcquirer for TestCardAcquirer {
         Box::pin(std::future::ready(self.answer(charge)))
     }
 
-    fn store_card(&self, card: &CardInput) -> String {
+    fn store_card<'a>(&'a self, card: &'a CardInput) -> Keeping<'a> {
         // The simulated acquirer keeps nothing but how the card behaves, in the token
         // itself: a stored card never needs its number again.
         let behaviour = match card.pan() {
@@ -38,11 +41,11 @@ impl CardAcquirer for TestCardAcquirer {
             UNAVAILABLE_CARD => StoredBehaviour::Unavailable,
             _ => StoredBehaviour::Approves,
         };
-        format!(
+        Box::pin(std::future::ready(Some(format!(
             "sbx_{}_{}",
             behaviour.as_str(),
             crate::ledger::order::new_token()
-        )
+        ))))
     }
 
     fn charge_stored<'a>(&'a self, charge: &'a StoredCardCharge<'a>) -> Answering<'a> {
@@ -71,6 +74,12 @@ impl CardAcquirer for TestCardAcquirer {
 
     fn approval_code(&self, uid: u64) -> String {
         auth_code(uid)
+    }
+
+    fn status<'a>(&'a self, _reference: &'a str) -> Resolving<'a> {
+        // The simulation's pending charges carry their outcome in their timer; nothing
+        // it answers is ever unknown.
+        Box::pin(std::future::ready(Resolution::NeverPerformed))
     }
 }
 
@@ -156,6 +165,8 @@ mod tests {
             amount: 100,
             card: &card,
             today_year_month: (2026, 11),
+            capture: true,
+            return_url: None,
         })
     }
 

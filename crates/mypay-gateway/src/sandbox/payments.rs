@@ -103,6 +103,7 @@ async fn pay(
                 expiry: form.expiry,
                 cvc: form.cvc,
                 installment: form.installment,
+                return_url: None,
             };
             match (
                 service::pay_card(&state, uid, &card, Tries::Only).await,

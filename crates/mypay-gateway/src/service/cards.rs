@@ -7,7 +7,7 @@ use super::checkout::*;
 use crate::ledger::card::{CardInput, CardSummary};
 use crate::ledger::connector::CardAnswer;
 use crate::ledger::state::{self, Event};
-use crate::ledger::timers::TimerKind;
+use crate::ledger::timers::{PendingOutcome, TimerKind};
 use crate::store::{Challenge, NewTimer, OrderRow, PaymentFacts, StoreError};
 use mypay_protocol::notice::NoticeKind;
 use mypay_protocol::pfn::ToolFamily;
@@ -57,9 +57,10 @@ pub async fn pay_card(
         &summary.issuing_bank_uid,
     )?;
     if tool.family() == ToolFamily::Recurring {
-        plan.recurring = Some(super::recurring::prepare(state, &order, &card)?);
+        plan.recurring = Some(super::recurring::prepare(state, &order, &card).await?);
     } else if crate::ledger::order::quickpay_on(order.stored_request()) {
-        plan.remember = Some(state.acquirer.store_card(&card));
+        // A convenience: a card the upstream cannot keep now is paid all the same.
+        plan.remember = state.acquirer.store_card(&card).await;
     }
     let request = Request {
         tool,
@@ -69,6 +70,8 @@ pub async fn pay_card(
             today_year_month: charge::today_year_month(state, &order.store_uid),
             // A recurring order whose first charge is later only has its card checked.
             verify_only: plan.recurring.as_ref().is_some_and(|r| r.bind_only),
+            capture: !order.authorise_only,
+            return_url: form.return_url.as_deref(),
         },
     };
     let charged = Charged {
@@ -92,8 +95,16 @@ pub(super) async fn complete_charge(
     charged: &Charged<'_>,
     answer: CardAnswer,
 ) -> Result<Outcome, CheckoutError> {
-    let CardAnswer::ThreeDSecure { password, then } = answer else {
-        return settle(state, charged, answer).await;
+    let (password, then, outcome) = match answer {
+        CardAnswer::ThreeDSecure { password, then } => (password, *then, Outcome::NeedsOtp),
+        // The upstream's own challenge: no password is typed here; the answer is asked
+        // for when the consumer comes back (or called back).
+        CardAnswer::Challenge { ref url, .. } => (
+            String::new(),
+            answer.clone(),
+            Outcome::Challenge(url.clone()),
+        ),
+        other => return settle(state, charged, other).await,
     };
     let (order, tool, summary, plan) = (charged.order, charged.tool, charged.card, charged.plan);
     let challenge = Challenge {
@@ -105,7 +116,7 @@ pub(super) async fn complete_charge(
         issuing_bank_uid: summary.issuing_bank_uid.clone(),
         password,
         answer: serde_json::to_string(&PendingCharge {
-            answer: *then,
+            answer: then,
             plan: plan.clone(),
         })
         .map_err(|e| StoreError::Corrupt(e.to_string()))?,
@@ -115,7 +126,7 @@ pub(super) async fn complete_charge(
         .store
         .put_challenge(&challenge, state.now_for(&order.store_uid))
         .await?;
-    Ok(Outcome::NeedsOtp)
+    Ok(outcome)
 }
 
 /// A charge waiting for its 3-D Secure password: the acquirer's answer once the password
@@ -224,6 +235,10 @@ pub async fn submit_otp(
         issuing_bank_uid: challenge.issuing_bank_uid.clone(),
     };
     let pending = PendingCharge::read(&challenge.answer)?;
+    if matches!(pending.answer, CardAnswer::Challenge { .. }) {
+        // The upstream asks its password on its own page, never here.
+        return Err(CheckoutError::NoChallenge);
+    }
     let charged = Charged {
         order: &order,
         merchant: &merchant,
@@ -307,7 +322,7 @@ pub(super) async fn settle(
     };
     if matches!(
         answer,
-        CardAnswer::Approved { .. } | CardAnswer::Pending { .. }
+        CardAnswer::Approved { .. } | CardAnswer::Pending { .. } | CardAnswer::Unknown { .. }
     ) {
         facts.trans_type = plan.trans_type;
         facts.installment = plan.installment.clone();
@@ -331,9 +346,19 @@ pub(super) async fn settle(
             "發卡行或收單行暫時無法服務".to_owned(),
             None,
         ),
-        CardAnswer::Pending { resolves_paid } => {
-            (Event::AcquirerPending, String::new(), Some(resolves_paid))
-        }
+        CardAnswer::Pending { resolves_paid } => (
+            Event::AcquirerPending,
+            String::new(),
+            Some(PendingOutcome::of(resolves_paid)),
+        ),
+        CardAnswer::Unknown { reference } => (
+            Event::AcquirerPending,
+            String::new(),
+            Some(PendingOutcome::Ask {
+                asked: 0,
+                reference,
+            }),
+        ),
         CardAnswer::AmountMismatch {
             acode,
             actual_amount,
@@ -347,17 +372,20 @@ pub(super) async fn settle(
             )
         }
         // A 3D step inside a 3D step is not something an acquirer does.
-        CardAnswer::ThreeDSecure { .. } => (Event::Unavailable, "3D驗證流程錯誤".to_owned(), None),
+        CardAnswer::ThreeDSecure { .. } | CardAnswer::Challenge { .. } => {
+            (Event::Unavailable, "3D驗證流程錯誤".to_owned(), None)
+        }
     };
     // A recurring order charges (or binds) whatever the merchant's capture mode.
     let event = match &plan.recurring {
         Some(recurring) => super::recurring::page_event(recurring, &answer_kind),
         None => event,
     };
-    let resolves = if plan.recurring.is_some() {
-        None
-    } else {
-        resolves
+    // A recurring order's simulated pending charge counts as its card's answer; an
+    // unknown outcome is asked about like any other.
+    let resolves = match resolves {
+        Some(PendingOutcome::Paid | PendingOutcome::Failed) if plan.recurring.is_some() => None,
+        other => other,
     };
     let to = state::next(order.prc, event).map_err(|_| CheckoutError::NotPayable(order.prc))?;
     let series = match &plan.recurring {
@@ -396,13 +424,17 @@ pub(super) async fn settle(
     t.retmsg = retmsg;
     t.finishes = to != Prc::Pending && to != Prc::CardlessBound;
     t.series = series;
-    if let Some(paid) = resolves {
+    if let Some(outcome) = resolves
+        && to == Prc::Pending
+    {
+        let after = match outcome {
+            PendingOutcome::Ask { .. } => super::resolve::first_ask(state),
+            _ => jiff::SignedDuration::from_secs(state.settings.pending_resolution_secs),
+        };
         t.timers.push(NewTimer {
             kind: TimerKind::ResolvePending,
-            due_at: t.at + jiff::SignedDuration::from_secs(state.settings.pending_resolution_secs),
-            payload: crate::ledger::timers::PendingOutcome::of(paid)
-                .as_str()
-                .to_owned(),
+            due_at: t.at + after,
+            payload: outcome.payload(),
             store_uid: order.store_uid.clone(),
         });
     }
@@ -446,4 +478,60 @@ async fn declines_so_far(state: &Gateway, uid: u64) -> Result<i64, StoreError> {
         e.from_prc.as_deref() == Some(e.to_prc.as_str()) && e.cause.starts_with(DECLINED_CARD)
     };
     Ok(events.iter().filter(declined).count() as i64)
+}
+
+/// The consumer came back from the upstream's 3-D Secure challenge of order `uid` (or
+/// the upstream called back with its outcome): the charge is settled with what the
+/// upstream says of it. Settled already: nothing changes.
+pub async fn challenge_resolved(
+    state: &Gateway,
+    uid: u64,
+    resolution: Option<crate::ledger::connector::Resolution>,
+) -> Result<Outcome, CheckoutError> {
+    use crate::ledger::connector::Resolution;
+    let (order, merchant) = payable_order(state, uid).await?;
+    let challenge = state
+        .store
+        .challenge(uid)
+        .await?
+        .ok_or(CheckoutError::NoChallenge)?;
+    let pending = PendingCharge::read(&challenge.answer)?;
+    let CardAnswer::Challenge { reference, .. } = &pending.answer else {
+        return Err(CheckoutError::NoChallenge);
+    };
+    let resolution = match resolution {
+        Some(r) => r,
+        None => state.acquirer.status(reference).await,
+    };
+    let answer = match resolution {
+        Resolution::Paid { acode, amount } if amount == order.cost || amount == 0 => {
+            CardAnswer::Approved { acode }
+        }
+        Resolution::Paid { acode, amount } => CardAnswer::AmountMismatch {
+            acode,
+            actual_amount: amount,
+        },
+        Resolution::Failed { reason } => CardAnswer::Declined { reason },
+        Resolution::NeverPerformed => CardAnswer::Declined {
+            reason: "3D驗證未完成".into(),
+        },
+        Resolution::Unknown => CardAnswer::Unknown {
+            reference: reference.clone(),
+        },
+    };
+    let summary = CardSummary {
+        masked: challenge.cardno.clone(),
+        card_type: mypay_protocol::values::CardType::from_code(challenge.card_type),
+        issuing_bank: challenge.issuing_bank.clone(),
+        issuing_bank_uid: challenge.issuing_bank_uid.clone(),
+    };
+    let charged = Charged {
+        order: &order,
+        merchant: &merchant,
+        tool: PaymentTool::parse(&challenge.pfn).unwrap_or(PaymentTool::CreditCard),
+        card: &summary,
+        plan: &pending.plan,
+        tries: Tries::Only,
+    };
+    settle(state, &charged, answer).await
 }

@@ -62,6 +62,9 @@ pub(super) enum Payment<'a> {
         card: &'a CardInput,
         today_year_month: (i32, u32),
         verify_only: bool,
+        /// A sale (`true`) or an authorisation captured later.
+        capture: bool,
+        return_url: Option<&'a str>,
     },
     /// A card the upstream keeps, by its token: no consumer present.
     Stored { token: &'a str },
@@ -180,6 +183,8 @@ async fn ask(state: &Gateway, claimed: &Claimed, request: &Request<'_>) -> CardA
             card,
             today_year_month,
             verify_only,
+            capture,
+            return_url,
         } => {
             let charge = CardCharge {
                 uid: claimed.uid,
@@ -188,6 +193,8 @@ async fn ask(state: &Gateway, claimed: &Claimed, request: &Request<'_>) -> CardA
                 amount: request.amount,
                 card,
                 today_year_month,
+                capture,
+                return_url: return_url.map(str::to_owned),
             };
             if verify_only {
                 state.acquirer.verify(&charge).await

@@ -18,6 +18,8 @@ pub struct CardForm {
     pub cvc: String,
     /// C_INSTALLMENT: the number of instalments chosen.
     pub installment: Option<String>,
+    /// Where the consumer comes back to after an upstream's 3-D Secure challenge.
+    pub return_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +28,9 @@ pub enum Outcome {
     Done(Prc),
     /// A 3-D Secure password is needed (PayPage: show the OTP page).
     NeedsOtp,
+    /// The consumer passes the upstream's 3-D Secure challenge at this URL, and comes
+    /// back to the charge's return URL.
+    Challenge(String),
     /// The card was declined; the order waits for another card (`tries_left` more).
     Declined { tries_left: i64 },
 }
@@ -64,6 +69,8 @@ pub enum CheckoutError {
     NoChallenge,
     #[error("another payment of this order is under way")]
     ChargeInProgress,
+    #[error("the acquirer cannot keep this card now; please try again")]
+    CardNotKept,
     #[error("internal: {0}")]
     Store(#[from] StoreError),
 }

@@ -145,9 +145,16 @@ pub async fn bind_card(
             amount: 0,
             card: &card,
             today_year_month: super::charge::today_year_month(state, &wallet.store_uid),
+            capture: true,
+            return_url: None,
         })
         .await;
-    let stored = stored_card(state.acquirer.store_card(&card), &card.summary());
+    let token = state
+        .acquirer
+        .store_card(&card)
+        .await
+        .ok_or(CheckoutError::CardNotKept)?;
+    let stored = stored_card(token, &card.summary());
     drop(card);
     match answer {
         CardAnswer::ThreeDSecure { password, .. } => {

@@ -142,6 +142,11 @@ impl Operator {
         })
     }
 
+    /// Upstream payments whose outcome stayed unknown: the operator's to settle.
+    pub async fn unresolved(&self) -> StoreResult<Vec<crate::store::UpstreamOperation>> {
+        self.store.unresolved().await
+    }
+
     /// A new merchant: in the sandbox with every tool, in production with none (the
     /// operator enables each).
     pub async fn create_merchant(&self, name: &str) -> Result<Credentials, OperatorError> {

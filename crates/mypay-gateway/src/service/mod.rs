@@ -16,6 +16,7 @@ pub mod orders;
 mod pay_later;
 pub mod recurring;
 mod refunds;
+pub mod resolve;
 pub mod saved_cards;
 pub mod timers;
 mod wallets;

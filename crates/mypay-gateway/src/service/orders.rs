@@ -139,7 +139,7 @@ async fn background_payment(state: &Gateway, uid: u64, key: String) -> Result<Pl
     let prc = match saved_cards::pay_with_saved_card(state, uid, Tries::Only).await {
         Ok(Outcome::Done(prc)) => prc,
         // No consumer is there to give a password or another card.
-        Ok(Outcome::NeedsOtp | Outcome::Declined { .. }) => Prc::Failed,
+        Ok(Outcome::NeedsOtp | Outcome::Challenge(_) | Outcome::Declined { .. }) => Prc::Failed,
         Err(CheckoutError::NotPayable(_) | CheckoutError::ChargeInProgress) => {
             state
                 .store

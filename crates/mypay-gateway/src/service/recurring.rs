@@ -55,7 +55,7 @@ pub fn terms_of(order: &OrderRow) -> Option<Terms> {
 
 /// Before a recurring order's card is sent: keep the card as a token, and decide whether
 /// period 1 is charged now or only bound for its later date.
-pub(super) fn prepare(
+pub(super) async fn prepare(
     state: &Gateway,
     order: &OrderRow,
     card: &CardInput,
@@ -64,7 +64,11 @@ pub(super) fn prepare(
         .ok_or_else(|| CheckoutError::Tool("this order's recurring terms cannot be read".into()))?;
     let today = taipei::date(state.now_for(&order.store_uid));
     Ok(RecurringPlan {
-        token: state.acquirer.store_card(card),
+        token: state
+            .acquirer
+            .store_card(card)
+            .await
+            .ok_or(CheckoutError::CardNotKept)?,
         bind_only: terms.first > today,
     })
 }
@@ -78,7 +82,11 @@ pub(super) fn page_event(plan: &RecurringPlan, answer: &CardAnswer) -> Event {
         | CardAnswer::Pending {
             resolves_paid: false,
         } => Event::Declined,
-        CardAnswer::Unavailable | CardAnswer::ThreeDSecure { .. } => Event::Unavailable,
+        CardAnswer::Unavailable
+        | CardAnswer::ThreeDSecure { .. }
+        | CardAnswer::Challenge { .. } => Event::Unavailable,
+        // Not known to be charged: the order waits (A0001) while the upstream is asked.
+        CardAnswer::Unknown { .. } => Event::AcquirerPending,
         _ if plan.bind_only => Event::RecurringCardBound,
         _ => Event::CardPaid,
     }
@@ -315,8 +323,15 @@ async fn record_answer(
         CardAnswer::Pending {
             resolves_paid: false,
         } => (false, None, "發卡行拒絕交易".into()),
-        CardAnswer::Unavailable | CardAnswer::ThreeDSecure { .. } => {
-            (false, None, "發卡行或收單行暫時無法服務".into())
+        CardAnswer::Unavailable
+        | CardAnswer::ThreeDSecure { .. }
+        | CardAnswer::Challenge { .. } => (false, None, "發卡行或收單行暫時無法服務".into()),
+        // The charge may have happened: the timer stays, and the period is asked again
+        // with the same reference after its lease, which an upstream answers as before.
+        CardAnswer::Unknown { reference } => {
+            return Err(StoreError::Unavailable(format!(
+                "the upstream's answer to recurring charge {reference} is unknown; asking again"
+            )));
         }
     };
     let event = if order.prc == Prc::CardlessBound {

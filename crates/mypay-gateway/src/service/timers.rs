@@ -104,6 +104,9 @@ async fn fire(state: &Gateway, timer: &TimerRow) -> Result<(), StoreError> {
                 );
                 return state.store.close_timer(timer.id, now).await;
             };
+            if let PendingOutcome::Ask { asked, reference } = &outcome {
+                return super::resolve::ask(state, timer, &order, *asked, reference).await;
+            }
             let paid = outcome == PendingOutcome::Paid;
             let mut facts = PaymentFacts::default();
             if paid {

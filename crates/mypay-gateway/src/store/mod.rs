@@ -26,6 +26,7 @@ mod sql;
 mod sqlite;
 mod storage;
 mod timers;
+mod upstream;
 mod wallets;
 
 pub use database_url::DatabaseUrl;
@@ -46,6 +47,7 @@ pub use recurring::{ChargeTarget, NewSeries, SeriesCharge, SeriesRow, SeriesWrit
 pub use reversals::{NewReversal, RefundEffects, ReversalKind, ReversalRow};
 pub use storage::{RefundEffectsFn, RefundNoticeFn, Storage};
 pub use timers::{NewTimer, TimerRow};
+pub use upstream::{ReceivedCallback, UpstreamOperation};
 pub use wallets::{StoredCard, WalletRow, WalletStatus};
 
 use sql::Columns;

@@ -33,6 +33,7 @@ pub trait Storage:
     + Recurring
     + Wallets
     + Invoices
+    + UpstreamRecords
 {
 }
 
@@ -50,6 +51,7 @@ impl<T> Storage for T where
         + Recurring
         + Wallets
         + Invoices
+        + UpstreamRecords
 {
 }
 
@@ -415,4 +417,31 @@ pub trait Invoices: Send + Sync + 'static {
         allowance: &InvoiceAllowance,
         at: Timestamp,
     ) -> StoreResult<bool>;
+}
+
+/// Production's records of its upstreams (protocol v1).
+#[async_trait::async_trait]
+pub trait UpstreamRecords: Send + Sync + 'static {
+    /// Record an operation before it is sent (written once per reference).
+    async fn record_upstream_operation(&self, op: &UpstreamOperation) -> StoreResult<()>;
+    async fn upstream_operation(&self, reference: &str) -> StoreResult<Option<UpstreamOperation>>;
+    /// Record a callback that passed its signature: false when its `webhook-id` was
+    /// seen before (a replay: nothing else is done with it).
+    async fn record_callback(&self, c: &ReceivedCallback<'_>, at: Timestamp) -> StoreResult<bool>;
+    /// Mark a recorded callback as the one that moved its transaction.
+    async fn callback_applied(&self, upstream: &str, webhook_id: &str) -> StoreResult<()>;
+    /// The callbacks about `uid`, oldest first: (kind, body, applied).
+    async fn callbacks_of(&self, uid: u64) -> StoreResult<Vec<(String, String, bool)>>;
+    /// Close the resolver's timer `timer_id` and set its next ask, together.
+    async fn ask_again(
+        &self,
+        timer_id: i64,
+        next: &NewTimer,
+        uid: u64,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Close the resolver's last timer and leave `reference` to the operator.
+    async fn give_up(&self, timer_id: i64, reference: &str, at: Timestamp) -> StoreResult<()>;
+    /// The operations left to the operator, oldest first.
+    async fn unresolved(&self) -> StoreResult<Vec<UpstreamOperation>>;
 }

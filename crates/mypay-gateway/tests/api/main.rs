@@ -28,6 +28,7 @@ mod pay_later;
 mod paypage;
 #[path = "../shared/process.rs"]
 mod process;
+mod production;
 mod recurring;
 mod refunds;
 mod sample_clients;

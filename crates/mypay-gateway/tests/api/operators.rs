@@ -92,11 +92,11 @@ async fn merchants_are_created_listed_and_their_keys_rotated_from_the_command_li
 }
 
 #[tokio::test]
-async fn production_refuses_to_start_without_a_connector_and_has_no_sample_merchant() {
+async fn production_refuses_to_start_without_upstreams_and_has_no_sample_merchant() {
     let db = fresh_database();
     let (ok, _, err) = gateway_command(&db, &["--mode", "production", "--listen", "127.0.0.1:0"]);
     assert!(!ok, "production must not start");
-    assert!(err.contains("connector"), "it says why: {err}");
+    assert!(err.contains("--upstreams"), "it says why: {err}");
     let (ok, out, err) =
         gateway_command(&db, &["--mode", "production", "merchant", "list", "--json"]);
     assert!(ok, "{err}");
@@ -335,8 +335,15 @@ impl CardAcquirer for CountingAcquirer {
         TestCardAcquirer.verify(charge)
     }
 
-    fn store_card(&self, card: &mypay_gateway::ledger::card::CardInput) -> String {
+    fn store_card<'a>(
+        &'a self,
+        card: &'a mypay_gateway::ledger::card::CardInput,
+    ) -> mypay_gateway::ledger::connector::Keeping<'a> {
         TestCardAcquirer.store_card(card)
+    }
+
+    fn status<'a>(&'a self, reference: &'a str) -> mypay_gateway::ledger::connector::Resolving<'a> {
+        TestCardAcquirer.status(reference)
     }
 
     fn charge_stored<'a>(

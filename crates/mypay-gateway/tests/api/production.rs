@@ -1,0 +1,494 @@
+//! Production end to end: the gateway in production mode moves card money only through
+//! its upstream, here the reference acquirer (`mypay-acquirer`) speaking protocol v1 on
+//! loopback. Each test counts the acquirer's ledger: one charge per payment, whatever
+//! the faults.
+
+use crate::helpers::*;
+use mypay_gateway::clock::Clock;
+use mypay_gateway::config::Mode;
+use mypay_gateway::ledger::notify_url::NotifyHosts;
+use mypay_gateway::upstream::Upstreams;
+use mypay_upstream::signature::{Secret, unix_now};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+struct Production {
+    app: TestApp,
+    /// The acquirer's base URL (`http://127.0.0.1:PORT`).
+    acquirer: String,
+    http: reqwest::Client,
+}
+
+/// A production gateway whose every tool goes to a fresh reference acquirer, with the
+/// document's sample merchant (seeded by the test: production seeds none) and a resolver
+/// that asks after 1 s each time.
+async fn production() -> Production {
+    let acquirer = mypay_acquirer::Running::bind(mypay_acquirer::Setup {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        secret: Secret::parse(SECRET).expect("secret"),
+        callback_url: "http://127.0.0.1:9/".into(),
+        public_url: None,
+        pending_after: Duration::from_millis(300),
+    })
+    .await
+    .expect("acquirer binds");
+    let acquirer_base = format!("http://{}", acquirer.local_addr());
+    let callbacks = acquirer.callbacks();
+    tokio::spawn(acquirer.serve());
+
+    let db = fresh_database();
+    let store = mypay_gateway::store::Store::open(&db, &Default::default())
+        .await
+        .expect("store");
+    store
+        .seed_sample_merchant(jiff::Timestamp::now())
+        .await
+        .expect("merchant");
+    drop(store);
+    let upstreams = Upstreams::parse(&format!(
+        "[[upstream]]\nname = \"acq\"\nurl = \"{acquirer_base}\"\nsecret = \"{SECRET}\"\n\
+         tools = [\"*\"]\ntimeout_secs = 2\n"
+    ))
+    .expect("upstreams");
+    let app = spawn_app_with(db, Clock::system(), |s| {
+        s.mode = Mode::Production;
+        s.upstreams = Some(Arc::new(upstreams));
+        s.resolve_schedule = vec![Duration::from_secs(1); 3];
+        s.notify_hosts = Some(NotifyHosts::Any);
+    })
+    .await;
+    callbacks.set_url(format!("{}/upstream/acq/callback", app.base));
+    Production {
+        app,
+        acquirer: acquirer_base,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http"),
+    }
+}
+
+impl Production {
+    async fn ledger(&self) -> Vec<Value> {
+        let v: Value = self
+            .http
+            .get(format!("{}/_acquirer/ledger", self.acquirer))
+            .send()
+            .await
+            .expect("ledger")
+            .json()
+            .await
+            .expect("json");
+        v.as_array().cloned().unwrap_or_default()
+    }
+
+    async fn charges(&self) -> usize {
+        self.ledger()
+            .await
+            .iter()
+            .filter(|l| l["kind"] == "charge" && l["state"] == "approved")
+            .count()
+    }
+
+    async fn fault(&self, fault: Value) {
+        let r = self
+            .http
+            .post(format!("{}/_acquirer/faults", self.acquirer))
+            .json(&fault)
+            .send()
+            .await
+            .expect("fault");
+        assert_eq!(r.status(), 204);
+    }
+
+    /// The consumer opens the PayPage of `uid` and submits a card; the gateway's answer.
+    async fn submit_card(
+        &self,
+        uid: u64,
+        card: &str,
+        expiry: &str,
+        cvc: &str,
+    ) -> (reqwest::Response, String) {
+        let ticket = self.app.ticket(uid);
+        let page = get_page(&self.app, &format!("/payment/{ticket}.html"), "").await;
+        assert_eq!(page.status(), 200);
+        let jar = cookies(&page);
+        let csrf = hidden_csrf(&page.text().await.expect("html"));
+        let answer = post_form(
+            &self.app,
+            &format!("/payment/{ticket}/pay"),
+            &jar,
+            &[
+                ("csrf", &csrf),
+                ("pfn", "CREDITCARD"),
+                ("card_number", card),
+                ("expiry", expiry),
+                ("cvc", cvc),
+            ],
+        )
+        .await;
+        (answer, jar)
+    }
+
+    async fn state(&self, uid: u64, key: &str) -> String {
+        let q = self.app.query(uid, key).await;
+        q["prc"].as_str().map(str::to_owned).unwrap_or_default()
+    }
+
+    async fn state_becomes(&self, uid: u64, key: &str, prc: &str) {
+        eventually(&format!("order {uid} in {prc}"), || async {
+            (self.state(uid, key).await == prc).then_some(())
+        })
+        .await;
+    }
+
+    /// A callback as the acquirer would sign it (or not).
+    async fn callback(&self, id: &str, timestamp: i64, body: &str, secret: &str) -> u16 {
+        let secret = Secret::parse(secret).expect("secret");
+        self.http
+            .post(format!("{}/upstream/acq/callback", self.app.base))
+            .header("webhook-id", id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header(
+                "webhook-signature",
+                secret.sign(id, timestamp, body.as_bytes()),
+            )
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("callback")
+            .status()
+            .as_u16()
+    }
+}
+
+/// The first notice's state, once it arrived.
+async fn one_notice(receiver: &Receiver) -> String {
+    eventually("a notice", || async {
+        (receiver.count() >= 1).then_some(())
+    })
+    .await;
+    receiver.first_transaction_notice().prc.to_string()
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A 3-D Secure card: the consumer is sent to the acquirer's challenge, types the
+/// password there, comes back, and the order is paid once, with one notice.
+#[tokio::test]
+async fn a_3d_secure_card_is_paid_through_the_acquirers_challenge_once() {
+    let p = production().await;
+    let receiver = p.app.receiver().await;
+    let (uid, key) = p.app.sample_order("PROD-3DS", 1200).await;
+    let (answer, jar) = p.submit_card(uid, "4938170130000003", "1228", "985").await;
+    assert_eq!(answer.status(), 303);
+    let challenge = location(&answer);
+    assert!(
+        challenge.starts_with(&format!("{}/challenge/", p.acquirer)),
+        "{challenge}"
+    );
+    assert_eq!(
+        p.state(uid, &key).await,
+        "200",
+        "nothing is decided before the challenge"
+    );
+    assert_eq!(p.charges().await, 0);
+
+    let page = p.http.get(&challenge).send().await.expect("challenge page");
+    assert!(page.text().await.expect("html").contains("password"));
+    let wrong = p
+        .http
+        .post(&challenge)
+        .form(&[("password", "wrong")])
+        .send()
+        .await
+        .expect("wrong password");
+    assert_eq!(wrong.status(), 422);
+    let passed = p
+        .http
+        .post(&challenge)
+        .form(&[("password", "nccc1234")])
+        .send()
+        .await
+        .expect("password");
+    assert_eq!(passed.status(), 303);
+    let back = location(&passed);
+    assert!(
+        back.starts_with(&format!("{}/payment/", p.app.base)),
+        "{back}"
+    );
+    let returned = p
+        .http
+        .get(&back)
+        .header("cookie", &jar)
+        .send()
+        .await
+        .expect("return");
+    assert_eq!(returned.status(), 303, "then the result page");
+    assert!(
+        location(&returned).ends_with("/result"),
+        "{}",
+        location(&returned)
+    );
+
+    p.state_becomes(uid, &key, "250").await;
+    let q = p.app.query(uid, &key).await;
+    assert_eq!(q["cardno"], "493817******0003", "{q}");
+    assert!(!q["acode"].as_str().unwrap_or_default().is_empty(), "{q}");
+    assert_eq!(one_notice(&receiver).await, "250");
+    // The acquirer's callback of the same outcome arrives too, and changes nothing.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(p.charges().await, 1, "{:?}", p.ledger().await);
+    assert_eq!(receiver.count(), 1);
+    p.app.finish().await;
+}
+
+/// The acquirer performs a charge and drops the connection before answering: the order
+/// is `A0001`, the resolver asks by reference, finds it paid, and the merchant gets one
+/// confirmation notice; the acquirer charged once.
+#[tokio::test]
+async fn a_charge_whose_answer_was_lost_is_resolved_paid_without_a_second_charge() {
+    let p = production().await;
+    let receiver = p.app.receiver().await;
+    p.fault(json!({"op": "charge", "fault": "drop_after_commit", "count": 1}))
+        .await;
+    let (uid, key) = p.app.sample_order("PROD-DROP", 900).await;
+    let (answer, _) = p.submit_card(uid, "4111111111111111", "1230", "123").await;
+    assert_eq!(answer.status(), 303);
+    assert_eq!(p.state(uid, &key).await, "A0001");
+    assert_eq!(p.charges().await, 1, "performed once, answer lost");
+
+    p.state_becomes(uid, &key, "250").await;
+    // The transaction notice of A0001, then the confirmation of 250.
+    eventually("two notices", || async {
+        (receiver.count() >= 2).then_some(())
+    })
+    .await;
+    let states: Vec<String> = receiver
+        .transaction_notices()
+        .iter()
+        .map(|n| n.prc.clone())
+        .collect();
+    assert_eq!(states, ["A0001", "250"]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(p.charges().await, 1, "{:?}", p.ledger().await);
+    assert_eq!(receiver.count(), 2);
+    p.app.finish().await;
+}
+
+/// A 500 is asked again with the same reference: the second answer counts, one charge.
+#[tokio::test]
+async fn a_500_is_asked_again_with_the_same_reference_and_charges_once() {
+    let p = production().await;
+    p.fault(json!({"op": "charge", "fault": "error_500", "count": 1}))
+        .await;
+    let (uid, key) = p.app.sample_order("PROD-500", 700).await;
+    let (answer, _) = p.submit_card(uid, "4111111111111111", "1230", "123").await;
+    assert_eq!(answer.status(), 303);
+    assert_eq!(p.state(uid, &key).await, "250");
+    assert_eq!(p.charges().await, 1);
+
+    // An upstream that keeps failing leaves the outcome unknown; it was never
+    // performed, so the resolver finds it failed, and nothing was charged.
+    p.fault(json!({"op": "charge", "fault": "error_500", "count": 3}))
+        .await;
+    let (uid, key) = p.app.sample_order("PROD-500-B", 700).await;
+    p.submit_card(uid, "4111111111111111", "1230", "123").await;
+    assert_eq!(p.state(uid, &key).await, "A0001");
+    p.state_becomes(uid, &key, "300").await;
+    assert_eq!(p.charges().await, 1);
+    p.app.finish().await;
+}
+
+/// A declined card is the acquirer's word, and the consumer may try another card.
+#[tokio::test]
+async fn declines_come_from_the_acquirer() {
+    let p = production().await;
+    p.fault(json!({"op": "charge", "fault": "decline", "count": 1}))
+        .await;
+    let (uid, key) = p.app.sample_order("PROD-DECLINE", 500).await;
+    let (answer, _) = p.submit_card(uid, "4111111111111111", "1230", "123").await;
+    assert_eq!(answer.status(), 422, "the form again, for another card");
+    let (answer, _) = p.submit_card(uid, "4111111111111111", "1230", "123").await;
+    assert_eq!(answer.status(), 303);
+    assert_eq!(p.state(uid, &key).await, "250");
+    assert_eq!(p.charges().await, 1);
+    p.app.finish().await;
+}
+
+/// Callbacks: forged, stale or replayed ones are refused and change nothing; the first
+/// genuine one settles an `A0001` order, and a duplicate of its outcome changes nothing.
+#[tokio::test]
+async fn callbacks_are_verified_replays_refused_and_late_ones_change_nothing() {
+    let p = production().await;
+    let receiver = p.app.receiver().await;
+    // The pending test card: the acquirer answers pending, then calls back.
+    let (uid, key) = p.app.sample_order("PROD-CB", 800).await;
+    // Only the callback can settle it: the resolver's questions fail.
+    p.fault(json!({"op": "status", "fault": "error_500", "count": 100}))
+        .await;
+    let (answer, _) = p.submit_card(uid, "4000000000000028", "1230", "123").await;
+    assert_eq!(answer.status(), 303);
+    assert_eq!(p.state(uid, &key).await, "A0001");
+    let ledger = p.ledger().await;
+    let charge = ledger
+        .iter()
+        .find(|l| l["kind"] == "charge")
+        .expect("the charge");
+    let reference = charge["reference"].as_str().expect("reference").to_owned();
+    // Before the acquirer decides, forged and stale "declined" callbacks arrive.
+    let declined = json!({"type": "charge.updated", "outcome": {
+        "reference": reference, "kind": "charge", "status": "declined", "amount": 0}})
+    .to_string();
+    let now = unix_now();
+    let other_secret = "whsec_dGhpcyBpcyBub3QgdGhlIHNlY3JldCE=";
+    assert_eq!(
+        p.callback("msg_forged", now, &declined, other_secret).await,
+        401
+    );
+    assert_eq!(
+        p.callback("msg_old", now - 600, &declined, SECRET).await,
+        401
+    );
+    let unsigned = p
+        .http
+        .post(format!("{}/upstream/acq/callback", p.app.base))
+        .body(declined.clone())
+        .send()
+        .await
+        .expect("unsigned");
+    assert_eq!(unsigned.status(), 401);
+
+    // The acquirer's own callback (paid) settles it.
+    p.state_becomes(uid, &key, "250").await;
+    eventually("two notices", || async {
+        (receiver.count() >= 2).then_some(())
+    })
+    .await;
+    // A genuine, late "declined" is recorded and changes nothing; its replay is 409.
+    assert_eq!(
+        p.callback("msg_late", unix_now(), &declined, SECRET).await,
+        200
+    );
+    assert_eq!(
+        p.callback("msg_late", unix_now(), &declined, SECRET).await,
+        409
+    );
+    assert_eq!(p.state(uid, &key).await, "250");
+    let recorded = p
+        .app
+        .state
+        .store
+        .callbacks_of(uid)
+        .await
+        .expect("callbacks");
+    assert_eq!(recorded.len(), 2, "{reference} {declined} {recorded:?}");
+    assert_eq!(
+        recorded.iter().filter(|c| c.2).count(),
+        1,
+        "one applied: {recorded:?}"
+    );
+    // A0001's notice and 250's confirmation, nothing for the late callback.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let states: Vec<String> = receiver
+        .transaction_notices()
+        .iter()
+        .map(|n| n.prc.clone())
+        .collect();
+    assert_eq!(states, ["A0001", "250"]);
+    assert_eq!(p.charges().await, 1);
+    p.app.finish().await;
+}
+
+/// An outcome the upstream never gives is left to the operator after the schedule:
+/// listed by `mypay-gateway unresolved`, with an e-mail.
+#[tokio::test]
+async fn an_outcome_never_known_is_left_to_the_operator() {
+    let p = production().await;
+    p.fault(json!({"op": "charge", "fault": "drop_after_commit", "count": 1}))
+        .await;
+    p.fault(json!({"op": "status", "fault": "error_500", "count": 100}))
+        .await;
+    let emails_before = p.app.state.store.email_count().await.expect("emails");
+    let (uid, key) = p.app.sample_order("PROD-LOST", 600).await;
+    p.submit_card(uid, "4111111111111111", "1230", "123").await;
+    assert_eq!(p.state(uid, &key).await, "A0001");
+    let left = eventually("given up", || async {
+        let left = p.app.state.store.unresolved().await.expect("unresolved");
+        (!left.is_empty()).then_some(left)
+    })
+    .await;
+    assert_eq!(left[0].uid, uid);
+    assert_eq!(p.state(uid, &key).await, "A0001", "never guessed");
+    assert_eq!(
+        p.app.state.store.email_count().await.expect("emails"),
+        emails_before + 1
+    );
+    let (ok, out, err) = gateway_command(&p.app.database, &["--mode", "production", "unresolved"]);
+    assert!(ok, "{err}");
+    assert!(out.contains(&uid.to_string()), "{out}");
+    p.app.finish().await;
+}
+
+/// Production names the tool no upstream moves, and does not start.
+#[tokio::test]
+async fn production_names_a_tool_without_an_upstream() {
+    let db = fresh_database();
+    let store = mypay_gateway::store::Store::open(&db, &Default::default())
+        .await
+        .expect("store");
+    store
+        .seed_sample_merchant(jiff::Timestamp::now())
+        .await
+        .expect("merchant");
+    drop(store);
+    let dir = std::env::temp_dir().join(format!("mypay-upstreams-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("upstreams.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[upstream]]\nname = \"cards\"\nurl = \"http://127.0.0.1:9\"\nsecret = \"{SECRET}\"\n\
+             tools = [\"CREDITCARD\"]\ntimeout_secs = 5\n"
+        ),
+    )
+    .expect("file");
+    let path = file.to_string_lossy().to_string();
+    let (ok, _, err) = gateway_command(
+        &db,
+        &[
+            "--mode",
+            "production",
+            "--upstreams",
+            &path,
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    assert!(!ok, "it must not start");
+    assert!(
+        err.contains("no upstream")
+            && err.contains(mypay_gateway::ledger::merchant::SAMPLE_STORE_UID),
+        "{err}"
+    );
+    std::fs::write(
+        &file,
+        "[[upstream]]\nname = \"x\"\nurl = \"http://bank.example\"\n",
+    )
+    .expect("file");
+    let (ok, _, err) = gateway_command(
+        &db,
+        &["--mode", "production", "--upstreams", &path, "unresolved"],
+    );
+    assert!(!ok && err.contains("upstreams file"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
