@@ -108,7 +108,7 @@ impl<B: Backend> UpstreamRecords for B {
     async fn callbacks_of(&self, uid: u64) -> StoreResult<Vec<(String, String, bool)>> {
         let rows = self
             .fetch(
-                "SELECT kind, body, CASE WHEN applied THEN 1 ELSE 0 END FROM upstream_callbacks WHERE uid = $1
+                "SELECT kind, body, CAST(CASE WHEN applied THEN 1 ELSE 0 END AS BIGINT) FROM upstream_callbacks WHERE uid = $1
                  ORDER BY received_at",
                 &[uid.into()],
             )
