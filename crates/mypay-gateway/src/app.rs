@@ -84,6 +84,16 @@ impl Application {
             }
             (Mode::Production, None, None) => anyhow::bail!("production needs upstreams"),
         };
+        let movements: Option<Arc<dyn crate::ledger::connector::Movements>> =
+            match (settings.mode, &settings.upstreams) {
+                (Mode::Production, Some(upstreams)) => {
+                    Some(Arc::new(crate::upstream::movements::HttpMovements::new(
+                        upstreams.clone(),
+                        store.clone(),
+                    )?))
+                }
+                _ => None,
+            };
         // The test clocks continue where they stood: stored, and never back.
         let clocks = crate::clock::Clocks::new(clock);
         crate::service::follow_stored_clocks(&store, &clocks).await?;
@@ -134,6 +144,7 @@ impl Application {
                 store,
                 clocks,
                 acquirer,
+                movements,
                 notices_waiting,
                 leases,
             },

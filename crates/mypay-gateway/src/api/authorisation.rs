@@ -55,6 +55,8 @@ fn refused(command: Command, e: MoneyError) -> ApiError {
             format!("此筆交易狀態已變更 (不再是 {})，請重新查詢", from.code()),
         ),
         MoneyError::Store(e) => ApiError::internal(e),
+        // Nothing recorded; the same request asked again is done once.
+        MoneyError::Unavailable => ApiError::internal("the upstream did not answer"),
     }
 }
 

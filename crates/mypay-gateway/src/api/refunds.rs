@@ -196,6 +196,9 @@ async fn refund_one(
             return Ok(refused(req.uid.as_deref(), req.key.as_deref(), msg));
         }
         Err(MoneyError::Store(e)) => return Err(ApiError::internal(e)),
+        Err(MoneyError::Unavailable) => {
+            return Err(ApiError::internal("the upstream did not answer"));
+        }
     };
     if let Some(change) = &change {
         match service::invoices::apply_refund(state, change, row.id).await {

@@ -110,3 +110,96 @@ pub trait CardAcquirer: Send + Sync {
     /// ([`CardAnswer::Unknown`]) and a challenge the consumer came back from.
     fn status<'a>(&'a self, reference: &'a str) -> Resolving<'a>;
 }
+
+/// Every movement of money that is not a card charge, as production asks its upstream
+/// for it: pay-later collections, wallet payments, applications, and the follow-ups of
+/// any payment. (The sandbox decides these with its own rules, in the core.)
+#[derive(Debug, Clone)]
+pub enum Movement {
+    /// Issue a pay-later code or account, payable until `deadline`.
+    Collect {
+        reference: String,
+        uid: u64,
+        tool: PaymentTool,
+        amount: i64,
+        deadline: jiff::Timestamp,
+    },
+    /// Start a wallet payment: online (the consumer is sent or scans), or in person with
+    /// the consumer's `payment_code`.
+    Wallet {
+        reference: String,
+        uid: u64,
+        tool: PaymentTool,
+        amount: i64,
+        payment_code: Option<String>,
+    },
+    /// Send a post-pay or cardless application for review.
+    Apply {
+        reference: String,
+        uid: u64,
+        tool: PaymentTool,
+        amount: i64,
+    },
+    /// Capture `amount` of transaction `uid`'s authorisation (or an AFP when shipped).
+    Capture {
+        reference: String,
+        uid: u64,
+        tool: PaymentTool,
+        amount: i64,
+    },
+    /// Release transaction `uid`'s authorisation.
+    Void {
+        reference: String,
+        uid: u64,
+        tool: PaymentTool,
+    },
+    /// Refund `amount` of transaction `uid`'s payment; `batched`: the upstream may answer
+    /// pending and call back when done.
+    Refund {
+        reference: String,
+        uid: u64,
+        tool: PaymentTool,
+        amount: i64,
+        batched: bool,
+    },
+}
+
+/// How a consumer pays a collection, as its upstream issued it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CollectionDetails {
+    pub code: Option<String>,
+    pub bank_code: Option<String>,
+    pub account: Option<String>,
+    pub barcodes: Vec<String>,
+}
+
+/// What an upstream did with a movement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Moved {
+    /// Done now.
+    Done { amount: i64, acode: String },
+    /// Accepted; the outcome comes later, by callback (a review, a wallet, a batch).
+    Pending,
+    /// A collection issued.
+    Issued(CollectionDetails),
+    /// A wallet payment started: where the consumer goes, or what they scan.
+    Started {
+        redirect_url: Option<String>,
+        qr_content: Option<String>,
+    },
+}
+
+/// Why a movement did not happen, or is not known to have happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotMoved {
+    /// Refused (declined, or the request was refused): nothing moved.
+    Refused(String),
+    /// No answer came: asked again with the same reference, it is done once.
+    Unknown,
+}
+
+pub type Moving<'a> = std::pin::Pin<Box<dyn Future<Output = Result<Moved, NotMoved>> + Send + 'a>>;
+
+pub trait Movements: Send + Sync {
+    fn ask<'a>(&'a self, movement: &'a Movement) -> Moving<'a>;
+}

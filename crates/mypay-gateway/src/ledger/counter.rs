@@ -120,6 +120,42 @@ pub fn issue(
     })
 }
 
+/// `issued` (the document's layout for its tool) with the code, account and barcodes an
+/// upstream issued in place of the sandbox's.
+pub fn with_details(
+    mut issued: Issued,
+    details: &crate::ledger::connector::CollectionDetails,
+) -> Issued {
+    let Ok(mut content) = serde_json::from_str::<serde_json::Value>(&issued.content) else {
+        return issued;
+    };
+    let pin = details.code.clone().or_else(|| details.account.clone());
+    if let (Some(pin), Some(obj)) = (pin, content.as_object_mut())
+        && obj.contains_key("PinCode")
+    {
+        obj.insert("PinCode".into(), json!(pin));
+    }
+    if details.barcodes.len() == 3
+        && let Some(obj) = content.as_object_mut()
+    {
+        for (i, code) in details.barcodes.iter().enumerate() {
+            obj.insert(format!("BarCode{}", i + 1), json!(code));
+        }
+    }
+    if let Some(bank) = &details.bank_code {
+        if let Some(obj) = content.as_object_mut()
+            && obj.contains_key("BankCode")
+        {
+            obj.insert("BankCode".into(), json!(bank));
+        }
+        if issued.bank_id.is_some() {
+            issued.bank_id = Some(bank.clone());
+        }
+    }
+    issued.content = content.to_string();
+    issued
+}
+
 /// Three-segment store barcodes (Code-39): the due date and a store prefix; the payment
 /// number; the month, a check pair and the amount.
 fn three_barcodes(uid: u64, amount: i64, deadline: Timestamp) -> [String; 3] {

@@ -82,12 +82,18 @@ pub(super) async fn wallet_page(
     if !state::is_payable(order.prc) {
         return result_page(&state.tickets, visitor, &order, &merchant);
     }
-    let target = format!(
-        "{}/payment/{}/wallet/{}",
-        state.base_url,
-        state.tickets.ticket(uid),
-        tool.code()
-    );
+    // Production: what the wallet's upstream gives the consumer to scan; the sandbox's
+    // own page otherwise.
+    let target = match service::start_wallet(&state, &order, tool, None).await {
+        Ok(Some(content)) => content,
+        Ok(None) => format!(
+            "{}/payment/{}/wallet/{}",
+            state.base_url,
+            state.tickets.ticket(uid),
+            tool.code()
+        ),
+        Err(e) => return visitor.failed(e.into()),
+    };
     let qr_svg = match qrcode::QrCode::new(target.as_bytes()) {
         Ok(code) => code
             .render::<qrcode::render::svg::Color>()

@@ -2,6 +2,7 @@
 
 use super::Gateway;
 use super::checkout::*;
+use crate::ledger::connector::{Movement, NotMoved};
 use crate::ledger::state::{self, Event};
 use crate::ledger::timers::TimerKind;
 use crate::store::{NewTimer, OrderRow, PaymentFacts};
@@ -47,6 +48,23 @@ pub async fn apply_for(
         _ => (Event::CashReceived, NoticeKind::Completed, false),
     };
     let to = state::next(order.prc, event).map_err(|_| CheckoutError::NotPayable(order.prc))?;
+    let mut review = review;
+    if review && let Some(movements) = &state.movements {
+        // Production: the provider reviews, and calls back; no simulated review.
+        let movement = Movement::Apply {
+            reference: format!("apply-{uid}"),
+            uid,
+            tool,
+            amount: order.cost,
+        };
+        match movements.ask(&movement).await {
+            Ok(_) => review = false,
+            Err(NotMoved::Refused(why)) => {
+                return Err(CheckoutError::Tool(format!("the provider refused: {why}")));
+            }
+            Err(NotMoved::Unknown) => return Err(CheckoutError::Unavailable),
+        }
+    }
     let mut facts = PaymentFacts {
         paid_pfn: Some(tool.code().to_owned()),
         supplier_code: merchant.settings.tool(tool).map(|s| s.supplier.clone()),

@@ -4,6 +4,7 @@
 use super::Gateway;
 use super::checkout::{attach_notice, transition};
 use crate::clock::taipei;
+use crate::ledger::connector::{Movement, NotMoved};
 use crate::ledger::reversal::{self, Capturable};
 use crate::ledger::state::{self, Event};
 use crate::ledger::timers::TimerKind;
@@ -26,6 +27,34 @@ pub enum MoneyError {
     Moved(Prc),
     #[error("internal: {0}")]
     Store(#[from] StoreError),
+    /// The upstream gave no answer: nothing was recorded; asked again, the upstream
+    /// acts once (the same reference).
+    #[error("the upstream did not answer")]
+    Unavailable,
+}
+
+/// Production: ask the upstream to move `movement` before recording it. Refused:
+/// nothing is recorded; no answer: nothing is recorded either, and the same request
+/// asked again carries the same reference.
+async fn ask_upstream(gateway: &Gateway, movement: Movement) -> Result<(), MoneyError> {
+    let Some(movements) = &gateway.movements else {
+        return Ok(());
+    };
+    match movements.ask(&movement).await {
+        Ok(_) => Ok(()),
+        Err(NotMoved::Refused(why)) => {
+            Err(MoneyError::Refused(format!("the acquirer refused: {why}")))
+        }
+        Err(NotMoved::Unknown) => Err(MoneyError::Unavailable),
+    }
+}
+
+fn paid_tool(order: &OrderRow) -> mypay_protocol::PaymentTool {
+    order
+        .paid_pfn
+        .as_deref()
+        .and_then(mypay_protocol::PaymentTool::parse)
+        .unwrap_or(mypay_protocol::PaymentTool::CreditCard)
 }
 
 /// A capture done: whether a batch acquirer confirms it tonight (`247`), or it is
@@ -59,6 +88,22 @@ pub async fn capture(
         now,
     )
     .map_err(|e| MoneyError::Refused(e.0))?;
+    let mut plan = plan;
+    if gateway.movements.is_some() {
+        // One capture per authorisation: its reference is the transaction's.
+        ask_upstream(
+            gateway,
+            Movement::Capture {
+                reference: format!("capture-{}", order.uid),
+                uid: order.uid,
+                tool: paid_tool(order),
+                amount: plan.cost,
+            },
+        )
+        .await?;
+        // The upstream captured it now: no batch confirms it later.
+        plan.batch = false;
+    }
     let event = if order.prc == Prc::PostPayApproved {
         Event::PostPayCaptured
     } else {
@@ -97,6 +142,15 @@ pub async fn cancel_authorisation(
     reversal::check_cancel_authorisation(order.prc).map_err(|e| MoneyError::Refused(e.0))?;
     let to = state::next(order.prc, Event::AuthorisationCancelled)
         .map_err(|e| MoneyError::Refused(e.to_string()))?;
+    ask_upstream(
+        gateway,
+        Movement::Void {
+            reference: format!("void-{}", order.uid),
+            uid: order.uid,
+            tool: paid_tool(order),
+        },
+    )
+    .await?;
     let mut t = transition(
         gateway,
         order,

@@ -71,6 +71,8 @@ pub enum CheckoutError {
     ChargeInProgress,
     #[error("the acquirer cannot keep this card now; please try again")]
     CardNotKept,
+    #[error("the payment provider cannot be reached now; please try again")]
+    Unavailable,
     #[error("internal: {0}")]
     Store(#[from] StoreError),
 }

@@ -49,6 +49,10 @@ pub struct Gateway {
     pub directory: Directory,
     /// The upstream that moves card money (the sandbox's simulation in sandbox mode).
     pub acquirer: Arc<dyn CardAcquirer>,
+    /// Production: the upstreams that move every other payment (collections, wallets,
+    /// applications) and every follow-up (captures, voids, refunds). `None` in the
+    /// sandbox, whose rules decide them.
+    pub movements: Option<Arc<dyn crate::ledger::connector::Movements>>,
     /// Wakes the notification worker when a notice is written (the outbox's waker).
     pub notices_waiting: Arc<Notify>,
     /// This node's claims on background work.

@@ -3,6 +3,7 @@
 
 use super::Gateway;
 use super::checkout::*;
+use crate::ledger::connector::{Moved, Movement};
 use crate::ledger::counter;
 use crate::ledger::state::{self, Event};
 use crate::ledger::timers::TimerKind;
@@ -52,8 +53,24 @@ pub async fn issue_pay_later(
         now,
         request.limit_pay_days.unwrap_or(counter::DEFAULT_PAY_DAYS),
     );
-    let issued = counter::issue(tool, &supplier, uid, order.cost, deadline)
+    let mut issued = counter::issue(tool, &supplier, uid, order.cost, deadline)
         .ok_or_else(|| CheckoutError::Tool(format!("{} is not paid later", tool.code())))?;
+    if let Some(movements) = &state.movements {
+        // Production: the upstream issues the code or account (one per transaction:
+        // asked again, it answers what it issued).
+        let movement = Movement::Collect {
+            reference: format!("collect-{uid}"),
+            uid,
+            tool,
+            amount: order.cost,
+            deadline,
+        };
+        match movements.ask(&movement).await {
+            Ok(Moved::Issued(details)) => issued = counter::with_details(issued, &details),
+            Ok(_) => {}
+            Err(_) => return Err(CheckoutError::Unavailable),
+        }
+    }
     let event = match issued.prc {
         Prc::CvsIssued => Event::CounterCodeIssued,
         Prc::VirtualAccountIssued => Event::AccountIssued,

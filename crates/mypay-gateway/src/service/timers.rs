@@ -223,6 +223,52 @@ async fn complete_refund(state: &Gateway, timer: &TimerRow) -> Result<(), StoreE
     if state::refund_next(refund.prc, true).is_none() {
         return state.store.close_timer(timer.id, now).await;
     }
+    if let Some(movements) = &state.movements {
+        // Production: the upstream says when a refund is done, asked with the refund's
+        // own reference however often this runs.
+        let tool = order
+            .paid_pfn
+            .as_deref()
+            .and_then(mypay_protocol::PaymentTool::parse);
+        let real_time = tool.is_some_and(|t| t.refunds_in_real_time());
+        let asked =
+            super::refunds::ask_refund(state, movements.as_ref(), &order, &refund, real_time).await;
+        let again = |after: jiff::SignedDuration| {
+            let tries: u32 = timer
+                .payload
+                .strip_prefix("ask:")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            crate::store::NewTimer {
+                kind: TimerKind::RefundBatch,
+                due_at: now + after,
+                payload: format!("ask:{}", tries + 1),
+                store_uid: timer.store_uid.clone(),
+            }
+        };
+        match asked {
+            Ok(crate::ledger::connector::Moved::Done { .. }) => {}
+            Ok(_) => {
+                // Batched at the upstream: its callback completes it; asked again hourly
+                // in case the callback is lost.
+                let next = again(jiff::SignedDuration::from_hours(1));
+                return state.store.ask_again(timer.id, &next, timer.uid, now).await;
+            }
+            Err(crate::ledger::connector::NotMoved::Unknown) => {
+                let next = again(super::refunds::RETRY_REFUND_AFTER);
+                return state.store.ask_again(timer.id, &next, timer.uid, now).await;
+            }
+            Err(crate::ledger::connector::NotMoved::Refused(why)) => {
+                tracing::error!(
+                    refund = refund.id,
+                    uid = order.uid,
+                    why,
+                    "the upstream refused a refund; left to the operator"
+                );
+                return state.store.close_timer(timer.id, now).await;
+            }
+        }
+    }
     let expected = if refund.refund_type == refund_type::CASH {
         taipei::date8_after_days(now, CASH_REFUND_DAYS)
     } else {

@@ -425,6 +425,9 @@ pub trait UpstreamRecords: Send + Sync + 'static {
     /// Record an operation before it is sent (written once per reference).
     async fn record_upstream_operation(&self, op: &UpstreamOperation) -> StoreResult<()>;
     async fn upstream_operation(&self, reference: &str) -> StoreResult<Option<UpstreamOperation>>;
+    /// The reference of transaction `uid`'s payment (its latest charge, authorisation,
+    /// collection, wallet payment or application), which follow-ups act on.
+    async fn payment_reference(&self, uid: u64) -> StoreResult<Option<String>>;
     /// Record a callback that passed its signature: false when its `webhook-id` was
     /// seen before (a replay: nothing else is done with it).
     async fn record_callback(&self, c: &ReceivedCallback<'_>, at: Timestamp) -> StoreResult<bool>;

@@ -74,6 +74,19 @@ impl<B: Backend> UpstreamRecords for B {
             .transpose()
     }
 
+    async fn payment_reference(&self, uid: u64) -> StoreResult<Option<String>> {
+        self.pool()
+            .optional(
+                "SELECT reference FROM upstream_operations WHERE uid = $1
+                 AND kind IN ('charge', 'authorize', 'collection', 'wallet', 'application')
+                 ORDER BY created_at DESC, reference LIMIT 1",
+                &[uid.into()],
+            )
+            .await?
+            .map(|r| r.text(0))
+            .transpose()
+    }
+
     async fn record_callback(&self, c: &ReceivedCallback<'_>, at: Timestamp) -> StoreResult<bool> {
         let added = self
             .execute(

@@ -75,6 +75,10 @@ pub async fn receive<'h>(
     };
     let applied = match operation.kind.as_str() {
         "charge" | "authorize" | "verify" => settle_card(core, operation.uid, &callback).await?,
+        "collection" => collection_paid(core, operation.uid, &callback).await?,
+        "wallet" => wallet_decided(core, operation.uid, reference, &callback).await?,
+        "application" => reviewed(core, operation.uid, &callback).await?,
+        "refund" => refund_completed(core, reference, &callback).await?,
         _ => false,
     };
     if applied {
@@ -116,4 +120,88 @@ async fn settle_card(core: &Gateway, uid: u64, callback: &Callback) -> Result<bo
         },
         _ => Ok(false),
     }
+}
+
+/// What a decision callback of a checkout step did: moved the order, or nothing (it had
+/// moved on already).
+fn moved(
+    result: Result<crate::service::Outcome, crate::service::CheckoutError>,
+) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(crate::service::CheckoutError::Store(e)) => Err(e),
+        Err(_) => Ok(false),
+    }
+}
+
+/// A pay-later code or account paid (with the amount paid).
+async fn collection_paid(
+    core: &Gateway,
+    uid: u64,
+    callback: &Callback,
+) -> Result<bool, StoreError> {
+    use mypay_upstream::messages::Status;
+    if callback.outcome.status != Status::Approved {
+        // Expired: the deadline's own timer ends the order.
+        return Ok(false);
+    }
+    let amount = Some(callback.outcome.amount).filter(|a| *a > 0);
+    moved(crate::service::pay_later_paid(core, uid, amount).await)
+}
+
+async fn wallet_decided(
+    core: &Gateway,
+    uid: u64,
+    reference: &str,
+    callback: &Callback,
+) -> Result<bool, StoreError> {
+    use mypay_upstream::messages::Status;
+    let approve = match callback.outcome.status {
+        Status::Approved => true,
+        Status::Declined | Status::Expired => false,
+        _ => return Ok(false),
+    };
+    let Some(tool) = crate::service::wallet_tool(reference) else {
+        return Ok(false);
+    };
+    let Some(order) = core.store.order(uid).await? else {
+        return Ok(false);
+    };
+    let Some(merchant) = core.store.merchant(&order.store_uid).await? else {
+        return Ok(false);
+    };
+    if order.prc != Prc::Created {
+        return Ok(false);
+    }
+    let acode = callback.outcome.approval_code.clone();
+    moved(crate::service::wallet_decided(core, &order, &merchant, tool, approve, acode).await)
+}
+
+async fn reviewed(core: &Gateway, uid: u64, callback: &Callback) -> Result<bool, StoreError> {
+    use mypay_upstream::messages::Status;
+    let approved = match callback.outcome.status {
+        Status::Approved => true,
+        Status::Declined | Status::Expired => false,
+        _ => return Ok(false),
+    };
+    moved(crate::service::review(core, uid, approved, None).await)
+}
+
+/// A batched refund done at its upstream.
+async fn refund_completed(
+    core: &Gateway,
+    reference: &str,
+    callback: &Callback,
+) -> Result<bool, StoreError> {
+    use mypay_upstream::messages::Status;
+    if callback.outcome.status != Status::Approved {
+        return Ok(false);
+    }
+    let Some(id) = reference
+        .strip_prefix("refund-")
+        .and_then(|n| n.parse::<u64>().ok())
+    else {
+        return Ok(false);
+    };
+    Ok(crate::service::refund_completed(core, id).await?.is_some())
 }

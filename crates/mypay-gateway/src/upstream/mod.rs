@@ -18,6 +18,7 @@
 pub mod callbacks;
 pub mod cards;
 pub mod client;
+pub mod movements;
 
 use mypay_protocol::PaymentTool;
 use mypay_upstream::signature::Secret;

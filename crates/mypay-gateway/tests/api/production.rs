@@ -26,6 +26,11 @@ struct Production {
 /// document's sample merchant (seeded by the test: production seeds none) and a resolver
 /// that asks after 1 s each time.
 async fn production() -> Production {
+    production_on(Clock::system()).await
+}
+
+/// [`production`] on `clock` (a test clock the test moves, for later periods).
+async fn production_on(clock: Clock) -> Production {
     let acquirer = mypay_acquirer::Running::bind(mypay_acquirer::Setup {
         listen: "127.0.0.1:0".parse().expect("addr"),
         secret: Secret::parse(SECRET).expect("secret"),
@@ -53,7 +58,7 @@ async fn production() -> Production {
          tools = [\"*\"]\ntimeout_secs = 2\n"
     ))
     .expect("upstreams");
-    let app = spawn_app_with(db, Clock::system(), |s| {
+    let app = spawn_app_with(db, clock, |s| {
         s.mode = Mode::Production;
         s.upstreams = Some(Arc::new(upstreams));
         s.resolve_schedule = vec![Duration::from_secs(1); 3];
@@ -112,6 +117,19 @@ impl Production {
         expiry: &str,
         cvc: &str,
     ) -> (reqwest::Response, String) {
+        self.submit_card_as(uid, "CREDITCARD", card, expiry, cvc)
+            .await
+    }
+
+    /// [`Production::submit_card`] with the card tool `pfn`.
+    async fn submit_card_as(
+        &self,
+        uid: u64,
+        pfn: &str,
+        card: &str,
+        expiry: &str,
+        cvc: &str,
+    ) -> (reqwest::Response, String) {
         let ticket = self.app.ticket(uid);
         let page = get_page(&self.app, &format!("/payment/{ticket}.html"), "").await;
         assert_eq!(page.status(), 200);
@@ -123,7 +141,7 @@ impl Production {
             &jar,
             &[
                 ("csrf", &csrf),
-                ("pfn", "CREDITCARD"),
+                ("pfn", pfn),
                 ("card_number", card),
                 ("expiry", expiry),
                 ("cvc", cvc),
@@ -491,4 +509,277 @@ async fn production_names_a_tool_without_an_upstream() {
     );
     assert!(!ok && err.contains("upstreams file"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+impl Production {
+    /// A PayPage form of `uid` (`/payment/{ticket}/{action}`) with its CSRF token.
+    async fn choose(&self, uid: u64, action: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+        let ticket = self.app.ticket(uid);
+        let page = get_page(&self.app, &format!("/payment/{ticket}.html"), "").await;
+        let jar = cookies(&page);
+        let csrf = hidden_csrf(&page.text().await.expect("html"));
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(pairs);
+        post_form(
+            &self.app,
+            &format!("/payment/{ticket}/{action}"),
+            &jar,
+            &all,
+        )
+        .await
+    }
+
+    /// An acquirer test control: `/_acquirer/{path}`.
+    async fn control(&self, path: &str, body: Value) -> u16 {
+        self.http
+            .post(format!("{}/_acquirer/{path}", self.acquirer))
+            .json(&body)
+            .send()
+            .await
+            .expect("control")
+            .status()
+            .as_u16()
+    }
+
+    fn ledger_kind(ledger: &[Value], kind: &str) -> Vec<Value> {
+        ledger
+            .iter()
+            .filter(|l| l["kind"] == kind)
+            .cloned()
+            .collect()
+    }
+}
+
+/// An authorisation captured in part, then refunded in part: each moved once at the
+/// acquirer, which never lets more be captured or refunded than was.
+#[tokio::test]
+async fn an_authorisation_is_captured_and_refunded_through_the_acquirer() {
+    let p = production().await;
+    let mut order = sample_order_json("PROD-AUTH", 1000);
+    order["creditcard_is_automatic_payment"] = json!("0");
+    let answer = p.app.order(&order).await;
+    let (uid, key) = placed(&answer);
+    let (answer, _) = p.submit_card(uid, "4111111111111111", "1230", "123").await;
+    assert_eq!(answer.status(), 303);
+    assert_eq!(p.state(uid, &key).await, "245");
+
+    let capture = json!({"uid": uid.to_string(), "key": key, "cost": 800,
+        "items": [{"id": "1", "name": "商品名稱", "cost": "800", "amount": "1", "total": "800"}]});
+    let captured = p.app.api("api/authorizedrequestpayment", &capture).await;
+    assert_eq!(captured["code"], "B200", "{captured}");
+    assert_eq!(p.state(uid, &key).await, "250");
+
+    let refunded = p.app.refund(uid, &key, 300).await;
+    assert_eq!(refunded["code"], "B200", "{refunded}");
+    let ledger = p.ledger().await;
+    let captures = Production::ledger_kind(&ledger, "capture");
+    assert_eq!(captures.len(), 1, "{ledger:?}");
+    assert_eq!(captures[0]["amount"], 800);
+    let refunds = Production::ledger_kind(&ledger, "refund");
+    assert_eq!(refunds.len(), 1, "{ledger:?}");
+    assert_eq!(
+        (refunds[0]["amount"].clone(), refunds[0]["state"].clone()),
+        (json!(300), json!("approved"))
+    );
+    let query = p.app.query(uid, &key).await;
+    assert_eq!(query["refund_order"][0]["prc"], "230", "{query}");
+    assert_eq!(query["refund_order"][0]["cost"], "300", "{query}");
+
+    // More than is left is refused by the gateway before the acquirer is asked.
+    let too_much = p.app.refund(uid, &key, 600).await;
+    assert_ne!(too_much["code"], "B200", "{too_much}");
+    assert_eq!(
+        Production::ledger_kind(&p.ledger().await, "refund").len(),
+        1
+    );
+    p.app.finish().await;
+}
+
+/// A convenience-store code issued by the acquirer, then paid there: the merchant's
+/// non-real-time notice, then the paid one, with the amount the acquirer reports.
+#[tokio::test]
+async fn a_store_code_issued_by_the_acquirer_is_paid_there() {
+    let p = production().await;
+    let receiver = p.app.receiver().await;
+    let (uid, key) = p.app.sample_order("PROD-CVS", 1500).await;
+    let issued = p.choose(uid, "issue", &[("pfn", "CSTORECODE")]).await;
+    assert_eq!(issued.status(), 303);
+    assert_eq!(p.state(uid, &key).await, "260");
+    let ledger = p.ledger().await;
+    let collections = Production::ledger_kind(&ledger, "collection");
+    assert_eq!(collections.len(), 1, "{ledger:?}");
+    let reference = collections[0]["reference"]
+        .as_str()
+        .expect("reference")
+        .to_owned();
+    // The code the consumer is given is the acquirer's.
+    let query = p.app.query(uid, &key).await;
+    assert!(query.to_string().contains("LLL"), "{query}");
+
+    let paid = p
+        .control(&format!("collections/{reference}/pay"), json!({}))
+        .await;
+    assert_eq!(paid, 200);
+    p.state_becomes(uid, &key, "250").await;
+    eventually("two notices", || async {
+        (receiver.count() >= 2).then_some(())
+    })
+    .await;
+    // Paid twice at the acquirer's side is one payment here.
+    assert_eq!(
+        p.control(&format!("collections/{reference}/pay"), json!({}))
+            .await,
+        404
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.count(), 2);
+    p.app.finish().await;
+}
+
+/// An online wallet: the PayPage shows the acquirer's QR content; the wallet's decision
+/// arrives by callback. The sandbox's "approve" button is no route of production.
+#[tokio::test]
+async fn a_wallet_is_decided_by_the_acquirers_callback() {
+    let p = production().await;
+    let (uid, key) = p.app.sample_order("PROD-LINE", 600).await;
+    let ticket = p.app.ticket(uid);
+    let page = get_page(&p.app, &format!("/payment/{ticket}/wallet/LINEPAYON"), "").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("<svg"), "{html}");
+    let ledger = p.ledger().await;
+    let wallets = Production::ledger_kind(&ledger, "wallet");
+    assert_eq!(wallets.len(), 1, "{ledger:?}");
+    let reference = wallets[0]["reference"]
+        .as_str()
+        .expect("reference")
+        .to_owned();
+    // Reloading the page starts nothing new.
+    get_page(&p.app, &format!("/payment/{ticket}/wallet/LINEPAYON"), "").await;
+    assert_eq!(
+        Production::ledger_kind(&p.ledger().await, "wallet").len(),
+        1
+    );
+    assert_eq!(p.state(uid, &key).await, "200");
+
+    assert_eq!(
+        p.control(
+            &format!("wallets/{reference}/pay"),
+            json!({"approve": true})
+        )
+        .await,
+        200
+    );
+    p.state_becomes(uid, &key, "250").await;
+
+    // A declined one fails its order.
+    let (uid, key) = p.app.sample_order("PROD-JKO", 600).await;
+    let ticket = p.app.ticket(uid);
+    get_page(&p.app, &format!("/payment/{ticket}/wallet/JKOON"), "").await;
+    let reference = format!("wallet-{uid}-JKOON");
+    assert_eq!(
+        p.control(
+            &format!("wallets/{reference}/pay"),
+            json!({"approve": false})
+        )
+        .await,
+        200
+    );
+    p.state_becomes(uid, &key, "300").await;
+    p.app.finish().await;
+}
+
+/// A post-pay (AFP) application reviewed by the acquirer's callback, then captured when
+/// shipped through the acquirer.
+#[tokio::test]
+async fn a_post_pay_application_is_reviewed_by_callback_and_captured_when_shipped() {
+    let p = production().await;
+    let order = sample_order_with(
+        "PROD-AFP",
+        2000,
+        json!({"pfn": "AFP", "shipping_info": {"shipment_type": 2, "name": "王小明",
+            "ship_address": "台北市信義路1號", "tel": "0912345678", "zip_code": "110"}}),
+    );
+    let answer = p.app.order(&order).await;
+    assert_eq!(answer["code"], "200", "{answer}");
+    let (uid, key) = placed(&answer);
+    let applied = p.choose(uid, "apply", &[("pfn", "AFP")]).await;
+    assert_eq!(applied.status(), 303);
+    assert_eq!(p.state(uid, &key).await, "282");
+    let reference = format!("apply-{uid}");
+    assert_eq!(
+        p.control(
+            &format!("applications/{reference}/review"),
+            json!({"approve": true})
+        )
+        .await,
+        200
+    );
+    p.state_becomes(uid, &key, "284").await;
+    let capture = json!({"uid": uid.to_string(), "key": key, "cost": 2000,
+        "items": [{"id": "1", "name": "商品名稱", "cost": "2000", "amount": "1", "total": "2000"}]});
+    let captured = p.app.api("api/authorizedrequestpayment", &capture).await;
+    assert_eq!(captured["code"], "B200", "{captured}");
+    assert_eq!(p.state(uid, &key).await, "250");
+    let ledger = p.ledger().await;
+    assert_eq!(
+        Production::ledger_kind(&ledger, "capture").len(),
+        1,
+        "{ledger:?}"
+    );
+    p.app.finish().await;
+}
+
+/// A recurring series in production: the card is kept by the acquirer (a token, never
+/// the number at the gateway), period 1 is charged on the PayPage, and period 2, a month
+/// later on the core's clock, is a stored-card charge through the acquirer.
+#[tokio::test]
+async fn a_recurring_period_is_a_stored_card_charge_through_the_acquirer() {
+    let p = production_on(Clock::test()).await;
+    let receiver = p.app.receiver().await;
+    let order = sample_order_with(
+        "PROD-SUB",
+        300,
+        json!({"pfn": "DIRECTDEBIT", "regular": "M", "regular_total": "3", "regular_first_charge_date": ""}),
+    );
+    let answer = p.app.order(&order).await;
+    assert_eq!(answer["code"], "200", "{answer}");
+    let (uid, key) = placed(&answer);
+    let (paid, _) = p
+        .submit_card_as(uid, "DIRECTDEBIT", "4111111111111111", "1230", "123")
+        .await;
+    assert_eq!(paid.status(), 303);
+    assert_eq!(p.state(uid, &key).await, "250");
+    let ledger = p.ledger().await;
+    assert_eq!(
+        Production::ledger_kind(&ledger, "token").len(),
+        1,
+        "{ledger:?}"
+    );
+    assert_eq!(p.charges().await, 1);
+
+    // The core's clock, moved as the sandbox's helper moves it (production has none).
+    let clock = p.app.state.clocks.shared().clone();
+    let by = clock.step(32 * 86_400).expect("the clock moves");
+    let store = &p.app.state.store;
+    let offset = store
+        .advance_clock(by, clock.offset_micros())
+        .await
+        .expect("stored");
+    clock.restore(offset, i64::MIN);
+    eventually("period 2 charged", || async {
+        (p.charges().await == 2).then_some(())
+    })
+    .await;
+    eventually("period 2 notified", || async {
+        receiver
+            .transaction_notices()
+            .iter()
+            .any(|n| n.nois == "2" && n.prc == "250")
+            .then_some(())
+    })
+    .await;
+    let charges: Vec<Value> = Production::ledger_kind(&p.ledger().await, "charge");
+    assert!(charges.iter().all(|c| c["amount"] == 300), "{charges:?}");
+    p.app.finish().await;
 }
