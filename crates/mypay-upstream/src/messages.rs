@@ -271,4 +271,59 @@ mod tests {
         assert!(!Status::Challenge.is_final());
         assert!(!Status::Issued.is_final());
     }
+
+    /// The OpenAPI document of `docs/` describes what these types and paths are.
+    #[test]
+    fn the_openapi_document_names_every_path_status_and_callback() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../../docs/upstream-protocol.openapi.json"))
+                .expect("the OpenAPI document is JSON");
+        for path in [
+            paths::CARD_CHARGES,
+            paths::CARD_VERIFICATIONS,
+            paths::CARD_TOKENS,
+            paths::CAPTURES,
+            paths::VOIDS,
+            paths::REFUNDS,
+            paths::COLLECTIONS,
+            paths::WALLETS,
+            paths::APPLICATIONS,
+        ] {
+            assert!(doc["paths"][path]["post"].is_object(), "{path}");
+        }
+        assert!(doc["paths"]["/v1/operations/{reference}"]["get"].is_object());
+        let statuses = &doc["components"]["schemas"]["Status"]["enum"];
+        for status in [
+            Status::Approved,
+            Status::Declined,
+            Status::Challenge,
+            Status::Pending,
+            Status::Issued,
+            Status::Expired,
+        ] {
+            let name = serde_json::to_value(status).expect("a name");
+            assert!(
+                statuses.as_array().is_some_and(|a| a.contains(&name)),
+                "{name}"
+            );
+        }
+        let outcome = &doc["components"]["schemas"]["Outcome"]["properties"];
+        let sample = serde_json::to_value(Outcome {
+            reference: "r".into(),
+            kind: "charge".into(),
+            status: Status::Approved,
+            amount: 1,
+            approval_code: Some("1".into()),
+            reason: Some("r".into()),
+            retryable: true,
+            challenge_url: Some("u".into()),
+            token: Some("t".into()),
+            collection: Some(Collection::default()),
+            wallet: Some(WalletStep::default()),
+        })
+        .expect("an outcome");
+        for field in sample.as_object().expect("an object").keys() {
+            assert!(outcome[field].is_object(), "Outcome.{field} is documented");
+        }
+    }
 }

@@ -327,11 +327,14 @@ async fn record_answer(
         | CardAnswer::ThreeDSecure { .. }
         | CardAnswer::Challenge { .. } => (false, None, "發卡行或收單行暫時無法服務".into()),
         // The charge may have happened: the timer stays, and the period is asked again
-        // with the same reference after its lease, which an upstream answers as before.
+        // with the same reference a minute later, which an upstream answers as before.
         CardAnswer::Unknown { reference } => {
-            return Err(StoreError::Unavailable(format!(
-                "the upstream's answer to recurring charge {reference} is unknown; asking again"
-            )));
+            tracing::warn!(
+                reference,
+                "a recurring charge's answer is unknown; asking again in a minute"
+            );
+            let later = state.now_for(&order.store_uid) + super::refunds::RETRY_REFUND_AFTER;
+            return state.store.postpone_timer(timer.id, later).await;
         }
     };
     let event = if order.prc == Prc::CardlessBound {

@@ -435,6 +435,8 @@ pub trait UpstreamRecords: Send + Sync + 'static {
     async fn callback_applied(&self, upstream: &str, webhook_id: &str) -> StoreResult<()>;
     /// The callbacks about `uid`, oldest first: (kind, body, applied).
     async fn callbacks_of(&self, uid: u64) -> StoreResult<Vec<(String, String, bool)>>;
+    /// Move open timer `id` to fall due at `due_at` (its work is asked again then).
+    async fn postpone_timer(&self, id: i64, due_at: Timestamp) -> StoreResult<()>;
     /// Close the resolver's timer `timer_id` and set its next ask, together.
     async fn ask_again(
         &self,

@@ -131,6 +131,17 @@ impl<B: Backend> UpstreamRecords for B {
             .collect()
     }
 
+    async fn postpone_timer(&self, id: i64, due_at: Timestamp) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        tx.execute(
+            "UPDATE timers SET due_at = $1 WHERE id = $2 AND done_at IS NULL",
+            &[micros(due_at).into(), Arg::from(id)],
+        )
+        .await?;
+        tx.signal(Signal::Work).await?;
+        tx.commit().await
+    }
+
     async fn ask_again(
         &self,
         timer_id: i64,
