@@ -19,6 +19,7 @@ command -v php >/dev/null || packages+=(php-cli)
 command -v node >/dev/null || packages+=(nodejs npm)
 command -v chromium >/dev/null || packages+=(chromium)
 command -v zbarimg >/dev/null || packages+=(zbar-tools)
+command -v openssl >/dev/null || packages+=(openssl)
 fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || packages+=(fonts-noto-cjk)
 { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v psql >/dev/null; } || packages+=(postgresql)
 if [ ${#packages[@]} -gt 0 ]; then

@@ -18,11 +18,25 @@ pub struct Callbacks {
 const ATTEMPTS: u32 = 6;
 
 impl Callbacks {
-    pub fn new(url: String, secret: Secret) -> anyhow::Result<Callbacks> {
+    /// `trusted_ca`: a PEM certificate authority to trust besides the usual ones (a
+    /// gateway with a private or test certificate).
+    pub fn new(
+        url: String,
+        secret: Secret,
+        trusted_ca: Option<&std::path::Path>,
+    ) -> anyhow::Result<Callbacks> {
+        let mut http = reqwest::Client::builder().timeout(Duration::from_secs(10));
+        if let Some(path) = trusted_ca {
+            let pem = std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("--callback-ca {}: {e}", path.display()))?;
+            for ca in reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| anyhow::anyhow!("--callback-ca {}: {e}", path.display()))?
+            {
+                http = http.add_root_certificate(ca);
+            }
+        }
         Ok(Callbacks {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()?,
+            http: http.build()?,
             url: std::sync::Arc::new(std::sync::RwLock::new(url)),
             secret: std::sync::Arc::new(secret),
         })

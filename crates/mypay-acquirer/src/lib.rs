@@ -29,6 +29,9 @@ pub struct Setup {
     /// Where consumers reach this acquirer; `None`: `http://` and the bound address.
     pub public_url: Option<String>,
     pub pending_after: Duration,
+    /// A certificate authority to trust for callbacks (a gateway with a private or
+    /// test certificate).
+    pub callback_ca: Option<std::path::PathBuf>,
 }
 
 /// An acquirer bound to its address, ready to serve.
@@ -47,7 +50,11 @@ impl Running {
             .unwrap_or_else(|| format!("http://{}", listener.local_addr().unwrap_or(setup.listen)));
         let acquirer = Arc::new(http::Acquirer {
             books: Default::default(),
-            callbacks: callbacks::Callbacks::new(setup.callback_url, setup.secret.clone())?,
+            callbacks: callbacks::Callbacks::new(
+                setup.callback_url,
+                setup.secret.clone(),
+                setup.callback_ca.as_deref(),
+            )?,
             secret: setup.secret,
             public_url,
             pending_after: setup.pending_after,

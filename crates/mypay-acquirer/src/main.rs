@@ -19,6 +19,10 @@ struct Args {
     /// Where consumers reach this acquirer's challenge pages; default `http://LISTEN`.
     #[arg(long, env = "MYPAY_ACQUIRER_PUBLIC_URL")]
     public_url: Option<String>,
+    /// A PEM certificate authority to trust for callbacks, besides the usual ones (a
+    /// gateway with a private certificate).
+    #[arg(long)]
+    callback_ca: Option<std::path::PathBuf>,
     /// How long a charge of a pending test card waits before it is decided.
     #[arg(long, default_value_t = 2000)]
     pending_ms: u64,
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
             callback_url: args.callback_url,
             public_url: args.public_url,
             pending_after: std::time::Duration::from_millis(args.pending_ms),
+            callback_ca: args.callback_ca,
         })
         .await?;
         println!(

@@ -18,6 +18,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    tls: Option<Arc<crate::http::tls::Tls>>,
 }
 
 impl Application {
@@ -56,6 +57,14 @@ impl Application {
                  docs/upstream-protocol.md. Or run with --mode sandbox."
             );
         }
+        // Read before anything is opened: a wrong file stops the start at once.
+        let tls = match &settings.tls {
+            Some(files) => Some(Arc::new(crate::http::tls::Tls::load(
+                &files.cert,
+                &files.key,
+            )?)),
+            None => None,
+        };
         let metrics = crate::http::metrics::Metrics::default();
         let store = Store::open(
             &settings.database,
@@ -106,7 +115,10 @@ impl Application {
             .public_url
             .clone()
             .map(|u| u.trim_end_matches('/').to_owned())
-            .unwrap_or_else(|| format!("http://{}:{port}", settings.listen.ip()))
+            .unwrap_or_else(|| {
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                format!("{scheme}://{}:{port}", settings.listen.ip())
+            })
             .into();
         let policy = settings.notify_policy();
         let mut http = reqwest::Client::builder()
@@ -159,6 +171,7 @@ impl Application {
             listener,
             router,
             state,
+            tls,
         })
     }
 
@@ -190,8 +203,14 @@ impl Application {
             max_connections: self.state.settings.max_connections,
             per_address: self.state.settings.max_connections_per_address,
         };
-        let served = crate::http::serve::serve(self.listener, self.router, limits, shutdown).await;
-        for w in workers {
+        let reloader = self
+            .tls
+            .clone()
+            .map(|tls| tokio::spawn(crate::http::tls::reload_on_hangup(tls)));
+        let acceptor = self.tls.as_ref().map(|t| t.acceptor());
+        let served =
+            crate::http::serve::serve(self.listener, self.router, limits, acceptor, shutdown).await;
+        for w in workers.into_iter().chain(reloader) {
             w.abort();
         }
         // Work this node held is free for the others at once, not when its leases end.

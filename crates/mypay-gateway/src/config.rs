@@ -16,6 +16,12 @@ pub enum Mode {
     Production,
 }
 
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 #[derive(Clone)]
 pub struct Settings {
     pub mode: Mode,
@@ -37,6 +43,10 @@ pub struct Settings {
     /// When an upstream's unknown outcome is asked about: the delay before each ask
     /// (the first from the charge). Default [`crate::ledger::timers::RESOLVE_SCHEDULE_SECS`].
     pub resolve_schedule: Vec<Duration>,
+    /// TLS built in: the certificate chain and private key, PEM (read again on SIGHUP).
+    pub tls: Option<TlsFiles>,
+    /// A load balancer in front terminates TLS (production then needs no `tls`).
+    pub tls_offloaded: bool,
     /// The upstreams that move the money (`--upstreams FILE`); none in the sandbox.
     pub upstreams: Option<std::sync::Arc<crate::upstream::Upstreams>>,
     /// Seed the document's sample merchant when the database has none.
@@ -88,6 +98,8 @@ impl Default for Settings {
                 .map(|s| Duration::from_secs(*s))
                 .collect(),
             upstreams: None,
+            tls: None,
+            tls_offloaded: false,
             seed_sample_merchant: true,
             max_commit_batch: 256,
             worker_poll: Duration::from_millis(500),
@@ -171,6 +183,22 @@ impl Settings {
         if let Ok(v) = std::env::var("MYPAY_NOTIFY_HOSTS") {
             s.notify_hosts = Some(parse_notify_hosts(&v)?);
         }
+        match (
+            std::env::var("MYPAY_TLS_CERT"),
+            std::env::var("MYPAY_TLS_KEY"),
+        ) {
+            (Ok(cert), Ok(key)) => {
+                s.tls = Some(TlsFiles {
+                    cert: cert.into(),
+                    key: key.into(),
+                })
+            }
+            (Err(_), Err(_)) => {}
+            _ => anyhow::bail!("MYPAY_TLS_CERT and MYPAY_TLS_KEY go together"),
+        }
+        if let Ok(v) = std::env::var("MYPAY_TLS_OFFLOADED") {
+            s.tls_offloaded = matches!(v.trim(), "1" | "true" | "yes");
+        }
         if let Ok(v) = std::env::var("MYPAY_RESOLVE_SCHEDULE") {
             s.resolve_schedule = parse_schedule(&v)?;
         }
@@ -190,8 +218,40 @@ impl Settings {
 }
 
 impl Settings {
-    /// The rules notify URLs are held to, in this mode.
-    /// Production delivers only to ports 80 and 443 of public addresses; `--notify-hosts
+    /// What production needs before it may take a payment: consumers reach it over
+    /// https (`--public-url https://…`), with TLS built in or a load balancer in front
+    /// that terminates it (`--tls-offloaded`).
+    pub fn check_production(&self) -> anyhow::Result<()> {
+        if self.mode != Mode::Production {
+            return Ok(());
+        }
+        if self.upstreams.is_none() {
+            anyhow::bail!(
+                "production mode moves money only through upstreams, and none is configured: \
+                 list them in a file given by --upstreams (env MYPAY_UPSTREAMS); see \
+                 docs/upstream-protocol.md. Or run with --mode sandbox."
+            );
+        }
+        let https = self
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.trim().to_ascii_lowercase().starts_with("https://"));
+        if !https {
+            anyhow::bail!(
+                "production needs --public-url https://… (env MYPAY_PUBLIC_URL): consumers \
+                 type card numbers on its pages"
+            );
+        }
+        if self.tls.is_none() && !self.tls_offloaded {
+            anyhow::bail!(
+                "production needs TLS: --tls-cert FILE --tls-key FILE, or --tls-offloaded \
+                 when a load balancer in front terminates TLS"
+            );
+        }
+        Ok(())
+    }
+
+    /// The rules notify URLs are held to, in this mode. Production delivers only to ports 80 and 443 of public addresses; `--notify-hosts
     /// any` lifts both rules (for tests and closed networks).
     pub fn notify_policy(&self) -> NotifyPolicy {
         let production = self.mode == Mode::Production;

@@ -65,6 +65,17 @@ struct ServeArgs {
     /// Base URL consumers reach the gateway at [env: MYPAY_PUBLIC_URL].
     #[arg(long)]
     public_url: Option<String>,
+    /// TLS built in: the certificate chain, PEM (read again on SIGHUP) [env:
+    /// MYPAY_TLS_CERT].
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key, PEM [env: MYPAY_TLS_KEY].
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// A load balancer in front terminates TLS: production then runs without
+    /// --tls-cert [env: MYPAY_TLS_OFFLOADED=1].
+    #[arg(long)]
+    tls_offloaded: bool,
     /// Request-serving threads [env: MYPAY_WORKER_THREADS; default one per core].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     worker_threads: Option<u16>,
@@ -235,6 +246,15 @@ fn settings(installation: &Installation, serve: &ServeArgs) -> anyhow::Result<Se
     if let Some(u) = &serve.public_url {
         s.public_url = Some(u.clone());
     }
+    if let (Some(cert), Some(key)) = (&serve.tls_cert, &serve.tls_key) {
+        s.tls = Some(mypay_gateway::config::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        });
+    }
+    if serve.tls_offloaded {
+        s.tls_offloaded = true;
+    }
     if let Some(n) = serve.worker_threads {
         s.worker_threads = Some(usize::from(n));
     }
@@ -310,6 +330,7 @@ async fn unresolved(settings: Settings, json: bool) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    settings.check_production()?;
     let mode = settings.mode;
     let db = settings.database.clone();
     let app = mypay_gateway::app::Application::build_for(settings).await?;

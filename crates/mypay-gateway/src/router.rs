@@ -45,5 +45,9 @@ pub fn build(state: AppState) -> Router {
             axum::routing::post(http::callbacks::callback),
         );
     }
+    // Consumers reach it over https: browsers are told to come back only that way.
+    if state.secure_cookies() {
+        all = all.layer(axum::middleware::map_response(http::edge::strict_transport));
+    }
     all.with_state(state)
 }

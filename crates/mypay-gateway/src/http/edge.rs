@@ -37,6 +37,15 @@ pub async fn security_headers(mut response: Response) -> Response {
     response
 }
 
+/// `Strict-Transport-Security` on every answer of a gateway reached over https.
+pub async fn strict_transport(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    );
+    response
+}
+
 /// `GET /assets/paypage.css`.
 pub async fn stylesheet() -> Response {
     css(include_str!("../../templates/paypage/paypage.css"))

@@ -4,7 +4,7 @@
 //! [`metrics`]), the one error of pages and helpers ([`page_error`]), and the throttle of
 //! API requests that do not open ([`throttle`]). The layers that speak to merchants and
 //! consumers (`api`, `paypage`, `sandbox`) sit above it; `router` puts them together.
-//! [`callbacks`] receives upstreams' callbacks in production.
+//! [`callbacks`] receives upstreams' callbacks in production; [`tls`] is TLS built in.
 
 pub mod callbacks;
 pub mod edge;
@@ -13,3 +13,4 @@ pub mod ops;
 pub mod page_error;
 pub mod serve;
 pub mod throttle;
+pub mod tls;

@@ -100,6 +100,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let total = Arc::new(Semaphore::new(limits.effective_max()));
@@ -133,31 +134,24 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
-        let mut closing = closing_rx.clone();
+        let closing = closing_rx.clone();
+        let tls = tls.clone();
         connections.spawn(async move {
             let _held = (permit, slot);
-            let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-                let mut request = request.map(axum::body::Body::new);
-                request.extensions_mut().insert(ConnectInfo(peer));
-                let mut router = router.clone();
-                tower_service::Service::call(&mut router, request)
-            });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout)
-                .keep_alive(true);
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            let closed = async move {
-                // The guard `wait_for` gives back is not `Send`; only the fact matters.
-                let _ = closing.wait_for(|c| *c).await.is_ok();
-            };
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                () = closed => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
+            match tls {
+                None => serve_connection(stream, peer, router, limits, closing).await,
+                Some(acceptor) => {
+                    // The handshake is held to the header timeout too: a client that
+                    // opens a connection and says nothing is closed.
+                    let handshake =
+                        tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, peer, router, limits, closing).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(error = %e, %peer, "a TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "a TLS handshake took too long"),
+                    }
                 }
             }
         });
@@ -173,6 +167,43 @@ pub async fn serve(
         connections.abort_all();
     }
     Ok(())
+}
+
+/// Serve one connection (plain or TLS) with HTTP/1.1 until it ends or the gateway
+/// closes.
+async fn serve_connection<I>(
+    io: I,
+    peer: SocketAddr,
+    router: Router,
+    limits: ConnectionLimits,
+    mut closing: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        let mut request = request.map(axum::body::Body::new);
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let mut router = router.clone();
+        tower_service::Service::call(&mut router, request)
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    let connection = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    let closed = async move {
+        // The guard `wait_for` gives back is not `Send`; only the fact matters.
+        let _ = closing.wait_for(|c| *c).await.is_ok();
+    };
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        () = closed => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
 }
 
 /// Answer a connection over a cap with a short `503` and close it (or, when many are being

@@ -34,4 +34,5 @@ mod refunds;
 mod sample_clients;
 mod state_machine;
 mod storage;
+mod tls;
 mod wallets;

@@ -37,6 +37,7 @@ async fn production_on(clock: Clock) -> Production {
         callback_url: "http://127.0.0.1:9/".into(),
         public_url: None,
         pending_after: Duration::from_millis(300),
+        callback_ca: None,
     })
     .await
     .expect("acquirer binds");
@@ -490,6 +491,9 @@ async fn production_names_a_tool_without_an_upstream() {
             &path,
             "--listen",
             "127.0.0.1:0",
+            "--public-url",
+            "https://pay.example",
+            "--tls-offloaded",
         ],
     );
     assert!(!ok, "it must not start");

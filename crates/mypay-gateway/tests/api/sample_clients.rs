@@ -22,7 +22,7 @@ async fn run(base: &str, apis: &str, env: &[(&str, String)]) -> Vec<(String, Str
 }
 
 /// Run `apis` in `langs`; one parsed answer per (language, api).
-async fn run_in(
+pub(crate) async fn run_in(
     base: &str,
     langs: &str,
     apis: &str,
