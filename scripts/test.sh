@@ -32,6 +32,7 @@ if [ ${#packages[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${packages[@]}" >/dev/null
 fi
 python3 -c 'import Crypto, requests' 2>/dev/null || python3 -m pip install -q pycryptodome requests
+python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q aiosmtpd
 (cd tests/browser && { npm ci --no-audit --no-fund --silent || npm install --no-audit --no-fund --silent; })
 
 # The code's form first: it fails fast. The declared rust-version is the toolchain this

@@ -203,6 +203,16 @@ impl Application {
             max_connections: self.state.settings.max_connections,
             per_address: self.state.settings.max_connections_per_address,
         };
+        let mailer = self.state.settings.smtp.clone().map(|smtp| {
+            tokio::spawn(crate::notify::mail::run(
+                self.state.store.clone(),
+                smtp,
+                self.state
+                    .settings
+                    .worker_poll
+                    .max(std::time::Duration::from_millis(200)),
+            ))
+        });
         let reloader = self
             .tls
             .clone()
@@ -210,7 +220,7 @@ impl Application {
         let acceptor = self.tls.as_ref().map(|t| t.acceptor());
         let served =
             crate::http::serve::serve(self.listener, self.router, limits, acceptor, shutdown).await;
-        for w in workers.into_iter().chain(reloader) {
+        for w in workers.into_iter().chain(reloader).chain(mailer) {
             w.abort();
         }
         // Work this node held is free for the others at once, not when its leases end.

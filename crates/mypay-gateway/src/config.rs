@@ -47,6 +47,8 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     /// A load balancer in front terminates TLS (production then needs no `tls`).
     pub tls_offloaded: bool,
+    /// Where the mail outbox is delivered (`--smtp URL`); `None`: it is only kept.
+    pub smtp: Option<std::sync::Arc<crate::notify::mail::Smtp>>,
     /// The upstreams that move the money (`--upstreams FILE`); none in the sandbox.
     pub upstreams: Option<std::sync::Arc<crate::upstream::Upstreams>>,
     /// Seed the document's sample merchant when the database has none.
@@ -100,6 +102,7 @@ impl Default for Settings {
             upstreams: None,
             tls: None,
             tls_offloaded: false,
+            smtp: None,
             seed_sample_merchant: true,
             max_commit_batch: 256,
             worker_poll: Duration::from_millis(500),
@@ -195,6 +198,9 @@ impl Settings {
             }
             (Err(_), Err(_)) => {}
             _ => anyhow::bail!("MYPAY_TLS_CERT and MYPAY_TLS_KEY go together"),
+        }
+        if let Ok(v) = std::env::var("MYPAY_SMTP") {
+            s.smtp = Some(std::sync::Arc::new(crate::notify::mail::Smtp::parse(&v)?));
         }
         if let Ok(v) = std::env::var("MYPAY_TLS_OFFLOADED") {
             s.tls_offloaded = matches!(v.trim(), "1" | "true" | "yes");

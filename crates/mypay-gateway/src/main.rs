@@ -47,6 +47,12 @@ struct Installation {
     /// public in production, any in the sandbox].
     #[arg(long, global = true)]
     notify_hosts: Option<String>,
+    /// Deliver the mail outbox through an SMTP server:
+    /// smtp://[USER[:PASSWORD]@]HOST[:PORT]?from=ADDRESS (STARTTLS when offered) or
+    /// smtps://… (TLS from the start); `&password_file=PATH` instead of a password in the
+    /// URL [env: MYPAY_SMTP]. Without it the outbox is only kept.
+    #[arg(long, global = true)]
+    smtp: Option<String>,
     /// The upstreams that move the money in production: a TOML file of [[upstream]]
     /// (name, url, secret, tools, timeout_secs) [env: MYPAY_UPSTREAMS].
     #[arg(long, global = true)]
@@ -231,6 +237,11 @@ fn settings(installation: &Installation, serve: &ServeArgs) -> anyhow::Result<Se
     }
     if let Some(h) = &installation.notify_hosts {
         s.notify_hosts = Some(mypay_gateway::config::parse_notify_hosts(h)?);
+    }
+    if let Some(url) = &installation.smtp {
+        s.smtp = Some(std::sync::Arc::new(
+            mypay_gateway::notify::mail::Smtp::parse(url)?,
+        ));
     }
     if let Some(path) = &installation.upstreams {
         s.upstreams = Some(std::sync::Arc::new(

@@ -1,6 +1,7 @@
 //! Transaction notices (交易回傳, SPEC §6): which notice a state change owes, to which of
 //! the merchant's URLs, with which body. Delivery is [`worker`]'s.
 
+pub mod mail;
 pub mod resolver;
 pub mod worker;
 

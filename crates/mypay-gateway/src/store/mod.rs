@@ -15,6 +15,7 @@
 mod database_url;
 mod installation;
 mod invoices;
+mod mail;
 mod merchants;
 mod notices;
 mod operations;
@@ -34,6 +35,7 @@ pub use installation::MerchantClock;
 pub use invoices::{
     InvoiceAllowance, InvoiceFields, InvoiceFieldsFn, InvoiceRow, InvoiceTrack, Issued, NewInvoice,
 };
+pub use mail::OutgoingMail;
 pub use merchants::{
     Credential, CredentialOwner, KEY_LIFE, KEY_OVERLAP_DAYS, KeyValidity, Merchant,
     MerchantSummary, never,

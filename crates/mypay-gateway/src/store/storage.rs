@@ -34,6 +34,7 @@ pub trait Storage:
     + Wallets
     + Invoices
     + UpstreamRecords
+    + Mail
 {
 }
 
@@ -52,6 +53,7 @@ impl<T> Storage for T where
         + Wallets
         + Invoices
         + UpstreamRecords
+        + Mail
 {
 }
 
@@ -449,4 +451,20 @@ pub trait UpstreamRecords: Send + Sync + 'static {
     async fn give_up(&self, timer_id: i64, reference: &str, at: Timestamp) -> StoreResult<()>;
     /// The operations left to the operator, oldest first.
     async fn unresolved(&self) -> StoreResult<Vec<UpstreamOperation>>;
+}
+
+/// Delivering the mail outbox (`--smtp`).
+#[async_trait::async_trait]
+pub trait Mail: Send + Sync + 'static {
+    /// Take the oldest mail due at `now` (real time), holding it until `hold_until`.
+    async fn take_mail(
+        &self,
+        now: Timestamp,
+        hold_until: Timestamp,
+    ) -> StoreResult<Option<OutgoingMail>>;
+    async fn mail_sent(&self, id: i64, at: Timestamp) -> StoreResult<()>;
+    /// Record a failed attempt; the mail is tried again at `retry_at`.
+    async fn mail_failed(&self, id: i64, error: &str, retry_at: Timestamp) -> StoreResult<()>;
+    /// Mails not yet sent.
+    async fn mails_waiting(&self) -> StoreResult<i64>;
 }

@@ -14,6 +14,7 @@ mod ewallet;
 mod helpers;
 mod inputs;
 mod invoices;
+mod mail;
 mod merchant_clocks;
 mod messages;
 mod migrations;
