@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// An SMTP server on `port` keeping every mail it takes in the Maildir `dir`.
 fn smtp_server(port: u16, dir: &Path) -> Child {
-    let child = Command::new("python3")
+    let mut child = Command::new("python3")
         .args([
             "-m",
             "aiosmtpd",
@@ -31,6 +31,8 @@ fn smtp_server(port: u16, dir: &Path) -> Child {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("aiosmtpd did not start");
 }
 
