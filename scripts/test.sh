@@ -53,6 +53,9 @@ echo "PostgreSQL test cluster at $MYPAY_TEST_POSTGRES"
 cargo test -p mypay-gateway --locked --test api
 unset MYPAY_TEST_POSTGRES
 
+# The Debian package, installed on this machine with dpkg -i and checked.
+scripts/deb.sh
+
 # The PayPage in a real browser, against the binary the tests above built.
 cargo build -p mypay-gateway --locked --quiet
 (cd tests/browser && node --test)
