@@ -214,6 +214,16 @@ pub(super) fn card_plan(
     }
 }
 
+/// What is kept of the card a challenge waits on.
+fn card_of(challenge: &Challenge) -> CardSummary {
+    CardSummary {
+        masked: challenge.cardno.clone(),
+        card_type: mypay_protocol::values::CardType::from_code(challenge.card_type),
+        issuing_bank: challenge.issuing_bank.clone(),
+        issuing_bank_uid: challenge.issuing_bank_uid.clone(),
+    }
+}
+
 /// The consumer typed the 3D password of the charge waiting for it.
 pub async fn submit_otp(
     state: &Gateway,
@@ -228,12 +238,7 @@ pub async fn submit_otp(
         .await?
         .ok_or(CheckoutError::NoChallenge)?;
     let tool = PaymentTool::parse(&challenge.pfn).unwrap_or(PaymentTool::CreditCard);
-    let summary = CardSummary {
-        masked: challenge.cardno.clone(),
-        card_type: mypay_protocol::values::CardType::from_code(challenge.card_type),
-        issuing_bank: challenge.issuing_bank.clone(),
-        issuing_bank_uid: challenge.issuing_bank_uid.clone(),
-    };
+    let summary = card_of(&challenge);
     let pending = PendingCharge::read(&challenge.answer)?;
     if matches!(pending.answer, CardAnswer::Challenge { .. }) {
         // The upstream asks its password on its own page, never here.
@@ -519,12 +524,7 @@ pub async fn challenge_resolved(
             reference: reference.clone(),
         },
     };
-    let summary = CardSummary {
-        masked: challenge.cardno.clone(),
-        card_type: mypay_protocol::values::CardType::from_code(challenge.card_type),
-        issuing_bank: challenge.issuing_bank.clone(),
-        issuing_bank_uid: challenge.issuing_bank_uid.clone(),
-    };
+    let summary = card_of(&challenge);
     let charged = Charged {
         order: &order,
         merchant: &merchant,

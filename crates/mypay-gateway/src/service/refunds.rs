@@ -26,29 +26,7 @@ pub async fn refund(
         return refund_upstream(gateway, movements.as_ref(), order, merchant, plan).await;
     }
     let now = gateway.now_for(&order.store_uid);
-    let new = NewReversal {
-        kind: ReversalKind::Refund,
-        cost: plan.cost,
-        prc: if plan.real_time {
-            Prc::Refunded
-        } else {
-            Prc::Created
-        },
-        retmsg: if plan.real_time {
-            "退款完成"
-        } else {
-            "退款申請中"
-        }
-        .to_owned(),
-        refund_type: plan.refund_type,
-        expected_refund_date: String::new(),
-        invoice_state: plan.invoice_state,
-        items: plan
-            .items
-            .as_ref()
-            .and_then(|items| serde_json::to_string(items).ok()),
-        finished: plan.real_time,
-    };
+    let new = new_refund(plan, plan.real_time);
     let real_time = plan.real_time;
     let written = gateway
         .store
@@ -81,6 +59,29 @@ pub async fn refund(
     }
 }
 
+/// The record of refund `plan`: done now (`230`), or asked and waiting (`200`).
+fn new_refund(plan: &RefundPlan, done: bool) -> NewReversal {
+    NewReversal {
+        kind: ReversalKind::Refund,
+        cost: plan.cost,
+        prc: if done { Prc::Refunded } else { Prc::Created },
+        retmsg: if done {
+            "退款完成"
+        } else {
+            "退款申請中"
+        }
+        .to_owned(),
+        refund_type: plan.refund_type,
+        expected_refund_date: String::new(),
+        invoice_state: plan.invoice_state,
+        items: plan
+            .items
+            .as_ref()
+            .and_then(|items| serde_json::to_string(items).ok()),
+        finished: done,
+    }
+}
+
 /// Production: the refund is recorded as asked (`200`, holding its amount of the
 /// balance, with a timer that asks the upstream again should this request end early),
 /// then the upstream is asked with the refund's own reference. Done now: `230` with its
@@ -93,20 +94,8 @@ async fn refund_upstream(
     plan: &RefundPlan,
 ) -> Result<ReversalRow, MoneyError> {
     let now = gateway.now_for(&order.store_uid);
-    let new = NewReversal {
-        kind: ReversalKind::Refund,
-        cost: plan.cost,
-        prc: Prc::Created,
-        retmsg: "退款申請中".to_owned(),
-        refund_type: plan.refund_type,
-        expected_refund_date: String::new(),
-        invoice_state: plan.invoice_state,
-        items: plan
-            .items
-            .as_ref()
-            .and_then(|items| serde_json::to_string(items).ok()),
-        finished: false,
-    };
+    // Asked, not done: the upstream's answer completes it.
+    let new = new_refund(plan, false);
     let written = gateway
         .store
         .refund(

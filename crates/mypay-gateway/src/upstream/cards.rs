@@ -70,19 +70,29 @@ impl HttpCards {
             return CardAnswer::Unavailable;
         };
         let request = CardChargeRequest {
-            reference: charge.attempt.to_owned(),
-            tool: charge.tool.code().to_owned(),
-            amount: charge.amount,
-            currency: "TWD".into(),
             capture: charge.capture,
             card: Some(card(charge.card)),
-            token: None,
-            installments: None,
-            store: false,
             return_url: charge.return_url.clone(),
+            ..charge_request(charge.attempt, charge.tool, charge.amount)
         };
         let sent = client::post(&self.http, upstream, path, charge.attempt, &request).await;
         answer(sent, charge.attempt, charge.amount)
+    }
+}
+
+/// A sale of `amount` with `tool` under `reference`, of no card yet.
+fn charge_request(reference: &str, tool: PaymentTool, amount: i64) -> CardChargeRequest {
+    CardChargeRequest {
+        reference: reference.to_owned(),
+        tool: tool.code().to_owned(),
+        amount,
+        currency: "TWD".into(),
+        capture: true,
+        card: None,
+        token: None,
+        installments: None,
+        store: false,
+        return_url: None,
     }
 }
 
@@ -207,16 +217,8 @@ impl CardAcquirer for HttpCards {
                 return CardAnswer::Unavailable;
             };
             let request = CardChargeRequest {
-                reference: charge.attempt.to_owned(),
-                tool: charge.tool.code().to_owned(),
-                amount: charge.amount,
-                currency: "TWD".into(),
-                capture: true,
-                card: None,
                 token: Some(charge.token.to_owned()),
-                installments: None,
-                store: false,
-                return_url: None,
+                ..charge_request(charge.attempt, charge.tool, charge.amount)
             };
             let sent = client::post(
                 &self.http,

@@ -118,6 +118,19 @@ pub fn fresh_database() -> TestDatabase {
     }
 }
 
+/// A fresh database holding the document's sample merchant (production seeds none).
+pub async fn database_with_sample_merchant() -> TestDatabase {
+    let db = fresh_database();
+    let store = mypay_gateway::store::Store::open(&db, &Default::default())
+        .await
+        .expect("store");
+    store
+        .seed_sample_merchant(jiff::Timestamp::now())
+        .await
+        .expect("merchant");
+    db
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(fresh_database(), Clock::frozen(start_time()), |_| {}).await
 }
@@ -701,9 +714,20 @@ pub fn start_gateway(db: &DatabaseUrl) -> (Child, String) {
 
 /// [`start_gateway`] with more environment for the gateway.
 pub fn start_gateway_with_env(db: &DatabaseUrl, env: &[(&str, &str)]) -> (Child, String) {
+    start_gateway_with(db, &["--listen", "127.0.0.1:0"], env)
+}
+
+/// The gateway binary on `db` with `args` (a `--listen` among them) and more
+/// environment; its base URL once its banner is out.
+pub fn start_gateway_with(
+    db: &DatabaseUrl,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mypay-gateway"))
-        .args(["--listen", "127.0.0.1:0", "--database"])
+        .arg("--database")
         .arg(db.to_connection_string())
+        .args(args)
         .env("RUST_LOG", "warn")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())

@@ -45,15 +45,7 @@ async fn production_on(clock: Clock) -> Production {
     let callbacks = acquirer.callbacks();
     tokio::spawn(acquirer.serve());
 
-    let db = fresh_database();
-    let store = mypay_gateway::store::Store::open(&db, &Default::default())
-        .await
-        .expect("store");
-    store
-        .seed_sample_merchant(jiff::Timestamp::now())
-        .await
-        .expect("merchant");
-    drop(store);
+    let db = database_with_sample_merchant().await;
     let upstreams = Upstreams::parse(&format!(
         "[[upstream]]\nname = \"acq\"\nurl = \"{acquirer_base}\"\nsecret = \"{SECRET}\"\n\
          tools = [\"*\"]\ntimeout_secs = 2\n"
@@ -184,6 +176,19 @@ impl Production {
     }
 }
 
+/// The states of the first `n` transaction notices, once they arrived.
+async fn notice_states(receiver: &Receiver, n: usize) -> Vec<String> {
+    eventually("the notices", || async {
+        (receiver.count() >= n).then_some(())
+    })
+    .await;
+    receiver
+        .transaction_notices()
+        .iter()
+        .map(|n| n.prc.clone())
+        .collect()
+}
+
 /// The first notice's state, once it arrived.
 async fn one_notice(receiver: &Receiver) -> String {
     eventually("a notice", || async {
@@ -288,16 +293,7 @@ async fn a_charge_whose_answer_was_lost_is_resolved_paid_without_a_second_charge
 
     p.state_becomes(uid, &key, "250").await;
     // The transaction notice of A0001, then the confirmation of 250.
-    eventually("two notices", || async {
-        (receiver.count() >= 2).then_some(())
-    })
-    .await;
-    let states: Vec<String> = receiver
-        .transaction_notices()
-        .iter()
-        .map(|n| n.prc.clone())
-        .collect();
-    assert_eq!(states, ["A0001", "250"]);
+    assert_eq!(notice_states(&receiver, 2).await, ["A0001", "250"]);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(p.charges().await, 1, "{:?}", p.ledger().await);
     assert_eq!(receiver.count(), 2);
@@ -418,12 +414,7 @@ async fn callbacks_are_verified_replays_refused_and_late_ones_change_nothing() {
     );
     // A0001's notice and 250's confirmation, nothing for the late callback.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let states: Vec<String> = receiver
-        .transaction_notices()
-        .iter()
-        .map(|n| n.prc.clone())
-        .collect();
-    assert_eq!(states, ["A0001", "250"]);
+    assert_eq!(notice_states(&receiver, 2).await, ["A0001", "250"]);
     assert_eq!(p.charges().await, 1);
     p.app.finish().await;
 }
@@ -461,15 +452,7 @@ async fn an_outcome_never_known_is_left_to_the_operator() {
 /// Production names the tool no upstream moves, and does not start.
 #[tokio::test]
 async fn production_names_a_tool_without_an_upstream() {
-    let db = fresh_database();
-    let store = mypay_gateway::store::Store::open(&db, &Default::default())
-        .await
-        .expect("store");
-    store
-        .seed_sample_merchant(jiff::Timestamp::now())
-        .await
-        .expect("merchant");
-    drop(store);
+    let db = database_with_sample_merchant().await;
     let dir = std::env::temp_dir().join(format!("mypay-upstreams-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let file = dir.join("upstreams.toml");

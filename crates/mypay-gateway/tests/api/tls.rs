@@ -69,18 +69,10 @@ fn free_port() -> u16 {
 
 /// The gateway binary on `port` with `args`, its base URL once its banner is out.
 fn start(db: &TestDatabase, port: u16, args: &[&str], env: &[(&str, &str)]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mypay-gateway"))
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--database"])
-        .arg(db.to_connection_string())
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the gateway starts");
-    let base = crate::process::base_url(&mut child);
-    (child, base)
+    let listen = format!("127.0.0.1:{port}");
+    let mut all = vec!["--listen", listen.as_str()];
+    all.extend_from_slice(args);
+    start_gateway_with(db, &all, env)
 }
 
 /// A client that trusts only `ca`.
@@ -290,15 +282,7 @@ async fn production_over_tls_end_to_end_and_a_killed_gateway_resolves_on_restart
     .expect("write");
 
     // Production seeds no merchant: the document's sample merchant, seeded by the test.
-    let db = fresh_database();
-    let store = mypay_gateway::store::Store::open(&db, &Default::default())
-        .await
-        .expect("store");
-    store
-        .seed_sample_merchant(jiff::Timestamp::now())
-        .await
-        .expect("merchant");
-    drop(store);
+    let db = database_with_sample_merchant().await;
     let args = [
         "--mode",
         "production",
