@@ -2,8 +2,8 @@
 //! wrong or stale signature (or no such upstream), 409 for a `webhook-id` seen before;
 //! neither changes anything.
 
+use crate::service::callbacks::{Received, receive};
 use crate::state::AppState;
-use crate::upstream::callbacks::{Received, receive};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -6,6 +6,7 @@
 
 mod applications;
 mod authorisations;
+pub mod callbacks;
 mod cards;
 mod charge;
 mod checkout;

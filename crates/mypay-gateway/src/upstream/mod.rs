@@ -13,9 +13,9 @@
 //! ```
 //!
 //! Each tool is moved by the first upstream that lists it. Callbacks arrive at
-//! `POST /upstream/{name}/callback`.
+//! `POST /upstream/{name}/callback` (`http::callbacks`), and the core applies them
+//! (`service::callbacks`).
 
-pub mod callbacks;
 pub mod cards;
 pub mod client;
 pub mod movements;

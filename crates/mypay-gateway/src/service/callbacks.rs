@@ -3,10 +3,10 @@
 //! applied when they decide something still open. A late or duplicated outcome is
 //! recorded and changes nothing.
 
-use super::Upstreams;
+use super::Gateway;
 use crate::ledger::connector::Resolution;
-use crate::service::Gateway;
 use crate::store::{ReceivedCallback, StoreError};
+use crate::upstream::Upstreams;
 use mypay_protocol::Prc;
 use mypay_upstream::messages::Callback;
 use mypay_upstream::signature::unix_now;
@@ -94,7 +94,7 @@ pub async fn receive<'h>(
 /// A card charge's outcome: it settles an `A0001` order, or a charge waiting for its
 /// consumer to come back from the challenge.
 async fn settle_card(core: &Gateway, uid: u64, callback: &Callback) -> Result<bool, StoreError> {
-    let resolution = super::cards::callback_resolution(&callback.outcome);
+    let resolution = crate::upstream::cards::callback_resolution(&callback.outcome);
     if resolution == Resolution::Unknown {
         return Ok(false);
     }
@@ -103,19 +103,11 @@ async fn settle_card(core: &Gateway, uid: u64, callback: &Callback) -> Result<bo
     };
     match order.prc {
         Prc::Pending => {
-            crate::service::resolve::settle(
-                core,
-                &order,
-                resolution,
-                None,
-                "the upstream's callback",
-            )
-            .await
+            super::resolve::settle(core, &order, resolution, None, "the upstream's callback").await
         }
-        Prc::Created => match crate::service::challenge_resolved(core, uid, Some(resolution)).await
-        {
+        Prc::Created => match super::challenge_resolved(core, uid, Some(resolution)).await {
             Ok(_) => Ok(true),
-            Err(crate::service::CheckoutError::Store(e)) => Err(e),
+            Err(super::CheckoutError::Store(e)) => Err(e),
             Err(_) => Ok(false),
         },
         _ => Ok(false),
@@ -124,12 +116,10 @@ async fn settle_card(core: &Gateway, uid: u64, callback: &Callback) -> Result<bo
 
 /// What a decision callback of a checkout step did: moved the order, or nothing (it had
 /// moved on already).
-fn moved(
-    result: Result<crate::service::Outcome, crate::service::CheckoutError>,
-) -> Result<bool, StoreError> {
+fn moved(result: Result<super::Outcome, super::CheckoutError>) -> Result<bool, StoreError> {
     match result {
         Ok(_) => Ok(true),
-        Err(crate::service::CheckoutError::Store(e)) => Err(e),
+        Err(super::CheckoutError::Store(e)) => Err(e),
         Err(_) => Ok(false),
     }
 }
@@ -146,7 +136,7 @@ async fn collection_paid(
         return Ok(false);
     }
     let amount = Some(callback.outcome.amount).filter(|a| *a > 0);
-    moved(crate::service::pay_later_paid(core, uid, amount).await)
+    moved(super::pay_later_paid(core, uid, amount).await)
 }
 
 async fn wallet_decided(
@@ -161,7 +151,7 @@ async fn wallet_decided(
         Status::Declined | Status::Expired => false,
         _ => return Ok(false),
     };
-    let Some(tool) = crate::service::wallet_tool(reference) else {
+    let Some(tool) = super::wallet_tool(reference) else {
         return Ok(false);
     };
     let Some(order) = core.store.order(uid).await? else {
@@ -174,7 +164,7 @@ async fn wallet_decided(
         return Ok(false);
     }
     let acode = callback.outcome.approval_code.clone();
-    moved(crate::service::wallet_decided(core, &order, &merchant, tool, approve, acode).await)
+    moved(super::wallet_decided(core, &order, &merchant, tool, approve, acode).await)
 }
 
 async fn reviewed(core: &Gateway, uid: u64, callback: &Callback) -> Result<bool, StoreError> {
@@ -184,7 +174,7 @@ async fn reviewed(core: &Gateway, uid: u64, callback: &Callback) -> Result<bool,
         Status::Declined | Status::Expired => false,
         _ => return Ok(false),
     };
-    moved(crate::service::review(core, uid, approved, None).await)
+    moved(super::review(core, uid, approved, None).await)
 }
 
 /// A batched refund done at its upstream.
@@ -203,5 +193,5 @@ async fn refund_completed(
     else {
         return Ok(false);
     };
-    Ok(crate::service::refund_completed(core, id).await?.is_some())
+    Ok(super::refund_completed(core, id).await?.is_some())
 }
