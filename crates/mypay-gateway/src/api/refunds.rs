@@ -245,6 +245,16 @@ async fn cancel_one(
             "invoice: 此筆退款已作廢或折讓電子發票,無法取消 (the refund voided or allowed the e-invoice)",
         ));
     }
+    if state.movements.is_some() {
+        // Production asks the upstream for every refund as soon as it is recorded: one
+        // waiting is the upstream's to finish, and cancelling only our record would leave
+        // the money moving without it.
+        return Ok(refused(
+            req.uid.as_deref(),
+            req.key.as_deref(),
+            "無法取消此筆退款,退款已送交收單機構處理 (the refund was sent to the acquirer)。",
+        ));
+    }
     let cancelled = service::cancel_queued_refunds(state, &order)
         .await
         .map_err(ApiError::internal)?;

@@ -620,6 +620,40 @@ async fn a_store_code_issued_by_the_acquirer_is_paid_there() {
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.count(), 2);
+
+    // A store payment is refunded at the acquirer's batch: asked now (200), cancelled no
+    // more (the acquirer has it), completed by its callback (230).
+    let refunded = p.app.refund(uid, &key, 500).await;
+    assert_eq!(refunded["code"], "B200", "{refunded}");
+    assert_eq!(
+        p.app.query(uid, &key).await["refund_order"][0]["prc"],
+        "200"
+    );
+    let cancel = p
+        .app
+        .api(
+            "api/refundcancel",
+            &json!({"uid": uid.to_string(), "key": key}),
+        )
+        .await;
+    assert_ne!(cancel["code"], "B200", "{cancel}");
+    let ledger = p.ledger().await;
+    let refunds = Production::ledger_kind(&ledger, "refund");
+    assert_eq!(refunds.len(), 1, "{ledger:?}");
+    assert_eq!(refunds[0]["state"], "pending");
+    let refund_ref = refunds[0]["reference"]
+        .as_str()
+        .expect("reference")
+        .to_owned();
+    assert_eq!(
+        p.control(&format!("refunds/{refund_ref}/complete"), json!({}))
+            .await,
+        200
+    );
+    eventually("the refund completed", || async {
+        (p.app.query(uid, &key).await["refund_order"][0]["prc"] == "230").then_some(())
+    })
+    .await;
     p.app.finish().await;
 }
 
