@@ -17,6 +17,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/ewallet/{page}", get(show))
         .route("/ewallet/{ticket}/bind", post(bind))
         .route("/ewallet/{ticket}/otp", get(otp_page).post(otp_submit))
+        .route("/ewallet/{ticket}/challenge", get(challenge_returned))
 }
 
 #[derive(Template)]
@@ -167,15 +168,32 @@ async fn bind(
         Err(page) => return page,
     };
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
+    let return_url = format!("{}/ewallet/{ticket}/challenge", state.base_url);
     let outcome = ewallet::bind_card(
         &state,
         id,
-        field("card_number"),
-        field("expiry"),
-        field("cvc"),
+        (field("card_number"), field("expiry"), field("cvc")),
+        Some(&return_url),
     )
     .await;
     after(&state, visitor, id, &ticket, outcome).await
+}
+
+/// `GET /ewallet/<ticket>/challenge`: back from the upstream's 3-D Secure page.
+async fn challenge_returned(
+    State(state): State<AppState>,
+    Path(ticket): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let visitor = visitor(&state, &headers, None);
+    let Some(id) = state.tickets.open_wallet(&ticket) else {
+        return visitor.not_found();
+    };
+    let outcome = ewallet::bind_challenge_returned(&state, id).await;
+    match outcome {
+        Err(CheckoutError::NoChallenge) => see_other(format!("/ewallet/{ticket}.html")),
+        other => after(&state, visitor, id, &ticket, other).await,
+    }
 }
 
 /// Where a bind form leads: the OTP step, the result, or the form again with its error.
@@ -188,6 +206,7 @@ async fn after(
 ) -> Response {
     match outcome {
         Ok(BindOutcome::NeedsOtp) => see_other(format!("/ewallet/{ticket}/otp")),
+        Ok(BindOutcome::Challenge(url)) => see_other(url),
         Ok(BindOutcome::Bound | BindOutcome::Failed) => {
             see_other(format!("/ewallet/{ticket}.html"))
         }

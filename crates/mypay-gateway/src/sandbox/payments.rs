@@ -243,13 +243,19 @@ async fn bind_ewallet(
         .ok()
         .or_else(|| state.tickets.open_wallet(id.trim_end_matches(".html")))
         .ok_or_else(|| PageError::not_found("no such bind request"))?;
-    let bound =
-        match ewallet::bind_card(&state, id, &form.card_number, &form.expiry, &form.cvc).await {
-            Ok(BindOutcome::NeedsOtp) if let Some(otp) = &form.otp => {
-                ewallet::submit_bind_otp(&state, id, otp, Tries::Only).await
-            }
-            other => other,
-        };
+    let bound = match ewallet::bind_card(
+        &state,
+        id,
+        (&form.card_number, &form.expiry, &form.cvc),
+        None,
+    )
+    .await
+    {
+        Ok(BindOutcome::NeedsOtp) if let Some(otp) = &form.otp => {
+            ewallet::submit_bind_otp(&state, id, otp, Tries::Only).await
+        }
+        other => other,
+    };
     let outcome = bound.map_err(|e| match e {
         CheckoutError::NotFound => PageError::not_found("no such bind request"),
         CheckoutError::Store(e) => PageError::from(e),
@@ -263,7 +269,7 @@ async fn bind_ewallet(
     let status = match outcome {
         BindOutcome::Bound => "bound",
         BindOutcome::Failed => "failed",
-        BindOutcome::NeedsOtp => "otp",
+        BindOutcome::NeedsOtp | BindOutcome::Challenge(_) => "otp",
     };
     Ok(Json(json!({
         "status": status,

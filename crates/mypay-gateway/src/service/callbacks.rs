@@ -105,7 +105,13 @@ async fn settle_card(core: &Gateway, uid: u64, callback: &Callback) -> Result<bo
         Prc::Pending => {
             super::resolve::settle(core, &order, resolution, None, "the upstream's callback").await
         }
-        Prc::Created => match super::challenge_resolved(core, uid, Some(resolution)).await {
+        Prc::Created => match super::challenge_resolved(
+            core,
+            uid,
+            Some((&callback.outcome.reference, resolution)),
+        )
+        .await
+        {
             Ok(_) => Ok(true),
             Err(super::CheckoutError::Store(e)) => Err(e),
             Err(_) => Ok(false),

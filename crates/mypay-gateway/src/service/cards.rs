@@ -491,7 +491,7 @@ async fn declines_so_far(state: &Gateway, uid: u64) -> Result<i64, StoreError> {
 pub async fn challenge_resolved(
     state: &Gateway,
     uid: u64,
-    resolution: Option<crate::ledger::connector::Resolution>,
+    resolution: Option<(&str, crate::ledger::connector::Resolution)>,
 ) -> Result<Outcome, CheckoutError> {
     use crate::ledger::connector::Resolution;
     let (order, merchant) = payable_order(state, uid).await?;
@@ -505,7 +505,10 @@ pub async fn challenge_resolved(
         return Err(CheckoutError::NoChallenge);
     };
     let resolution = match resolution {
-        Some(r) => r,
+        // A callback about another charge of this order (an earlier card) settles
+        // nothing of this one.
+        Some((about, _)) if about != reference => return Err(CheckoutError::NoChallenge),
+        Some((_, r)) => r,
         None => state.acquirer.status(reference).await,
     };
     let answer = match resolution {

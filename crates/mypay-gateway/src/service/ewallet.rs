@@ -107,13 +107,21 @@ pub async fn open_bind(
 }
 
 /// What a bind page's form led to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BindOutcome {
     Bound,
     Failed,
     /// The card's 3-D Secure password is needed.
     NeedsOtp,
+    /// The consumer passes the upstream's 3-D Secure challenge at this URL, and comes
+    /// back to the bind's return URL.
+    Challenge(String),
 }
+
+/// How a bind waiting on the upstream's own challenge is marked in place of a password
+/// (followed by the check's reference); the password form refuses such a bind, so
+/// nothing typed there is ever compared with it.
+const UPSTREAM_CHALLENGE: &str = "upstream-challenge:";
 
 /// A bind request, by its id.
 async fn open_wallet(state: &Gateway, id: u64) -> Result<WalletRow, CheckoutError> {
@@ -125,10 +133,10 @@ async fn open_wallet(state: &Gateway, id: u64) -> Result<WalletRow, CheckoutErro
 pub async fn bind_card(
     state: &Gateway,
     id: u64,
-    number: &str,
-    expiry: &str,
-    cvc: &str,
+    card: (&str, &str, &str),
+    return_url: Option<&str>,
 ) -> Result<BindOutcome, CheckoutError> {
+    let (number, expiry, cvc) = card;
     let wallet = open_wallet(state, id).await?;
     if !matches!(wallet.status, WalletStatus::Open | WalletStatus::Challenged) {
         return Err(CheckoutError::Tool("this bind request has ended".into()));
@@ -139,14 +147,16 @@ pub async fn bind_card(
     let answer = state
         .acquirer
         .verify(&CardCharge {
-            uid: id,
+            // A bind is no transaction: its check names none, so no upstream's callback
+            // about it can be taken for an order's.
+            uid: 0,
             attempt: &attempt,
             tool,
             amount: 0,
             card: &card,
             today_year_month: super::charge::today_year_month(state, &wallet.store_uid),
             capture: true,
-            return_url: None,
+            return_url: return_url.map(str::to_owned),
         })
         .await;
     let token = state
@@ -163,7 +173,40 @@ pub async fn bind_card(
             }
             Ok(BindOutcome::NeedsOtp)
         }
+        CardAnswer::Challenge { reference, url } => {
+            let marker = format!("{UPSTREAM_CHALLENGE}{reference}");
+            if !state.store.challenge_wallet(id, &stored, &marker).await? {
+                return Err(CheckoutError::Tool("this bind request has ended".into()));
+            }
+            Ok(BindOutcome::Challenge(url))
+        }
         other => finish(state, &wallet, &stored, bind_works(&other)).await,
+    }
+}
+
+/// The consumer came back from the upstream's 3-D Secure challenge of bind `id`: bound
+/// or failed as the upstream says of its check.
+pub async fn bind_challenge_returned(
+    state: &Gateway,
+    id: u64,
+) -> Result<BindOutcome, CheckoutError> {
+    use crate::ledger::connector::Resolution;
+    let wallet = open_wallet(state, id).await?;
+    let (Some(marker), Some(card), WalletStatus::Challenged) =
+        (&wallet.pending_password, &wallet.card, wallet.status)
+    else {
+        return Err(CheckoutError::NoChallenge);
+    };
+    let Some(reference) = marker.strip_prefix(UPSTREAM_CHALLENGE) else {
+        return Err(CheckoutError::NoChallenge);
+    };
+    match state.acquirer.status(reference).await {
+        Resolution::Paid { .. } => finish(state, &wallet, card, true).await,
+        Resolution::Failed { .. } | Resolution::NeverPerformed => {
+            finish(state, &wallet, card, false).await
+        }
+        // Not decided yet: the consumer may come back again.
+        Resolution::Unknown => Err(CheckoutError::Unavailable),
     }
 }
 
@@ -180,6 +223,10 @@ pub async fn submit_bind_otp(
     else {
         return Err(CheckoutError::NoChallenge);
     };
+    if expected.starts_with(UPSTREAM_CHALLENGE) {
+        // The upstream asks its password on its own page, never here.
+        return Err(CheckoutError::NoChallenge);
+    }
     if password.trim() == expected {
         return finish(state, &wallet, card, true).await;
     }

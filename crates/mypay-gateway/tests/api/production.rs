@@ -804,3 +804,104 @@ async fn a_recurring_period_is_a_stored_card_charge_through_the_acquirer() {
     assert!(charges.iter().all(|c| c["amount"] == 300), "{charges:?}");
     p.app.finish().await;
 }
+
+/// The e-wallet in production: a 3-D Secure card bound through the acquirer's own
+/// challenge (kept as the acquirer's token), then an order charged in the background with
+/// it: a stored-card charge through the acquirer, once.
+#[tokio::test]
+async fn an_ewallet_card_is_bound_through_the_acquirer_and_charged_in_the_background() {
+    let p = production().await;
+    let receiver = p.app.receiver().await;
+    p.app
+        .update_merchant(|s| s.notify.ewallet = Some(receiver.url.clone()))
+        .await;
+    let bind = json!({
+        "user_id": "prod-wallet", "user_sn": "A123456789", "user_cellphone_code": "886",
+        "user_cellphone": "918123123", "user_real_name": "金城武", "pfn": "CREDITCARD",
+        "ip": "127.0.0.1",
+    });
+    let answer = p.app.api("api/ewalletbind", &bind).await;
+    assert_eq!(answer["code"], "B200", "{answer}");
+    let url = answer["url"].as_str().expect("url").to_owned();
+    let ticket = url
+        .rsplit('/')
+        .next()
+        .and_then(|t| t.strip_suffix(".html"))
+        .expect("ticket")
+        .to_owned();
+    let page = p.http.get(&url).send().await.expect("bind page");
+    let jar = cookies(&page);
+    let csrf = hidden_csrf(&page.text().await.expect("html"));
+    let sent = post_form(
+        &p.app,
+        &format!("/ewallet/{ticket}/bind"),
+        &jar,
+        &[
+            ("csrf", &csrf),
+            ("card_number", "4938170130000003"),
+            ("expiry", "1228"),
+            ("cvc", "985"),
+        ],
+    )
+    .await;
+    assert_eq!(sent.status(), 303);
+    let challenge = location(&sent);
+    assert!(challenge.starts_with(&p.acquirer), "{challenge}");
+    let passed = p
+        .http
+        .post(&challenge)
+        .form(&[("password", "nccc1234")])
+        .send()
+        .await
+        .expect("password");
+    let back = location(&passed);
+    assert!(
+        back.ends_with(&format!("/ewallet/{ticket}/challenge")),
+        "{back}"
+    );
+    let returned = p
+        .http
+        .get(&back)
+        .header("cookie", &jar)
+        .send()
+        .await
+        .expect("back");
+    assert_eq!(returned.status(), 303);
+    let pan = eventually("the e-wallet notice", || async {
+        receiver
+            .bodies()
+            .into_iter()
+            .find(|b| b.contains("virtual_pan="))
+            .map(|b| mypay_protocol::notice::EwalletNotice::from_form(b.as_bytes()).virtual_pan)
+    })
+    .await;
+    assert_eq!(pan.len(), 16);
+    let ledger = p.ledger().await;
+    assert_eq!(
+        Production::ledger_kind(&ledger, "token").len(),
+        1,
+        "{ledger:?}"
+    );
+    assert_eq!(p.charges().await, 0, "a bind charges nothing");
+
+    let order = sample_order_with(
+        "PROD-EW",
+        700,
+        json!({"user_id": "prod-wallet", "enable_ewallet": 1, "virtual_pan": pan, "ewallet_type": 2}),
+    );
+    let answer = p.app.order(&order).await;
+    assert_eq!(answer["code"], "250", "{answer}");
+    let again = p.app.order(&order).await;
+    assert_eq!(
+        again["uid"], answer["uid"],
+        "the same request: the same transaction"
+    );
+    let ledger = p.ledger().await;
+    let charges = Production::ledger_kind(&ledger, "charge");
+    assert_eq!(charges.len(), 1, "{ledger:?}");
+    assert_eq!(
+        (charges[0]["amount"].clone(), charges[0]["state"].clone()),
+        (json!(700), json!("approved"))
+    );
+    p.app.finish().await;
+}
