@@ -86,6 +86,8 @@ test('a consumer takes a convenience-store code with its barcodes and the mercha
   await page.getByRole('button', { name: '取得繳費資訊' }).click();
 
   await page.locator('#payment-details').waitFor();
+  // The page's images included: a loaded machine takes longer to serve them.
+  await page.waitForLoadState('load');
   assert.equal(await page.locator('#result-title').innerText(), '請於期限內完成繳費');
   const pin = await page.locator('#pin-code').innerText();
   assert.match(pin, /^MYP\d{11}$/);
