@@ -818,3 +818,52 @@ pub fn hidden_csrf(html: &str) -> String {
     let len = html[at..].find('"').expect("end of the csrf field");
     html[at..at + len].to_owned()
 }
+
+/// A test certificate authority and a certificate it signed for 127.0.0.1 and
+/// localhost, written as PEM files in `dir` (`{name}-ca.pem`, `{name}.pem`,
+/// `{name}-key.pem`).
+pub struct TestCert {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+pub fn test_cert(dir: &Path, name: &str) -> TestCert {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().expect("a CA key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, format!("mypay test CA {name}"));
+    let ca = ca_params.self_signed(&ca_key).expect("the CA");
+    let key = KeyPair::generate().expect("a key");
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .expect("params");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, format!("gateway {name}"));
+    let cert = params
+        .signed_by(&key, &ca, &ca_key)
+        .expect("the certificate");
+    let out = TestCert {
+        ca: dir.join(format!("{name}-ca.pem")),
+        cert: dir.join(format!("{name}.pem")),
+        key: dir.join(format!("{name}-key.pem")),
+    };
+    std::fs::write(&out.ca, ca.pem()).expect("write");
+    std::fs::write(&out.cert, cert.pem()).expect("write");
+    std::fs::write(&out.key, key.serialize_pem()).expect("write");
+    out
+}
+
+/// A client that trusts only `ca`.
+pub fn client_trusting(ca: &Path) -> reqwest::Client {
+    let pem = std::fs::read(ca).expect("ca");
+    reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("pem"))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}

@@ -19,7 +19,10 @@ struct Production {
     app: TestApp,
     /// The acquirer's base URL (`http://127.0.0.1:PORT`).
     acquirer: String,
+    /// A browser trusting the test CA (and nothing else).
     http: reqwest::Client,
+    /// The test certificate's folder, removed with the test.
+    _certs: Folder,
 }
 
 /// A production gateway whose every tool goes to a fresh reference acquirer, with the
@@ -31,13 +34,23 @@ async fn production() -> Production {
 
 /// [`production`] on `clock` (a test clock the test moves, for later periods).
 async fn production_on(clock: Clock) -> Production {
+    // Over TLS, with a certificate of a test CA every client here trusts (the acquirer's
+    // callbacks too).
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let certs = std::env::temp_dir().join(format!(
+        "mypay-production-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&certs).expect("a folder for the certificate");
+    let cert = test_cert(&certs, "gateway");
     let acquirer = mypay_acquirer::Running::bind(mypay_acquirer::Setup {
         listen: "127.0.0.1:0".parse().expect("addr"),
         secret: Secret::parse(SECRET).expect("secret"),
         callback_url: "http://127.0.0.1:9/".into(),
         public_url: None,
         pending_after: Duration::from_millis(300),
-        callback_ca: None,
+        callback_ca: Some(cert.ca.clone()),
     })
     .await
     .expect("acquirer binds");
@@ -51,21 +64,36 @@ async fn production_on(clock: Clock) -> Production {
          tools = [\"*\"]\ntimeout_secs = 2\n"
     ))
     .expect("upstreams");
-    let app = spawn_app_with(db, clock, |s| {
+    let mut app = spawn_app_with(db, clock, |s| {
         s.mode = Mode::Production;
         s.upstreams = Some(Arc::new(upstreams));
         s.resolve_schedule = vec![Duration::from_secs(1); 3];
         s.notify_hosts = Some(NotifyHosts::Any);
+        s.tls = Some(mypay_gateway::config::TlsFiles {
+            cert: cert.cert.clone(),
+            key: cert.key.clone(),
+        });
     })
     .await;
+    // Every consumer and merchant request of the tests goes over https.
+    app.base = app.state.base_url.to_string();
+    assert!(app.base.starts_with("https://127.0.0.1:"), "{}", app.base);
+    app.http = client_trusting(&cert.ca);
     callbacks.set_url(format!("{}/upstream/acq/callback", app.base));
     Production {
         app,
         acquirer: acquirer_base,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("http"),
+        http: client_trusting(&cert.ca),
+        _certs: Folder(certs),
+    }
+}
+
+/// A folder removed when the test ends.
+struct Folder(std::path::PathBuf);
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -10,44 +10,6 @@ use std::time::Duration;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-/// A test certificate authority and a certificate it signed for 127.0.0.1 and
-/// localhost, written as PEM files in `dir` (`{name}-ca.pem`, `{name}.pem`,
-/// `{name}-key.pem`).
-struct TestCert {
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-}
-
-fn test_cert(dir: &Path, name: &str) -> TestCert {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-    let ca_key = KeyPair::generate().expect("a CA key");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, format!("mypay test CA {name}"));
-    let ca = ca_params.self_signed(&ca_key).expect("the CA");
-    let key = KeyPair::generate().expect("a key");
-    let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .expect("params");
-    params
-        .distinguished_name
-        .push(DnType::CommonName, format!("gateway {name}"));
-    let cert = params
-        .signed_by(&key, &ca, &ca_key)
-        .expect("the certificate");
-    let out = TestCert {
-        ca: dir.join(format!("{name}-ca.pem")),
-        cert: dir.join(format!("{name}.pem")),
-        key: dir.join(format!("{name}-key.pem")),
-    };
-    std::fs::write(&out.ca, ca.pem()).expect("write");
-    std::fs::write(&out.cert, cert.pem()).expect("write");
-    std::fs::write(&out.key, key.serialize_pem()).expect("write");
-    out
-}
-
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "mypay-tls-{name}-{}-{}",
@@ -73,17 +35,6 @@ fn start(db: &TestDatabase, port: u16, args: &[&str], env: &[(&str, &str)]) -> (
     let mut all = vec!["--listen", listen.as_str()];
     all.extend_from_slice(args);
     start_gateway_with(db, &all, env)
-}
-
-/// A client that trusts only `ca`.
-fn client_trusting(ca: &Path) -> reqwest::Client {
-    let pem = std::fs::read(ca).expect("ca");
-    reqwest::Client::builder()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("pem"))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
 }
 
 /// `openssl s_client` limited to one protocol version: whether the handshake succeeded.
