@@ -176,6 +176,11 @@ impl Books {
             return Ok(done);
         }
         positive(request.amount)?;
+        if request.tool == "C_INSTALLMENT" && request.installments.unwrap_or(0) < 2 {
+            return Err(Refused(
+                "installments: C_INSTALLMENT needs 2 or more".into(),
+            ));
+        }
         let kind = if request.capture {
             "charge"
         } else {
@@ -565,6 +570,11 @@ impl Books {
             return Ok(done);
         }
         positive(request.amount)?;
+        if request.applicant.is_empty() {
+            return Err(Refused(
+                "applicant: what the consumer declared is needed to review".into(),
+            ));
+        }
         Ok(self.record(outcome(
             &request.reference,
             "application",

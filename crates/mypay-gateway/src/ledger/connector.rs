@@ -18,6 +18,8 @@ pub struct CardCharge<'a> {
     pub today_year_month: (i32, u32),
     /// A sale (`true`) or an authorisation, captured later.
     pub capture: bool,
+    /// C_INSTALLMENT: how many instalments.
+    pub installments: Option<u32>,
     /// Where the consumer comes back to after an upstream's 3-D Secure challenge.
     pub return_url: Option<String>,
 }
@@ -133,12 +135,14 @@ pub enum Movement {
         amount: i64,
         payment_code: Option<String>,
     },
-    /// Send a post-pay or cardless application for review.
+    /// Send a post-pay or cardless application for review, with what the consumer
+    /// declared (the order's `shipping_info` or `user_data`).
     Apply {
         reference: String,
         uid: u64,
         tool: PaymentTool,
         amount: i64,
+        applicant: serde_json::Map<String, serde_json::Value>,
     },
     /// Capture `amount` of transaction `uid`'s authorisation (or an AFP when shipped).
     Capture {

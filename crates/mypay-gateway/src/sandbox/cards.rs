@@ -167,6 +167,7 @@ mod tests {
             today_year_month: (2026, 11),
             capture: true,
             return_url: None,
+            installments: None,
         })
     }
 

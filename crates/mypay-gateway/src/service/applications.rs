@@ -51,11 +51,20 @@ pub async fn apply_for(
     let mut review = review;
     if review && let Some(movements) = &state.movements {
         // Production: the provider reviews, and calls back; no simulated review.
+        let request = order.stored_request();
+        let declared = match tool {
+            PaymentTool::PostPay => request.shipping_info.clone(),
+            _ => request.user_data.clone(),
+        };
         let movement = Movement::Apply {
             reference: format!("apply-{uid}"),
             uid,
             tool,
             amount: order.cost,
+            applicant: match declared {
+                Some(serde_json::Value::Object(map)) => map,
+                _ => Default::default(),
+            },
         };
         match movements.ask(&movement).await {
             Ok(_) => review = false,

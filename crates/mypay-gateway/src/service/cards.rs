@@ -72,6 +72,7 @@ pub async fn pay_card(
             verify_only: plan.recurring.as_ref().is_some_and(|r| r.bind_only),
             capture: !order.authorise_only,
             return_url: form.return_url.as_deref(),
+            installments: plan.periods,
         },
     };
     let charged = Charged {
@@ -163,6 +164,9 @@ pub(super) struct CardPlan {
     /// Quick checkout: the card's token, remembered for the order's consumer once paid.
     #[serde(default)]
     remember: Option<String>,
+    /// C_INSTALLMENT: the number of instalments, as the upstream is asked for them.
+    #[serde(default)]
+    periods: Option<u32>,
 }
 
 /// The plan of a charge with `tool`: C_INSTALLMENT needs an instalment count the order
@@ -202,6 +206,7 @@ pub(super) fn card_plan(
             Ok(CardPlan {
                 trans_type: Some(TransType::Installment as i64),
                 installment: Some(plans::installment_json(order.cost, periods)),
+                periods: Some(periods),
                 ..CardPlan::default()
             })
         }

@@ -65,6 +65,8 @@ pub(super) enum Payment<'a> {
         /// A sale (`true`) or an authorisation captured later.
         capture: bool,
         return_url: Option<&'a str>,
+        /// C_INSTALLMENT: how many instalments.
+        installments: Option<u32>,
     },
     /// A card the upstream keeps, by its token: no consumer present.
     Stored { token: &'a str },
@@ -185,6 +187,7 @@ async fn ask(state: &Gateway, claimed: &Claimed, request: &Request<'_>) -> CardA
             verify_only,
             capture,
             return_url,
+            installments,
         } => {
             let charge = CardCharge {
                 uid: claimed.uid,
@@ -195,6 +198,7 @@ async fn ask(state: &Gateway, claimed: &Claimed, request: &Request<'_>) -> CardA
                 today_year_month,
                 capture,
                 return_url: return_url.map(str::to_owned),
+                installments,
             };
             if verify_only {
                 state.acquirer.verify(&charge).await

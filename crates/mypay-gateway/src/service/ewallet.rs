@@ -157,6 +157,7 @@ pub async fn bind_card(
             today_year_month: super::charge::today_year_month(state, &wallet.store_uid),
             capture: true,
             return_url: return_url.map(str::to_owned),
+            installments: None,
         })
         .await;
     let token = state

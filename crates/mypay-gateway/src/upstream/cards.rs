@@ -73,6 +73,7 @@ impl HttpCards {
             capture: charge.capture,
             card: Some(card(charge.card)),
             return_url: charge.return_url.clone(),
+            installments: charge.installments,
             ..charge_request(charge.attempt, charge.tool, charge.amount)
         };
         let sent = client::post(&self.http, upstream, path, charge.attempt, &request).await;

@@ -134,13 +134,18 @@ impl HttpMovements {
                 };
                 client::post(&self.http, upstream, paths::WALLETS, reference, &body).await
             }
-            Movement::Apply { tool, amount, .. } => {
+            Movement::Apply {
+                tool,
+                amount,
+                applicant,
+                ..
+            } => {
                 let body = ApplicationRequest {
                     reference: reference.clone(),
                     tool: tool.code().to_owned(),
                     amount: *amount,
                     currency,
-                    applicant: Default::default(),
+                    applicant: applicant.clone(),
                 };
                 client::post(&self.http, upstream, paths::APPLICATIONS, reference, &body).await
             }

@@ -151,24 +151,32 @@ impl Production {
         expiry: &str,
         cvc: &str,
     ) -> (reqwest::Response, String) {
+        self.submit_card_with(uid, pfn, (card, expiry, cvc), &[])
+            .await
+    }
+
+    /// [`Production::submit_card_as`] with more fields of the form (`installment`).
+    async fn submit_card_with(
+        &self,
+        uid: u64,
+        pfn: &str,
+        (card, expiry, cvc): (&str, &str, &str),
+        more: &[(&str, &str)],
+    ) -> (reqwest::Response, String) {
         let ticket = self.app.ticket(uid);
         let page = get_page(&self.app, &format!("/payment/{ticket}.html"), "").await;
         assert_eq!(page.status(), 200);
         let jar = cookies(&page);
         let csrf = hidden_csrf(&page.text().await.expect("html"));
-        let answer = post_form(
-            &self.app,
-            &format!("/payment/{ticket}/pay"),
-            &jar,
-            &[
-                ("csrf", &csrf),
-                ("pfn", pfn),
-                ("card_number", card),
-                ("expiry", expiry),
-                ("cvc", cvc),
-            ],
-        )
-        .await;
+        let mut fields = vec![
+            ("csrf", csrf.as_str()),
+            ("pfn", pfn),
+            ("card_number", card),
+            ("expiry", expiry),
+            ("cvc", cvc),
+        ];
+        fields.extend_from_slice(more);
+        let answer = post_form(&self.app, &format!("/payment/{ticket}/pay"), &jar, &fields).await;
         (answer, jar)
     }
 
@@ -348,6 +356,26 @@ async fn a_500_is_asked_again_with_the_same_reference_and_charges_once() {
     p.submit_card(uid, "4111111111111111", "1230", "123").await;
     assert_eq!(p.state(uid, &key).await, "A0001");
     p.state_becomes(uid, &key, "300").await;
+    assert_eq!(p.charges().await, 1);
+    p.app.finish().await;
+}
+
+/// Instalments are the acquirer's to run: the count chosen on the PayPage is sent with
+/// the charge (the reference acquirer refuses an instalment charge without one).
+#[tokio::test]
+async fn an_instalment_charge_carries_its_count_to_the_acquirer() {
+    let p = production().await;
+    let (uid, key) = p.app.sample_order("PROD-INST", 3000).await;
+    let (answer, _) = p
+        .submit_card_with(
+            uid,
+            "C_INSTALLMENT",
+            ("4111111111111111", "1230", "123"),
+            &[("installment", "3")],
+        )
+        .await;
+    assert_eq!(answer.status(), 303);
+    assert_eq!(p.state(uid, &key).await, "250");
     assert_eq!(p.charges().await, 1);
     p.app.finish().await;
 }
