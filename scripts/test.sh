@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Run every test of mypay-link, on both storage backends. On a fresh Debian machine it
 # first installs what the tests need: PHP with curl, Node.js, Chromium and CJK fonts, zbar-tools
-# (a QR reader for the invoice proof),
+# (a QR reader for the invoice proof), openssl (TLS handshakes by protocol version),
 # PostgreSQL (Debian packages), pycryptodome and requests (PyPI) for the document's
-# sample clients, playwright-core (npm) for the browser. PostgreSQL runs as a throw-away
+# sample clients, aiosmtpd (PyPI) as a real SMTP server, playwright-core (npm) for the
+# browser, cargo-deb (crates.io, by scripts/deb.sh) for the Debian package. PostgreSQL runs as a throw-away
 # cluster on loopback (scripts/pg-cluster.sh), removed when the script ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
