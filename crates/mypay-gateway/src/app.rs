@@ -19,6 +19,8 @@ pub struct Application {
     router: Router,
     state: AppState,
     tls: Option<Arc<crate::http::tls::Tls>>,
+    /// The back office's listener, when it has one.
+    admin: Option<TcpListener>,
 }
 
 impl Application {
@@ -111,6 +113,19 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
         let port = listener.local_addr()?.port();
+        let admin = match settings.admin_listen {
+            None => None,
+            Some(admin) => match TcpListener::bind(admin.addr).await {
+                Ok(l) => Some(l),
+                Err(e) if admin.required => {
+                    anyhow::bail!("cannot listen on {} (--admin-listen): {e}", admin.addr)
+                }
+                Err(e) => {
+                    tracing::warn!(addr = %admin.addr, error = %e, "the back office's default address is taken: no back office (set --admin-listen)");
+                    None
+                }
+            },
+        };
         let base_url: Arc<str> = settings
             .public_url
             .clone()
@@ -172,11 +187,20 @@ impl Application {
             router,
             state,
             tls,
+            admin,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The back office's port, when it listens.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
     }
 
     pub fn state(&self) -> &AppState {
@@ -218,8 +242,38 @@ impl Application {
             .clone()
             .map(|tls| tokio::spawn(crate::http::tls::reload_on_hangup(tls)));
         let acceptor = self.tls.as_ref().map(|t| t.acceptor());
-        let served =
-            crate::http::serve::serve(self.listener, self.router, limits, acceptor, shutdown).await;
+        // One shutdown for both listeners.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let until = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let admin = self.admin.map(|listener| {
+            let router = crate::admin::router(self.state.clone());
+            // The back office over TLS too when the gateway has it.
+            let acceptor = self.tls.as_ref().map(|t| t.acceptor());
+            tokio::spawn(crate::http::serve::serve(
+                listener,
+                router,
+                limits,
+                acceptor,
+                until(stopped.clone()),
+            ))
+        });
+        let served = crate::http::serve::serve(
+            self.listener,
+            self.router,
+            limits,
+            acceptor,
+            until(stopped.clone()),
+        )
+        .await;
+        if let Some(admin) = admin {
+            let _ = admin.await;
+        }
         for w in workers.into_iter().chain(reloader).chain(mailer) {
             w.abort();
         }

@@ -16,6 +16,18 @@ pub enum Mode {
     Production,
 }
 
+/// Where the back office listens.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminListen {
+    pub addr: SocketAddr,
+    /// Asked for explicitly: not being able to listen there stops the start. The default
+    /// address taken (a second gateway on one machine) only leaves the back office out.
+    pub required: bool,
+}
+
+/// The back office's address when none is given.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8081";
+
 #[derive(Debug, Clone)]
 pub struct TlsFiles {
     pub cert: PathBuf,
@@ -43,6 +55,8 @@ pub struct Settings {
     /// When an upstream's unknown outcome is asked about: the delay before each ask
     /// (the first from the charge). Default [`crate::ledger::timers::RESOLVE_SCHEDULE_SECS`].
     pub resolve_schedule: Vec<Duration>,
+    /// The back office's own listener (`--admin-listen`); `None`: no back office.
+    pub admin_listen: Option<AdminListen>,
     /// TLS built in: the certificate chain and private key, PEM (read again on SIGHUP).
     pub tls: Option<TlsFiles>,
     /// A load balancer in front terminates TLS (production then needs no `tls`).
@@ -103,6 +117,7 @@ impl Default for Settings {
             tls: None,
             tls_offloaded: false,
             smtp: None,
+            admin_listen: None,
             seed_sample_merchant: true,
             max_commit_batch: 256,
             worker_poll: Duration::from_millis(500),
@@ -198,6 +213,14 @@ impl Settings {
             }
             (Err(_), Err(_)) => {}
             _ => anyhow::bail!("MYPAY_TLS_CERT and MYPAY_TLS_KEY go together"),
+        }
+        if let Ok(v) = std::env::var("MYPAY_ADMIN_LISTEN") {
+            s.admin_listen = Some(AdminListen {
+                addr: v
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("MYPAY_ADMIN_LISTEN {v:?}: {e}"))?,
+                required: true,
+            });
         }
         if let Ok(v) = std::env::var("MYPAY_SMTP") {
             s.smtp = Some(std::sync::Arc::new(crate::notify::mail::Smtp::parse(&v)?));

@@ -29,6 +29,7 @@
 //! - [`app`]: building the whole and running it with its workers.
 //! - [`tickets`]: PayPage, bind-page and proof tickets and CSRF tokens; [`hex`].
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod clock;

@@ -64,6 +64,10 @@ struct ServeArgs {
     /// Address to listen on [env: MYPAY_LISTEN; default 127.0.0.1:8080].
     #[arg(long)]
     listen: Option<SocketAddr>,
+    /// The back office's own address (admin API) [env: MYPAY_ADMIN_LISTEN; default
+    /// 127.0.0.1:8081, left out when taken].
+    #[arg(long)]
+    admin_listen: Option<SocketAddr>,
     /// Seconds background work stays claimed by a node that stopped (PostgreSQL), 3 to
     /// 60 [env: MYPAY_LEASE_SECS; default 15].
     #[arg(long, value_parser = mypay_gateway::config::parse_lease)]
@@ -94,6 +98,9 @@ enum Command {
     /// Show or change a merchant.
     #[command(subcommand)]
     Merchant(MerchantCommand),
+    /// The back office's users and tokens.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// List the upstream payments whose outcome stayed unknown after every question to
     /// their upstream: each is the operator's to settle with the upstream.
     Unresolved {
@@ -101,6 +108,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Add a user of the dashboard; prints `password: …` once when none is given.
+    AddUser {
+        name: String,
+        /// operator (reads and acts) or viewer (reads).
+        #[arg(long)]
+        role: String,
+        /// Read the password from the first line of stdin instead of making one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Make a bearer token for the admin API; prints it alone on its line, once.
+    Token {
+        label: String,
+        /// operator (reads and acts) or viewer (reads).
+        #[arg(long)]
+        role: String,
+    },
+    /// Revoke the token labelled LABEL.
+    RevokeToken { label: String },
 }
 
 #[derive(Subcommand)]
@@ -251,6 +281,24 @@ fn settings(installation: &Installation, serve: &ServeArgs) -> anyhow::Result<Se
     if let Some(l) = serve.listen {
         s.listen = l;
     }
+    match (serve.admin_listen, s.admin_listen) {
+        (Some(addr), _) => {
+            s.admin_listen = Some(mypay_gateway::config::AdminListen {
+                addr,
+                required: true,
+            })
+        }
+        (None, None) => {
+            s.admin_listen = mypay_gateway::config::DEFAULT_ADMIN_LISTEN
+                .parse()
+                .ok()
+                .map(|addr| mypay_gateway::config::AdminListen {
+                    addr,
+                    required: false,
+                })
+        }
+        (None, Some(_)) => {}
+    }
     if let Some(l) = serve.lease_secs {
         s.lease = l;
     }
@@ -272,6 +320,15 @@ fn settings(installation: &Installation, serve: &ServeArgs) -> anyhow::Result<Se
     Ok(s)
 }
 
+/// The address the back office listens on, as the banner shows it.
+fn settings_admin_ip(app: &mypay_gateway::app::Application) -> String {
+    app.state()
+        .settings
+        .admin_listen
+        .map(|a| a.addr.ip().to_string())
+        .unwrap_or_else(|| "127.0.0.1".into())
+}
+
 /// Operators read what failed, not a backtrace (whatever `RUST_BACKTRACE` says).
 fn main() -> ExitCode {
     match run() {
@@ -291,6 +348,7 @@ fn run() -> anyhow::Result<()> {
         Some(Command::Serve(args)) => (args, Task::Serve),
         Some(Command::Merchant(cmd)) => (ServeArgs::default(), Task::Merchant(cmd)),
         Some(Command::Unresolved { json }) => (ServeArgs::default(), Task::Unresolved(json)),
+        Some(Command::Admin(cmd)) => (ServeArgs::default(), Task::Admin(cmd)),
     };
     let settings = settings(&cli.installation, &serve_args)?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
@@ -303,14 +361,58 @@ fn run() -> anyhow::Result<()> {
             Task::Serve => serve(settings).await,
             Task::Merchant(cmd) => merchant_command(settings, cmd).await,
             Task::Unresolved(json) => unresolved(settings, json).await,
+            Task::Admin(cmd) => admin_command(settings, cmd).await,
         }
     })
 }
 
 enum Task {
+    Admin(AdminCommand),
     Serve,
     Merchant(MerchantCommand),
     Unresolved(bool),
+}
+
+async fn admin_command(settings: Settings, cmd: AdminCommand) -> anyhow::Result<()> {
+    use mypay_gateway::service::admins;
+    use mypay_gateway::store::AdminRole;
+    let role = |text: &str| {
+        AdminRole::parse(text)
+            .ok_or_else(|| anyhow::anyhow!("--role: operator or viewer, not {text:?}"))
+    };
+    let store =
+        mypay_gateway::store::Store::open(&settings.database, &settings.store_options()).await?;
+    let now = jiff::Timestamp::now();
+    match cmd {
+        AdminCommand::AddUser {
+            name,
+            role: r,
+            password_stdin,
+        } => {
+            let role = role(&r)?;
+            let typed = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                Some(line.trim_end_matches(['\r', '\n']).to_owned())
+            } else {
+                None
+            };
+            let made = admins::add_user(&store, &name, role, typed.as_deref(), now).await?;
+            println!("user {name} added ({})", role.as_str());
+            if let Some(password) = made {
+                println!("password: {password}");
+            }
+        }
+        AdminCommand::Token { label, role: r } => {
+            let token = admins::issue_token(&store, &label, role(&r)?, now).await?;
+            println!("{token}");
+        }
+        AdminCommand::RevokeToken { label } => {
+            admins::revoke_token(&store, &label, now).await?;
+            println!("token {label} revoked");
+        }
+    }
+    Ok(())
 }
 
 async fn unresolved(settings: Settings, json: bool) -> anyhow::Result<()> {
@@ -355,6 +457,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     banner += &format!(
         "  PayPage        {base}/payment/<uid>-<token>.html (the url api/orders answers)\n"
     );
+    if let Some(port) = app.admin_port() {
+        let ip = settings_admin_ip(&app);
+        banner += &format!(
+            "  back office    http://{ip}:{port}/admin/api/v1/merchants (bearer token: mypay-gateway admin token LABEL --role viewer)\n"
+        );
+    }
     if mode == Mode::Sandbox {
         banner += &format!("  sandbox        {base}/sandbox/clock, {base}/sandbox/notifications\n");
         banner +=

@@ -4,6 +4,7 @@
 //! workers call it; it knows nothing of HTTP, routers or the sandbox's helpers (the
 //! sandbox's simulated acquirer is just the connector the sandbox mode plugs in).
 
+pub mod admins;
 mod applications;
 mod authorisations;
 pub mod callbacks;

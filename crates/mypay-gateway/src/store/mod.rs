@@ -12,6 +12,7 @@
 //! written once over the small backend trait of `sql.rs`. No SQL lives outside this
 //! module, and nothing outside it names a driver.
 
+mod admins;
 mod database_url;
 mod installation;
 mod invoices;
@@ -30,6 +31,7 @@ mod timers;
 mod upstream;
 mod wallets;
 
+pub use admins::AdminRole;
 pub use database_url::DatabaseUrl;
 pub use installation::MerchantClock;
 pub use invoices::{

@@ -35,6 +35,7 @@ pub trait Storage:
     + Invoices
     + UpstreamRecords
     + Mail
+    + Admins
 {
 }
 
@@ -54,6 +55,7 @@ impl<T> Storage for T where
         + Invoices
         + UpstreamRecords
         + Mail
+        + Admins
 {
 }
 
@@ -467,4 +469,31 @@ pub trait Mail: Send + Sync + 'static {
     async fn mail_failed(&self, id: i64, error: &str, retry_at: Timestamp) -> StoreResult<()>;
     /// Mails not yet sent.
     async fn mails_waiting(&self) -> StoreResult<i64>;
+}
+
+/// The back office's users and bearer tokens.
+#[async_trait::async_trait]
+pub trait Admins: Send + Sync + 'static {
+    /// False when a user of that name exists.
+    async fn add_admin_user(
+        &self,
+        name: &str,
+        role: AdminRole,
+        password_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+    /// A user's role and password hash.
+    async fn admin_user(&self, name: &str) -> StoreResult<Option<(AdminRole, String)>>;
+    /// False when a token of that label exists (revoked ones too).
+    async fn add_admin_token(
+        &self,
+        label: &str,
+        role: AdminRole,
+        token_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+    /// The label and role of the live token with this hash.
+    async fn admin_token(&self, token_hash: &str) -> StoreResult<Option<(String, AdminRole)>>;
+    /// False when no live token has that label.
+    async fn revoke_admin_token(&self, label: &str, at: Timestamp) -> StoreResult<bool>;
 }

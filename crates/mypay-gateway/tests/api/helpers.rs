@@ -27,6 +27,8 @@ pub fn start_time() -> jiff::Timestamp {
 
 pub struct TestApp {
     pub base: String,
+    /// The back office's base URL, when the test gave it a listener.
+    pub admin_base: Option<String>,
     pub state: AppState,
     pub client: Client,
     /// A consumer's browser without cookies or redirects.
@@ -161,6 +163,9 @@ pub async fn spawn_app_with_acquirer(
         .await
         .expect("gateway builds");
     let base = format!("http://127.0.0.1:{}", app.port());
+    let admin_base = app
+        .admin_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let state = app.state().clone();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -182,6 +187,7 @@ pub async fn spawn_app_with_acquirer(
         .expect("http");
     TestApp {
         base,
+        admin_base,
         state,
         client,
         http,

@@ -1,6 +1,7 @@
 //! Black-box tests: the gateway on a random loopback port with a fresh database, driven
 //! over HTTP like a merchant and a consumer, with notices received on a local receiver.
 
+mod admin;
 mod applications;
 mod authorisation;
 mod card_plans;

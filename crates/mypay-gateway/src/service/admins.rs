@@ -1,0 +1,141 @@
+//! The back office's people and scripts: users who sign in to the dashboard (Argon2
+//! password hashes) and bearer tokens for the admin API (kept as SHA-256), each with a
+//! role: `operator` acts, `viewer` reads.
+
+use crate::store::{AdminRole, Store, StoreError};
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+
+/// Bearer tokens begin with this, so a leaked one is recognised for what it is.
+pub const TOKEN_PREFIX: &str = "mpadm_";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// A wrong argument; the message names it.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn check_name(what: &str, name: &str) -> Result<(), AdminError> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AdminError::Refused(format!(
+            "{what}: 1 to 64 letters, digits, '.', '_', '-' or '@'"
+        )))
+    }
+}
+
+fn random(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::getrandom(&mut buf).unwrap_or_else(|e| panic!("the OS's random source failed: {e}"));
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// Add a user; with no password given, one is made and answered (shown once).
+pub async fn add_user(
+    store: &Store,
+    name: &str,
+    role: AdminRole,
+    password: Option<&str>,
+    now: Timestamp,
+) -> Result<Option<String>, AdminError> {
+    check_name("name", name)?;
+    let made = match password {
+        Some(p) if p.chars().count() < 12 => {
+            return Err(AdminError::Refused(
+                "password: at least 12 characters".into(),
+            ));
+        }
+        Some(_) => None,
+        None => Some(random(18)),
+    };
+    let password = password
+        .map(str::to_owned)
+        .or_else(|| made.clone())
+        .unwrap_or_default();
+    let hash = Argon2::default()
+        .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
+        .map_err(|e| AdminError::Refused(format!("password: {e}")))?
+        .to_string();
+    if !store.add_admin_user(name, role, &hash, now).await? {
+        return Err(AdminError::Refused(format!("name: a user {name:?} exists")));
+    }
+    Ok(made)
+}
+
+/// The role of `name` when `password` is theirs.
+pub async fn sign_in(
+    store: &Store,
+    name: &str,
+    password: &str,
+) -> Result<Option<AdminRole>, StoreError> {
+    let Some((role, hash)) = store.admin_user(name).await? else {
+        // The same work as a real check, so timing does not tell who exists.
+        let _ =
+            Argon2::default().hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng));
+        return Ok(None);
+    };
+    let matches = PasswordHash::new(&hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    });
+    Ok(matches.then_some(role))
+}
+
+fn token_hash(token: &str) -> String {
+    crate::hex::hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// A new bearer token labelled `label`, answered once.
+pub async fn issue_token(
+    store: &Store,
+    label: &str,
+    role: AdminRole,
+    now: Timestamp,
+) -> Result<String, AdminError> {
+    check_name("label", label)?;
+    let token = format!("{TOKEN_PREFIX}{}", random(32));
+    if !store
+        .add_admin_token(label, role, &token_hash(&token), now)
+        .await?
+    {
+        return Err(AdminError::Refused(format!(
+            "label: a token {label:?} exists"
+        )));
+    }
+    Ok(token)
+}
+
+pub async fn revoke_token(store: &Store, label: &str, now: Timestamp) -> Result<(), AdminError> {
+    if store.revoke_admin_token(label, now).await? {
+        Ok(())
+    } else {
+        Err(AdminError::Refused(format!(
+            "label: no live token {label:?}"
+        )))
+    }
+}
+
+/// The label and role of a live bearer token.
+pub async fn authenticate(
+    store: &Store,
+    token: &str,
+) -> Result<Option<(String, AdminRole)>, StoreError> {
+    if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
+        return Ok(None);
+    }
+    store.admin_token(&token_hash(token)).await
+}
