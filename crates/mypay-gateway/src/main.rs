@@ -398,17 +398,54 @@ async fn admin_command(settings: Settings, cmd: AdminCommand) -> anyhow::Result<
                 None
             };
             let made = admins::add_user(&store, &name, role, typed.as_deref(), now).await?;
+            let after = serde_json::json!({"name": name, "role": role.as_str()});
+            let null = serde_json::Value::Null;
+            admins::audit(
+                &store,
+                &admins::os_actor(),
+                "user.add",
+                &name,
+                &null,
+                &after,
+                now,
+            )
+            .await?;
             println!("user {name} added ({})", role.as_str());
             if let Some(password) = made {
                 println!("password: {password}");
             }
         }
         AdminCommand::Token { label, role: r } => {
-            let token = admins::issue_token(&store, &label, role(&r)?, now).await?;
+            let role = role(&r)?;
+            let token = admins::issue_token(&store, &label, role, now).await?;
+            let after = serde_json::json!({"label": label, "role": role.as_str()});
+            let null = serde_json::Value::Null;
+            admins::audit(
+                &store,
+                &admins::os_actor(),
+                "token.issue",
+                &label,
+                &null,
+                &after,
+                now,
+            )
+            .await?;
             println!("{token}");
         }
         AdminCommand::RevokeToken { label } => {
             admins::revoke_token(&store, &label, now).await?;
+            let null = serde_json::Value::Null;
+            let after = serde_json::json!({"label": label, "revoked": true});
+            admins::audit(
+                &store,
+                &admins::os_actor(),
+                "token.revoke",
+                &label,
+                &null,
+                &after,
+                now,
+            )
+            .await?;
             println!("token {label} revoked");
         }
     }

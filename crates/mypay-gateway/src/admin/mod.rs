@@ -2,7 +2,9 @@
 //! it is never exposed with the public gateway by accident. Every route needs a bearer
 //! token (`mypay-gateway admin token LABEL --role …`); JSON in and out.
 //!
-//! So far: `GET /admin/api/v1/merchants` and `GET /admin/api/v1/merchants/{store_uid}`.
+//! So far: `GET|POST /admin/api/v1/merchants`, `GET /admin/api/v1/merchants/{store_uid}`,
+//! `GET /admin/api/v1/audit` and `GET /admin/api/v1/audit/verify`. Every write is in the
+//! audit log.
 
 use crate::service::admins;
 use crate::state::AppState;
@@ -16,7 +18,12 @@ use serde_json::json;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/admin/api/v1/merchants", get(merchants))
+        .route(
+            "/admin/api/v1/merchants",
+            get(merchants).post(create_merchant),
+        )
+        .route("/admin/api/v1/audit", get(audit))
+        .route("/admin/api/v1/audit/verify", get(verify_audit))
         .route("/admin/api/v1/merchants/{store_uid}", get(merchant))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such admin path") })
         .with_state(state)
@@ -52,6 +59,15 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<(String, AdminR
             Err(error(StatusCode::SERVICE_UNAVAILABLE, "please retry"))
         }
     }
+}
+
+/// A caller who may act (an operator), or the answer refusing a viewer.
+async fn operator(state: &AppState, headers: &HeaderMap) -> Result<String, Response> {
+    let (label, role) = caller(state, headers).await?;
+    if role != AdminRole::Operator {
+        return Err(error(StatusCode::FORBIDDEN, "viewers read only"));
+    }
+    Ok(format!("token:{label}"))
 }
 
 fn internal(e: crate::store::StoreError) -> Response {
@@ -102,5 +118,99 @@ async fn merchant(
             .into_response()
         }
         _ => error(StatusCode::NOT_FOUND, "store_uid: no such merchant"),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewMerchant {
+    #[serde(default)]
+    name: String,
+}
+
+/// `POST /admin/api/v1/merchants` `{"name": …}`: answers `store_uid` and `key`, once.
+async fn create_merchant(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let actor = match operator(&state, &headers).await {
+        Ok(a) => a,
+        Err(refused) => return refused,
+    };
+    let request: NewMerchant = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, &format!("body: {e}")),
+    };
+    let operator = crate::service::merchants::Operator::of(&state.core);
+    let made = match operator.create_merchant(&request.name).await {
+        Ok(made) => made,
+        Err(crate::service::merchants::OperatorError::Refused(r)) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("{}: {}", r.field, r.problem),
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "creating a merchant");
+            return error(StatusCode::SERVICE_UNAVAILABLE, "please retry");
+        }
+    };
+    let after = json!({"store_uid": made.store_uid, "name": request.name});
+    if let Err(e) = admins::audit(
+        &state.store,
+        &actor,
+        "merchant.create",
+        &made.store_uid,
+        &serde_json::Value::Null,
+        &after,
+        jiff::Timestamp::now(),
+    )
+    .await
+    {
+        tracing::error!(error = %e, "recording an admin write");
+    }
+    (
+        StatusCode::CREATED,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(json!({"store_uid": made.store_uid, "key": made.key})),
+    )
+        .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct Page {
+    after: Option<i64>,
+}
+
+/// `GET /admin/api/v1/audit?after=ID`: every admin write, newest first, 100 a page.
+async fn audit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(page): axum::extract::Query<Page>,
+) -> Response {
+    if let Err(refused) = caller(&state, &headers).await {
+        return refused;
+    }
+    match state.store.audit(page.after, 100).await {
+        Ok(entries) => {
+            let next = (entries.len() == 100)
+                .then(|| entries.last().map(|e| e.id))
+                .flatten();
+            Json(json!({"entries": entries, "next": next})).into_response()
+        }
+        Err(e) => internal(e),
+    }
+}
+
+/// `GET /admin/api/v1/audit/verify`: `{"ok": true}` or `{"ok": false, "broken_at": ID}`.
+async fn verify_audit(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(refused) = caller(&state, &headers).await {
+        return refused;
+    }
+    match admins::verify_audit(&state.store).await {
+        Ok(None) => Json(json!({"ok": true})).into_response(),
+        Ok(Some(id)) => Json(json!({"ok": false, "broken_at": id})).into_response(),
+        Err(e) => internal(e),
     }
 }

@@ -139,3 +139,69 @@ pub async fn authenticate(
     }
     store.admin_token(&token_hash(token)).await
 }
+
+/// Record an admin write in the audit log: who (`token:LABEL`, `user:NAME`, `os:USER`),
+/// what, on what, and the JSON before and after.
+pub async fn audit(
+    store: &Store,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    before: &serde_json::Value,
+    after: &serde_json::Value,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    let before = before.to_string();
+    let after = after.to_string();
+    store
+        .append_audit(
+            &crate::store::NewAudit {
+                actor,
+                action,
+                subject,
+                before: &before,
+                after: &after,
+            },
+            now,
+        )
+        .await
+}
+
+/// The command line's actor: the operating-system user running it.
+pub fn os_actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("os:{user}")
+}
+
+/// Check the whole audit chain: `None` when every entry holds, else the first entry that
+/// does not (edited, or following a removed one).
+pub async fn verify_audit(store: &Store) -> Result<Option<i64>, StoreError> {
+    let mut prev = crate::store::AUDIT_GENESIS.to_owned();
+    let mut after = 0;
+    loop {
+        let page = store.audit_from(after, 1000).await?;
+        if page.is_empty() {
+            return Ok(None);
+        }
+        for e in page {
+            let expected = crate::store::audit_hash(
+                &prev,
+                e.at,
+                &crate::store::NewAudit {
+                    actor: &e.actor,
+                    action: &e.action,
+                    subject: &e.subject,
+                    before: &e.before,
+                    after: &e.after,
+                },
+            );
+            if e.prev_hash != prev || e.hash != expected {
+                return Ok(Some(e.id));
+            }
+            prev = e.hash;
+            after = e.id;
+        }
+    }
+}

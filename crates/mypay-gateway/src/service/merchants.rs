@@ -142,6 +142,16 @@ impl Operator {
         })
     }
 
+    /// The operator's hold of a running gateway's merchants (the admin API's).
+    pub fn of(gateway: &super::Gateway) -> Operator {
+        Operator {
+            store: gateway.store.clone(),
+            clocks: gateway.clocks.clone(),
+            mode: gateway.settings.mode,
+            policy: gateway.settings.notify_policy(),
+        }
+    }
+
     /// Upstream payments whose outcome stayed unknown: the operator's to settle.
     pub async fn unresolved(&self) -> StoreResult<Vec<crate::store::UpstreamOperation>> {
         self.store.unresolved().await

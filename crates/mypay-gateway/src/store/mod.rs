@@ -31,7 +31,7 @@ mod timers;
 mod upstream;
 mod wallets;
 
-pub use admins::AdminRole;
+pub use admins::{AUDIT_GENESIS, AdminRole, AuditEntry, NewAudit, audit_hash};
 pub use database_url::DatabaseUrl;
 pub use installation::MerchantClock;
 pub use invoices::{

@@ -36,6 +36,7 @@ pub trait Storage:
     + UpstreamRecords
     + Mail
     + Admins
+    + Audit
 {
 }
 
@@ -56,6 +57,7 @@ impl<T> Storage for T where
         + UpstreamRecords
         + Mail
         + Admins
+        + Audit
 {
 }
 
@@ -496,4 +498,15 @@ pub trait Admins: Send + Sync + 'static {
     async fn admin_token(&self, token_hash: &str) -> StoreResult<Option<(String, AdminRole)>>;
     /// False when no live token has that label.
     async fn revoke_admin_token(&self, label: &str, at: Timestamp) -> StoreResult<bool>;
+}
+
+/// The admin audit log: append-only, hash-chained.
+#[async_trait::async_trait]
+pub trait Audit: Send + Sync + 'static {
+    /// Append an entry at the chain's end; its id.
+    async fn append_audit(&self, entry: &NewAudit<'_>, at: Timestamp) -> StoreResult<i64>;
+    /// Entries newest first, below `before_id` when given.
+    async fn audit(&self, before_id: Option<i64>, limit: i64) -> StoreResult<Vec<AuditEntry>>;
+    /// Entries oldest first, after `after_id` (0: from the start).
+    async fn audit_from(&self, after_id: i64, limit: i64) -> StoreResult<Vec<AuditEntry>>;
 }

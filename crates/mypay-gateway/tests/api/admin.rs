@@ -115,3 +115,125 @@ async fn admin_users_get_a_password_once_and_mistakes_are_named() {
     );
     assert_eq!(sign_in(&store, "nobody", password).await.expect("db"), None);
 }
+
+async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
+    let base = app.admin_base.as_deref().expect("a back office");
+    let response = app
+        .http
+        .post(format!("{base}{path}"))
+        .header("authorization", format!("Bearer {token}"))
+        .json(&body)
+        .send()
+        .await
+        .expect("admin request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn token(app: &TestApp, label: &str, role: &str) -> String {
+    let (ok, out, err) = gateway_command(&app.database, &["admin", "token", label, "--role", role]);
+    assert!(ok, "{err}");
+    out.trim().to_owned()
+}
+
+/// Run one SQL statement on the test's database, whichever backend it is.
+async fn sql(database: &TestDatabase, statement: &str) {
+    match &**database {
+        mypay_gateway::store::DatabaseUrl::Sqlite(path) => {
+            let pool = sqlx::SqlitePool::connect_with(
+                sqlx::sqlite::SqliteConnectOptions::new().filename(path),
+            )
+            .await
+            .expect("db");
+            sqlx::query(statement).execute(&pool).await.expect("sql");
+            pool.close().await;
+        }
+        mypay_gateway::store::DatabaseUrl::Postgres(url) => {
+            let pool = sqlx::PgPool::connect(url).await.expect("db");
+            sqlx::query(statement).execute(&pool).await.expect("sql");
+            pool.close().await;
+        }
+    }
+}
+
+/// Operators create merchants, viewers may not; every write (the API's and the command
+/// line's) is in a hash-chained audit log, and an entry edited in the database shows.
+#[tokio::test]
+async fn writes_need_an_operator_and_every_one_is_in_a_chain_that_shows_edits() {
+    let app = admin_app().await;
+    let operator = token(&app, "ops", "operator");
+    let viewer = token(&app, "look", "viewer");
+
+    let (status, body) = post(
+        &app,
+        "/admin/api/v1/merchants",
+        &viewer,
+        serde_json::json!({"name": "Nope"}),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = post(
+        &app,
+        "/admin/api/v1/merchants",
+        &operator,
+        serde_json::json!({"name": "Tea shop"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let store_uid = body["store_uid"].as_str().expect("store_uid").to_owned();
+    let key = body["key"].as_str().expect("key").to_owned();
+    assert_eq!(key.len(), 32, "{body}");
+    // The new merchant's key works on the merchant API at once.
+    let order = sample_order_with("ADMIN-1", 100, serde_json::json!({"store_uid": store_uid}));
+    let answer = app.api_as(&store_uid, &key, "api/orders", &order).await;
+    assert_eq!(answer["code"], "200", "{answer}");
+    let (status, _) = post(
+        &app,
+        "/admin/api/v1/merchants",
+        &operator,
+        serde_json::json!({"color": "red"}),
+    )
+    .await;
+    assert_eq!(status, 422);
+
+    let (status, log) = get(&app, "/admin/api/v1/audit", Some(&viewer)).await;
+    assert_eq!(status, 200, "{log}");
+    let entries = log["entries"].as_array().expect("entries");
+    let actions: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        ["merchant.create", "token.issue", "token.issue"],
+        "newest first: {log}"
+    );
+    assert_eq!(entries[0]["actor"], "token:ops");
+    assert_eq!(entries[0]["subject"], store_uid.as_str());
+    assert!(
+        entries[1]["actor"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("os:")),
+        "{log}"
+    );
+    assert!(
+        !log.to_string().contains(&key),
+        "the audit log holds no key"
+    );
+    let (_, verified) = get(&app, "/admin/api/v1/audit/verify", Some(&viewer)).await;
+    assert_eq!(verified, serde_json::json!({"ok": true}));
+
+    // Edited in the database: the chain breaks at that entry.
+    let first = entries[2]["id"].as_i64().expect("id");
+    sql(
+        &app.database,
+        &format!("UPDATE admin_audit SET subject = 'someone else' WHERE id = {first}"),
+    )
+    .await;
+    let (_, verified) = get(&app, "/admin/api/v1/audit/verify", Some(&viewer)).await;
+    assert_eq!(
+        verified,
+        serde_json::json!({"ok": false, "broken_at": first})
+    );
+    app.finish().await;
+}
