@@ -7,6 +7,7 @@
 //! audit log.
 
 use crate::service::admins;
+use crate::service::merchants::{Operator, OperatorError};
 use crate::state::AppState;
 use crate::store::AdminRole;
 use axum::extract::{Path, State};
@@ -75,14 +76,27 @@ fn internal(e: crate::store::StoreError) -> Response {
     error(StatusCode::SERVICE_UNAVAILABLE, "please retry")
 }
 
-/// `GET /admin/api/v1/merchants`: every merchant with its keys' validity (never a key).
+/// What an operator's command failed on, as the admin API answers it.
+fn refused(e: OperatorError) -> Response {
+    match e {
+        OperatorError::Refused(r) => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("{}: {}", r.field, r.problem),
+        ),
+        OperatorError::NoMerchant(_) => error(StatusCode::NOT_FOUND, "store_uid: no such merchant"),
+        OperatorError::Store(e) => internal(e),
+    }
+}
+
+/// `GET /admin/api/v1/merchants`: every merchant with its keys' validity on its own
+/// clock (never a key).
 async fn merchants(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(refused) = caller(&state, &headers).await {
         return refused;
     }
-    match state.store.merchant_summaries(jiff::Timestamp::now()).await {
+    match Operator::of(&state.core).merchants().await {
         Ok(list) => Json(json!({"merchants": list})).into_response(),
-        Err(e) => internal(e),
+        Err(e) => refused(e),
     }
 }
 
@@ -95,30 +109,21 @@ async fn merchant(
     if let Err(refused) = caller(&state, &headers).await {
         return refused;
     }
-    let found = match state.store.merchant_summaries(jiff::Timestamp::now()).await {
-        Ok(list) => list.into_iter().find(|m| m.store_uid == store_uid),
-        Err(e) => return internal(e),
+    let mut view = match Operator::of(&state.core).merchant(&store_uid).await {
+        Ok(view) => view,
+        Err(e) => return refused(e),
     };
-    let settings = match state.store.merchant(&store_uid).await {
-        Ok(m) => m.map(|m| m.settings),
-        Err(e) => return internal(e),
-    };
-    match (found, settings) {
-        (Some(summary), Some(mut settings)) => {
-            // A secret of the merchant's e-invoices: that one is set, never what it is.
-            if settings.invoice.qr_key.is_some() {
-                settings.invoice.qr_key = Some("(set)".into());
-            }
-            Json(json!({
-            "store_uid": summary.store_uid,
-            "name": summary.name,
-            "keys": summary.keys,
-            "settings": settings,
-            }))
-            .into_response()
-        }
-        _ => error(StatusCode::NOT_FOUND, "store_uid: no such merchant"),
+    // A secret of the merchant's e-invoices: that one is set, never what it is.
+    if view.settings.invoice.qr_key.is_some() {
+        view.settings.invoice.qr_key = Some("(set)".into());
     }
+    Json(json!({
+        "store_uid": view.store_uid,
+        "name": view.settings.name,
+        "keys": view.keys,
+        "settings": view.settings,
+    }))
+    .into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -142,19 +147,12 @@ async fn create_merchant(
         Ok(r) => r,
         Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, &format!("body: {e}")),
     };
-    let operator = crate::service::merchants::Operator::of(&state.core);
-    let made = match operator.create_merchant(&request.name).await {
+    let made = match Operator::of(&state.core)
+        .create_merchant(&request.name)
+        .await
+    {
         Ok(made) => made,
-        Err(crate::service::merchants::OperatorError::Refused(r)) => {
-            return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &format!("{}: {}", r.field, r.problem),
-            );
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "creating a merchant");
-            return error(StatusCode::SERVICE_UNAVAILABLE, "please retry");
-        }
+        Err(e) => return refused(e),
     };
     let after = json!({"store_uid": made.store_uid, "name": request.name});
     if let Err(e) = admins::audit(

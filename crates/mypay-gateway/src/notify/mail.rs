@@ -132,7 +132,7 @@ fn percent(text: &str) -> String {
 
 /// How long a mail taken to send is held from other senders (a node dying mid-send gives
 /// it back after this).
-const HOLD: Duration = Duration::from_secs(120);
+const HOLD: jiff::SignedDuration = jiff::SignedDuration::from_secs(120);
 
 /// The wait before attempt `n + 1` of a mail that failed `n` times: 2 s, doubling, at most
 /// 5 minutes. Mail is retried for as long as it takes.
@@ -148,9 +148,8 @@ pub async fn run(store: Store, smtp: Arc<Smtp>, poll: Duration) {
     loop {
         loop {
             let now = jiff::Timestamp::now();
-            let hold = jiff::SignedDuration::try_from(HOLD)
-                .unwrap_or(jiff::SignedDuration::from_secs(120));
-            let mail = match store.take_mail(now, now + hold).await {
+
+            let mail = match store.take_mail(now, now + HOLD).await {
                 Ok(Some(mail)) => mail,
                 Ok(None) => break,
                 Err(e) => {

@@ -333,7 +333,7 @@ async fn record_answer(
                 reference,
                 "a recurring charge's answer is unknown; asking again in a minute"
             );
-            let later = state.now_for(&order.store_uid) + super::refunds::RETRY_REFUND_AFTER;
+            let later = state.now_for(&order.store_uid) + super::resolve::ASK_AGAIN_AFTER;
             return state.store.postpone_timer(timer.id, later).await;
         }
     };

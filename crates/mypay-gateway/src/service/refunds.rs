@@ -106,7 +106,7 @@ async fn refund_upstream(
                 notice: None,
                 timer: Some(NewTimer {
                     kind: TimerKind::RefundBatch,
-                    due_at: now + RETRY_REFUND_AFTER,
+                    due_at: now + super::resolve::ASK_AGAIN_AFTER,
                     payload: String::new(),
                     store_uid: order.store_uid.clone(),
                 }),
@@ -175,9 +175,6 @@ pub async fn refund_completed(
     }
     Ok(done)
 }
-
-/// A refund asked of its upstream again after this long, should no answer have come.
-pub const RETRY_REFUND_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 
 /// Ask the upstream for refund `row` of `order`, by the refund's own reference.
 pub(super) async fn ask_refund(

@@ -13,6 +13,10 @@ use jiff::SignedDuration;
 use mypay_protocol::Prc;
 use mypay_protocol::notice::NoticeKind;
 
+/// An upstream operation sent again with its own reference (a recurring period's charge,
+/// a refund) is sent after this when no answer came: the upstream does it once.
+pub const ASK_AGAIN_AFTER: SignedDuration = SignedDuration::from_secs(60);
+
 /// The delay before the first ask.
 pub(super) fn first_ask(state: &Gateway) -> SignedDuration {
     delay(state, 0).unwrap_or(SignedDuration::from_secs(60))

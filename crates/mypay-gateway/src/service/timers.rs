@@ -255,7 +255,7 @@ async fn complete_refund(state: &Gateway, timer: &TimerRow) -> Result<(), StoreE
                 return state.store.ask_again(timer.id, &next, timer.uid, now).await;
             }
             Err(crate::ledger::connector::NotMoved::Unknown) => {
-                let next = again(super::refunds::RETRY_REFUND_AFTER);
+                let next = again(super::resolve::ASK_AGAIN_AFTER);
                 return state.store.ask_again(timer.id, &next, timer.uid, now).await;
             }
             Err(crate::ledger::connector::NotMoved::Refused(why)) => {
