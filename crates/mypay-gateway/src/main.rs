@@ -101,6 +101,12 @@ enum Command {
     /// The back office's users and tokens.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Dealers (`/api/agent`) and the merchants each acts for.
+    #[command(subcommand)]
+    Dealer(DealerCommand),
+    /// Client-mode verification codes (驗證碼) for `/api/open`.
+    #[command(subcommand)]
+    ClientCode(ClientCodeCommand),
     /// List the upstream payments whose outcome stayed unknown after every question to
     /// their upstream: each is the operator's to settle with the upstream.
     Unresolved {
@@ -134,6 +140,47 @@ enum AdminCommand {
 }
 
 #[derive(Subcommand)]
+enum DealerCommand {
+    /// Create a dealer: prints its new agent_uid and key (shown this once).
+    Create {
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Print the agent_uid and key as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let the dealer act for the merchant through /api/agent.
+    Attach {
+        agent_uid: String,
+        store_uid: String,
+    },
+    /// Stop the dealer acting for the merchant.
+    Detach {
+        agent_uid: String,
+        store_uid: String,
+    },
+    /// List the dealers with the merchants each acts for.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientCodeCommand {
+    /// Issue a verification code for a merchant's /api/open requests: prints its id and
+    /// code (shown this once).
+    Issue {
+        store_uid: String,
+        /// Print the id and code as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke the code with this id: it is refused from now on.
+    Revoke { id: i64 },
+}
+
+#[derive(Subcommand)]
 enum MerchantCommand {
     /// Create a merchant: prints its new store_uid and key (shown this once). In
     /// production it starts with no payment tool: enable each with `set --tools`.
@@ -155,6 +202,9 @@ enum MerchantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Extend the merchant's newest valid key by a year (refused within 7 days of its
+    /// end, when its successor is made).
+    ExtendKey { store_uid: String },
     /// List the merchants with each key's validity (never the keys).
     List {
         #[arg(long)]
@@ -247,6 +297,8 @@ impl From<MerchantSet> for SettingsChange {
             success_returl: set.success_returl,
             failure_returl: set.failure_returl,
             tools: set.tools,
+            tool_settings: None,
+            notice_retry: None,
             strict_order_id: set.strict_order_id,
             contact_email: set.contact_email,
             recurring_retry_days: set.recurring_retry_days,
@@ -349,6 +401,8 @@ fn run() -> anyhow::Result<()> {
         Some(Command::Merchant(cmd)) => (ServeArgs::default(), Task::Merchant(cmd)),
         Some(Command::Unresolved { json }) => (ServeArgs::default(), Task::Unresolved(json)),
         Some(Command::Admin(cmd)) => (ServeArgs::default(), Task::Admin(cmd)),
+        Some(Command::Dealer(cmd)) => (ServeArgs::default(), Task::Dealer(cmd)),
+        Some(Command::ClientCode(cmd)) => (ServeArgs::default(), Task::ClientCode(cmd)),
     };
     let settings = settings(&cli.installation, &serve_args)?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
@@ -362,12 +416,16 @@ fn run() -> anyhow::Result<()> {
             Task::Merchant(cmd) => merchant_command(settings, cmd).await,
             Task::Unresolved(json) => unresolved(settings, json).await,
             Task::Admin(cmd) => admin_command(settings, cmd).await,
+            Task::Dealer(cmd) => dealer_command(settings, cmd).await,
+            Task::ClientCode(cmd) => client_code_command(settings, cmd).await,
         }
     })
 }
 
 enum Task {
     Admin(AdminCommand),
+    Dealer(DealerCommand),
+    ClientCode(ClientCodeCommand),
     Serve,
     Merchant(MerchantCommand),
     Unresolved(bool),
@@ -447,6 +505,94 @@ async fn admin_command(settings: Settings, cmd: AdminCommand) -> anyhow::Result<
             )
             .await?;
             println!("token {label} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn dealer_command(settings: Settings, cmd: DealerCommand) -> anyhow::Result<()> {
+    let operator = Operator::open(&settings).await?;
+    match cmd {
+        DealerCommand::Create { name, json } => {
+            let made = operator.create_dealer(&name).await.map_err(explain)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"agent_uid": made.agent_uid, "key": made.key})
+                );
+            } else {
+                println!("agent_uid {}", made.agent_uid);
+                println!("key       {}", made.key);
+                println!("(the key is shown this once; keep it secret)");
+            }
+        }
+        DealerCommand::Attach {
+            agent_uid,
+            store_uid,
+        } => {
+            operator
+                .link_dealer(&agent_uid, &store_uid, true)
+                .await
+                .map_err(explain)?;
+            println!("dealer {agent_uid} now acts for merchant {store_uid}");
+        }
+        DealerCommand::Detach {
+            agent_uid,
+            store_uid,
+        } => {
+            operator
+                .link_dealer(&agent_uid, &store_uid, false)
+                .await
+                .map_err(explain)?;
+            println!("dealer {agent_uid} no longer acts for merchant {store_uid}");
+        }
+        DealerCommand::List { json } => {
+            let dealers = operator.dealers().await.map_err(explain)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&dealers)?);
+            } else {
+                for d in dealers {
+                    let name = if d.name.is_empty() {
+                        "(no name)"
+                    } else {
+                        &d.name
+                    };
+                    println!(
+                        "{}  {name}  merchants: {}",
+                        d.agent_uid,
+                        d.merchants.join(", ")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn client_code_command(settings: Settings, cmd: ClientCodeCommand) -> anyhow::Result<()> {
+    let operator = Operator::open(&settings).await?;
+    match cmd {
+        ClientCodeCommand::Issue { store_uid, json } => {
+            let made = operator
+                .issue_client_code(&store_uid)
+                .await
+                .map_err(explain)?;
+            if json {
+                println!("{}", serde_json::json!({"id": made.id, "code": made.code}));
+            } else {
+                println!("id   {}", made.id);
+                println!("code {}", made.code);
+                println!(
+                    "(the code is shown this once; it seals /api/open requests of merchant {store_uid})"
+                );
+            }
+        }
+        ClientCodeCommand::Revoke { id } => {
+            operator
+                .revoke_client_code(None, id)
+                .await
+                .map_err(explain)?;
+            println!("client code {id} revoked");
         }
     }
     Ok(())
@@ -544,6 +690,19 @@ async fn merchant_command(settings: Settings, cmd: MerchantCommand) -> anyhow::R
                 .await
                 .map_err(explain)?;
             print_credentials(&made, json);
+        }
+        MerchantCommand::ExtendKey { store_uid } => {
+            let key = operator
+                .extend_key(&store_uid, None)
+                .await
+                .map_err(explain)?;
+            let until = key
+                .valid_until
+                .map_or_else(|| "never".to_owned(), |t| t.to_string());
+            println!(
+                "key {} of merchant {store_uid} now valid until {until}",
+                key.id
+            );
         }
         MerchantCommand::List { json } => {
             let merchants = operator.merchants().await.map_err(explain)?;

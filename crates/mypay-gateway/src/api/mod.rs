@@ -174,6 +174,7 @@ async fn alert_throttled(state: &AppState, store_uid: &str) {
             "API 解密失敗次數過多 (too many failed requests)",
             &body,
             state.now_for(store_uid),
+            None,
         )
         .await
     {

@@ -310,6 +310,11 @@ pub struct SettingsChange {
     /// Enabled tools, by code or number (附錄一), each with the default limits and
     /// supplier.
     pub tools: Option<Vec<String>>,
+    /// Enabled tools each with its limits and supplier (the admin API's form of
+    /// `tools`); when both are given, this one wins.
+    pub tool_settings: Option<Vec<ToolSetting>>,
+    /// How transaction notices are retried.
+    pub notice_retry: Option<RetrySchedule>,
     pub strict_order_id: Option<bool>,
     pub contact_email: Option<String>,
     pub recurring_retry_days: Option<i64>,
@@ -332,6 +337,13 @@ fn refused(field: &'static str, problem: impl Into<String>) -> Refused {
         problem: problem.into(),
     }
 }
+
+/// The largest amount a tool's limit may name (NT$).
+pub const MAX_TOOL_AMOUNT: i64 = 99_999_999;
+/// Bounds of a merchant's notice retry schedule.
+pub const MAX_NOTICE_ATTEMPTS: i64 = 20;
+pub const MIN_NOTICE_INTERVAL_SECS: i64 = 10;
+pub const MAX_NOTICE_INTERVAL_SECS: i64 = 86_400;
 
 /// Days a failed recurring charge waits for its retry, at most.
 pub const MAX_RECURRING_RETRY_DAYS: i64 = 365;
@@ -427,6 +439,78 @@ impl SettingsChange {
                 .collect();
             let codes: Vec<&str> = next.tools.iter().map(|t| t.tool.code()).collect();
             note("tools", &codes.join(","));
+        }
+        if let Some(tools) = &self.tool_settings {
+            let mut seen = Vec::new();
+            for t in tools {
+                if seen.contains(&t.tool) {
+                    return Err(refused(
+                        "tools",
+                        format!("{} is listed twice", t.tool.code()),
+                    ));
+                }
+                seen.push(t.tool);
+                if t.min_amount < 1 || t.max_amount < t.min_amount || t.max_amount > MAX_TOOL_AMOUNT
+                {
+                    return Err(refused(
+                        "tools",
+                        format!(
+                            "{}: min_amount from 1 and max_amount from min_amount to {MAX_TOOL_AMOUNT}",
+                            t.tool.code()
+                        ),
+                    ));
+                }
+                let supplier_ok = !t.supplier.is_empty()
+                    && t.supplier.len() <= 20
+                    && t.supplier
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                if !supplier_ok {
+                    return Err(refused(
+                        "tools",
+                        format!(
+                            "{}: supplier is 1 to 20 letters, digits or _",
+                            t.tool.code()
+                        ),
+                    ));
+                }
+            }
+            next.tools = tools.clone();
+            let codes: Vec<String> = tools
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{}({}–{}, {})",
+                        t.tool.code(),
+                        t.min_amount,
+                        t.max_amount,
+                        t.supplier
+                    )
+                })
+                .collect();
+            note("tools", &codes.join(","));
+        }
+        if let Some(retry) = self.notice_retry {
+            if !(1..=MAX_NOTICE_ATTEMPTS).contains(&retry.attempts)
+                || !(MIN_NOTICE_INTERVAL_SECS..=MAX_NOTICE_INTERVAL_SECS)
+                    .contains(&retry.interval_secs)
+            {
+                return Err(refused(
+                    "notice_retry",
+                    format!(
+                        "attempts from 1 to {MAX_NOTICE_ATTEMPTS}, interval_secs from \
+                         {MIN_NOTICE_INTERVAL_SECS} to {MAX_NOTICE_INTERVAL_SECS}"
+                    ),
+                ));
+            }
+            next.notice_retry = retry;
+            note(
+                "notice_retry",
+                &format!(
+                    "{} attempts, {} s apart",
+                    retry.attempts, retry.interval_secs
+                ),
+            );
         }
         if let Some(strict) = self.strict_order_id {
             next.strict_order_id = strict;

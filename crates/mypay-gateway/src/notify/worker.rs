@@ -397,6 +397,67 @@ impl Deliveries {
         Ok(Some(acknowledged))
     }
 
+    /// POST a test notice of `kind` (`completed`, `non_real_time`, `confirmation`,
+    /// `refund` or `ewallet`) to the merchant's URL for it, once, recording nothing: what
+    /// an operator checks a merchant's endpoint with. `None` when the merchant is unknown.
+    pub async fn test_notice(
+        &self,
+        store_uid: &str,
+        kind: &str,
+    ) -> Result<Option<TestAttempt>, StoreError> {
+        let Some(merchant) = self.directory.merchant(store_uid).await? else {
+            return Ok(None);
+        };
+        let url = current_url(&merchant.settings, kind).map(str::to_owned);
+        let prc = if kind == "non_real_time" {
+            "260"
+        } else {
+            "250"
+        };
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("uid", "0")
+            .append_pair("key", "test")
+            .append_pair("prc", prc)
+            .append_pair(
+                "finishtime",
+                &crate::clock::taipei::datetime14(self.clocks.now_for(store_uid)),
+            )
+            .append_pair("cardno", "")
+            .append_pair("acode", "")
+            .append_pair("order_id", "TEST-NOTICE")
+            .append_pair("user_id", "")
+            .append_pair("cost", "0")
+            .append_pair("currency", "TWD")
+            .append_pair("actual_cost", "0")
+            .append_pair("pfn", "")
+            .append_pair(
+                "retmsg",
+                "測試通知 (a test notice from the gateway's operator)",
+            )
+            .append_pair("echo_0", "test")
+            .finish();
+        let started = Instant::now();
+        let (http_status, reply, acknowledged) = match &url {
+            None => (
+                None,
+                "not sent: the merchant has no URL for this kind of notice".to_owned(),
+                false,
+            ),
+            Some(url) => match self.checked_url(url) {
+                Err(e) => (None, format!("not sent: {e}"), false),
+                Ok(parsed) => self.post(parsed, body).await,
+            },
+        };
+        Ok(Some(TestAttempt {
+            kind: kind.to_owned(),
+            url,
+            http_status,
+            reply,
+            acknowledged,
+            elapsed_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+        }))
+    }
+
     /// POST `notice` once and say what happened (not yet recorded).
     async fn attempt(&self, mut notice: NoticeRow, trigger: Trigger) -> AttemptRecord {
         let merchant = match self.directory.merchant(&notice.store_uid).await {
@@ -530,6 +591,18 @@ impl Deliveries {
         let text: String = String::from_utf8_lossy(&reply).chars().take(2000).collect();
         (Some(i64::from(code)), text, acknowledged)
     }
+}
+
+/// What a test notice's one attempt came to.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TestAttempt {
+    pub kind: String,
+    pub url: Option<String>,
+    pub http_status: Option<i64>,
+    pub reply: String,
+    /// The reply was `8888`.
+    pub acknowledged: bool,
+    pub elapsed_ms: i64,
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

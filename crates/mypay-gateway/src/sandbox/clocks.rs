@@ -69,22 +69,26 @@ async fn clock(
     State(state): State<AppState>,
     Query(q): Query<ClockQuery>,
 ) -> Result<Response, PageError> {
-    let store_uid = q
-        .store_uid
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
-    let clock = named_clock(&state, store_uid).await?;
-    Ok(Json(clock_json(&clock, store_uid)).into_response())
+    Ok(Json(read_clock(&state, q.store_uid.as_deref()).await?).into_response())
+}
+
+/// The shared clock, or merchant `store_uid`'s own, as the sandbox shows it.
+pub(crate) async fn read_clock(
+    state: &AppState,
+    store_uid: Option<&str>,
+) -> Result<Value, PageError> {
+    let store_uid = store_uid.map(str::trim).filter(|s| !s.is_empty());
+    let clock = named_clock(state, store_uid).await?;
+    Ok(clock_json(&clock, store_uid))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Advance {
+pub(crate) struct Advance {
     #[serde(deserialize_with = "mypay_protocol::lenient::i64")]
-    seconds: i64,
+    pub seconds: i64,
     /// A merchant's own clock; the shared one when absent.
-    store_uid: Option<String>,
+    pub store_uid: Option<String>,
 }
 
 async fn advance(
@@ -93,6 +97,12 @@ async fn advance(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let req: Advance = read_body(&headers, &body)?;
+    Ok(Json(advance_clock(&state, &req).await?).into_response())
+}
+
+/// Move the shared clock, or a merchant's own, forward, and run everything that fell
+/// due before answering.
+pub(crate) async fn advance_clock(state: &AppState, req: &Advance) -> Result<Value, PageError> {
     let store_uid = req
         .store_uid
         .as_deref()
@@ -100,7 +110,7 @@ async fn advance(
         .filter(|s| !s.is_empty());
     // The clocks are the installation's: start from the stored one (another node may
     // have moved it), move it there, and follow.
-    let clock = named_clock(&state, store_uid).await?;
+    let clock = named_clock(state, store_uid).await?;
     // Counted from before the clock moves: the worker may make an attempt that falls due
     // as soon as it does, before the drain below begins.
     let attempts_before = state.deliveries.attempts_recorded();
@@ -133,12 +143,12 @@ async fn advance(
                 .follow(store_uid, stored.offset_us, stored.high_water_us);
         }
     }
-    let timers = run_everything_due(&state).await?;
+    let timers = run_everything_due(state).await?;
     let attempts = state.deliveries.attempts_recorded() - attempts_before;
     let mut out = clock_json(&clock, store_uid);
     out["timers_run"] = json!(timers);
     out["notice_attempts"] = json!(attempts);
-    Ok(Json(out).into_response())
+    Ok(out)
 }
 
 #[derive(Deserialize, Default)]
@@ -200,6 +210,8 @@ async fn create_merchant(
 async fn run_everything_due(state: &AppState) -> Result<usize, StoreError> {
     let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let mut timers = 0;
+    // Keys' reminders and successors fall due on the same clocks.
+    service::keys::tend(state).await?;
     loop {
         timers += service::timers::run_due(state).await?;
         state.deliveries.drain().await?;

@@ -3,7 +3,7 @@
 //! `{"error": "…"}` (this is our API, not the document's), a [`PageError`].
 
 pub mod cards;
-mod clocks;
+pub(crate) mod clocks;
 mod notices;
 mod payments;
 

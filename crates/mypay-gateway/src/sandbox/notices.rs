@@ -29,6 +29,7 @@ async fn notifications(
     let filter = NoticeFilter {
         store_uid: q.store_uid,
         uid: q.uid,
+        ..NoticeFilter::default()
     };
     let notices = state.store.notices(&filter).await?;
     let mut out = Vec::with_capacity(notices.len());

@@ -319,6 +319,7 @@ async fn alert_no_numbers(
             "電子發票字軌號碼不足 (no invoice numbers left)",
             &body,
             now,
+            None,
         )
         .await
     {

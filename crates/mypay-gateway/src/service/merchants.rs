@@ -36,6 +36,14 @@ fn random_text(len: usize, alphabet: &[u8]) -> StoreResult<String> {
     Ok(out)
 }
 
+/// A new random 12-digit id (a `store_uid` or an `agent_uid`).
+pub fn new_uid() -> StoreResult<String> {
+    let digits = random_text(11, b"0123456789")?;
+    // Never a leading zero: some merchants' systems store it as a number.
+    let first = digits.bytes().next().map_or(1, |d| 1 + (d - b'0') % 9);
+    Ok(format!("{first}{digits}"))
+}
+
 /// Create a merchant under a new random 12-digit `store_uid`, its key valid from `now`.
 pub async fn create(
     store: &Store,
@@ -44,10 +52,7 @@ pub async fn create(
     now: jiff::Timestamp,
 ) -> StoreResult<String> {
     for _ in 0..20 {
-        let digits = random_text(11, b"0123456789")?;
-        // Never a leading zero: some merchants' systems store it as a number.
-        let first = digits.bytes().next().map_or(1, |d| 1 + (d - b'0') % 9);
-        let store_uid = format!("{first}{digits}");
+        let store_uid = new_uid()?;
         match store
             .create_merchant(&store_uid, None, settings, key, now)
             .await
@@ -92,6 +97,13 @@ pub enum OperatorError {
     Refused(#[from] Refused),
     #[error("no merchant {0}")]
     NoMerchant(String),
+    /// Something else named that does not exist: what, and how it was named.
+    #[error("{0}")]
+    Missing(String),
+    /// Refused as things stand (a key too near its end to extend, a merchant another
+    /// dealer acts for).
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     Store(#[from] StoreError),
 }
@@ -117,8 +129,11 @@ pub struct MerchantView {
 pub struct Operator {
     pub store: Store,
     pub clocks: Clocks,
-    mode: Mode,
-    policy: NotifyPolicy,
+    pub(crate) mode: Mode,
+    pub(crate) policy: NotifyPolicy,
+    /// Who acts, as the audit log names them: `os:USER` on the command line,
+    /// `token:LABEL` or `user:NAME` in the back office.
+    pub(crate) actor: String,
 }
 
 impl Operator {
@@ -139,6 +154,7 @@ impl Operator {
             clocks,
             mode: settings.mode,
             policy: settings.notify_policy(),
+            actor: super::admins::os_actor(),
         })
     }
 
@@ -149,6 +165,38 @@ impl Operator {
             clocks: gateway.clocks.clone(),
             mode: gateway.settings.mode,
             policy: gateway.settings.notify_policy(),
+            actor: "gateway".into(),
+        }
+    }
+
+    /// The same hold, its writes recorded as `actor`'s.
+    pub fn acting_as(mut self, actor: impl Into<String>) -> Operator {
+        self.actor = actor.into();
+        self
+    }
+
+    /// Record a write in the audit log. The write is done: a failure to record it is
+    /// logged loudly, not turned into a refusal of what already happened.
+    pub(crate) async fn record(
+        &self,
+        action: &str,
+        subject: &str,
+        before: serde_json::Value,
+        after: serde_json::Value,
+    ) {
+        let at = jiff::Timestamp::now();
+        if let Err(e) = super::admins::audit(
+            &self.store,
+            &self.actor,
+            action,
+            subject,
+            &before,
+            &after,
+            at,
+        )
+        .await
+        {
+            tracing::error!(error = %e, action, subject, "an admin write was not recorded in the audit log");
         }
     }
 
@@ -171,6 +219,13 @@ impl Operator {
         .apply(&mut settings, &self.policy)?;
         let key = new_key()?;
         let store_uid = create(&self.store, &settings, &key, self.clocks.shared().now()).await?;
+        self.record(
+            "merchant.create",
+            &store_uid,
+            serde_json::Value::Null,
+            serde_json::json!({"store_uid": store_uid, "name": settings.name}),
+        )
+        .await;
         Ok(Credentials { store_uid, key })
     }
 
@@ -183,9 +238,13 @@ impl Operator {
     ) -> Result<Credentials, OperatorError> {
         self.existing(store_uid).await?;
         let key = new_key()?;
+        let before = serde_json::json!({"keys": self.keys(store_uid).await?});
         self.store
             .rotate_key(store_uid, &key, self.clocks.now_for(store_uid), revoke_old)
             .await?;
+        let after =
+            serde_json::json!({"keys": self.keys(store_uid).await?, "revoke_old": revoke_old});
+        self.record("key.rotate", store_uid, before, after).await;
         Ok(Credentials {
             store_uid: store_uid.to_owned(),
             key,
@@ -223,9 +282,17 @@ impl Operator {
         change: &SettingsChange,
     ) -> Result<Vec<(&'static str, String)>, OperatorError> {
         let mut settings = self.existing(store_uid).await?;
+        let before = settings.clone();
         let changed = change.apply(&mut settings, &self.policy)?;
         if !changed.is_empty() {
             self.store.save_settings(store_uid, &settings).await?;
+            self.record(
+                "merchant.change",
+                store_uid,
+                redacted(&before),
+                redacted(&settings),
+            )
+            .await;
         }
         Ok(changed)
     }
@@ -249,7 +316,13 @@ impl Operator {
                 ),
             }
             .into()),
-            other => Ok(other?),
+            Err(e) => Err(e.into()),
+            Ok(()) => {
+                let after = serde_json::json!({"period": period, "track": track, "from": from, "to": to});
+                self.record("invoice_track.add", store_uid, serde_json::Value::Null, after)
+                    .await;
+                Ok(())
+            }
         }
     }
 
@@ -261,7 +334,10 @@ impl Operator {
         Ok(self.store.invoice_tracks(store_uid).await?)
     }
 
-    async fn existing(&self, store_uid: &str) -> Result<MerchantSettings, OperatorError> {
+    pub(crate) async fn existing(
+        &self,
+        store_uid: &str,
+    ) -> Result<MerchantSettings, OperatorError> {
         self.store
             .merchant(store_uid)
             .await?
@@ -270,12 +346,21 @@ impl Operator {
     }
 
     /// `store_uid`'s keys valid now on its clock, newest first.
-    async fn keys(&self, store_uid: &str) -> Result<Vec<KeyValidity>, OperatorError> {
+    pub(crate) async fn keys(&self, store_uid: &str) -> Result<Vec<KeyValidity>, OperatorError> {
         let now = self.clocks.now_for(store_uid);
         let owner = crate::store::CredentialOwner::Store;
         let credentials = self.store.credentials(owner, store_uid).await?;
         Ok(KeyValidity::of_valid(credentials, now))
     }
+}
+
+/// Settings as the audit log keeps them: the e-invoice QR key's presence, never its value.
+pub fn redacted(settings: &MerchantSettings) -> serde_json::Value {
+    let mut settings = settings.clone();
+    if settings.invoice.qr_key.is_some() {
+        settings.invoice.qr_key = Some("(set)".into());
+    }
+    serde_json::to_value(&settings).unwrap_or(serde_json::Value::Null)
 }
 
 /// A word-track range, checked field by field.

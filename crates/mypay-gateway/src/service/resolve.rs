@@ -90,6 +90,7 @@ pub(super) async fn ask(
                     &format!("Unresolved payment {}", order.uid),
                     &body,
                     now,
+                    Some(order.uid),
                 )
                 .await
         }

@@ -11,9 +11,18 @@ use crate::store::{OrderRow, PaymentFacts, StoreError, TimerRow};
 use mypay_protocol::notice::NoticeKind;
 
 pub async fn run(state: Gateway) {
+    let mut keys_tended: Option<std::time::Instant> = None;
     loop {
         if let Err(e) = run_due(&state).await {
             tracing::error!(error = %e, "scheduler");
+        }
+        // Keys' life moves in days: a look once a minute is plenty (a sandbox clock
+        // advance looks at once).
+        if keys_tended.is_none_or(|at| at.elapsed() >= KEY_LIFE_LOOK) {
+            keys_tended = Some(std::time::Instant::now());
+            if let Err(e) = super::keys::tend(&state).await {
+                tracing::error!(error = %e, "key life");
+            }
         }
         tokio::select! {
             _ = state.store.wakeups().notified() => {}
@@ -21,6 +30,9 @@ pub async fn run(state: Gateway) {
         }
     }
 }
+
+/// How often the scheduler looks for keys' reminders and successors due.
+const KEY_LIFE_LOOK: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Timers of different subjects run side by side, this many at once: a charge or a state
 /// change waits mostly for its commit, and commits of several share a flush (PostgreSQL's

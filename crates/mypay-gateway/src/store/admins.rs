@@ -167,9 +167,10 @@ pub fn audit_hash(prev_hash: &str, at: Timestamp, entry: &NewAudit<'_>) -> Strin
     crate::hex::hex(&h.finalize())
 }
 
-const AUDIT_COLUMNS: &str = "id, at, actor, action, subject, before, after, prev_hash, hash";
+pub(super) const AUDIT_COLUMNS: &str =
+    "id, at, actor, action, subject, before, after, prev_hash, hash";
 
-fn audit_entry<R: Columns>(r: &R) -> StoreResult<AuditEntry> {
+pub(super) fn audit_entry<R: Columns>(r: &R) -> StoreResult<AuditEntry> {
     Ok(AuditEntry {
         id: r.int(0)?,
         at: super::timestamp(r.int(1)?),

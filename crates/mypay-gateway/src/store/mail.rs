@@ -3,7 +3,7 @@
 
 use super::sql::{Arg, Backend, Exec};
 use super::storage::Mail;
-use super::{Columns, StoreResult, micros};
+use super::{Columns, StoreResult, micros, timestamp};
 use jiff::Timestamp;
 
 /// A mail taken to send.
@@ -15,6 +15,41 @@ pub struct OutgoingMail {
     pub body: String,
     /// Attempts so far, this one included.
     pub attempts: i64,
+}
+
+/// A mail as the back office shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EmailRow {
+    pub id: i64,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: Timestamp,
+    /// When the SMTP server took it; `None` while it waits (or with no SMTP server set,
+    /// where the outbox is the sandbox's inbox).
+    pub sent_at: Option<Timestamp>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub order_uid: Option<u64>,
+}
+
+const EMAIL_SELECT: &str = "SELECT id, to_addr, subject, body, created_at, sent_at, attempts, \
+     last_error, order_uid FROM emails";
+
+impl EmailRow {
+    fn decode(r: &impl Columns) -> StoreResult<EmailRow> {
+        Ok(EmailRow {
+            id: r.int(0)?,
+            to: r.text(1)?,
+            subject: r.text(2)?,
+            body: r.text(3)?,
+            created_at: timestamp(r.int(4)?),
+            sent_at: r.opt_int(5)?.map(timestamp),
+            attempts: r.int(6)?,
+            last_error: r.opt_text(7)?,
+            order_uid: r.opt_int(8)?.map(|u| u as u64),
+        })
+    }
 }
 
 #[async_trait::async_trait]
@@ -65,6 +100,49 @@ impl<B: Backend> Mail for B {
         )
         .await?;
         Ok(())
+    }
+
+    async fn emails(
+        &self,
+        before_id: Option<i64>,
+        order_uid: Option<u64>,
+        limit: i64,
+    ) -> StoreResult<Vec<EmailRow>> {
+        let rows = self
+            .fetch(
+                &format!(
+                    "{EMAIL_SELECT} WHERE id < $1 AND ($2 < 0 OR order_uid = $2)
+                     ORDER BY id DESC LIMIT $3"
+                ),
+                &[
+                    before_id.unwrap_or(i64::MAX).into(),
+                    order_uid.map_or(-1, |u| u as i64).into(),
+                    limit.into(),
+                ],
+            )
+            .await?;
+        rows.iter().map(EmailRow::decode).collect()
+    }
+
+    async fn email(&self, id: i64) -> StoreResult<Option<EmailRow>> {
+        let row = self
+            .pool()
+            .optional(&format!("{EMAIL_SELECT} WHERE id = $1"), &[id.into()])
+            .await?;
+        row.as_ref().map(EmailRow::decode).transpose()
+    }
+
+    async fn resend_email(&self, id: i64, at: Timestamp) -> StoreResult<Option<i64>> {
+        let row = self
+            .pool()
+            .optional(
+                "INSERT INTO emails (to_addr, subject, body, created_at, order_uid)
+                 SELECT to_addr, subject, body, $2, order_uid FROM emails WHERE id = $1
+                 RETURNING id",
+                &[id.into(), micros(at).into()],
+            )
+            .await?;
+        row.map(|r| r.int(0)).transpose()
     }
 
     async fn mails_waiting(&self) -> StoreResult<i64> {

@@ -13,6 +13,7 @@
 //! module, and nothing outside it names a driver.
 
 mod admins;
+mod back_office;
 mod database_url;
 mod installation;
 mod invoices;
@@ -32,15 +33,16 @@ mod upstream;
 mod wallets;
 
 pub use admins::{AUDIT_GENESIS, AdminRole, AuditEntry, NewAudit, audit_hash};
+pub use back_office::{CallbackRecord, OrderSearch, StateChange};
 pub use database_url::DatabaseUrl;
 pub use installation::MerchantClock;
 pub use invoices::{
     InvoiceAllowance, InvoiceFields, InvoiceFieldsFn, InvoiceRow, InvoiceTrack, Issued, NewInvoice,
 };
-pub use mail::OutgoingMail;
+pub use mail::{EmailRow, OutgoingMail};
 pub use merchants::{
-    Credential, CredentialOwner, KEY_LIFE, KEY_OVERLAP_DAYS, KeyValidity, Merchant,
-    MerchantSummary, never,
+    AgingKey, Credential, CredentialOwner, DealerLink, DealerSummary, KEY_LIFE, KEY_OVERLAP_DAYS,
+    KeyStep, KeyValidity, Merchant, MerchantSummary, never,
 };
 pub use notices::{
     AttemptRecord, NewNotice, NoticeAttempt, NoticeClaim, NoticeFilter, NoticeRow, Trigger,

@@ -166,6 +166,11 @@ pub struct NoticeAttempt {
 pub struct NoticeFilter {
     pub store_uid: Option<String>,
     pub uid: Option<u64>,
+    /// `pending`, `delivered` or `failed`.
+    pub status: Option<&'static str>,
+    /// Newest first, below this id, at most `limit` (the back office's pages); else
+    /// every one, oldest first.
+    pub page: Option<(i64, i64)>,
 }
 
 /// Which due notices a delivery worker may take now.
@@ -245,10 +250,18 @@ pub(super) async fn insert_email(
     subject: &str,
     body: &str,
     at: Timestamp,
+    order_uid: Option<u64>,
 ) -> StoreResult<()> {
     tx.execute(
-        "INSERT INTO emails (to_addr, subject, body, created_at) VALUES ($1, $2, $3, $4)",
-        &[to.into(), subject.into(), body.into(), micros(at).into()],
+        "INSERT INTO emails (to_addr, subject, body, created_at, order_uid)
+         VALUES ($1, $2, $3, $4, $5)",
+        &[
+            to.into(),
+            subject.into(),
+            body.into(),
+            micros(at).into(),
+            order_uid.map(|u| u as i64).into(),
+        ],
     )
     .await?;
     Ok(())
@@ -283,11 +296,21 @@ impl<B: Backend> Notices for B {
                     "{NOTICE_SELECT}
                      WHERE (CAST($1 AS TEXT) IS NULL OR n.store_uid = $1)
                        AND (CAST($2 AS BIGINT) IS NULL OR n.uid = $2)
-                     ORDER BY n.id"
+                       AND (CAST($3 AS TEXT) IS NULL OR n.status = $3)
+                       AND n.id < $4
+                     ORDER BY {order} LIMIT $5",
+                    order = if filter.page.is_some() {
+                        "n.id DESC"
+                    } else {
+                        "n.id"
+                    },
                 ),
                 &[
                     (&filter.store_uid).into(),
                     filter.uid.map(|u| u as i64).into(),
+                    filter.status.into(),
+                    filter.page.map_or(i64::MAX, |(before, _)| before).into(),
+                    filter.page.map_or(i64::MAX, |(_, limit)| limit).into(),
                 ],
             )
             .await?;
@@ -338,8 +361,9 @@ impl<B: Backend> Notices for B {
         subject: &str,
         body: &str,
         at: Timestamp,
+        order_uid: Option<u64>,
     ) -> StoreResult<()> {
-        insert_email(&mut self.pool(), to, subject, body, at).await
+        insert_email(&mut self.pool(), to, subject, body, at, order_uid).await
     }
 
     async fn email_count(&self) -> StoreResult<i64> {

@@ -232,6 +232,8 @@ pub struct NewOrderRow {
     /// The order's `key`.
     pub token: String,
     pub now: Timestamp,
+    /// The consumer's id at the merchant (the back office searches by it).
+    pub user_id: String,
 }
 
 impl NewOrderRow {
@@ -243,6 +245,7 @@ impl NewOrderRow {
     ) -> NewOrderRow {
         NewOrderRow {
             request_json: order.request_json(),
+            user_id: order.user_id.clone(),
             pfn: order.preselection.as_text(),
             cost: order.cost,
             currency: order.currency.code(),
@@ -289,6 +292,7 @@ const STALE_CHARGE_CLAIM: jiff::SignedDuration = jiff::SignedDuration::from_secs
 const APPLY: &str = "UPDATE orders SET prc = $1, retmsg = $2, updated_at = $3,
         finished_at = CASE WHEN $4 THEN $3 ELSE finished_at END,
         paid_pfn = COALESCE($5, paid_pfn), cardno = COALESCE($6, cardno),
+        card_last4 = COALESCE(SUBSTR($6, LENGTH($6) - 3), card_last4),
         card_type = COALESCE($7, card_type), issuing_bank = COALESCE($8, issuing_bank),
         issuing_bank_uid = COALESCE($9, issuing_bank_uid), acode = COALESCE($10, acode),
         supplier_code = COALESCE($11, supplier_code), actual_cost = COALESCE($12, actual_cost),

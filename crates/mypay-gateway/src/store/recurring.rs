@@ -180,9 +180,9 @@ async fn begin_charge(
             let row = tx
                 .one(
                     "INSERT INTO orders (store_uid, order_id, token, request, pfn, cost, currency,
-                         authorise_only, prc, created_at, updated_at, group_id, nois)
+                         authorise_only, prc, created_at, updated_at, group_id, nois, user_id)
                      SELECT store_uid, order_id, $1, request, pfn, cost, currency, 0, 'A0001',
-                         $2, $2, $3, $4
+                         $2, $2, $3, $4, user_id
                      FROM orders WHERE uid = $5
                      RETURNING uid",
                     &[

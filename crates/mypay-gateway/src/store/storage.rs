@@ -37,6 +37,7 @@ pub trait Storage:
     + Mail
     + Admins
     + Audit
+    + BackOffice
 {
 }
 
@@ -58,6 +59,7 @@ impl<T> Storage for T where
         + Mail
         + Admins
         + Audit
+        + BackOffice
 {
 }
 
@@ -163,6 +165,48 @@ pub trait Merchants: Send + Sync + 'static {
         owner: CredentialOwner,
         owner_uid: &str,
     ) -> StoreResult<Vec<Credential>>;
+    /// A client-mode verification code of `store_uid`, valid from `now` until revoked;
+    /// its id.
+    async fn add_client_code(
+        &self,
+        store_uid: &str,
+        code: &str,
+        now: Timestamp,
+    ) -> StoreResult<i64>;
+    /// End credential `id` of `owner_uid` at `at` (no later than it would end anyway);
+    /// false when there is no such credential still valid then.
+    async fn end_credential(
+        &self,
+        owner: CredentialOwner,
+        owner_uid: &str,
+        id: i64,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Move the end of credential `id` from `old_until` to `new_until`, its life begun
+    /// again; false when it no longer ends at `old_until`.
+    async fn extend_credential(
+        &self,
+        owner: CredentialOwner,
+        owner_uid: &str,
+        id: i64,
+        old_until: Timestamp,
+        new_until: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Whose credential `id` is.
+    async fn credential_owner(&self, id: i64) -> StoreResult<Option<(CredentialOwner, String)>>;
+    async fn dealers(&self) -> StoreResult<Vec<crate::store::DealerSummary>>;
+    /// Attach `store_uid` to dealer `agent_uid` (`/api/agent` then acts for it), or
+    /// detach it.
+    async fn link_dealer(
+        &self,
+        agent_uid: &str,
+        store_uid: &str,
+        attach: bool,
+    ) -> StoreResult<crate::store::DealerLink>;
+    /// Each merchant's newest key with an end and a step of its life still to go.
+    async fn aging_keys(&self) -> StoreResult<Vec<crate::store::AgingKey>>;
+    /// Take one step of a key's life; false when another process took it first.
+    async fn age_key(&self, step: &crate::store::KeyStep<'_>) -> StoreResult<bool>;
     /// The generation of merchants and credentials as stored: the database bumps it with
     /// every change of them, in the change's transaction.
     async fn directory_generation(&self) -> StoreResult<u64>;
@@ -294,6 +338,7 @@ pub trait Notices: Send + Sync + 'static {
         subject: &str,
         body: &str,
         at: Timestamp,
+        order_uid: Option<u64>,
     ) -> StoreResult<()>;
     async fn email_count(&self) -> StoreResult<i64>;
 }
@@ -471,6 +516,17 @@ pub trait Mail: Send + Sync + 'static {
     async fn mail_failed(&self, id: i64, error: &str, retry_at: Timestamp) -> StoreResult<()>;
     /// Mails not yet sent.
     async fn mails_waiting(&self) -> StoreResult<i64>;
+    /// Mails newest first, below `before_id` when given, about order `order_uid` when
+    /// given.
+    async fn emails(
+        &self,
+        before_id: Option<i64>,
+        order_uid: Option<u64>,
+        limit: i64,
+    ) -> StoreResult<Vec<crate::store::EmailRow>>;
+    async fn email(&self, id: i64) -> StoreResult<Option<crate::store::EmailRow>>;
+    /// Queue mail `id` again, as a new mail (the old one keeps its history); its id.
+    async fn resend_email(&self, id: i64, at: Timestamp) -> StoreResult<Option<i64>>;
 }
 
 /// The back office's users and bearer tokens.
@@ -509,4 +565,17 @@ pub trait Audit: Send + Sync + 'static {
     async fn audit(&self, before_id: Option<i64>, limit: i64) -> StoreResult<Vec<AuditEntry>>;
     /// Entries oldest first, after `after_id` (0: from the start).
     async fn audit_from(&self, after_id: i64, limit: i64) -> StoreResult<Vec<AuditEntry>>;
+}
+
+/// What the back office reads: the order search and one order's trail.
+#[async_trait::async_trait]
+pub trait BackOffice: Send + Sync + 'static {
+    /// Orders matching every filter given, newest first, keyset-paged.
+    async fn search_orders(&self, q: &crate::store::OrderSearch) -> StoreResult<Vec<OrderRow>>;
+    /// An order's state changes with their raw times, oldest first.
+    async fn state_changes(&self, uid: u64) -> StoreResult<Vec<crate::store::StateChange>>;
+    async fn upstream_operations_of(&self, uid: u64) -> StoreResult<Vec<UpstreamOperation>>;
+    async fn callbacks_at(&self, uid: u64) -> StoreResult<Vec<crate::store::CallbackRecord>>;
+    /// Audit entries about `subject`, oldest first.
+    async fn audit_about(&self, subject: &str) -> StoreResult<Vec<AuditEntry>>;
 }

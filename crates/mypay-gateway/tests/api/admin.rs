@@ -7,8 +7,14 @@ use mypay_gateway::config::AdminListen;
 use mypay_gateway::ledger::merchant::{SAMPLE_STORE_KEY, SAMPLE_STORE_UID};
 use serde_json::Value;
 
-async fn admin_app() -> TestApp {
-    spawn_app_with(fresh_database(), Clock::frozen(start_time()), |s| {
+pub(crate) async fn admin_app() -> TestApp {
+    admin_app_on(Clock::frozen(start_time())).await
+}
+
+/// A gateway with a back office, on `clock` (`Clock::test()` agrees with the command
+/// line's clock, which starts from the real time).
+pub(crate) async fn admin_app_on(clock: Clock) -> TestApp {
+    spawn_app_with(fresh_database(), clock, |s| {
         s.admin_listen = Some(AdminListen {
             addr: "127.0.0.1:0".parse().expect("addr"),
             required: true,
@@ -17,7 +23,7 @@ async fn admin_app() -> TestApp {
     .await
 }
 
-async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (u16, Value) {
+pub(crate) async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (u16, Value) {
     let base = app.admin_base.as_deref().expect("a back office");
     let mut request = app.http.get(format!("{base}{path}"));
     if let Some(t) = token {
@@ -116,7 +122,7 @@ async fn admin_users_get_a_password_once_and_mistakes_are_named() {
     assert_eq!(sign_in(&store, "nobody", password).await.expect("db"), None);
 }
 
-async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
     let base = app.admin_base.as_deref().expect("a back office");
     let response = app
         .http
@@ -130,14 +136,14 @@ async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Valu
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-fn token(app: &TestApp, label: &str, role: &str) -> String {
+pub(crate) fn token(app: &TestApp, label: &str, role: &str) -> String {
     let (ok, out, err) = gateway_command(&app.database, &["admin", "token", label, "--role", role]);
     assert!(ok, "{err}");
     out.trim().to_owned()
 }
 
 /// Run one SQL statement on the test's database, whichever backend it is.
-async fn sql(database: &TestDatabase, statement: &str) {
+pub(crate) async fn sql(database: &TestDatabase, statement: &str) {
     match &**database {
         mypay_gateway::store::DatabaseUrl::Sqlite(path) => {
             let pool = sqlx::SqlitePool::connect_with(
@@ -236,4 +242,25 @@ async fn writes_need_an_operator_and_every_one_is_in_a_chain_that_shows_edits() 
         serde_json::json!({"ok": false, "broken_at": first})
     );
     app.finish().await;
+}
+
+/// Any method on the back office, with a bearer token (or none) and a JSON body (or none).
+pub(crate) async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let base = app.admin_base.as_deref().expect("a back office");
+    let mut request = app.http.request(method, format!("{base}{path}"));
+    if let Some(t) = token {
+        request = request.header("authorization", format!("Bearer {t}"));
+    }
+    if let Some(b) = body {
+        request = request.json(&b);
+    }
+    let response = request.send().await.expect("admin request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
 }

@@ -4,6 +4,7 @@
 mod admin;
 mod applications;
 mod authorisation;
+mod back_office;
 mod card_plans;
 mod changes;
 mod connections;

@@ -144,6 +144,7 @@ async fn an_unpaid_order_from_an_earlier_schema_is_still_its_requests_transactio
         request_json: request.into(),
         strict: false,
         token: token.into(),
+        user_id: "u".into(),
         now: jiff::Timestamp::UNIX_EPOCH,
     };
     assert_eq!(

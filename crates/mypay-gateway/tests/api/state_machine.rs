@@ -304,6 +304,7 @@ async fn check(app: &TestApp, orders: &[Order], what: &str) {
             .notices(&mypay_gateway::store::NoticeFilter {
                 store_uid: None,
                 uid: Some(o.uid),
+                ..Default::default()
             })
             .await
             .expect("notices")

@@ -29,6 +29,7 @@ fn new_order(order_id: &str, request: &str, strict: bool, token: &str) -> NewOrd
         request_json: request.into(),
         strict,
         token: token.into(),
+        user_id: "u".into(),
         now: at(0),
     }
 }

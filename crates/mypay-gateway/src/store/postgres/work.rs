@@ -207,7 +207,7 @@ impl Work for PgStore {
             if changed == 1
                 && let Some((to, subject, body)) = &a.alert
             {
-                insert_email(&mut tx, to, subject, body, a.at).await?;
+                insert_email(&mut tx, to, subject, body, a.at, Some(a.notice.uid)).await?;
             }
         }
         tx.commit().await

@@ -138,11 +138,12 @@ macro_rules! insert_orders {
     ($on_conflict:literal) => {
         concat!(
             "INSERT INTO orders (store_uid, order_id, token, request, pfn, cost,
-        currency, authorise_only, strict_order_id, prc, created_at, updated_at, request_digest)
-    SELECT s, i, t, r, p, c, cu, a, st, '200', n, n, d
+        currency, authorise_only, strict_order_id, prc, created_at, updated_at, request_digest,
+        user_id)
+    SELECT s, i, t, r, p, c, cu, a, st, '200', n, n, d, u
     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-                $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bytea[])
-         AS x(s, i, t, r, p, c, cu, a, st, n, d) ",
+                $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bytea[], $12::text[])
+         AS x(s, i, t, r, p, c, cu, a, st, n, d, u) ",
             $on_conflict,
             " RETURNING uid, token"
         )
@@ -418,6 +419,7 @@ async fn insert_with(
                 .map(|&i| request_digest(&batch[i].request_json))
                 .collect::<Vec<[u8; 16]>>(),
         )
+        .bind(texts(&|o| &o.user_id))
         .fetch_all(&mut *db)
         .await?;
     rows.iter()

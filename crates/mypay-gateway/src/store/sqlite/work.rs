@@ -158,7 +158,7 @@ impl NoticeLedger {
                  WHERE id = ?3 AND status <> 'delivered'",
             )?;
             let mut email = tx.prepare_cached(
-                "INSERT INTO emails (to_addr, subject, body, created_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO emails (to_addr, subject, body, created_at, order_uid) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for a in batch {
                 let at = micros(a.at);
@@ -189,7 +189,13 @@ impl NoticeLedger {
                 if changed == 1
                     && let Some((to, subject, body)) = &a.alert
                 {
-                    email.execute(rusqlite::params![to, subject, body, at])?;
+                    email.execute(rusqlite::params![
+                        to,
+                        subject,
+                        body,
+                        at,
+                        a.notice.uid as i64
+                    ])?;
                 }
             }
         }

@@ -95,8 +95,8 @@ const LATEST: &str = "SELECT uid, token, request, prc FROM orders
     WHERE store_uid = ?1 AND order_id = ?2 ORDER BY uid DESC LIMIT 1";
 
 const INSERT: &str = "INSERT INTO orders (store_uid, order_id, token, request, pfn, cost,
-    currency, authorise_only, prc, created_at, updated_at)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '200', ?9, ?9)";
+    currency, authorise_only, prc, created_at, updated_at, user_id)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '200', ?9, ?9, ?10)";
 
 /// Write one batch in one transaction, with two prepared statements run once per order:
 /// a lookup of the latest transaction of its `order_id`, and its insert.
@@ -157,6 +157,7 @@ fn write_batch(conn: &mut rusqlite::Connection, batch: &[Job]) -> Result<Vec<Cre
                         o.currency,
                         o.authorise_only,
                         at,
+                        o.user_id,
                     ])?;
                     created_here.insert(key, i);
                     Created::New {
