@@ -6,6 +6,7 @@
 
 mod audit;
 mod clock;
+mod dashboard;
 mod dealers;
 mod merchants;
 mod notices;
@@ -28,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dealers::routes())
         .merge(audit::routes())
         .merge(clock::routes())
+        .merge(dashboard::routes())
         .merge(orders::routes())
         .merge(notices::routes())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such admin path") })
@@ -46,8 +48,8 @@ pub(crate) fn error(status: StatusCode, text: &str) -> Response {
 
 /// A refusal on its way to becoming an answer (small, so helpers can return it).
 pub(crate) struct Refusal {
-    status: StatusCode,
-    text: String,
+    pub status: StatusCode,
+    pub text: String,
 }
 
 pub(crate) fn refusal(status: StatusCode, text: &str) -> Refusal {
@@ -68,11 +70,28 @@ pub(crate) fn once(status: StatusCode, body: serde_json::Value) -> Response {
     (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
 
-/// Anyone signed in: a live bearer token (or, on the dashboard, a session), with the
+/// Anyone signed in: a live bearer token, or a dashboard session (its cookie), with the
 /// name the audit log gives them and their role.
 pub(crate) struct Reader {
     pub actor: String,
     pub role: AdminRole,
+    /// A session's form token; `None` for a bearer token.
+    pub csrf: Option<String>,
+}
+
+/// The dashboard session's cookie.
+pub(crate) const SESSION_COOKIE: &str = "mypay_admin";
+
+/// The value of cookie `name` in a request's `Cookie` headers.
+pub(crate) fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
 }
 
 /// Someone who may act: an operator.
@@ -91,12 +110,30 @@ impl FromRequestParts<AppState> for Reader {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
         let Some(token) = token else {
-            return Err(error(StatusCode::UNAUTHORIZED, "a bearer token is needed"));
+            // No token: a dashboard session, else nothing.
+            if let Some(value) = cookie(&parts.headers, SESSION_COOKIE) {
+                match admins::session(&state.store, value, jiff::Timestamp::now()).await {
+                    Ok(Some(s)) => {
+                        return Ok(Reader {
+                            actor: format!("user:{}", s.user),
+                            role: s.role,
+                            csrf: Some(s.csrf),
+                        });
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Err(internal(e)),
+                }
+            }
+            return Err(error(
+                StatusCode::UNAUTHORIZED,
+                "a bearer token (or a dashboard session) is needed",
+            ));
         };
         match admins::authenticate(&state.store, token).await {
             Ok(Some((label, role))) => Ok(Reader {
                 actor: format!("token:{label}"),
                 role,
+                csrf: None,
             }),
             Ok(None) => Err(error(
                 StatusCode::UNAUTHORIZED,
@@ -114,6 +151,20 @@ impl FromRequestParts<AppState> for Writer {
         let reader = Reader::from_request_parts(parts, state).await?;
         if reader.role != AdminRole::Operator {
             return Err(error(StatusCode::FORBIDDEN, "viewers read only"));
+        }
+        // A write by a session's cookie must carry the session's form token: a cookie
+        // alone is what another site could make a browser send.
+        if let Some(csrf) = &reader.csrf {
+            let sent = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok());
+            if sent != Some(csrf.as_str()) {
+                return Err(error(
+                    StatusCode::FORBIDDEN,
+                    "x-csrf-token: the session's form token is needed for a write",
+                ));
+            }
         }
         Ok(Writer {
             actor: reader.actor,

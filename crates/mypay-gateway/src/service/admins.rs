@@ -37,6 +37,11 @@ fn check_name(what: &str, name: &str) -> Result<(), AdminError> {
     }
 }
 
+/// `bytes` random bytes as URL-safe base64: tokens, passwords, form tokens.
+pub fn random_token(bytes: usize) -> String {
+    random(bytes)
+}
+
 fn random(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     getrandom::getrandom(&mut buf).unwrap_or_else(|e| panic!("the OS's random source failed: {e}"));
@@ -138,6 +143,94 @@ pub async fn authenticate(
         return Ok(None);
     }
     store.admin_token(&token_hash(token)).await
+}
+
+/// Dashboard sessions end after this long unused.
+pub const SESSION_IDLE: jiff::SignedDuration = jiff::SignedDuration::from_hours(8);
+/// A session's last use is written at most this often (every page would be a write).
+const SESSION_TOUCH: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+/// Failed sign-ins for one name from one address within [`SIGN_IN_WINDOW`] before
+/// sign-ins are refused (429) for them.
+pub const SIGN_IN_FAILURES: i64 = 5;
+pub const SIGN_IN_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
+
+/// A dashboard session begun: the cookie's value and the session's form token.
+#[derive(Debug, Clone)]
+pub struct SessionStart {
+    pub token: String,
+    pub csrf: String,
+    pub role: AdminRole,
+}
+
+/// Why a sign-in was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// Too many failures for this name from this address lately.
+    #[error("too many failed sign-ins; try again later")]
+    Throttled,
+    /// The name and password do not match (which of the two is never said).
+    #[error("the name or the password is wrong")]
+    Wrong,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Sign `name` in from `address` with `password`: a new session, unless 5 sign-ins for
+/// this name from this address failed in the last 15 minutes (refused without looking at
+/// the password, so guessing stops there).
+pub async fn start_session(
+    store: &Store,
+    name: &str,
+    password: &str,
+    address: &str,
+    now: Timestamp,
+) -> Result<SessionStart, SignInError> {
+    let name = name.trim();
+    let since = now - SIGN_IN_WINDOW;
+    if store.sign_in_failures(name, address, since).await? >= SIGN_IN_FAILURES {
+        tracing::warn!(user = name, address, "sign-in refused: too many failures");
+        return Err(SignInError::Throttled);
+    }
+    let Some(role) = sign_in(store, name, password).await? else {
+        store.record_sign_in_failure(name, address, now).await?;
+        tracing::warn!(user = name, address, "a failed sign-in");
+        return Err(SignInError::Wrong);
+    };
+    let token = random(32);
+    let csrf = random(24);
+    store
+        .add_admin_session(&token_hash(&token), name, &csrf, now)
+        .await?;
+    tracing::info!(user = name, address, "signed in");
+    Ok(SessionStart { token, csrf, role })
+}
+
+/// The session a cookie's value names, while it is live (not ended, used within 8 hours).
+pub async fn session(
+    store: &Store,
+    token: &str,
+    now: Timestamp,
+) -> Result<Option<crate::store::AdminSession>, StoreError> {
+    if token.is_empty() || token.len() > 128 {
+        return Ok(None);
+    }
+    let hash = token_hash(token);
+    let Some(session) = store.admin_session(&hash).await? else {
+        return Ok(None);
+    };
+    if now.duration_since(session.last_seen_at) > SESSION_IDLE {
+        store.end_admin_session(&hash, now).await?;
+        return Ok(None);
+    }
+    if now.duration_since(session.last_seen_at) > SESSION_TOUCH {
+        store.touch_admin_session(&hash, now).await?;
+    }
+    Ok(Some(session))
+}
+
+/// Sign out: the session ends now.
+pub async fn end_session(store: &Store, token: &str, now: Timestamp) -> Result<(), StoreError> {
+    store.end_admin_session(&token_hash(token), now).await
 }
 
 /// Record an admin write in the audit log: who (`token:LABEL`, `user:NAME`, `os:USER`),

@@ -115,6 +115,105 @@ impl<B: Backend> Admins for B {
             .await?;
         Ok(revoked == 1)
     }
+
+    async fn add_admin_session(
+        &self,
+        token_hash: &str,
+        user: &str,
+        csrf: &str,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO admin_sessions (token_hash, user_name, csrf, created_at, last_seen_at)
+             VALUES ($1, $2, $3, $4, $4)",
+            &[
+                token_hash.into(),
+                user.into(),
+                csrf.into(),
+                micros(at).into(),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn admin_session(&self, token_hash: &str) -> StoreResult<Option<AdminSession>> {
+        let row = self
+            .pool()
+            .optional(
+                "SELECT s.user_name, u.role, s.csrf, s.last_seen_at FROM admin_sessions s
+                 JOIN admin_users u ON u.name = s.user_name
+                 WHERE s.token_hash = $1 AND s.ended_at IS NULL",
+                &[token_hash.into()],
+            )
+            .await?;
+        row.map(|r| {
+            Ok(AdminSession {
+                user: r.text(0)?,
+                role: role(&r.text(1)?)?,
+                csrf: r.text(2)?,
+                last_seen_at: super::timestamp(r.int(3)?),
+            })
+        })
+        .transpose()
+    }
+
+    async fn touch_admin_session(&self, token_hash: &str, at: Timestamp) -> StoreResult<()> {
+        self.execute(
+            "UPDATE admin_sessions SET last_seen_at = $2 WHERE token_hash = $1 AND ended_at IS NULL",
+            &[token_hash.into(), micros(at).into()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn end_admin_session(&self, token_hash: &str, at: Timestamp) -> StoreResult<()> {
+        self.execute(
+            "UPDATE admin_sessions SET ended_at = $2 WHERE token_hash = $1 AND ended_at IS NULL",
+            &[token_hash.into(), micros(at).into()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn record_sign_in_failure(
+        &self,
+        user: &str,
+        address: &str,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO admin_sign_in_failures (user_name, address, at) VALUES ($1, $2, $3)",
+            &[user.into(), address.into(), micros(at).into()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn sign_in_failures(
+        &self,
+        user: &str,
+        address: &str,
+        since: Timestamp,
+    ) -> StoreResult<i64> {
+        self.pool()
+            .one(
+                "SELECT COUNT(*) FROM admin_sign_in_failures
+                 WHERE user_name = $1 AND address = $2 AND at >= $3",
+                &[user.into(), address.into(), micros(since).into()],
+            )
+            .await?
+            .int(0)
+    }
+}
+
+/// A dashboard session as stored: whose, their role now, its form token, when last used.
+#[derive(Debug, Clone)]
+pub struct AdminSession {
+    pub user: String,
+    pub role: AdminRole,
+    pub csrf: String,
+    pub last_seen_at: Timestamp,
 }
 
 /// One entry of the admin audit log.

@@ -32,7 +32,7 @@ mod timers;
 mod upstream;
 mod wallets;
 
-pub use admins::{AUDIT_GENESIS, AdminRole, AuditEntry, NewAudit, audit_hash};
+pub use admins::{AUDIT_GENESIS, AdminRole, AdminSession, AuditEntry, NewAudit, audit_hash};
 pub use back_office::{CallbackRecord, OrderSearch, StateChange};
 pub use database_url::DatabaseUrl;
 pub use installation::MerchantClock;

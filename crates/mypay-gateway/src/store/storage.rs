@@ -554,6 +554,33 @@ pub trait Admins: Send + Sync + 'static {
     async fn admin_token(&self, token_hash: &str) -> StoreResult<Option<(String, AdminRole)>>;
     /// False when no live token has that label.
     async fn revoke_admin_token(&self, label: &str, at: Timestamp) -> StoreResult<bool>;
+    async fn add_admin_session(
+        &self,
+        token_hash: &str,
+        user: &str,
+        csrf: &str,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// A session not ended, with its user's role now.
+    async fn admin_session(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<crate::store::AdminSession>>;
+    async fn touch_admin_session(&self, token_hash: &str, at: Timestamp) -> StoreResult<()>;
+    async fn end_admin_session(&self, token_hash: &str, at: Timestamp) -> StoreResult<()>;
+    async fn record_sign_in_failure(
+        &self,
+        user: &str,
+        address: &str,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Failed sign-ins of `user` from `address` since `since`.
+    async fn sign_in_failures(
+        &self,
+        user: &str,
+        address: &str,
+        since: Timestamp,
+    ) -> StoreResult<i64>;
 }
 
 /// The admin audit log: append-only, hash-chained.

@@ -671,30 +671,57 @@ async fn orders_are_found_by_every_filter_and_tell_their_story() {
     let alice = |id: &str, cost: i64| sample_order_with(id, cost, json!({"user_id": "alice"}));
     let (paid, _) = placed(&app.order(&alice("FIND-A", 100)).await);
     app.pay(paid, "4058650600065507", "1022", "395", None).await;
-    let (unpaid, _) = placed(&app.order(&sample_order_with("FIND-B", 300, json!({"user_id": "bob"}))).await);
+    let (unpaid, _) = placed(
+        &app.order(&sample_order_with("FIND-B", 300, json!({"user_id": "bob"})))
+            .await,
+    );
     let (later, _) = placed(&app.order(&alice("FIND-C", 500)).await);
     app.drain().await;
 
-    assert_eq!(search(&app, &viewer, "user_id=alice").await, vec![later, paid]);
+    assert_eq!(
+        search(&app, &viewer, "user_id=alice").await,
+        vec![later, paid]
+    );
     assert_eq!(search(&app, &viewer, "card_last4=5507").await, vec![paid]);
     assert_eq!(search(&app, &viewer, "prc=250").await, vec![paid]);
     assert_eq!(search(&app, &viewer, "pfn=CREDITCARD").await, vec![paid]);
-    assert_eq!(search(&app, &viewer, "min_cost=200&max_cost=400").await, vec![unpaid]);
+    assert_eq!(
+        search(&app, &viewer, "min_cost=200&max_cost=400").await,
+        vec![unpaid]
+    );
     assert_eq!(search(&app, &viewer, "order_id=FIND-C").await, vec![later]);
-    assert_eq!(search(&app, &viewer, &format!("uid={unpaid}")).await, vec![unpaid]);
+    assert_eq!(
+        search(&app, &viewer, &format!("uid={unpaid}")).await,
+        vec![unpaid]
+    );
     assert_eq!(
         search(&app, &viewer, &format!("store_uid={SAMPLE_STORE_UID}")).await,
         vec![later, unpaid, paid]
     );
-    assert_eq!(search(&app, &viewer, "store_uid=000000000000").await, Vec::<u64>::new());
+    assert_eq!(
+        search(&app, &viewer, "store_uid=000000000000").await,
+        Vec::<u64>::new()
+    );
     let from = start_time().to_string();
-    assert_eq!(search(&app, &viewer, &format!("from={from}")).await.len(), 3);
-    assert!(search(&app, &viewer, &format!("to={from}")).await.is_empty());
+    assert_eq!(
+        search(&app, &viewer, &format!("from={from}")).await.len(),
+        3
+    );
+    assert!(
+        search(&app, &viewer, &format!("to={from}"))
+            .await
+            .is_empty()
+    );
     // Keyset pages: `next` leads on, and is null on the last page.
     let (_, first) = get(&app, "/admin/api/v1/orders?limit=2", Some(&viewer)).await;
     assert_eq!(first["orders"].as_array().expect("orders").len(), 2);
     let next = first["next"].as_str().expect("next").to_owned();
-    let (_, second) = get(&app, &format!("/admin/api/v1/orders?limit=2&after={next}"), Some(&viewer)).await;
+    let (_, second) = get(
+        &app,
+        &format!("/admin/api/v1/orders?limit=2&after={next}"),
+        Some(&viewer),
+    )
+    .await;
     assert_eq!(second["orders"][0]["uid"], paid);
     assert_eq!(second["next"], Value::Null);
     for (query, field) in [
@@ -705,9 +732,17 @@ async fn orders_are_found_by_every_filter_and_tell_their_story() {
         ("after=x", "after"),
         ("colour=red", "colour"),
     ] {
-        let (status, body) = get(&app, &format!("/admin/api/v1/orders?{query}"), Some(&viewer)).await;
+        let (status, body) = get(
+            &app,
+            &format!("/admin/api/v1/orders?{query}"),
+            Some(&viewer),
+        )
+        .await;
         assert_eq!(status, 422, "{query}: {body}");
-        assert!(body["error"].as_str().expect("error").starts_with(field), "{query}: {body}");
+        assert!(
+            body["error"].as_str().expect("error").starts_with(field),
+            "{query}: {body}"
+        );
     }
 
     // The paid order's story: its request, its states, the notice and its attempt.
@@ -725,8 +760,14 @@ async fn orders_are_found_by_every_filter_and_tell_their_story() {
         .iter()
         .map(|e| e["at"].as_str().expect("at").parse().expect("RFC 3339"))
         .collect();
-    assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order: {times:?}");
-    assert!(!order.to_string().contains("4058650600065507"), "never a card number");
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "in time order: {times:?}"
+    );
+    assert!(
+        !order.to_string().contains("4058650600065507"),
+        "never a card number"
+    );
     let notice = order["notices"][0].clone();
     assert_eq!(notice["state"], "acknowledged", "{order}");
     let notice_id = notice["id"].as_i64().expect("id");
@@ -735,21 +776,51 @@ async fn orders_are_found_by_every_filter_and_tell_their_story() {
 
     // An acknowledged notice, sent again to the current URL.
     let before = receiver.count();
-    let (status, body) = post(&app, &format!("/admin/api/v1/notices/{notice_id}/resend"), &op, json!({})).await;
+    let (status, body) = post(
+        &app,
+        &format!("/admin/api/v1/notices/{notice_id}/resend"),
+        &op,
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["acknowledged"], true);
     assert_eq!(receiver.count(), before + 1);
     let (_, order) = get(&app, &format!("/admin/api/v1/orders/{paid}"), Some(&viewer)).await;
     let story = kinds(&order);
-    assert_eq!(story.iter().filter(|k| *k == "notice_attempt").count(), 2, "{story:?}");
+    assert_eq!(
+        story.iter().filter(|k| *k == "notice_attempt").count(),
+        2,
+        "{story:?}"
+    );
     assert!(story.iter().any(|k| k == "admin"), "{story:?}");
-    let (status, _) = post(&app, "/admin/api/v1/notices/99999999/resend", &op, json!({})).await;
+    let (status, _) = post(
+        &app,
+        "/admin/api/v1/notices/99999999/resend",
+        &op,
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 404);
 
     // The notice list by state.
-    let (_, listed) = get(&app, &format!("/admin/api/v1/notices?uid={paid}&state=acknowledged"), Some(&viewer)).await;
-    assert_eq!(listed["notices"].as_array().expect("notices").len(), 1, "{listed}");
-    let (_, listed) = get(&app, &format!("/admin/api/v1/notices?uid={paid}&state=pending"), Some(&viewer)).await;
+    let (_, listed) = get(
+        &app,
+        &format!("/admin/api/v1/notices?uid={paid}&state=acknowledged"),
+        Some(&viewer),
+    )
+    .await;
+    assert_eq!(
+        listed["notices"].as_array().expect("notices").len(),
+        1,
+        "{listed}"
+    );
+    let (_, listed) = get(
+        &app,
+        &format!("/admin/api/v1/notices?uid={paid}&state=pending"),
+        Some(&viewer),
+    )
+    .await;
     assert_eq!(listed["notices"], json!([]));
     let (status, _) = get(&app, "/admin/api/v1/notices?state=lost", Some(&viewer)).await;
     assert_eq!(status, 422);
@@ -764,7 +835,13 @@ async fn orders_are_found_by_every_filter_and_tell_their_story() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["attempt"]["acknowledged"], true, "{body}");
-    assert!(receiver.bodies().last().expect("a body").contains("TEST-NOTICE"));
+    assert!(
+        receiver
+            .bodies()
+            .last()
+            .expect("a body")
+            .contains("TEST-NOTICE")
+    );
     let (status, body) = post(
         &app,
         &format!("/admin/api/v1/merchants/{SAMPLE_STORE_UID}/notify-test"),
@@ -773,7 +850,10 @@ async fn orders_are_found_by_every_filter_and_tell_their_story() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["attempt"]["acknowledged"], false, "no refund URL: {body}");
+    assert_eq!(
+        body["attempt"]["acknowledged"], false,
+        "no refund URL: {body}"
+    );
     let (status, _) = post(
         &app,
         &format!("/admin/api/v1/merchants/{SAMPLE_STORE_UID}/notify-test"),
@@ -810,23 +890,42 @@ async fn merchants_change_mails_resend_and_the_audit_exports() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["settings"]["notice_retry"]["attempts"], 1);
-    assert_eq!(body["settings"]["tools"].as_array().expect("tools").len(), 1);
+    assert_eq!(
+        body["settings"]["tools"].as_array().expect("tools").len(),
+        1
+    );
     assert_eq!(body["settings"]["tools"][0]["max_amount"], 20000);
     assert_eq!(body["settings"]["strict_order_id"], true);
     for (change, field) in [
-        (json!({"tools": [{"tool": "NOPE", "min_amount": 1, "max_amount": 2, "supplier": "X"}]}), "body"),
-        (json!({"tools": [{"tool": "CREDITCARD", "min_amount": 9, "max_amount": 2, "supplier": "X"}]}), "tools"),
-        (json!({"notice_retry": {"attempts": 0, "interval_secs": 60}}), "notice_retry"),
+        (
+            json!({"tools": [{"tool": "NOPE", "min_amount": 1, "max_amount": 2, "supplier": "X"}]}),
+            "body",
+        ),
+        (
+            json!({"tools": [{"tool": "CREDITCARD", "min_amount": 9, "max_amount": 2, "supplier": "X"}]}),
+            "tools",
+        ),
+        (
+            json!({"notice_retry": {"attempts": 0, "interval_secs": 60}}),
+            "notice_retry",
+        ),
         (json!({"contact_email": "not an address"}), "contact_email"),
         (json!({"notify_url": "ftp://shop.example"}), "notify_url"),
         (json!({"colour": "red"}), "body"),
     ] {
-        let (status, body) = call(&app, Method::PATCH, &path, Some(&op), Some(change.clone())).await;
+        let (status, body) =
+            call(&app, Method::PATCH, &path, Some(&op), Some(change.clone())).await;
         assert_eq!(status, 422, "{change}: {body}");
-        assert!(body["error"].as_str().expect("error").starts_with(field), "{change}: {body}");
+        assert!(
+            body["error"].as_str().expect("error").starts_with(field),
+            "{change}: {body}"
+        );
     }
     let (_, now) = get(&app, &path, Some(&op)).await;
-    assert_eq!(now["settings"]["contact_email"], "tech@shop.example", "unchanged: {now}");
+    assert_eq!(
+        now["settings"]["contact_email"], "tech@shop.example",
+        "unchanged: {now}"
+    );
 
     // One attempt, failed: the merchant's contact is told, about that order.
     let (uid, _) = placed(&app.order(&sample_order_json("MAIL-1", 100)).await);
@@ -842,13 +941,23 @@ async fn merchants_change_mails_resend_and_the_audit_exports() {
     let (status, one) = get(&app, &format!("/admin/api/v1/emails/{mail_id}"), Some(&op)).await;
     assert_eq!(status, 200);
     assert_eq!(one["email"]["subject"], mail["subject"]);
-    let (status, resent) = post(&app, &format!("/admin/api/v1/emails/{mail_id}/resend"), &op, json!({})).await;
+    let (status, resent) = post(
+        &app,
+        &format!("/admin/api/v1/emails/{mail_id}/resend"),
+        &op,
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 201, "{resent}");
     let (_, mails) = get(&app, &format!("/admin/api/v1/emails?uid={uid}"), Some(&op)).await;
     assert_eq!(mails["emails"].as_array().expect("emails").len(), 2);
     let (_, order) = get(&app, &format!("/admin/api/v1/orders/{uid}"), Some(&op)).await;
     let story = kinds(&order);
-    assert_eq!(story.iter().filter(|k| *k == "email").count(), 2, "{story:?}");
+    assert_eq!(
+        story.iter().filter(|k| *k == "email").count(),
+        2,
+        "{story:?}"
+    );
     let (status, _) = get(&app, "/admin/api/v1/emails/99999999", Some(&op)).await;
     assert_eq!(status, 404);
 

@@ -8,6 +8,7 @@ mod back_office;
 mod card_plans;
 mod changes;
 mod connections;
+mod dashboard;
 mod delivery;
 mod durability;
 mod edges;
