@@ -3,7 +3,8 @@
 # first installs what the tests need: PHP with curl, Node.js, Chromium and CJK fonts, zbar-tools
 # (a QR reader for the invoice proof), openssl (TLS handshakes by protocol version),
 # PostgreSQL (Debian packages), pycryptodome and requests (PyPI) for the document's
-# sample clients, aiosmtpd (PyPI) as a real SMTP server, playwright-core (npm) for the
+# sample clients, aiosmtpd (PyPI) as a real SMTP server, schemathesis (PyPI) against the
+# admin API's OpenAPI document, playwright-core (npm) for the
 # browser, cargo-deb (crates.io, by scripts/deb.sh) for the Debian package. PostgreSQL runs as a throw-away
 # cluster on loopback (scripts/pg-cluster.sh), removed when the script ends.
 set -euo pipefail
@@ -34,6 +35,7 @@ if [ ${#packages[@]} -gt 0 ]; then
 fi
 python3 -c 'import Crypto, requests' 2>/dev/null || python3 -m pip install -q pycryptodome requests
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q aiosmtpd
+python3 -c 'import schemathesis' 2>/dev/null || python3 -m pip install -q schemathesis
 (cd tests/browser && { npm ci --no-audit --no-fund --silent || npm install --no-audit --no-fund --silent; })
 
 # The code's form first: it fails fast. The declared rust-version is the toolchain this

@@ -1,6 +1,6 @@
 //! Merchants, their keys and their client-mode verification codes.
 
-use super::{Reader, Writer, body, error, once, refused};
+use super::{ErrorBody, Reader, Writer, body, error, once, refused};
 use crate::ledger::merchant::{RetrySchedule, SettingsChange, ToolSetting};
 use crate::service::merchants::{Operator, redacted};
 use crate::state::AppState;
@@ -48,7 +48,17 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// `GET /admin/api/v1/merchants`: every merchant with its keys' validity on its own
 /// clock (never a key).
-async fn list(State(state): State<AppState>, _: Reader) -> Response {
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/merchants",
+    tag = "merchants",
+    summary = "Every merchant with its keys' validity",
+    responses(
+        (status = 200, description = "merchants", body = Object),
+        (status = 401, description = "no live bearer token or session", body = ErrorBody)
+    )
+)]
+pub(super) async fn list(State(state): State<AppState>, _: Reader) -> Response {
     match Operator::of(&state.core).merchants().await {
         Ok(list) => Json(json!({"merchants": list})).into_response(),
         Err(e) => refused(e),
@@ -77,19 +87,48 @@ async fn view(state: &AppState, store_uid: &str) -> Response {
 }
 
 /// `GET /admin/api/v1/merchants/{store_uid}`: its settings and keys' validity.
-async fn show(State(state): State<AppState>, Path(store_uid): Path<String>, _: Reader) -> Response {
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/merchants/{store_uid}",
+    tag = "merchants",
+    summary = "A merchant's settings and keys' validity",
+    params(("store_uid" = String, Path, description = "the merchant's store_uid")),
+    responses(
+        (status = 200, description = "the merchant", body = Object),
+        (status = 401, description = "no live bearer token or session", body = ErrorBody),
+        (status = 404, description = "no such thing", body = ErrorBody)
+    )
+)]
+pub(super) async fn show(
+    State(state): State<AppState>,
+    Path(store_uid): Path<String>,
+    _: Reader,
+) -> Response {
     view(&state, &store_uid).await
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewMerchant {
+pub(super) struct NewMerchant {
     #[serde(default)]
     name: String,
 }
 
 /// `POST /admin/api/v1/merchants` `{"name": …}`: answers `store_uid` and `key`, once.
-async fn create(State(state): State<AppState>, who: Writer, bytes: Bytes) -> Response {
+#[utoipa::path(
+    post,
+    path = "/admin/api/v1/merchants",
+    tag = "merchants",
+    summary = "A new merchant; its key is answered once",
+    request_body = NewMerchant,
+    responses(
+        (status = 201, description = "store_uid and key", body = Object),
+        (status = 401, description = "no live bearer token or session", body = ErrorBody),
+        (status = 403, description = "a viewer, or a session's write without its form token", body = ErrorBody),
+        (status = 422, description = "a field refused, named in the error", body = ErrorBody)
+    )
+)]
+pub(super) async fn create(State(state): State<AppState>, who: Writer, bytes: Bytes) -> Response {
     let request: NewMerchant = match body(&bytes) {
         Ok(r) => r,
         Err(refusal) => return refusal.into_response(),
@@ -105,9 +144,9 @@ async fn create(State(state): State<AppState>, who: Writer, bytes: Bytes) -> Res
 
 /// What `PATCH /admin/api/v1/merchants/{store_uid}` may change: only what is given.
 /// An empty string unsets a URL or the contact e-mail.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Change {
+pub(super) struct Change {
     name: Option<String>,
     notify_url: Option<String>,
     completed_url: Option<String>,
@@ -117,9 +156,13 @@ struct Change {
     ewallet_url: Option<String>,
     success_returl: Option<String>,
     failure_returl: Option<String>,
-    /// Each enabled tool with its limits and supplier.
+    /// Each enabled tool with its limits and supplier:
+    /// `[{"tool": "CREDITCARD", "min_amount": 1, "max_amount": 200000, "supplier": "…"}]`.
+    #[schema(value_type = Option<Vec<Object>>)]
     tools: Option<Vec<ToolSetting>>,
     strict_order_id: Option<bool>,
+    /// `{"attempts": 5, "interval_secs": 300}`.
+    #[schema(value_type = Option<Object>)]
     notice_retry: Option<RetrySchedule>,
     recurring_retry_days: Option<i64>,
     contact_email: Option<String>,
@@ -130,7 +173,22 @@ struct Change {
 
 /// `PATCH /admin/api/v1/merchants/{store_uid}`: change its settings; every value is
 /// checked before anything is written. Answers the merchant as it now is.
-async fn change(
+#[utoipa::path(
+    patch,
+    path = "/admin/api/v1/merchants/{store_uid}",
+    tag = "merchants",
+    summary = "Change a merchant's settings",
+    params(("store_uid" = String, Path, description = "the merchant's store_uid")),
+    request_body = Change,
+    responses(
+        (status = 200, description = "the merchant as it now is", body = Object),
+        (status = 401, description = "no live bearer token or session", body = ErrorBody),
+        (status = 403, description = "a viewer, or a session's write without its form token", body = ErrorBody),
+        (status = 404, description = "no such thing", body = ErrorBody),
+        (status = 422, description = "a field refused, named in the error", body = ErrorBody)
+    )
+)]
+pub(super) async fn change(
     State(state): State<AppState>,
     Path(store_uid): Path<String>,
     who: Writer,
@@ -168,23 +226,54 @@ async fn change(
 
 /// `GET /admin/api/v1/merchants/{store_uid}/keys`: every key's id and validity, never
 /// the key.
-async fn keys(State(state): State<AppState>, Path(store_uid): Path<String>, _: Reader) -> Response {
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/merchants/{store_uid}/keys",
+    tag = "keys",
+    summary = "Every key's id and validity, never a key",
+    params(("store_uid" = String, Path, description = "the merchant's store_uid")),
+    responses(
+        (status = 200, description = "keys", body = Object),
+        (status = 401, description = "no live bearer token or session", body = ErrorBody),
+        (status = 404, description = "no such thing", body = ErrorBody)
+    )
+)]
+pub(super) async fn keys(
+    State(state): State<AppState>,
+    Path(store_uid): Path<String>,
+    _: Reader,
+) -> Response {
     match Operator::of(&state.core).key_records(&store_uid).await {
         Ok(keys) => Json(json!({"keys": keys})).into_response(),
         Err(e) => refused(e),
     }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Rotate {
+pub(super) struct Rotate {
     #[serde(default)]
     revoke_old: bool,
 }
 
 /// `POST /admin/api/v1/merchants/{store_uid}/keys/rotate` `{"revoke_old": bool}`: a new
 /// key, answered once; the old ones keep working 7 days, or stop now.
-async fn rotate(
+#[utoipa::path(
+    post,
+    path = "/admin/api/v1/merchants/{store_uid}/keys/rotate",
+    tag = "keys",
+    summary = "A new key, answered once",
+    params(("store_uid" = String, Path, description = "the merchant's store_uid")),
+    request_body = Rotate,
+    responses(
+        (status = 201, description = "the new key", body = Object),
+        (status = 401, description = "no live bearer token or session", body = ErrorBody),
+        (status = 403, description = "a viewer, or a session's write without its form token", body = ErrorBody),
+        (status = 404, description = "no such thing", body = ErrorBody),
+        (status = 422, description = "a field refused, named in the error", body = ErrorBody)
+    )
+)]
+pub(super) async fn rotate(
     State(state): State<AppState>,
     Path(store_uid): Path<String>,
     who: Writer,
@@ -218,7 +307,21 @@ fn key_id(text: &str) -> Result<i64, super::Refusal> {
 
 /// `POST /admin/api/v1/merchants/{store_uid}/keys/{id}/extend`: one more year, while
 /// more than 7 days remain (409 after).
-async fn extend(
+#[utoipa::path(
+    post,
+    path = "/admin/api/v1/merchants/{store_uid}/keys/{id}/extend",
+    tag = "keys",
+    summary = "Extend a key by a year while more than 7 days remain",
+    params(("store_uid" = String, Path, description = "the merchant's store_uid"), ("id" = i64, Path, description = "the key's id")),
+    responses(
+        (status = 200, description = "the key", body = Object),
+        (status = 401, description = "no live bearer token or session", body = ErrorBody),
+        (status = 403, description = "a viewer, or a session's write without its form token", body = ErrorBody),
+        (status = 404, description = "no such thing", body = ErrorBody),
+        (status = 409, description = "refused as things stand", body = ErrorBody)
+    )
+)]
+pub(super) async fn extend(
     State(state): State<AppState>,
     Path((store_uid, id)): Path<(String, String)>,
     who: Writer,
@@ -234,7 +337,21 @@ async fn extend(
 }
 
 /// `POST /admin/api/v1/merchants/{store_uid}/keys/{id}/revoke`: the key ends now.
-async fn revoke(
+#[utoipa::path(
+    post,
+    path = "/admin/api/v1/merchants/{store_uid}/keys/{id}/revoke",
+    tag = "keys",
+    summary = "End a key now",
+    params(("store_uid" = String, Path, description = "the merchant's store_uid"), ("id" = i64, Path, description = "the key's id")),
+    responses(
+        (status = 200, description = "the key", body = Object),
+        (status = 401, description = "no live bearer token or session", body = ErrorBody),
+        (status = 403, description = "a viewer, or a session's write without its form token", body = ErrorBody),
+        (status = 404, description = "no such thing", body = ErrorBody),
+        (status = 409, description = "refused as things stand", body = ErrorBody)
+    )
+)]
+pub(super) async fn revoke(
     State(state): State<AppState>,
     Path((store_uid, id)): Path<(String, String)>,
     who: Writer,
@@ -250,7 +367,19 @@ async fn revoke(
 }
 
 /// `GET /admin/api/v1/merchants/{store_uid}/client-codes`: ids and validity, no codes.
-async fn client_codes(
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/merchants/{store_uid}/client-codes",
+    tag = "client codes",
+    summary = "Client-mode codes' ids and validity, never a code",
+    params(("store_uid" = String, Path, description = "the merchant's store_uid")),
+    responses(
+        (status = 200, description = "codes", body = Object),
+        (status = 401, description = "no live bearer token or session", body = ErrorBody),
+        (status = 404, description = "no such thing", body = ErrorBody)
+    )
+)]
+pub(super) async fn client_codes(
     State(state): State<AppState>,
     Path(store_uid): Path<String>,
     _: Reader,
@@ -263,7 +392,20 @@ async fn client_codes(
 
 /// `POST /admin/api/v1/merchants/{store_uid}/client-codes`: a new verification code for
 /// `/api/open`, answered once with its `id`.
-async fn issue_client_code(
+#[utoipa::path(
+    post,
+    path = "/admin/api/v1/merchants/{store_uid}/client-codes",
+    tag = "client codes",
+    summary = "A new verification code for /api/open, answered once",
+    params(("store_uid" = String, Path, description = "the merchant's store_uid")),
+    responses(
+        (status = 201, description = "id and code", body = Object),
+        (status = 401, description = "no live bearer token or session", body = ErrorBody),
+        (status = 403, description = "a viewer, or a session's write without its form token", body = ErrorBody),
+        (status = 404, description = "no such thing", body = ErrorBody)
+    )
+)]
+pub(super) async fn issue_client_code(
     State(state): State<AppState>,
     Path(store_uid): Path<String>,
     who: Writer,
@@ -279,7 +421,21 @@ async fn issue_client_code(
 
 /// `DELETE /admin/api/v1/merchants/{store_uid}/client-codes/{id}`: the code is refused
 /// from now on.
-async fn revoke_client_code(
+#[utoipa::path(
+    delete,
+    path = "/admin/api/v1/merchants/{store_uid}/client-codes/{id}",
+    tag = "client codes",
+    summary = "Revoke a verification code",
+    params(("store_uid" = String, Path, description = "the merchant's store_uid"), ("id" = i64, Path, description = "the code's id")),
+    responses(
+        (status = 200, description = "the code", body = Object),
+        (status = 401, description = "no live bearer token or session", body = ErrorBody),
+        (status = 403, description = "a viewer, or a session's write without its form token", body = ErrorBody),
+        (status = 404, description = "no such thing", body = ErrorBody),
+        (status = 409, description = "refused as things stand", body = ErrorBody)
+    )
+)]
+pub(super) async fn revoke_client_code(
     State(state): State<AppState>,
     Path((store_uid, id)): Path<(String, String)>,
     who: Writer,
@@ -298,16 +454,31 @@ async fn revoke_client_code(
     }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NotifyTest {
+pub(super) struct NotifyTest {
     kind: String,
 }
 
 /// `POST /admin/api/v1/merchants/{store_uid}/notify-test` `{"kind": …}`: a test notice
 /// to the merchant's URL for that kind (`completed`, `non_real_time`, `confirmation`,
 /// `refund`, `ewallet`; `non-real-time` too), sent once now; answers its attempt.
-async fn notify_test(
+#[utoipa::path(
+    post,
+    path = "/admin/api/v1/merchants/{store_uid}/notify-test",
+    tag = "merchants",
+    summary = "Send a test notice to the merchant's URL for a kind",
+    params(("store_uid" = String, Path, description = "the merchant's store_uid")),
+    request_body = NotifyTest,
+    responses(
+        (status = 200, description = "the attempt", body = Object),
+        (status = 401, description = "no live bearer token or session", body = ErrorBody),
+        (status = 403, description = "a viewer, or a session's write without its form token", body = ErrorBody),
+        (status = 404, description = "no such thing", body = ErrorBody),
+        (status = 422, description = "a field refused, named in the error", body = ErrorBody)
+    )
+)]
+pub(super) async fn notify_test(
     State(state): State<AppState>,
     Path(store_uid): Path<String>,
     who: Writer,

@@ -10,6 +10,7 @@ mod dashboard;
 mod dealers;
 mod merchants;
 mod notices;
+mod openapi;
 mod orders;
 
 use crate::service::admins;
@@ -30,10 +31,19 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::routes())
         .merge(clock::routes())
         .merge(dashboard::routes())
+        .merge(openapi::routes())
         .merge(orders::routes())
         .merge(notices::routes())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such admin path") })
         .with_state(state)
+}
+
+/// Every refusal's body.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Describes the answers `error` makes.
+pub(crate) struct ErrorBody {
+    /// What was refused, starting with the field's name when one is at fault.
+    error: String,
 }
 
 /// An answer of the admin API refusing or failing: `{"error": …}`, never cached.

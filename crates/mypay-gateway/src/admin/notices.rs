@@ -2,7 +2,7 @@
 //! the merchant's current URL; any e-mail, as a new one).
 
 use super::orders::notice_state;
-use super::{Reader, Writer, error, internal};
+use super::{ErrorBody, Reader, Writer, error, internal};
 use crate::state::AppState;
 use crate::store::NoticeFilter;
 use axum::extract::{Path, Query, State};
@@ -23,12 +23,15 @@ pub(super) fn routes() -> Router<AppState> {
 
 const PAGE: i64 = 100;
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct NoticeQuery {
+pub(super) struct NoticeQuery {
     store_uid: Option<String>,
     uid: Option<String>,
+    /// `pending`, `acknowledged` or `failed`.
     state: Option<String>,
+    /// The `next` of the page before.
     after: Option<String>,
 }
 
@@ -47,7 +50,19 @@ fn id_of(text: &str, field: &str) -> Result<i64, super::Refusal> {
 
 /// `GET /admin/api/v1/notices?store_uid=&uid=&state=pending|acknowledged|failed&after=`:
 /// newest first, 100 a page.
-async fn notices(
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/notices",
+    tag = "notices",
+    summary = "Notices, newest first, 100 a page",
+    params(NoticeQuery),
+    responses(
+        (status = 200, description = "notices and next", body = Object),
+        (status = 401, description = "no live bearer token or session", body = ErrorBody),
+        (status = 422, description = "a field refused, named in the error", body = ErrorBody)
+    )
+)]
+pub(super) async fn notices(
     State(state): State<AppState>,
     _: Reader,
     q: Result<Query<NoticeQuery>, axum::extract::rejection::QueryRejection>,
@@ -114,7 +129,20 @@ async fn notices(
 
 /// `POST /admin/api/v1/notices/{id}/resend`: one more attempt now, to the merchant's
 /// current URL for the notice's kind; answers that attempt.
-async fn resend_notice(
+#[utoipa::path(
+    post,
+    path = "/admin/api/v1/notices/{id}/resend",
+    tag = "notices",
+    summary = "One more attempt now, to the current URL",
+    params(("id" = i64, Path, description = "the notice's id")),
+    responses(
+        (status = 200, description = "the attempt", body = Object),
+        (status = 401, description = "no live bearer token or session", body = ErrorBody),
+        (status = 403, description = "a viewer, or a session's write without its form token", body = ErrorBody),
+        (status = 404, description = "no such thing", body = ErrorBody)
+    )
+)]
+pub(super) async fn resend_notice(
     State(state): State<AppState>,
     Path(id): Path<String>,
     who: Writer,
@@ -147,15 +175,28 @@ async fn resend_notice(
     Json(json!({"id": id, "acknowledged": acknowledged, "attempt": attempt})).into_response()
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct EmailQuery {
+pub(super) struct EmailQuery {
     uid: Option<String>,
     after: Option<String>,
 }
 
 /// `GET /admin/api/v1/emails?uid=&after=`: newest first, 100 a page.
-async fn emails(
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/emails",
+    tag = "emails",
+    summary = "E-mails, newest first, 100 a page",
+    params(EmailQuery),
+    responses(
+        (status = 200, description = "emails and next", body = Object),
+        (status = 401, description = "no live bearer token or session", body = ErrorBody),
+        (status = 422, description = "a field refused, named in the error", body = ErrorBody)
+    )
+)]
+pub(super) async fn emails(
     State(state): State<AppState>,
     _: Reader,
     q: Result<Query<EmailQuery>, axum::extract::rejection::QueryRejection>,
@@ -192,7 +233,23 @@ async fn emails(
 }
 
 /// `GET /admin/api/v1/emails/{id}`.
-async fn email(State(state): State<AppState>, Path(id): Path<String>, _: Reader) -> Response {
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/emails/{id}",
+    tag = "emails",
+    summary = "One e-mail",
+    params(("id" = i64, Path, description = "the e-mail's id")),
+    responses(
+        (status = 200, description = "the e-mail", body = Object),
+        (status = 401, description = "no live bearer token or session", body = ErrorBody),
+        (status = 404, description = "no such thing", body = ErrorBody)
+    )
+)]
+pub(super) async fn email(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    _: Reader,
+) -> Response {
     let Ok(id) = id_of(&id, "id") else {
         return error(StatusCode::NOT_FOUND, "id: no such e-mail");
     };
@@ -204,7 +261,20 @@ async fn email(State(state): State<AppState>, Path(id): Path<String>, _: Reader)
 }
 
 /// `POST /admin/api/v1/emails/{id}/resend`: the e-mail queued again, as a new one.
-async fn resend_email(
+#[utoipa::path(
+    post,
+    path = "/admin/api/v1/emails/{id}/resend",
+    tag = "emails",
+    summary = "Queue an e-mail again, as a new one",
+    params(("id" = i64, Path, description = "the e-mail's id")),
+    responses(
+        (status = 201, description = "the new e-mail's id", body = Object),
+        (status = 401, description = "no live bearer token or session", body = ErrorBody),
+        (status = 403, description = "a viewer, or a session's write without its form token", body = ErrorBody),
+        (status = 404, description = "no such thing", body = ErrorBody)
+    )
+)]
+pub(super) async fn resend_email(
     State(state): State<AppState>,
     Path(id): Path<String>,
     who: Writer,

@@ -1,7 +1,7 @@
 //! Orders: searched on every filter an operator asks for (keyset pages that stay fast on
 //! a big table), and one order's timeline: everything that happened to it, in time order.
 
-use super::{Reader, error, internal};
+use super::{ErrorBody, Reader, error, internal};
 use crate::records;
 use crate::state::AppState;
 use crate::store::{OrderRow, OrderSearch};
@@ -18,6 +18,33 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/api/v1/orders", get(search))
         .route("/admin/api/v1/orders/{uid}", get(order))
+}
+
+/// The search's filters, as the OpenAPI document describes them (the handler reads the
+/// query string itself, to name any value it refuses).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(super) struct OrderFilters {
+    store_uid: Option<String>,
+    uid: Option<u64>,
+    order_id: Option<String>,
+    user_id: Option<String>,
+    /// Four digits.
+    card_last4: Option<String>,
+    prc: Option<String>,
+    /// The tool paid with (or preselected), by code or number (附錄一).
+    pfn: Option<String>,
+    min_cost: Option<i64>,
+    max_cost: Option<i64>,
+    /// Created at or after (RFC 3339).
+    from: Option<String>,
+    /// Created before (RFC 3339).
+    to: Option<String>,
+    /// 1 to 200, 50 when absent.
+    limit: Option<i64>,
+    /// The `next` of the page before.
+    after: Option<String>,
 }
 
 /// Orders a page holds unless `limit` says otherwise, and at most.
@@ -143,7 +170,19 @@ pub(crate) fn summary(o: &OrderRow) -> Value {
 /// `GET /admin/api/v1/orders?store_uid=&uid=&order_id=&user_id=&card_last4=&prc=&pfn=
 /// &min_cost=&max_cost=&from=&to=&limit=&after=`: newest first; `next` is the `after` of
 /// the next page, `null` on the last.
-async fn search(
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/orders",
+    tag = "orders",
+    summary = "Search orders, newest first, keyset pages",
+    params(OrderFilters),
+    responses(
+        (status = 200, description = "orders and next", body = Object),
+        (status = 401, description = "no live bearer token or session", body = ErrorBody),
+        (status = 422, description = "a field refused, named in the error", body = ErrorBody)
+    )
+)]
+pub(super) async fn search(
     State(state): State<AppState>,
     _: Reader,
     Query(q): Query<HashMap<String, String>>,
@@ -165,7 +204,23 @@ async fn search(
 
 /// `GET /admin/api/v1/orders/{uid}`: the order's query record (as `api/queryorder`
 /// answers it), its notices, and `timeline`.
-async fn order(State(state): State<AppState>, Path(uid): Path<String>, _: Reader) -> Response {
+#[utoipa::path(
+    get,
+    path = "/admin/api/v1/orders/{uid}",
+    tag = "orders",
+    summary = "An order's query record, notices and timeline",
+    params(("uid" = u64, Path, description = "the order's uid")),
+    responses(
+        (status = 200, description = "the order", body = Object),
+        (status = 401, description = "no live bearer token or session", body = ErrorBody),
+        (status = 404, description = "no such thing", body = ErrorBody)
+    )
+)]
+pub(super) async fn order(
+    State(state): State<AppState>,
+    Path(uid): Path<String>,
+    _: Reader,
+) -> Response {
     let Some(uid) = uid.parse::<u64>().ok().filter(|u| *u <= i64::MAX as u64) else {
         return error(StatusCode::NOT_FOUND, "uid: no such order");
     };

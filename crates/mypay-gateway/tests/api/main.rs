@@ -24,6 +24,7 @@ mod migrations;
 mod modes;
 mod nodes;
 mod notifications;
+mod openapi;
 mod operations;
 mod operators;
 mod oracle;
