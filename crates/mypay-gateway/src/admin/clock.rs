@@ -24,7 +24,7 @@ fn refusal_of(e: crate::http::page_error::PageError) -> Response {
         StatusCode::BAD_REQUEST => StatusCode::UNPROCESSABLE_ENTITY,
         other => other,
     };
-    super::error(status, &e.message())
+    super::error(status, e.message())
 }
 
 fn sandbox_only(state: &AppState) -> Result<(), super::Refusal> {
