@@ -341,14 +341,21 @@ pub fn parse_lease(v: &str) -> anyhow::Result<Duration> {
     }
 }
 
-/// Logs: human-readable lines, or one JSON object per line with `MYPAY_LOG_FORMAT=json`
-/// (each with the request's id in its span). `RUST_LOG` filters; `access=warn` silences
-/// the access log.
-pub fn init_logs() {
+/// Logs: human-readable lines, or one JSON object per line with `--log-format json` or
+/// `MYPAY_LOG_FORMAT=json` (each with the request's id in its span). Colour only when
+/// the output is a terminal. `RUST_LOG` filters; `access=warn` silences the access log.
+pub fn init_logs(format: Option<&str>) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn".into());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
-    if std::env::var("MYPAY_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
+    let format = format
+        .map(str::to_owned)
+        .or_else(|| std::env::var("MYPAY_LOG_FORMAT").ok())
+        .unwrap_or_default();
+    if format.eq_ignore_ascii_case("json") {
         logs.json()
             .with_current_span(true)
             .with_span_list(false)

@@ -57,6 +57,9 @@ struct Installation {
     /// (name, url, secret, tools, timeout_secs) [env: MYPAY_UPSTREAMS].
     #[arg(long, global = true)]
     upstreams: Option<std::path::PathBuf>,
+    /// Logs as text (the default) or json, one object per line [env: MYPAY_LOG_FORMAT].
+    #[arg(long, global = true, value_parser = ["text", "json"])]
+    log_format: Option<String>,
 }
 
 #[derive(Args, Default)]
@@ -393,8 +396,8 @@ fn main() -> ExitCode {
 }
 
 fn run() -> anyhow::Result<()> {
-    mypay_gateway::config::init_logs();
     let cli = Cli::parse();
+    mypay_gateway::config::init_logs(cli.installation.log_format.as_deref());
     let (serve_args, task) = match cli.command {
         None => (cli.serve, Task::Serve),
         Some(Command::Serve(args)) => (args, Task::Serve),

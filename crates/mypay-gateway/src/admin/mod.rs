@@ -35,7 +35,35 @@ pub fn router(state: AppState) -> Router {
         .merge(orders::routes())
         .merge(notices::routes())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such admin path") })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), access))
         .with_state(state)
+}
+
+/// Every request to the back office, refused ones too: its id, its access line and its
+/// count (`admin` in `/metrics`).
+async fn access(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use tracing::Instrument;
+    let started = std::time::Instant::now();
+    let id = crate::http::ops::request_id(&state, request.headers());
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let peer = crate::http::serve::peer(request.extensions()).map(|a| a.ip());
+    let span = tracing::info_span!("request", id = %id);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    let status = response.status();
+    state
+        .metrics
+        .answered("admin", crate::http::ops::status_label(status), elapsed);
+    crate::http::ops::set_request_id(&mut response, &id);
+    span.in_scope(|| {
+        crate::http::ops::log_access(method.as_str(), uri.path(), status.as_u16(), elapsed, peer)
+    });
+    response
 }
 
 /// Every refusal's body.

@@ -66,23 +66,39 @@ async fn handle(state: AppState, route: Route, request: Request) -> Response {
     let path = request.uri().clone();
     let method = request.method().clone();
     let peer = crate::http::serve::peer(request.extensions()).map(|a| a.ip());
-    let (command, json) =
+    let (command, store_uid, json) =
         tracing::Instrument::instrument(answer(&state, route, request), span.clone()).await;
     let elapsed = started.elapsed();
-    state
-        .metrics
-        .answered(command, crate::http::metrics::answer_code(&json), elapsed);
+    let code = crate::http::metrics::answer_code(&json);
+    state.metrics.answered(command, code, elapsed);
     span.in_scope(|| {
-        crate::http::ops::log_access(method.as_str(), path.path(), 200, elapsed, peer)
+        // The line an operator looks for: which command, for whom, and what it answered.
+        tracing::info!(
+            target: "access",
+            method = method.as_str(),
+            path = path.path(),
+            status = 200,
+            command,
+            store_uid = store_uid.as_deref().unwrap_or("-"),
+            code,
+            ms = elapsed.as_secs_f64() * 1000.0,
+            peer = ?peer,
+        );
     });
     let mut response = json_response(json);
     crate::http::ops::set_request_id(&mut response, &id);
     response
 }
 
-/// The command (or `unopened`) and the JSON answer of one API request.
-async fn answer(state: &AppState, route: Route, request: Request) -> (&'static str, Vec<u8>) {
+/// The command (or `unopened`), whose request it was (the merchant's `store_uid`, or
+/// the sender it named when it did not open) and the JSON answer of one API request.
+async fn answer(
+    state: &AppState,
+    route: Route,
+    request: Request,
+) -> (&'static str, Option<String>, Vec<u8>) {
     let mut command = "unopened";
+    let mut store_uid = None;
     let (parts, body) = request.into_parts();
     // A browser or a misconfigured client that GETs an API path: the document's `100`,
     // saying what to send instead.
@@ -91,7 +107,7 @@ async fn answer(state: &AppState, route: Route, request: Request) -> (&'static s
             "request: send a POST with a form (or JSON) of store_uid, service and encry_data; \
              this path takes no GET",
         );
-        return (command, e.into_json());
+        return (command, store_uid, e.into_json());
     }
     let content_type = parts
         .headers
@@ -102,12 +118,14 @@ async fn answer(state: &AppState, route: Route, request: Request) -> (&'static s
             let answer = match auth::authenticate(state, route, content_type, &body).await {
                 Ok(request) => {
                     command = request.command.cmd();
+                    store_uid = Some(request.merchant.store_uid.clone());
                     dispatch(state, request).await
                 }
                 Err(e) => Err(e),
             };
             match answer {
                 Err(e) if e.unopened => {
+                    store_uid = auth::sender(content_type, &body);
                     let peer = crate::http::serve::peer(&parts.extensions).map(|a| a.ip());
                     Err(unopened(state, e, content_type, &body, peer).await)
                 }
@@ -122,7 +140,7 @@ async fn answer(state: &AppState, route: Route, request: Request) -> (&'static s
         Ok(json) => json,
         Err(e) => e.into_json(),
     };
-    (command, json)
+    (command, store_uid, json)
 }
 
 /// A request that did not open: count it against its sender and address; once either is
@@ -142,6 +160,12 @@ async fn unopened(
     if failure.sender_newly_throttled
         && let Some(uid) = &sender
     {
+        tracing::warn!(
+            target: "throttle",
+            store_uid = %uid,
+            peer = ?peer,
+            "too many requests that did not open: this sender's failing requests are refused for a while"
+        );
         alert_throttled(state, uid).await;
     }
     if failure.throttled {

@@ -117,7 +117,7 @@ fn surface(path: &str) -> &'static str {
 }
 
 /// An HTTP status as a metrics label (a fixed few, so a label's values stay few).
-fn status_label(status: StatusCode) -> &'static str {
+pub(crate) fn status_label(status: StatusCode) -> &'static str {
     match status.as_u16() {
         200 => "200",
         303 => "303",

@@ -244,6 +244,7 @@ pub async fn audit(
     after: &serde_json::Value,
     now: Timestamp,
 ) -> Result<i64, StoreError> {
+    tracing::info!(target: "audit", actor, action, subject, "admin write");
     let before = before.to_string();
     let after = after.to_string();
     store

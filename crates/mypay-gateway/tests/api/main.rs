@@ -17,6 +17,7 @@ mod ewallet;
 mod helpers;
 mod inputs;
 mod invoices;
+mod logs;
 mod mail;
 mod merchant_clocks;
 mod messages;
