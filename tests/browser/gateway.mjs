@@ -43,24 +43,32 @@ export async function startMerchant() {
  * Configure the sample merchant with the CLI (its notify URL, then each of `setup`, the
  * arguments of one more command), then run the gateway; resolves with its base URL.
  */
-export async function startGateway(notifyUrl, setup = []) {
+export async function startGateway(notifyUrl, setup = [], { admin = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'mypay-browser-'));
   const db = join(dir, 'mypay.sqlite');
   execFileSync(BIN, ['merchant', 'set', STORE_UID, '--notify-url', notifyUrl, '--database', db], { stdio: 'ignore' });
-  for (const args of setup) execFileSync(BIN, [...args, '--database', db], { stdio: 'ignore' });
-  const child = spawn(BIN, ['--listen', '127.0.0.1:0', '--database', db], {
+  for (const args of setup) {
+    const [input, argv] = typeof args[0] === 'object' ? [args[0].input, args.slice(1)] : [undefined, args];
+    execFileSync(BIN, [...argv, '--database', db], { stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'ignore'], input });
+  }
+  const listen = ['--listen', '127.0.0.1:0', ...(admin ? ['--admin-listen', '127.0.0.1:0'] : [])];
+  const child = spawn(BIN, [...listen, '--database', db], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, RUST_LOG: 'warn' },
   });
   const lines = createInterface({ input: child.stdout });
-  const base = await new Promise((ok, fail) => {
+  const found = {};
+  const urls = await new Promise((ok, fail) => {
     child.on('exit', (code) => fail(new Error(`gateway exited with ${code}`)));
     lines.on('line', (line) => {
-      const m = line.match(/POST (http:\/\/[^ ]+)\/api\/init/);
-      if (m) ok(m[1]);
+      const api = line.match(/POST (http:\/\/[^ ]+)\/api\/init/);
+      if (api) found.base = api[1];
+      const office = line.match(/back office +(http:\/\/[^ /]+)/);
+      if (office) found.admin = office[1];
+      if (found.base && (!admin || found.admin)) ok(found);
     });
   });
-  return { base, stop: () => child.kill('SIGTERM') };
+  return { base: urls.base, admin: urls.admin, stop: () => child.kill('SIGTERM') };
 }
 
 function seal(object) {
@@ -132,9 +140,9 @@ export async function shot(page, name, minBytes = 8000) {
 }
 
 /** A merchant's server, a gateway configured for it, and a browser; `close` ends all three. */
-export async function startRun(setup = []) {
+export async function startRun(setup = [], options = {}) {
   const merchant = await startMerchant();
-  const gateway = await startGateway(`${merchant.base}/notify`, setup);
+  const gateway = await startGateway(`${merchant.base}/notify`, setup, options);
   const browser = await launchBrowser();
   return {
     merchant,

@@ -344,23 +344,38 @@ pub fn parse_lease(v: &str) -> anyhow::Result<Duration> {
 /// Logs: human-readable lines, or one JSON object per line with `--log-format json` or
 /// `MYPAY_LOG_FORMAT=json` (each with the request's id in its span). Colour only when
 /// the output is a terminal. `RUST_LOG` filters; `access=warn` silences the access log.
-pub fn init_logs(format: Option<&str>) {
+/// The server logs to stdout; a command logs to stderr, so what it prints (a token, a
+/// key) is alone on stdout for a script to read.
+pub fn init_logs(format: Option<&str>, to_stderr: bool) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn".into());
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal());
+    let terminal = if to_stderr {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    };
     let format = format
         .map(str::to_owned)
         .or_else(|| std::env::var("MYPAY_LOG_FORMAT").ok())
         .unwrap_or_default();
-    if format.eq_ignore_ascii_case("json") {
-        logs.json()
+    let json = format.eq_ignore_ascii_case("json");
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(terminal && !json);
+    match (json, to_stderr) {
+        (true, true) => logs
+            .json()
             .with_current_span(true)
             .with_span_list(false)
-            .init();
-    } else {
-        logs.init();
+            .with_writer(std::io::stderr)
+            .init(),
+        (true, false) => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        (false, true) => logs.with_writer(std::io::stderr).init(),
+        (false, false) => logs.init(),
     }
 }

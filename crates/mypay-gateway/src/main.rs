@@ -397,7 +397,8 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    mypay_gateway::config::init_logs(cli.installation.log_format.as_deref());
+    let serving = matches!(cli.command, None | Some(Command::Serve(_)));
+    mypay_gateway::config::init_logs(cli.installation.log_format.as_deref(), !serving);
     let (serve_args, task) = match cli.command {
         None => (cli.serve, Task::Serve),
         Some(Command::Serve(args)) => (args, Task::Serve),

@@ -191,14 +191,12 @@ pub(super) async fn search(
         Ok(s) => s,
         Err(refusal) => return refusal.into_response(),
     };
-    let orders = match state.store.search_orders(&search).await {
-        Ok(orders) => orders,
+    let page = match state.store.search_orders(&search).await {
+        Ok(page) => page,
         Err(e) => return internal(e),
     };
-    let next = (orders.len() as i64 == search.limit)
-        .then(|| orders.last().map(|o| o.uid.to_string()))
-        .flatten();
-    let list: Vec<Value> = orders.iter().map(summary).collect();
+    let next = page.next.map(|n| n.to_string());
+    let list: Vec<Value> = page.orders.iter().map(summary).collect();
     Json(json!({"orders": list, "next": next})).into_response()
 }
 

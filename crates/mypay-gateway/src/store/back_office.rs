@@ -2,7 +2,7 @@
 //! backed by an index), and the raw trail of one order for its timeline.
 
 use super::admins::{AUDIT_COLUMNS, audit_entry};
-use super::sql::{Arg, Backend};
+use super::sql::{Arg, Backend, Exec};
 use super::storage::BackOffice;
 use super::{AuditEntry, Columns, OrderRow, StoreResult, UpstreamOperation, micros, timestamp};
 use jiff::Timestamp;
@@ -28,6 +28,31 @@ pub struct OrderSearch {
     pub limit: i64,
 }
 
+/// Orders a search looks at per page, at most, unless it names an order (`uid`,
+/// `order_id`) or a consumer or card (`user_id`, `card_last4`), whose indexes find
+/// their few orders directly: the other filters (a merchant, a state, a tool, amounts,
+/// times) are checked on the orders of one stretch of uids, so a page costs the same on
+/// any size of table.
+pub const SCAN_WINDOW: u64 = 50_000;
+
+/// A page of a search: its orders, newest first, and where the next page starts.
+#[derive(Debug, Clone, Default)]
+pub struct SearchPage {
+    pub orders: Vec<OrderRow>,
+    /// The `after` of the next page; `None` when nothing older is left to look at.
+    pub next: Option<u64>,
+}
+
+impl OrderSearch {
+    /// Whether an index finds this search's few orders.
+    fn selective(&self) -> bool {
+        self.uid.is_some()
+            || self.order_id.is_some()
+            || self.user_id.is_some()
+            || self.card_last4.is_some()
+    }
+}
+
 /// One change of an order's state, with its raw time.
 #[derive(Debug, Clone)]
 pub struct StateChange {
@@ -49,10 +74,34 @@ pub struct CallbackRecord {
 
 #[async_trait::async_trait]
 impl<B: Backend> BackOffice for B {
-    async fn search_orders(&self, q: &OrderSearch) -> StoreResult<Vec<OrderRow>> {
-        let mut sql = format!("SELECT {} FROM orders WHERE uid < $1", OrderRow::COLUMNS);
-        let before = q.before_uid.map_or(i64::MAX, |u| u as i64);
-        let mut args: Vec<Arg<'_>> = vec![before.into()];
+    async fn search_orders(&self, q: &OrderSearch) -> StoreResult<SearchPage> {
+        let before = match q.before_uid {
+            Some(u) => u.min(i64::MAX as u64) as i64,
+            None => {
+                let newest = self
+                    .pool()
+                    .one("SELECT COALESCE(MAX(uid), 0) FROM orders", &[])
+                    .await?
+                    .int(0)?;
+                newest.saturating_add(1)
+            }
+        };
+        let bottom = if q.selective() {
+            0
+        } else {
+            before.saturating_sub(SCAN_WINDOW as i64).max(0)
+        };
+        // The stretch of uids is written into the statement, not bound: PostgreSQL plans a
+        // statement it has seen five times for any parameters, and planned for any
+        // stretch it scans the primary key for an order id instead of probing its index.
+        let mut sql = format!(
+            "SELECT {} FROM orders WHERE uid < {before}",
+            OrderRow::COLUMNS
+        );
+        if bottom > 0 {
+            sql.push_str(&format!(" AND uid >= {bottom}"));
+        }
+        let mut args: Vec<Arg<'_>> = Vec::new();
         let texts: Vec<(&str, &str)> = [
             (" AND store_uid = $?", q.store_uid.as_deref()),
             (" AND order_id = $?", q.order_id.as_deref()),
@@ -82,10 +131,29 @@ impl<B: Backend> BackOffice for B {
             args.push(value.into());
             sql.push_str(&condition.replace("$?", &format!("${}", args.len())));
         }
+        if q.order_id.is_some() && q.store_uid.is_none() {
+            // The order-id index leads with the merchant: probing it once per merchant
+            // finds an order id among millions of orders, where no merchant is named,
+            // without another index for every order written to keep up.
+            sql.push_str(" AND store_uid IN (SELECT store_uid FROM merchants)");
+        }
         args.push(q.limit.into());
         sql.push_str(&format!(" ORDER BY uid DESC LIMIT ${}", args.len()));
         let rows = self.fetch(&sql, &args).await?;
-        rows.iter().map(OrderRow::from_row).collect()
+        let orders = rows
+            .iter()
+            .map(OrderRow::from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        // A full page goes on below its last order; a short one below the stretch it
+        // looked at, while there is anything below it.
+        let next = if orders.len() as i64 == q.limit {
+            orders.last().map(|o| o.uid)
+        } else if bottom > 1 {
+            Some(bottom as u64)
+        } else {
+            None
+        };
+        Ok(SearchPage { orders, next })
     }
 
     async fn state_changes(&self, uid: u64) -> StoreResult<Vec<StateChange>> {

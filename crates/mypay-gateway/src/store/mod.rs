@@ -33,7 +33,7 @@ mod upstream;
 mod wallets;
 
 pub use admins::{AUDIT_GENESIS, AdminRole, AdminSession, AuditEntry, NewAudit, audit_hash};
-pub use back_office::{CallbackRecord, OrderSearch, StateChange};
+pub use back_office::{CallbackRecord, OrderSearch, SCAN_WINDOW, SearchPage, StateChange};
 pub use database_url::DatabaseUrl;
 pub use installation::MerchantClock;
 pub use invoices::{

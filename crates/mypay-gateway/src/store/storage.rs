@@ -598,7 +598,10 @@ pub trait Audit: Send + Sync + 'static {
 #[async_trait::async_trait]
 pub trait BackOffice: Send + Sync + 'static {
     /// Orders matching every filter given, newest first, keyset-paged.
-    async fn search_orders(&self, q: &crate::store::OrderSearch) -> StoreResult<Vec<OrderRow>>;
+    async fn search_orders(
+        &self,
+        q: &crate::store::OrderSearch,
+    ) -> StoreResult<crate::store::SearchPage>;
     /// An order's state changes with their raw times, oldest first.
     async fn state_changes(&self, uid: u64) -> StoreResult<Vec<crate::store::StateChange>>;
     async fn upstream_operations_of(&self, uid: u64) -> StoreResult<Vec<UpstreamOperation>>;

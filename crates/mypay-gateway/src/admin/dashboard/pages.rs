@@ -147,16 +147,14 @@ async fn orders(
         }
         Ok(search) => match state.store.search_orders(&search).await {
             Ok(found) => {
-                let next = (found.len() as i64 == search.limit)
-                    .then(|| found.last().map(|o| o.uid.to_string()))
-                    .flatten()
-                    .map(|after| {
-                        let mut query = q.clone();
-                        query.insert("after".into(), after);
-                        url::form_urlencoded::Serializer::new(String::new())
-                            .extend_pairs(query.iter())
-                            .finish()
-                    });
+                let next = found.next.map(|after| {
+                    let mut query = q.clone();
+                    query.insert("after".into(), after.to_string());
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(query.iter())
+                        .finish()
+                });
+                let found = found.orders;
                 let rows = found
                     .iter()
                     .map(|o| {
