@@ -60,7 +60,10 @@ async fn run() {
 /// `expr` as text of `width` digits, zeros in front, in each backend's SQL.
 fn padded(backend: &str, expr: &str, width: usize) -> String {
     match backend {
-        "sqlite" => format!("substr('{}' || ({expr}), -{width}, {width})", "0".repeat(width)),
+        "sqlite" => format!(
+            "substr('{}' || ({expr}), -{width}, {width})",
+            "0".repeat(width)
+        ),
         _ => format!("lpad(({expr})::text, {width}, '0')"),
     }
 }
@@ -131,7 +134,10 @@ async fn fill(backend: &str, database: &str, n: i64) {
             );
             sqlx::query(&sql).execute(&pool).await.expect("fill");
             // What autovacuum does to a table that grew (the benchmark cannot wait for it).
-            sqlx::query("VACUUM ANALYZE orders").execute(&pool).await.expect("analyze");
+            sqlx::query("VACUUM ANALYZE orders")
+                .execute(&pool)
+                .await
+                .expect("analyze");
             pool.close().await;
         }
     }
@@ -150,8 +156,15 @@ async fn measure(binary: &str, backend: &str, database: &str, n: i64, rounds: us
     // The schema exists once the gateway has started once.
     let first = || {
         let mut c = Command::new(binary);
-        c.args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--database", database])
-            .env("RUST_LOG", "warn");
+        c.args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--database",
+            database,
+        ])
+        .env("RUST_LOG", "warn");
         c
     };
     drop(start(first(), &log));
@@ -159,7 +172,15 @@ async fn measure(binary: &str, backend: &str, database: &str, n: i64, rounds: us
     fill(backend, database, n).await;
     let filled = started.elapsed().as_secs_f64();
     let token = succeed(
-        Command::new(binary).args(["--database", database, "admin", "token", "bench", "--role", "viewer"]),
+        Command::new(binary).args([
+            "--database",
+            database,
+            "admin",
+            "token",
+            "bench",
+            "--role",
+            "viewer",
+        ]),
         "admin token",
     )
     .trim()
@@ -175,7 +196,8 @@ async fn measure(binary: &str, backend: &str, database: &str, n: i64, rounds: us
 
     let mid = n / 2;
     let hour_from = jiff::Timestamp::from_microsecond(BASE_US + mid * 1_000_000).expect("time");
-    let hour_to = jiff::Timestamp::from_microsecond(BASE_US + (mid + 3600) * 1_000_000).expect("time");
+    let hour_to =
+        jiff::Timestamp::from_microsecond(BASE_US + (mid + 3600) * 1_000_000).expect("time");
     let queries: Vec<(&str, String)> = vec![
         ("newest", String::new()),
         ("merchant", "store_uid=289151880042".into()),
@@ -187,7 +209,10 @@ async fn measure(binary: &str, backend: &str, database: &str, n: i64, rounds: us
         ("tool", "pfn=CREDITCARD".into()),
         ("amounts", "min_cost=4000&max_cost=4010".into()),
         ("an hour", format!("from={hour_from}&to={hour_to}")),
-        ("merchant, failed, amounts", "store_uid=289151880007&prc=300&min_cost=2000".into()),
+        (
+            "merchant, failed, amounts",
+            "store_uid=289151880007&prc=300&min_cost=2000".into(),
+        ),
         ("card and state", "card_last4=0031&prc=250".into()),
         ("deep page", format!("after={mid}")),
         ("a state none has", "prc=A0001".into()),
