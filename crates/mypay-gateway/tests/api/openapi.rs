@@ -49,28 +49,41 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
     let app = admin_app().await;
     let operator = token(&app, "schemathesis", "operator");
     let base = app.admin_base.clone().expect("admin");
-    let out = tokio::task::spawn_blocking(move || {
-        // The module, not a script on PATH: the Python that pip installed it for.
-        std::process::Command::new("python3")
-            .args(["-m", "schemathesis.cli", "--no-color", "run"])
-            .arg(format!("{base}/admin/api/v1/openapi.json"))
-            .args(["-H", &format!("Authorization: Bearer {operator}")])
-            .args([
-                "--checks",
-                "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance",
-                "--max-examples",
-                "25",
-                "--seed",
-                "20261207",
-                "--workers",
-                "2",
-            ])
-            .output()
-            .expect("schemathesis runs (python3 -m pip install schemathesis)")
-    })
-    .await
-    .expect("join");
-    let report = String::from_utf8_lossy(&out.stdout);
+    let run = move || {
+        let (base, operator) = (base.clone(), operator.clone());
+        async move {
+            tokio::task::spawn_blocking(move || {
+                // The module, not a script on PATH: the Python that pip installed it for.
+                std::process::Command::new("python3")
+                    .args(["-m", "schemathesis.cli", "--no-color", "run"])
+                    .arg(format!("{base}/admin/api/v1/openapi.json"))
+                    .args(["-H", &format!("Authorization: Bearer {operator}")])
+                    .args([
+                        "--checks",
+                        "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance",
+                        "--max-examples",
+                        "25",
+                        "--seed",
+                        "20261207",
+                        "--workers",
+                        "1",
+                    ])
+                    .output()
+                    .expect("schemathesis runs (python3 -m pip install schemathesis)")
+            })
+            .await
+            .expect("join")
+        }
+    };
+    let mut out = run().await;
+    let mut report = String::from_utf8_lossy(&out.stdout).into_owned();
+    // A run that failed on an error inside schemathesis itself (seen: a KeyError in its
+    // generator on a loaded machine), with no check failing, is run once more; a check
+    // that fails fails the test at once.
+    if !out.status.success() && !report.contains("Failures:") && report.contains("Runtime Error") {
+        out = run().await;
+        report = String::from_utf8_lossy(&out.stdout).into_owned();
+    }
     assert!(
         out.status.success(),
         "schemathesis found failures:\n{report}\n{}",
