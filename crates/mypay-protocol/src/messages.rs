@@ -30,6 +30,20 @@ pub struct Item {
     pub image_url: Option<String>,
 }
 
+impl Item {
+    /// An item of `amount` units at `cost` each (its `total` their product).
+    pub fn new(id: &str, name: &str, cost: i64, amount: i64) -> Item {
+        Item {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            cost,
+            amount,
+            total: cost.saturating_mul(amount),
+            image_url: None,
+        }
+    }
+}
+
 macro_rules! lenient_struct {
     (
         $(#[$meta:meta])*
