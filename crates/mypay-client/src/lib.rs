@@ -29,6 +29,7 @@ mod commands;
 pub mod doc_support;
 mod endpoint;
 mod error;
+pub mod feed;
 pub mod notices;
 
 pub use endpoint::{

@@ -104,6 +104,7 @@ pub(super) async fn notices(
         uid,
         status,
         page: Some((before, PAGE)),
+        since: None,
     };
     let rows = match state.store.notices(&filter).await {
         Ok(rows) => rows,

@@ -171,6 +171,8 @@ pub struct NoticeFilter {
     /// Newest first, below this id, at most `limit` (the back office's pages); else
     /// every one, oldest first.
     pub page: Option<(i64, i64)>,
+    /// Oldest first, above this id, at most `limit` (a merchant's feed of its notices).
+    pub since: Option<(i64, i64)>,
 }
 
 /// Which due notices a delivery worker may take now.
@@ -297,7 +299,7 @@ impl<B: Backend> Notices for B {
                      WHERE (CAST($1 AS TEXT) IS NULL OR n.store_uid = $1)
                        AND (CAST($2 AS BIGINT) IS NULL OR n.uid = $2)
                        AND (CAST($3 AS TEXT) IS NULL OR n.status = $3)
-                       AND n.id < $4
+                       AND n.id < $4 AND n.id > $6
                      ORDER BY {order} LIMIT $5",
                     order = if filter.page.is_some() {
                         "n.id DESC"
@@ -310,7 +312,13 @@ impl<B: Backend> Notices for B {
                     filter.uid.map(|u| u as i64).into(),
                     filter.status.into(),
                     filter.page.map_or(i64::MAX, |(before, _)| before).into(),
-                    filter.page.map_or(i64::MAX, |(_, limit)| limit).into(),
+                    filter
+                        .page
+                        .map(|(_, limit)| limit)
+                        .or(filter.since.map(|(_, limit)| limit))
+                        .unwrap_or(i64::MAX)
+                        .into(),
+                    filter.since.map_or(0, |(after, _)| after).into(),
                 ],
             )
             .await?;
