@@ -256,6 +256,30 @@ impl Client {
 
     /// `api/issueinvoice` (電子發票開立): issue the e-invoice of a paid transaction (its
     /// `uid` and `key` set in `request`); a refusal (`B500`) is an error naming why.
+    ///
+    /// ```
+    /// # mypay_client::doc_support::run(|gateway| async move {
+    /// # let client = gateway.sample_client()?;
+    /// # let (uid, key) = gateway.paid_order(&client, "DOC-ISSUE-1", 500).await?;
+    /// use mypay_client::protocol::messages::IssueInvoiceRequest;
+    /// let issued = client
+    ///     .issue_invoice(&IssueInvoiceRequest {
+    ///         store_uid: Some(mypay_client::SAMPLE_STORE_UID.into()),
+    ///         uid: Some(uid.to_string()),
+    ///         key: Some(key.clone()),
+    ///         invoice_input_type: Some(1),
+    ///         invoice_cloud_type: Some("2".into()),
+    ///         invoice_mobile_code: Some("/NFVIAZP".into()),
+    ///         ..Default::default()
+    ///     })
+    ///     .await;
+    /// match issued {
+    ///     Ok(answer) => assert_eq!(answer.code, "B200"),
+    ///     // Refused, with the document's code and why (say, no word track registered).
+    ///     Err(e) => assert_eq!(e.code(), Some("B500"), "{e}"),
+    /// }
+    /// # Ok(()) });
+    /// ```
     pub async fn issue_invoice(
         &self,
         request: &IssueInvoiceRequest,
@@ -282,6 +306,16 @@ impl Client {
 
     /// `api/paymentsupportpaymode` (可用支付工具查詢): the tool codes the merchant may use
     /// for `cost` in `currency`. A read.
+    ///
+    /// ```
+    /// # mypay_client::doc_support::run(|gateway| async move {
+    /// # let client = gateway.sample_client()?;
+    /// let tools = client.payment_modes(100, "TWD").await?;
+    /// assert!(tools.iter().any(|t| t == "CREDITCARD"));
+    /// // Below one dollar nothing is payable: the document's B500.
+    /// assert_eq!(client.payment_modes(0, "TWD").await.unwrap_err().code(), Some("B500"));
+    /// # Ok(()) });
+    /// ```
     pub async fn payment_modes(
         &self,
         cost: i64,

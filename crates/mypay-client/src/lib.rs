@@ -24,6 +24,8 @@
 //! when its answer is lost ([`ClientError::is_transport`]), look the order up with
 //! [`Client::query_order`] before deciding.
 
+#![warn(missing_docs)]
+
 mod commands;
 #[doc(hidden)]
 pub mod doc_support;

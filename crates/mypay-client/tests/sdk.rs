@@ -203,6 +203,44 @@ async fn every_command_in_merchant_mode_and_every_notice_confirmed() {
         .await
         .expect("the code's notice confirmed");
 
+    // A charge pending with the acquirer, resolved a minute later: the confirmation notice.
+    let pending_card = client
+        .create_order(&order("SDK-PENDING-1", 200, "CREDITCARD"))
+        .await
+        .expect("order");
+    let answer = reqwest::Client::new()
+        .post(format!(
+            "{}/sandbox/orders/{}/pay",
+            gateway.base, pending_card.uid
+        ))
+        .header("content-type", "application/json")
+        .body(r#"{"card_number":"4000000000000028","expiry":"1230","cvc":"123"}"#)
+        .send()
+        .await
+        .expect("pay");
+    assert_eq!(answer.status(), 200);
+    let advanced = reqwest::Client::new()
+        .post(format!("{}/sandbox/clock/advance", gateway.base))
+        .header("content-type", "application/json")
+        .body(r#"{"seconds":60}"#)
+        .send()
+        .await
+        .expect("advance");
+    assert_eq!(advanced.status(), 200);
+    let confirmed = until("the confirmation notice", || {
+        kept.lock().expect("lock").iter().find_map(|n| match n {
+            Notice::Transaction(t) if t.uid == pending_card.uid.to_string() && t.prc == "250" => {
+                Some(n.clone())
+            }
+            _ => None,
+        })
+    })
+    .await;
+    client
+        .confirm(&confirmed)
+        .await
+        .expect("the confirmation confirmed");
+
     // api/disabledirectdebit of a recurring series.
     let (order_id, group_id) = gateway
         .recurring_series(&client, "SDK-SUB-1")
@@ -369,5 +407,40 @@ async fn reads_are_asked_again_when_the_gateway_is_away_and_writes_never() {
     assert!(
         started.elapsed() < Duration::from_millis(400),
         "a refund is tried once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_handler_answers_8888_only_when_the_merchant_took_the_notice() {
+    let app = axum::Router::new().route(
+        "/notify",
+        mypay_client::notices::handler(|notice: Notice| async move {
+            match notice.transaction() {
+                Some((1, _)) => Ok(()),
+                _ => Err("not ours"),
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/notify", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = reqwest::Client::new();
+    let post = |body: &'static str| {
+        http.post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let taken = post("uid=1&key=k&prc=250").await.expect("post");
+    assert_eq!(taken.status(), 200);
+    assert_eq!(taken.text().await.expect("text"), "8888");
+    let refused = post("uid=2&key=k&prc=250").await.expect("post");
+    assert_eq!(refused.status(), 500);
+    assert_ne!(
+        refused.text().await.expect("text").trim(),
+        "8888",
+        "the gateway will send it again"
     );
 }

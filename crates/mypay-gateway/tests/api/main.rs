@@ -14,6 +14,7 @@ mod durability;
 mod edges;
 mod envelope;
 mod ewallet;
+mod feed;
 mod helpers;
 mod inputs;
 mod invoices;
