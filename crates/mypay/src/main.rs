@@ -60,7 +60,7 @@ enum Command {
         order_id: String,
         #[arg(long)]
         cost: i64,
-        /// NAME[:COST[:AMOUNT]], once per item (one item of the whole cost when left out).
+        /// `NAME[:COST[:AMOUNT]]`, once per item (one item of the whole cost when left out).
         #[arg(long = "item")]
         items: Vec<String>,
         /// Payment tool (number or code); every tool when left out.
