@@ -5,7 +5,8 @@
 # PostgreSQL (Debian packages), pycryptodome and requests (PyPI) for the document's
 # sample clients, aiosmtpd (PyPI) as a real SMTP server, schemathesis (PyPI) against the
 # admin API's OpenAPI document, playwright-core (npm) for the
-# browser, cargo-deb (crates.io, by scripts/deb.sh) for the Debian package. PostgreSQL runs as a throw-away
+# browser, cargo-deb (crates.io, by scripts/deb.sh) for the Debian package, cargo-fuzz
+# (crates.io, by scripts/fuzz.sh) for the fuzz smoke run. PostgreSQL runs as a throw-away
 # cluster on loopback (scripts/pg-cluster.sh), removed when the script ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,3 +63,7 @@ scripts/deb.sh
 # The PayPage in a real browser, against the binary the tests above built.
 cargo build -p mypay-gateway --locked --quiet
 (cd tests/browser && node --test)
+
+# Every fuzz target for 10 s (coverage-guided, the nightly toolchain; cargo-fuzz installed
+# from crates.io when missing). The longer runs are README commands.
+scripts/fuzz.sh 10

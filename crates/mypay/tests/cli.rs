@@ -403,8 +403,18 @@ async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
     (url, bodies)
 }
 
+/// A `mypay listen` that stops with the test, failed or not.
+struct Listening(Child);
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `mypay listen` as a child, its output lines kept.
-fn listen(base: &str, config: &Path, args: &[&str]) -> (Child, Arc<Mutex<Vec<String>>>) {
+fn listen(base: &str, config: &Path, args: &[&str]) -> (Listening, Arc<Mutex<Vec<String>>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mypay"))
         .env("MYPAY_URL", format!("{base}/api/init"))
         .env("XDG_CONFIG_HOME", config)
@@ -422,7 +432,7 @@ fn listen(base: &str, config: &Path, args: &[&str]) -> (Child, Arc<Mutex<Vec<Str
             kept.lock().expect("lock").push(line);
         }
     });
-    (child, lines)
+    (Listening(child), lines)
 }
 
 async fn until(what: &str, mut probe: impl FnMut() -> bool) {
@@ -460,7 +470,7 @@ async fn listen_forwards_through_a_restart_and_catches_up_after_a_stop() {
         .parse()
         .expect("port");
     let (url, bodies) = receiver().await;
-    let (mut child, lines) = listen(&base, &config, &["--forward-to", &url]);
+    let (child, lines) = listen(&base, &config, &["--forward-to", &url]);
     until("listening", || {
         lines
             .lock()
@@ -539,12 +549,11 @@ async fn listen_forwards_through_a_restart_and_catches_up_after_a_stop() {
         .expect("a notice id");
 
     // Stopped; two notices meanwhile; started again with --since: both come, once.
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     let third = paid_order(&base, &config, "LISTEN-3").await;
     let fourth = paid_order(&base, &config, "LISTEN-4").await;
     let before = bodies.lock().expect("lock").len();
-    let (mut child, lines) = listen(
+    let (child, lines) = listen(
         &base,
         &config,
         &["--forward-to", &url, "--since", &last_seen.to_string()],
@@ -562,8 +571,7 @@ async fn listen_forwards_through_a_restart_and_catches_up_after_a_stop() {
         "each once: {:?}",
         lines.lock().expect("lock")
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     let _ = stop_again.send(());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -13,27 +13,29 @@ use std::sync::{Arc, Mutex};
 #[tokio::test]
 async fn json_lines_name_the_command_the_merchant_and_the_answer() {
     let db = fresh_database();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mypay-gateway"))
-        .arg("--database")
-        .arg(db.to_connection_string())
-        .args([
-            "--log-format",
-            "json",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin-listen",
-            "127.0.0.1:0",
-        ])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the gateway starts");
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_mypay-gateway"))
+            .arg("--database")
+            .arg(db.to_connection_string())
+            .args([
+                "--log-format",
+                "json",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the gateway starts"),
+    );
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
     let (base_tx, base_rx) = std::sync::mpsc::channel::<(String, String)>();
     {
         let lines = lines.clone();
-        let stdout = child.stdout.take().expect("stdout");
+        let stdout = child.0.stdout.take().expect("stdout");
         std::thread::spawn(move || {
             let (mut base, mut admin) = (None, None);
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -157,6 +159,14 @@ async fn json_lines_name_the_command_the_merchant_and_the_answer() {
             .any(|l| l.contains("api/orders") && l.contains("\"200\"")),
         "answers counted by command and code:\n{metrics}"
     );
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// The gateway stops with the test, failed or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
