@@ -3,6 +3,8 @@
 #
 #   eval "$(scripts/pg-cluster.sh start)"   # prints the exports below, starts the server
 #   scripts/pg-cluster.sh stop "$MYPAY_TEST_PGDATA"
+#   scripts/pg-cluster.sh pause "$MYPAY_TEST_PGDATA"    # stop the server, keep its files
+#   scripts/pg-cluster.sh resume "$MYPAY_TEST_PGDATA"   # start it again
 #
 # start: initdb in a new temporary directory, as a non-root user (PostgreSQL refuses to
 # run as root: when run as root the user `mypay-test` is created if missing), on a free
@@ -79,8 +81,22 @@ EOF
     as_user "$OWNER" "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null 2>&1 || true
     rm -rf "$(dirname "$DATA")"
     ;;
+  pause)
+    DATA=${2:?the cluster directory}
+    BIN=$(bindir)
+    as_user "$(stat -c %U "$DATA")" "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
+    ;;
+  resume)
+    DATA=${2:?the cluster directory}
+    BIN=$(bindir)
+    # PostgreSQL checks its folder's mode when it starts: closed for the start, readable
+    # again afterwards, as start leaves it.
+    chmod 700 "$DATA"
+    as_user "$(stat -c %U "$DATA")" "$BIN/pg_ctl" -D "$DATA" -l "$(dirname "$DATA")/server.log" -w -t 60 start >/dev/null
+    chmod -R a+rX "$DATA" 2>/dev/null || true
+    ;;
   *)
-    echo "usage: $0 start | stop DATA_DIR" >&2
+    echo "usage: $0 start | stop DATA_DIR | pause DATA_DIR | resume DATA_DIR" >&2
     exit 2
     ;;
 esac

@@ -66,7 +66,7 @@ impl<B: Backend> Operations for B {
         if applied < <B::Db as Driver>::migrator().iter().count() as i64 {
             return Err(StoreError::Unavailable("migrations are missing".into()));
         }
-        Ok(())
+        self.writable().await
     }
 
     async fn checkpoint(&self) -> StoreResult<()> {

@@ -176,6 +176,12 @@ pub(super) trait Backend: Send + Sync + 'static {
         Ok(Tx(tx))
     }
 
+    /// Whether the database takes writes now, as far as this process can tell (asked by
+    /// `/readyz`); by default, whether it answers is enough.
+    async fn writable(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
     /// This process read the directory's generation from the database.
     fn directory_generation_seen(&self, _generation: u64) {}
 

@@ -73,7 +73,7 @@ impl PgStore {
         let directory = Arc::new(Directory::default());
         tokio::spawn(listen(pool.clone(), wakeups, directory.clone()));
         Ok(PgStore {
-            reader: reader::OrderReader::spawn(pool.clone()),
+            reader: reader::OrderReader::spawn(pool.clone(), options.acquire_timeout),
             writer: writer::OrderWriter::spawn(
                 pool.clone(),
                 options.max_commit_batch,

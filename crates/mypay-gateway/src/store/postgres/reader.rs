@@ -10,6 +10,7 @@ use crate::store::{OrderRow, StoreError, StoreResult, ask};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 const READERS: usize = 4;
@@ -22,20 +23,32 @@ struct Lookup {
 
 pub(super) struct OrderReader {
     tx: mpsc::Sender<Lookup>,
+    /// The longest a lookup waits, queue included: the pool's acquire timeout.
+    within: Duration,
 }
 
 impl OrderReader {
-    pub(super) fn spawn(pool: PgPool) -> OrderReader {
+    pub(super) fn spawn(pool: PgPool, within: Duration) -> OrderReader {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..READERS {
             tokio::spawn(run(pool.clone(), rx.clone()));
         }
-        OrderReader { tx }
+        OrderReader { tx, within }
     }
 
+    /// One order, or `Unavailable` once the lookup has waited as long as a statement
+    /// waits for a connection. While the server is away each reader's batch waits that
+    /// long for a connection; a lookup queued behind it would otherwise wait twice (a
+    /// read changes nothing, so giving up on it is safe).
     pub(super) async fn order(&self, uid: i64) -> StoreResult<Option<OrderRow>> {
-        ask(&self.tx, |reply| Lookup { uid, reply }, "the order reader").await?
+        let asked = ask(&self.tx, |reply| Lookup { uid, reply }, "the order reader");
+        match tokio::time::timeout(self.within, asked).await {
+            Ok(answer) => answer?,
+            Err(_) => Err(StoreError::Unavailable(
+                "the order reader did not answer in time".into(),
+            )),
+        }
     }
 }
 

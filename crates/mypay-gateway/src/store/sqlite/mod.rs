@@ -22,10 +22,13 @@ use super::{Created, NewOrderRow, OrderRow, StoreError, StoreOptions, StoreResul
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub(super) struct SqliteStore {
     pool: SqlitePool,
+    health: Arc<WriteHealth>,
     writer: writer::OrderWriter,
     reader: reader::Readers,
     ledger: work::NoticeLedger,
@@ -73,17 +76,37 @@ impl SqliteStore {
                 StoreError::Unavailable(format!("the SQLite database {}: {e}", path.display()))
             })?;
         <sqlx::Sqlite as Driver>::migrator().run(&pool).await?;
+        let health = Arc::new(WriteHealth::default());
         Ok(SqliteStore {
             pool,
             writer: writer::OrderWriter::spawn(
                 path,
                 options.max_commit_batch,
                 options.on_commit.clone(),
+                health.clone(),
             )?,
             reader: reader::Readers::open(path, 4)?,
-            ledger: work::NoticeLedger::open(path)?,
+            ledger: work::NoticeLedger::open(path, health.clone())?,
             directory: changes::DirectoryFile::open(path)?,
+            health,
         })
+    }
+}
+
+/// Whether the file takes writes: the order writer and the notice ledger (most of the
+/// writes, and the ones every payment makes) say how each of their commits went. A full
+/// disk or an I/O error fails writes while reads go on, so `/readyz` asks this as well
+/// as whether the database answers.
+#[derive(Default)]
+pub(super) struct WriteHealth(AtomicBool);
+
+impl WriteHealth {
+    pub(super) fn noted<T>(&self, result: &Result<T, StoreError>) {
+        self.0.store(result.is_err(), Ordering::Relaxed);
+    }
+
+    fn failing(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
     }
 }
 
@@ -96,6 +119,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| StoreError::Database(format!("a storage task failed: {e}")))?
 }
 
+#[async_trait::async_trait]
 impl Backend for SqliteStore {
     type Db = sqlx::Sqlite;
 
@@ -105,6 +129,30 @@ impl Backend for SqliteStore {
 
     fn directory_changed(&self, generation: u64) {
         self.directory.announce(generation);
+    }
+
+    /// While the last write failed, one small committed write (a row of its own in
+    /// `installation`) tells whether the file takes writes again; otherwise nothing is
+    /// written.
+    async fn writable(&self) -> StoreResult<()> {
+        if !self.health.failing() {
+            return Ok(());
+        }
+        let probe = self
+            .execute(
+                "INSERT INTO installation (name, value) VALUES ('write_probe', $1)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                &[jiff::Timestamp::now()
+                    .as_microsecond()
+                    .to_string()
+                    .as_str()
+                    .into()],
+            )
+            .await;
+        self.health.noted(&probe);
+        probe
+            .map(|_| ())
+            .map_err(|_| StoreError::Unavailable("the database refuses writes".into()))
     }
 }
 

@@ -5,7 +5,7 @@
 //! the work is due again at once. A timer taken twice at once (the scheduler and a clock
 //! advance) is applied once by its guarded state change.
 
-use super::{SqliteStore, blocking};
+use super::{SqliteStore, WriteHealth, blocking};
 use crate::clock::Reading;
 use crate::store::notices::NOTICE_SELECT;
 use crate::store::storage::Work;
@@ -14,6 +14,7 @@ use crate::store::{
     AttemptRecord, NoticeClaim, NoticeRow, StoreError, StoreResult, Trigger, WorkLease, micros,
 };
 use std::path::Path;
+use std::sync::Arc;
 
 /// Dedicated connections for finding due notices and recording attempts, in batches: the
 /// delivery workers make thousands of each per second when many notices fall due at
@@ -26,6 +27,8 @@ pub(super) struct NoticeLedger {
     /// Where the next claim starts in the list of merchants, so that when there is room
     /// for fewer notices than are due, merchants take turns.
     turn: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Told how each record of attempts went.
+    health: Arc<WriteHealth>,
 }
 
 fn locked(
@@ -36,7 +39,7 @@ fn locked(
 }
 
 impl NoticeLedger {
-    pub(super) fn open(path: &Path) -> StoreResult<NoticeLedger> {
+    pub(super) fn open(path: &Path, health: Arc<WriteHealth>) -> StoreResult<NoticeLedger> {
         let writer = super::direct::open(path, false)?;
         let reader = super::direct::open(path, true)?;
         // A burst of due notices touches thousands of rows of notices and attempts: keep
@@ -49,6 +52,7 @@ impl NoticeLedger {
             writer: std::sync::Arc::new(std::sync::Mutex::new(writer)),
             reader: std::sync::Arc::new(std::sync::Mutex::new(reader)),
             turn: Default::default(),
+            health,
         })
     }
 
@@ -239,7 +243,12 @@ impl Work for SqliteStore {
         _lease: &WorkLease,
     ) -> StoreResult<()> {
         let ledger = self.ledger.clone();
-        blocking(move || ledger.record(&batch)).await
+        blocking(move || {
+            let recorded = ledger.record(&batch);
+            ledger.health.noted(&recorded);
+            recorded
+        })
+        .await
     }
 
     /// Marks live in the worker's memory: nothing stored to give back.

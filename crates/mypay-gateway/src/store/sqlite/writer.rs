@@ -10,12 +10,13 @@
 //! race-free on one node: the check "is the same request still unpaid?" and the insert
 //! happen in the same serial transaction.
 
-use super::direct;
+use super::{WriteHealth, direct};
 use crate::store::orders::LatestOrder;
 use crate::store::{CommitObserver, Created, NewOrderRow, StoreError, ask, micros};
 use rusqlite::TransactionBehavior;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 struct Job {
@@ -34,13 +35,14 @@ impl OrderWriter {
         path: &Path,
         max_batch: usize,
         on_commit: Option<CommitObserver>,
+        health: Arc<WriteHealth>,
     ) -> Result<OrderWriter, StoreError> {
         let conn = direct::open(path, false)?;
         let max_batch = max_batch.max(1);
         let (tx, rx) = mpsc::channel(max_batch * 4);
         std::thread::Builder::new()
             .name("order-writer".into())
-            .spawn(move || run(conn, rx, max_batch, on_commit))
+            .spawn(move || run(conn, rx, max_batch, on_commit, &health))
             .map_err(|e| StoreError::Corrupt(format!("cannot start the order writer: {e}")))?;
         Ok(OrderWriter { tx })
     }
@@ -60,6 +62,7 @@ fn run(
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
     on_commit: Option<CommitObserver>,
+    health: &WriteHealth,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
@@ -70,7 +73,9 @@ fn run(
                 Err(_) => break,
             }
         }
-        match write_batch(&mut conn, &batch) {
+        let written = write_batch(&mut conn, &batch);
+        health.noted(&written);
+        match written {
             Ok(answers) => {
                 if let Some(observe) = &on_commit {
                     observe(batch.len());
