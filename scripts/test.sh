@@ -78,6 +78,11 @@ for fault in lost-order double-pay over-refund clock-back redelivery lost-notice
   echo "$out" | grep -q 'VIOLATION' || { echo "$out" >&2; echo "tamper $fault: no violation named" >&2; exit 1; }
 done
 echo "the ledger checker found each of the 6 faults made on purpose"
+# The database going away under load, briefly (the README's runs are longer): PostgreSQL
+# stopped and started, then every connection cut; SQLite's data directory (a tmpfs)
+# filled up and freed.
+cargo xtask db-away --backend postgres --outage-secs 6
+cargo xtask db-away --backend sqlite --outage-secs 6
 
 # Every fuzz target for 10 s (coverage-guided, the nightly toolchain; cargo-fuzz installed
 # from crates.io when missing). The longer runs are README commands.

@@ -146,6 +146,13 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// The running process's id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
+    }
+}
+
 /// A free loopback port (bound, then let go).
 pub fn free_port() -> anyhow::Result<u16> {
     let socket = std::net::TcpListener::bind("127.0.0.1:0")?;

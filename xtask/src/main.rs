@@ -3,6 +3,7 @@
 //!
 //!   cargo xtask crash --backend sqlite --kills 100     # the crash harness
 //!   cargo xtask db-away --backend postgres             # the database going away
+//!   cargo xtask soak --backend sqlite --minutes 30     # the soak
 //!
 //! See the README's "Proofs under faults".
 
@@ -13,6 +14,7 @@ mod gateway;
 mod ledger;
 mod receiver;
 mod setup;
+mod soak;
 mod traffic;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +35,9 @@ enum Task {
     /// The database going away under load: PostgreSQL stopped and started, its
     /// connections cut; SQLite's disk full.
     DbAway(db_away::DbAwayArgs),
+    /// Mixed traffic for a long time against slow and failing receivers: a line of
+    /// figures a minute (errors, RSS, connections, outbox), and whether each stays flat.
+    Soak(soak::SoakArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +56,7 @@ fn main() -> ExitCode {
         match cli.command {
             Task::Crash(args) => crash::run(args).await,
             Task::DbAway(args) => db_away::run(args).await,
+            Task::Soak(args) => soak::run(args).await,
         }
     });
     match result {

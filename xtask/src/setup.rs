@@ -17,14 +17,20 @@ pub async fn settle(
     db: &sqlx::AnyPool,
     model: &Mutex<Model>,
 ) -> anyhow::Result<bool> {
+    // An advance answers when every attempt due is made: with thousands of notices to a
+    // slow receiver, minutes.
+    let patient = reqwest::Client::builder()
+        .timeout(Duration::from_secs(900))
+        .build()?;
     for _ in 0..20 {
-        let (status, answer) = actors
-            .helper(
-                "/sandbox/clock/advance",
-                json!({"seconds": 86_400, "store_uid": actors.store_uid}),
-            )
+        let response = patient
+            .post(format!("{}/sandbox/clock/advance", actors.base))
+            .json(&json!({"seconds": 86_400, "store_uid": actors.store_uid}))
+            .send()
             .await
-            .map_err(|_| anyhow::anyhow!("clock/advance while settling"))?;
+            .context("clock/advance while settling")?;
+        let status = response.status().as_u16();
+        let answer: serde_json::Value = response.json().await.unwrap_or_default();
         if status != 200 {
             bail!("clock/advance while settling: {status} {answer}");
         }
