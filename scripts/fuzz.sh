@@ -8,6 +8,8 @@
 #   scripts/fuzz.sh 10          # the test script's smoke run
 #   scripts/fuzz.sh 3600        # a longer run
 #   FUZZ_TARGETS="envelope payloads" scripts/fuzz.sh 60
+#   FUZZ_KEEP=1 scripts/fuzz.sh 514   # an hour in all; what it found is minimised
+#                                     # (cargo fuzz cmin) into the kept corpus
 # Built without AddressSanitizer: the project forbids `unsafe` code, so what ASan would
 # add is a slower build and slower runs; panics, hangs and memory use are what is looked for.
 set -euo pipefail
@@ -30,6 +32,12 @@ for target in $targets; do
   grep -E "^(#[0-9]+[[:space:]]+(INITED|DONE)|stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb|new_units_added))" "$log" || true
   if [ "$status" -ne 0 ]; then
     tail -40 "$log" >&2
+  fi
+  if [ "$status" -eq 0 ] && [ -n "${FUZZ_KEEP:-}" ]; then
+    cargo +nightly fuzz cmin --fuzz-dir fuzz -O --sanitizer none "$target" "$scratch" >"$log" 2>&1 \
+      || { tail -20 "$log" >&2; exit 1; }
+    rm -rf "fuzz/corpus/$target" && mkdir -p "fuzz/corpus/$target" && cp -r "$scratch/." "fuzz/corpus/$target/"
+    echo "kept corpus of $target: $(ls "fuzz/corpus/$target" | wc -l) inputs, $(du -sh "fuzz/corpus/$target" | cut -f1)"
   fi
   rm -rf "$scratch" "$log"
   if [ "$status" -ne 0 ]; then

@@ -23,6 +23,11 @@ impl Client {
     /// `api/orders` (PayPage金流交易): a transaction, answered with its `uid`, `key` and
     /// the PayPage's `url`. Sent once.
     ///
+    /// An e-wallet order charged in the background (`ewallet_type` 2) is answered with
+    /// the charge's state instead of `200` (`250` paid, `300` declined, …) and no `url`:
+    /// that answer is returned as it is, since it names the transaction; only an answer
+    /// without a `uid` is a refusal.
+    ///
     /// ```
     /// # mypay_client::doc_support::run(|gateway| async move {
     /// use mypay_client::protocol::messages::{Item, OrderRequest};
@@ -45,7 +50,21 @@ impl Client {
     /// # Ok(()) });
     /// ```
     pub async fn create_order(&self, order: &OrderRequest) -> Result<OrderResponse, ClientError> {
-        self.call(Command::Orders, order, Some("200"), false).await
+        let answer = self.call_raw(Command::Orders, order).await?;
+        let names_a_transaction = answer
+            .get("uid")
+            .and_then(|u| u.as_u64())
+            .is_some_and(|u| u > 0);
+        if names_a_transaction {
+            return serde_json::from_value(answer).map_err(|e| ClientError::Answer(e.to_string()));
+        }
+        Err(crate::refusal(&answer).map_or_else(
+            || ClientError::Answer(answer.to_string()),
+            |r| ClientError::Refused {
+                code: r.code,
+                msg: r.msg,
+            },
+        ))
     }
 
     /// `api/queryorder` (交易查詢): the full query record. A read: asked again when the

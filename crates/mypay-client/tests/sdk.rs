@@ -292,6 +292,29 @@ async fn every_command_in_merchant_mode_and_every_notice_confirmed() {
     .await;
     assert_eq!(wallet.enable, "1");
     assert!(wallet.cardno.ends_with("5507"), "{wallet:?}");
+
+    // An order charged to that card in the background: the answer is the charge's state
+    // and the transaction, not a refusal.
+    let background = client
+        .create_order(&OrderRequest {
+            user_id: Some("wallet-user".into()),
+            enable_ewallet: Some(1),
+            ewallet_type: Some(2),
+            virtual_pan: Some(wallet.virtual_pan.clone()),
+            ..order("SDK-EWALLET-1", 700, "0")
+        })
+        .await
+        .expect("charged in the background");
+    assert_eq!(background.code, "250", "{background:?}");
+    assert!(
+        background.uid > 0 && background.url.is_empty(),
+        "{background:?}"
+    );
+    let record = client
+        .query_order(background.uid, &background.key)
+        .await
+        .expect("the charge's record");
+    assert_eq!((record.prc.as_str(), record.cost), ("250", 700));
 }
 
 fn bind_request(user_id: &str) -> EwalletBindRequest {

@@ -117,7 +117,7 @@ pub async fn load(
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut answers = Vec::new();
-            let mut conn = Connection::open(&target).await;
+            let mut conn = Connection::open(&target.address).await;
             while started.elapsed() < duration {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= limit {
@@ -174,15 +174,32 @@ impl Target {
 /// piece, the answer read by its `Content-Length`. Lean on purpose: the generator shares
 /// the 2 cores with what it measures (a general client spent as much CPU per request as
 /// the gateway).
-struct Connection {
+pub struct Connection {
     stream: tokio::net::TcpStream,
     buffer: Vec<u8>,
     request: Vec<u8>,
 }
 
+/// An answer: its status, its head (status line and headers) and its body.
+pub struct Answer {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Answer {
+    /// The values of header `name` (case-insensitive).
+    pub fn headers<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.head.lines().filter_map(move |l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
 impl Connection {
-    async fn open(target: &Target) -> Connection {
-        let stream = tokio::net::TcpStream::connect(&target.address)
+    pub async fn open(address: &str) -> Connection {
+        let stream = tokio::net::TcpStream::connect(address)
             .await
             .expect("connect");
         stream.set_nodelay(true).expect("nodelay");
@@ -194,13 +211,22 @@ impl Connection {
     }
 
     async fn post(&mut self, target: &Target, body: &[u8]) -> String {
-        use tokio::io::AsyncWriteExt;
         self.request.clear();
         self.request.extend_from_slice(&target.head);
         self.request
             .extend_from_slice(format!("{}\r\n\r\n", body.len()).as_bytes());
         self.request.extend_from_slice(body);
-        self.stream.write_all(&self.request).await.expect("write");
+        let request = std::mem::take(&mut self.request);
+        let answer = self.send(&request).await;
+        self.request = request;
+        assert_eq!(answer.status, 200, "unexpected status: {}", answer.head);
+        answer.body
+    }
+
+    /// Write `request` (a whole HTTP/1.1 request) and read its answer.
+    pub async fn send(&mut self, request: &[u8]) -> Answer {
+        use tokio::io::AsyncWriteExt;
+        self.stream.write_all(request).await.expect("write");
         // Read the head, then the body by its length.
         let head_end = loop {
             if let Some(end) = find(&self.buffer, b"\r\n\r\n") {
@@ -208,11 +234,13 @@ impl Connection {
             }
             self.fill().await;
         };
-        let head = std::str::from_utf8(&self.buffer[..head_end]).expect("an ASCII head");
-        assert!(
-            head.starts_with("HTTP/1.1 200"),
-            "unexpected status: {head}"
-        );
+        let head = std::str::from_utf8(&self.buffer[..head_end])
+            .expect("an ASCII head")
+            .to_owned();
+        let status = head
+            .get(9..12)
+            .and_then(|s| s.parse().ok())
+            .expect("a status line");
         let length: usize = head
             .lines()
             .find_map(|l| {
@@ -220,14 +248,13 @@ impl Connection {
                 name.eq_ignore_ascii_case("content-length")
                     .then(|| value.trim().parse().ok())?
             })
-            .expect("a Content-Length");
+            .unwrap_or(0);
         while self.buffer.len() < head_end + length {
             self.fill().await;
         }
-        let answer =
-            String::from_utf8_lossy(&self.buffer[head_end..head_end + length]).into_owned();
+        let body = String::from_utf8_lossy(&self.buffer[head_end..head_end + length]).into_owned();
         self.buffer.drain(..head_end + length);
-        answer
+        Answer { status, head, body }
     }
 
     async fn fill(&mut self) {
