@@ -100,11 +100,11 @@ async fn run(duration: Duration, connections: usize) {
                         .split('&')
                         .find_map(|p| p.strip_prefix("uid="))
                         .and_then(|u| u.parse::<u64>().ok());
-                    if let (Some(uid), Ok(mut n)) = (uid, notices.lock()) {
-                        if let Some(at) = n.paid_at.remove(&uid) {
-                            let us = now.saturating_duration_since(at).as_micros() as u32;
-                            n.latencies_us.push(us);
-                        }
+                    if let (Some(uid), Ok(mut n)) = (uid, notices.lock())
+                        && let Some(at) = n.paid_at.remove(&uid)
+                    {
+                        let us = now.saturating_duration_since(at).as_micros() as u32;
+                        n.latencies_us.push(us);
                     }
                     "8888"
                 }
