@@ -87,15 +87,7 @@ async fn crash(args: &CrashArgs, seed: u64) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let database = Database::fresh(&args.backend, &dir, &format!("crash_{seed}")).await?;
     let receiver = Receiver::start(seed).await?;
-    let mut gateway = Gateway::new(Launch {
-        binary: gateway::binary(args.gateway.clone())?,
-        database: database.url.clone(),
-        port: gateway::free_port()?,
-        admin_port: gateway::free_port()?,
-        log: dir.join("gateway.log"),
-        // A killed node's claims on PostgreSQL are taken over after 3 s, not 15.
-        env: vec![("MYPAY_LEASE_SECS".into(), "3".into())],
-    });
+    let mut gateway = Gateway::new(Launch::new(args.gateway.clone(), &database.url, &dir)?);
     println!("crash: gateway log {}", dir.join("gateway.log").display());
     gateway.start().await?;
     let http = browser()?;
@@ -117,12 +109,15 @@ async fn crash(args: &CrashArgs, seed: u64) -> anyhow::Result<()> {
     }
     let mut checker = Checker::default();
     let mut rng = fastrand::Rng::with_seed(seed);
-    let next_order = Arc::new(AtomicU64::new(0));
+    let mut next_order = 0u64;
     let started = Instant::now();
     for round in 1..=args.kills {
         let actors = Arc::new(merchant.actors(&gateway.base())?);
         let ops: Vec<Op> = (0..args.ops)
-            .map(|_| Op::draw(&mut rng, next_order.fetch_add(1, Ordering::Relaxed)))
+            .map(|_| {
+                next_order += 1;
+                Op::draw(&mut rng, next_order)
+            })
             .collect();
         let kill_at = rng.usize(args.ops / 4..args.ops);
         let delay = Duration::from_millis(rng.u64(0..40));

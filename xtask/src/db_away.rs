@@ -389,14 +389,7 @@ async fn postgres(args: &DbAwayArgs, seed: u64) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let database = Database::fresh_on_own_cluster(&format!("away_{seed}")).await?;
     let cluster = database.cluster().context("an own cluster")?;
-    let launch = Launch {
-        binary: gateway::binary(args.gateway.clone())?,
-        database: database.url.clone(),
-        port: gateway::free_port()?,
-        admin_port: gateway::free_port()?,
-        log: dir.join("gateway.log"),
-        env: vec![("MYPAY_LEASE_SECS".into(), "3".into())],
-    };
+    let launch = Launch::new(args.gateway.clone(), &database.url, &dir)?;
     println!("db-away: gateway log {}", launch.log.display());
     let mut stage = Stage::start(launch, seed, args.workers).await?;
     let mut wrong = Vec::new();
@@ -492,14 +485,7 @@ async fn disk_full(args: &DbAwayArgs, seed: u64) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data)?;
     let mount = Tmpfs::mount(&data, "48m")?;
     let database = Database::fresh("sqlite", &data, "full").await?;
-    let launch = Launch {
-        binary: gateway::binary(args.gateway.clone())?,
-        database: database.url.clone(),
-        port: gateway::free_port()?,
-        admin_port: gateway::free_port()?,
-        log: dir.join("gateway.log"),
-        env: vec![],
-    };
+    let launch = Launch::new(args.gateway.clone(), &database.url, &dir)?;
     println!("db-away: gateway log {}", launch.log.display());
     let mut stage = Stage::start(launch, seed, args.workers).await?;
     let mut wrong = Vec::new();

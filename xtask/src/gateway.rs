@@ -21,6 +21,22 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
 }
 
+impl Launch {
+    /// The gateway `binary` (`--gateway`, else the release build) on `database`, on free
+    /// loopback ports, logging to `dir/gateway.log`. A killed node's claims on PostgreSQL
+    /// are taken over after 3 s, not 15.
+    pub fn new(binary: Option<PathBuf>, database: &str, dir: &Path) -> anyhow::Result<Launch> {
+        Ok(Launch {
+            binary: self::binary(binary)?,
+            database: database.to_owned(),
+            port: free_port()?,
+            admin_port: free_port()?,
+            log: dir.join("gateway.log"),
+            env: vec![("MYPAY_LEASE_SECS".into(), "3".into())],
+        })
+    }
+}
+
 pub struct Gateway {
     launch: Launch,
     child: Option<Child>,

@@ -68,14 +68,7 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let database = Database::fresh(&args.backend, &dir, &format!("soak_{seed}")).await?;
     let receiver = Receiver::start(seed).await?;
-    let mut gateway = Gateway::new(Launch {
-        binary: gateway::binary(args.gateway.clone())?,
-        database: database.url.clone(),
-        port: gateway::free_port()?,
-        admin_port: gateway::free_port()?,
-        log: dir.join("gateway.log"),
-        env: vec![],
-    });
+    let mut gateway = Gateway::new(Launch::new(args.gateway.clone(), &database.url, &dir)?);
     println!("soak: gateway log {}", dir.join("gateway.log").display());
     gateway.start().await?;
     let http = browser()?;

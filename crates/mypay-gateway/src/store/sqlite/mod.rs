@@ -132,21 +132,17 @@ impl Backend for SqliteStore {
     }
 
     /// While the last write failed, one small committed write (a row of its own in
-    /// `installation`) tells whether the file takes writes again; otherwise nothing is
-    /// written.
+    /// `installation`; SQLite writes the page even when the value stays the same) tells
+    /// whether the file takes writes again; otherwise nothing is written.
     async fn writable(&self) -> StoreResult<()> {
         if !self.health.failing() {
             return Ok(());
         }
         let probe = self
             .execute(
-                "INSERT INTO installation (name, value) VALUES ('write_probe', $1)
+                "INSERT INTO installation (name, value) VALUES ('write_probe', '')
                  ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                &[jiff::Timestamp::now()
-                    .as_microsecond()
-                    .to_string()
-                    .as_str()
-                    .into()],
+                &[],
             )
             .await;
         self.health.noted(&probe);
