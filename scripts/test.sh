@@ -54,25 +54,29 @@ cargo test --workspace --locked
 eval "$(scripts/pg-cluster.sh start)"
 trap 'scripts/pg-cluster.sh stop "$MYPAY_TEST_PGDATA"' EXIT
 echo "PostgreSQL test cluster at $MYPAY_TEST_POSTGRES"
-cargo test -p mypay-gateway --locked --test api
+# --workspace (only the api test runs): the dependencies keep the features the first pass
+# built them with; `-p mypay-gateway` alone would resolve fewer and build ~45 crates again.
+cargo test --workspace --locked --test api
 PG_SERVER=$MYPAY_TEST_POSTGRES
 unset MYPAY_TEST_POSTGRES
 
 # The Debian package, installed on this machine with dpkg -i and checked.
 scripts/deb.sh
 
-# The PayPage in a real browser, against the binary the tests above built.
-cargo build -p mypay-gateway --locked --quiet
+# The PayPage in a real browser, against the binary the tests above built. Every binary is
+# built with the workspace's features (the crash harness below is target/debug/xtask), so
+# nothing the tests built is built again.
+cargo build --workspace --bins --locked --quiet
 (cd tests/browser && node --test)
 
-# The crash harness (cargo xtask crash, against the release build scripts/deb.sh made): 10
+# The crash harness (`cargo xtask crash`, against the release build scripts/deb.sh made): 10
 # SIGKILLs under mixed traffic on each backend, the ledger checked after every restart and
 # at the end, with a new seed each run (printed, with the command that replays it). Then
 # each kind of fault the checker looks for is made on purpose, and it must find it.
-cargo xtask crash --backend sqlite --kills 10
-MYPAY_TEST_POSTGRES=$PG_SERVER cargo xtask crash --backend postgres --kills 10
+target/debug/xtask crash --backend sqlite --kills 10
+MYPAY_TEST_POSTGRES=$PG_SERVER target/debug/xtask crash --backend postgres --kills 10
 for fault in lost-order double-pay over-refund clock-back redelivery lost-notice; do
-  if out=$(cargo xtask crash --backend sqlite --kills 1 --seed 7 --tamper "$fault" 2>&1); then
+  if out=$(target/debug/xtask crash --backend sqlite --kills 1 --seed 7 --tamper "$fault" 2>&1); then
     echo "$out" >&2; echo "the ledger checker missed a fault made on purpose: $fault" >&2; exit 1
   fi
   echo "$out" | grep -q 'VIOLATION' || { echo "$out" >&2; echo "tamper $fault: no violation named" >&2; exit 1; }
@@ -81,8 +85,8 @@ echo "the ledger checker found each of the 6 faults made on purpose"
 # The database going away under load, briefly (the README's runs are longer): PostgreSQL
 # stopped and started, then every connection cut; SQLite's data directory (a tmpfs)
 # filled up and freed.
-cargo xtask db-away --backend postgres --outage-secs 6
-cargo xtask db-away --backend sqlite --outage-secs 6
+target/debug/xtask db-away --backend postgres --outage-secs 6
+target/debug/xtask db-away --backend sqlite --outage-secs 6
 
 # Every fuzz target for 10 s (coverage-guided, the nightly toolchain; cargo-fuzz installed
 # from crates.io when missing). The longer runs are README commands.
