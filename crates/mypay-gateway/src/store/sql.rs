@@ -10,6 +10,8 @@
 //! through [`Columns`].
 
 use super::{StoreError, StoreResult};
+use std::sync::Arc;
+use tokio::sync::OwnedMutexGuard;
 
 /// Read access to a row's columns by position, implemented by each driver's row type:
 /// each row type has one decoder whichever driver read it.
@@ -159,21 +161,43 @@ pub(super) trait Backend: Send + Sync + 'static {
 
     fn sql_pool(&self) -> &sqlx::Pool<Self::Db>;
 
+    /// The queue this process's writes wait in, when the database takes one writer at a
+    /// time (see [`WriteGate`]).
+    fn write_gate(&self) -> Option<&WriteGate> {
+        None
+    }
+
+    /// Wait for this process's turn to write (at once when the backend has no gate).
+    async fn turn_to_write(&self) -> StoreResult<Option<OwnedMutexGuard<()>>> {
+        match self.write_gate() {
+            Some(gate) => gate.turn().await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     async fn fetch(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<RowOf<Self>>> {
+        // A statement that writes (`… RETURNING`) takes its turn like any write.
+        let _turn = if reads_only(sql) {
+            None
+        } else {
+            self.turn_to_write().await?
+        };
         Self::Db::fetch(self.sql_pool(), sql, args).await
     }
 
     async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        let _turn = self.turn_to_write().await?;
         Self::Db::execute(self.sql_pool(), sql, args).await
     }
 
     /// Begin a write transaction (SQLite takes the write lock at once: see [`Driver::BEGIN`]).
     async fn begin(&self) -> StoreResult<Tx<Self::Db>> {
+        let turn = self.turn_to_write().await?;
         let tx = match Self::Db::BEGIN {
             Some(statement) => self.sql_pool().begin_with(statement).await?,
             None => self.sql_pool().begin().await?,
         };
-        Ok(Tx(tx))
+        Ok(Tx(tx, turn))
     }
 
     /// Whether the database takes writes now, as far as this process can tell (asked by
@@ -322,8 +346,12 @@ driver!(
     "./migrations/postgres"
 );
 
-/// A write transaction of either driver.
-pub(super) struct Tx<DB: sqlx::Database>(pub(super) sqlx::Transaction<'static, DB>);
+/// A write transaction of either driver, holding its turn to write (SQLite) until it
+/// commits or is dropped.
+pub(super) struct Tx<DB: sqlx::Database>(
+    pub(super) sqlx::Transaction<'static, DB>,
+    Option<OwnedMutexGuard<()>>,
+);
 
 #[async_trait::async_trait]
 impl<DB: Driver> Exec for Tx<DB> {
@@ -352,9 +380,58 @@ impl<DB: Driver> Write for Tx<DB> {
         Ok(())
     }
 
+    /// The turn to write is given back once the commit is done.
     async fn commit(self) -> StoreResult<()> {
-        Ok(self.0.commit().await?)
+        let Tx(tx, turn) = self;
+        tx.commit().await?;
+        drop(turn);
+        Ok(())
     }
+}
+
+/// Whether a statement run outside a transaction only reads: a `SELECT` with no
+/// `RETURNING` (any other statement is taken for a write, which at worst waits its turn
+/// needlessly).
+fn reads_only(sql: &str) -> bool {
+    let sql = sql.trim_start();
+    sql.get(..6)
+        .is_some_and(|w| w.eq_ignore_ascii_case("select"))
+        && !sql.to_ascii_uppercase().contains("RETURNING")
+}
+
+/// SQLite takes one writer at a time. A connection that finds the write lock taken sleeps
+/// in SQLite's busy handler (1, 2, 5, … up to 100 ms) and tries again, so under load
+/// writes queued behind one another spent most of their time asleep while the lock was
+/// free (recurring charges falling due together, payments settling beside new orders).
+/// This process's writes, on every connection, wait their turn here instead, first come
+/// first served, and reach SQLite's lock when it is free. Other processes (the CLI) still
+/// meet the busy handler.
+#[derive(Clone, Default)]
+pub(super) struct WriteGate(Arc<tokio::sync::Mutex<()>>);
+
+/// How long a write waits for its turn before it is refused as the database being busy
+/// (SQLite's own busy timeout, which it replaces within the process).
+const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl WriteGate {
+    /// This task's turn (async callers).
+    pub(super) async fn turn(&self) -> StoreResult<OwnedMutexGuard<()>> {
+        tokio::time::timeout(TURN_WAIT, self.0.clone().lock_owned())
+            .await
+            .map_err(|_| busy())
+    }
+
+    /// This thread's turn (the dedicated connections' threads, outside the runtime). No
+    /// timeout is needed: every holder's wait is bounded (a transaction's connection by
+    /// the pool's acquire timeout, its statements by SQLite's busy timeout), and no holder
+    /// waits for these threads.
+    pub(super) fn turn_blocking(&self) -> OwnedMutexGuard<()> {
+        self.0.clone().blocking_lock_owned()
+    }
+}
+
+fn busy() -> StoreError {
+    StoreError::Unavailable("the database is busy: a write waited too long for its turn".into())
 }
 
 /// Bind `args` to a sqlx statement, for either driver.

@@ -16,7 +16,7 @@ mod reader;
 mod work;
 mod writer;
 
-use super::sql::{Backend, Driver};
+use super::sql::{Backend, Driver, WriteGate};
 use super::storage::{Changes, OrderPath};
 use super::{Created, NewOrderRow, OrderRow, StoreError, StoreOptions, StoreResult};
 use sqlx::SqlitePool;
@@ -29,6 +29,7 @@ use std::time::Duration;
 pub(super) struct SqliteStore {
     pool: SqlitePool,
     health: Arc<WriteHealth>,
+    gate: WriteGate,
     writer: writer::OrderWriter,
     reader: reader::Readers,
     ledger: work::NoticeLedger,
@@ -77,6 +78,7 @@ impl SqliteStore {
             })?;
         <sqlx::Sqlite as Driver>::migrator().run(&pool).await?;
         let health = Arc::new(WriteHealth::default());
+        let gate = WriteGate::default();
         Ok(SqliteStore {
             pool,
             writer: writer::OrderWriter::spawn(
@@ -84,11 +86,13 @@ impl SqliteStore {
                 options.max_commit_batch,
                 options.on_commit.clone(),
                 health.clone(),
+                gate.clone(),
             )?,
             reader: reader::Readers::open(path, 4)?,
-            ledger: work::NoticeLedger::open(path, health.clone())?,
+            ledger: work::NoticeLedger::open(path, health.clone(), gate.clone())?,
             directory: changes::DirectoryFile::open(path)?,
             health,
+            gate,
         })
     }
 }
@@ -125,6 +129,10 @@ impl Backend for SqliteStore {
 
     fn sql_pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    fn write_gate(&self) -> Option<&WriteGate> {
+        Some(&self.gate)
     }
 
     fn directory_changed(&self, generation: u64) {

@@ -8,6 +8,7 @@
 use super::{SqliteStore, WriteHealth, blocking};
 use crate::clock::Reading;
 use crate::store::notices::NOTICE_SELECT;
+use crate::store::sql::WriteGate;
 use crate::store::storage::Work;
 use crate::store::timers::{self, TimerRow};
 use crate::store::{
@@ -29,6 +30,8 @@ pub(super) struct NoticeLedger {
     turn: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Told how each record of attempts went.
     health: Arc<WriteHealth>,
+    /// The process's queue of writes.
+    gate: WriteGate,
 }
 
 fn locked(
@@ -39,7 +42,11 @@ fn locked(
 }
 
 impl NoticeLedger {
-    pub(super) fn open(path: &Path, health: Arc<WriteHealth>) -> StoreResult<NoticeLedger> {
+    pub(super) fn open(
+        path: &Path,
+        health: Arc<WriteHealth>,
+        gate: WriteGate,
+    ) -> StoreResult<NoticeLedger> {
         let writer = super::direct::open(path, false)?;
         let reader = super::direct::open(path, true)?;
         // A burst of due notices touches thousands of rows of notices and attempts: keep
@@ -53,6 +60,7 @@ impl NoticeLedger {
             reader: std::sync::Arc::new(std::sync::Mutex::new(reader)),
             turn: Default::default(),
             health,
+            gate,
         })
     }
 
@@ -143,6 +151,7 @@ impl NoticeLedger {
     /// resend changes the notice only when it was acknowledged.
     fn record(&self, batch: &[AttemptRecord]) -> StoreResult<()> {
         let mut conn = locked(&self.writer)?;
+        let _turn = self.gate.turn_blocking();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         {
             let mut log = tx.prepare_cached(

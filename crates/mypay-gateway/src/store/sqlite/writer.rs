@@ -12,6 +12,7 @@
 
 use super::{WriteHealth, direct};
 use crate::store::orders::LatestOrder;
+use crate::store::sql::WriteGate;
 use crate::store::{CommitObserver, Created, NewOrderRow, StoreError, ask, micros};
 use rusqlite::TransactionBehavior;
 use std::collections::HashMap;
@@ -36,13 +37,14 @@ impl OrderWriter {
         max_batch: usize,
         on_commit: Option<CommitObserver>,
         health: Arc<WriteHealth>,
+        gate: WriteGate,
     ) -> Result<OrderWriter, StoreError> {
         let conn = direct::open(path, false)?;
         let max_batch = max_batch.max(1);
         let (tx, rx) = mpsc::channel(max_batch * 4);
         std::thread::Builder::new()
             .name("order-writer".into())
-            .spawn(move || run(conn, rx, max_batch, on_commit, &health))
+            .spawn(move || run(conn, rx, max_batch, on_commit, &health, &gate))
             .map_err(|e| StoreError::Corrupt(format!("cannot start the order writer: {e}")))?;
         Ok(OrderWriter { tx })
     }
@@ -55,17 +57,19 @@ impl OrderWriter {
     }
 }
 
-/// The writer thread: wait for one order, take every other one already waiting, write
-/// them all, answer them all. Ends when every sender is gone.
+/// The writer thread: wait for one order, wait for the turn to write, take every other
+/// order waiting by then, write them all, answer them all. Ends when every sender is gone.
 fn run(
     mut conn: rusqlite::Connection,
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
     on_commit: Option<CommitObserver>,
     health: &WriteHealth,
+    gate: &WriteGate,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
+        let turn = gate.turn_blocking();
         batch.push(first);
         while batch.len() < max_batch {
             match rx.try_recv() {
@@ -74,6 +78,7 @@ fn run(
             }
         }
         let written = write_batch(&mut conn, &batch);
+        drop(turn);
         health.noted(&written);
         match written {
             Ok(answers) => {
