@@ -460,3 +460,21 @@ where
 pub(super) fn flag(row: &impl Columns) -> StoreResult<bool> {
     Ok(row.int(0)? != 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::reads_only;
+
+    #[test]
+    fn only_a_plain_select_skips_the_turn_to_write() {
+        assert!(reads_only("SELECT uid FROM orders WHERE uid = $1"));
+        assert!(reads_only("  select 1"));
+        assert!(!reads_only("UPDATE timers SET lease = $1 RETURNING id"));
+        assert!(!reads_only("INSERT INTO notices (id) VALUES ($1)"));
+        assert!(!reads_only(
+            "WITH due AS (SELECT id FROM timers) UPDATE timers SET x = 1"
+        ));
+        assert!(!reads_only("SELECT 1 FROM x; DELETE FROM y RETURNING id"));
+        assert!(!reads_only(""));
+    }
+}
