@@ -176,11 +176,11 @@ pub(super) trait Backend: Send + Sync + 'static {
     }
 
     async fn fetch(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<RowOf<Self>>> {
-        // A statement that writes (`… RETURNING`) takes its turn like any write.
-        let _turn = if reads_only(sql) {
-            None
-        } else {
-            self.turn_to_write().await?
+        // A statement that writes (`… RETURNING`) takes its turn like any write; without a
+        // gate (PostgreSQL) the statement is not looked at.
+        let _turn = match self.write_gate() {
+            Some(gate) if !reads_only(sql) => Some(gate.turn().await?),
+            _ => None,
         };
         Self::Db::fetch(self.sql_pool(), sql, args).await
     }
@@ -396,7 +396,10 @@ fn reads_only(sql: &str) -> bool {
     let sql = sql.trim_start();
     sql.get(..6)
         .is_some_and(|w| w.eq_ignore_ascii_case("select"))
-        && !sql.to_ascii_uppercase().contains("RETURNING")
+        && !sql
+            .as_bytes()
+            .windows(b"returning".len())
+            .any(|w| w.eq_ignore_ascii_case(b"returning"))
 }
 
 /// SQLite takes one writer at a time. A connection that finds the write lock taken sleeps
