@@ -4,7 +4,7 @@
 //! (triggers, in the same transaction), so a process that caches them sees any change,
 //! whichever process wrote it (see `crate::directory`).
 
-use super::sql::{Backend, Exec, Tx, Write};
+use super::sql::{Backend, Exec, Write};
 use super::storage::Merchants;
 use super::{Columns, StoreError, StoreResult, micros, timestamp};
 use crate::ledger::merchant::MerchantSettings;
@@ -187,7 +187,7 @@ async fn insert_credential_until(
 
 /// Commit a change of merchants or credentials, and tell this process the generation it
 /// made (another node learns it from the database).
-async fn commit_change<B: Backend>(backend: &B, mut tx: Tx<B::Db>) -> StoreResult<()> {
+async fn commit_change<B: Backend>(backend: &B, mut tx: B::Tx) -> StoreResult<()> {
     let generation = read_generation(&mut tx).await?;
     tx.commit().await?;
     backend.directory_changed(generation);

@@ -158,6 +158,8 @@ pub(super) trait Write: Exec + Sized {
 #[async_trait::async_trait]
 pub(super) trait Backend: Send + Sync + 'static {
     type Db: Driver;
+    /// A write transaction of this backend.
+    type Tx: Write;
 
     fn sql_pool(&self) -> &sqlx::Pool<Self::Db>;
 
@@ -190,8 +192,12 @@ pub(super) trait Backend: Send + Sync + 'static {
         Self::Db::execute(self.sql_pool(), sql, args).await
     }
 
-    /// Begin a write transaction (SQLite takes the write lock at once: see [`Driver::BEGIN`]).
-    async fn begin(&self) -> StoreResult<Tx<Self::Db>> {
+    /// Begin a write transaction.
+    async fn begin(&self) -> StoreResult<Self::Tx>;
+
+    /// Begin a write transaction on the sqlx pool (SQLite takes the write lock at once:
+    /// see [`Driver::BEGIN`]).
+    async fn begin_pooled(&self) -> StoreResult<Tx<Self::Db>> {
         let turn = self.turn_to_write().await?;
         let tx = match Self::Db::BEGIN {
             Some(statement) => self.sql_pool().begin_with(statement).await?,

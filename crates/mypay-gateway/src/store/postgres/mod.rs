@@ -17,7 +17,7 @@ mod reader;
 mod work;
 mod writer;
 
-use super::sql::{Backend, CHANNEL, Driver};
+use super::sql::{Backend, CHANNEL, Driver, Tx};
 use super::storage::{Changes, OrderPath};
 use super::{Created, NewOrderRow, OrderRow, StoreError, StoreOptions, StoreResult};
 use sqlx::PgPool;
@@ -152,8 +152,14 @@ async fn follow_directory(pool: &PgPool, directory: &Directory) {
     }
 }
 
+#[async_trait::async_trait]
 impl Backend for PgStore {
     type Db = sqlx::Postgres;
+    type Tx = Tx<sqlx::Postgres>;
+
+    async fn begin(&self) -> StoreResult<Tx<sqlx::Postgres>> {
+        self.begin_pooled().await
+    }
 
     fn sql_pool(&self) -> &PgPool {
         &self.pool

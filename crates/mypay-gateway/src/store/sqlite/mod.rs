@@ -15,8 +15,9 @@ mod direct;
 mod reader;
 mod work;
 mod writer;
+mod writes;
 
-use super::sql::{Backend, Driver, WriteGate};
+use super::sql::{Arg, Backend, Driver, WriteGate};
 use super::storage::{Changes, OrderPath};
 use super::{Created, NewOrderRow, OrderRow, StoreError, StoreOptions, StoreResult};
 use sqlx::SqlitePool;
@@ -33,12 +34,24 @@ pub(super) struct SqliteStore {
     writer: writer::OrderWriter,
     reader: reader::Readers,
     ledger: work::NoticeLedger,
+    writes: writes::Writes,
     directory: changes::DirectoryFile,
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> StoreError {
-        StoreError::Database(e.to_string())
+        // As sqlx tells them apart: a key taken is the interface's own error.
+        let taken = matches!(
+            &e,
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        );
+        if taken {
+            StoreError::Duplicate
+        } else {
+            StoreError::Database(e.to_string())
+        }
     }
 }
 
@@ -90,6 +103,7 @@ impl SqliteStore {
             )?,
             reader: reader::Readers::open(path, 4)?,
             ledger: work::NoticeLedger::open(path, health.clone(), gate.clone())?,
+            writes: writes::Writes::open(path, gate.clone(), health.clone())?,
             directory: changes::DirectoryFile::open(path)?,
             health,
             gate,
@@ -126,6 +140,17 @@ async fn blocking<T: Send + 'static>(
 #[async_trait::async_trait]
 impl Backend for SqliteStore {
     type Db = sqlx::Sqlite;
+    type Tx = writes::WriteTx;
+
+    /// On the connection this process writes through, right on the caller's thread.
+    async fn begin(&self) -> StoreResult<writes::WriteTx> {
+        self.writes.begin().await
+    }
+
+    /// A statement alone, on the same connection.
+    async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        self.writes.execute_alone(sql, args).await
+    }
 
     fn sql_pool(&self) -> &SqlitePool {
         &self.pool

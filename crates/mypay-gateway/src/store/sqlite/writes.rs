@@ -1,0 +1,318 @@
+//! Write transactions on one dedicated connection, run on the caller's thread.
+//!
+//! Through sqlx, every statement of a transaction crossed to the connection's worker
+//! thread and back (and so did `BEGIN` and `COMMIT`): a payment's claim, settlement and
+//! release, or a recurring charge's record and answer, spent most of their time in those
+//! hand-offs while holding the one turn to write, so every other write waited for them
+//! too. SQLite takes one writer at a time anyway, and this process's writes already wait
+//! their turn in its [`WriteGate`]; the turn now comes with this connection, and the
+//! transaction's statements run right where they are asked (a statement on cached pages
+//! takes microseconds). Only what may wait on the disk leaves the thread: the commit (an
+//! fsync) and a `BEGIN` that finds another process writing.
+
+use super::WriteHealth;
+use crate::store::sql::{Arg, Exec, Write, WriteGate};
+use crate::store::{Columns, StoreError, StoreResult};
+use rusqlite::types::Value;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::OwnedMutexGuard;
+
+/// How long a `BEGIN` waits for another process's write (the `merchant` command beside
+/// the gateway) before the database counts as busy: SQLite's busy timeout elsewhere.
+const OTHER_PROCESS_WAIT: Duration = Duration::from_secs(10);
+
+/// The connection this process's transactions write through, and its queue.
+#[derive(Clone)]
+pub(super) struct Writes {
+    conn: Arc<Mutex<rusqlite::Connection>>,
+    gate: WriteGate,
+    /// Told how each commit went (`/readyz`).
+    health: Arc<WriteHealth>,
+}
+
+impl Writes {
+    pub(super) fn open(
+        path: &std::path::Path,
+        gate: WriteGate,
+        health: Arc<WriteHealth>,
+    ) -> StoreResult<Writes> {
+        let conn = super::direct::open(path, false)?;
+        // Statements run on the async threads: one that meets another process's lock
+        // must not sleep there (see `begin`).
+        conn.busy_timeout(Duration::ZERO)?;
+        // Every statement any transaction runs stays prepared (they are a few hundred).
+        conn.set_prepared_statement_cache_capacity(512);
+        // The pages a burst of payments or charges touches stay in memory (32 MiB).
+        conn.pragma_update(None, "cache_size", -32_768)?;
+        Ok(Writes {
+            conn: Arc::new(Mutex::new(conn)),
+            gate,
+            health,
+        })
+    }
+
+    /// Wait for the turn to write, then begin a transaction holding SQLite's write lock.
+    pub(super) async fn begin(&self) -> StoreResult<WriteTx> {
+        let turn = self.gate.turn().await?;
+        let began = {
+            let conn = locked(&self.conn);
+            // A transaction left open (a panic between statements) is given up first.
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            conn.execute_batch("BEGIN IMMEDIATE")
+        };
+        let turn = match began {
+            Ok(()) => turn,
+            // Another process writes: wait for it off the async threads.
+            Err(e) if is_busy(&e) => {
+                let conn = self.conn.clone();
+                blocking(move || {
+                    let conn = locked(&conn);
+                    conn.busy_timeout(OTHER_PROCESS_WAIT)?;
+                    let began = conn.execute_batch("BEGIN IMMEDIATE");
+                    conn.busy_timeout(Duration::ZERO)?;
+                    began.map_err(|e| {
+                        if is_busy(&e) {
+                            StoreError::Unavailable("the database is busy".into())
+                        } else {
+                            e.into()
+                        }
+                    })?;
+                    Ok(turn)
+                })
+                .await?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(WriteTx {
+            conn: self.conn.clone(),
+            turn: Some(turn),
+            health: self.health.clone(),
+        })
+    }
+}
+
+impl Writes {
+    /// Run one statement on its own (its own transaction, or none: a checkpoint), off the
+    /// async threads since its commit waits on the disk; how many rows it changed.
+    pub(super) async fn execute_alone(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        let turn = self.gate.turn().await?;
+        let conn = self.conn.clone();
+        let sql = sql.to_owned();
+        let args: Vec<Owned> = args.iter().map(Owned::from).collect();
+        blocking(move || {
+            let conn = locked(&conn);
+            let borrowed: Vec<Arg<'_>> = args.iter().map(Owned::as_arg).collect();
+            let mut statement = conn.prepare_cached(&sql)?;
+            bind(&mut statement, &borrowed)?;
+            let mut rows = statement.raw_query();
+            while rows.next()?.is_some() {}
+            drop(rows);
+            drop(statement);
+            let changed = conn.changes();
+            drop(turn);
+            Ok(changed)
+        })
+        .await
+    }
+}
+
+/// An argument kept for another thread.
+enum Owned {
+    Int(Option<i64>),
+    Text(Option<String>),
+    Bool(bool),
+}
+
+impl Owned {
+    fn from(arg: &Arg<'_>) -> Owned {
+        match *arg {
+            Arg::Int(v) => Owned::Int(v),
+            Arg::Text(v) => Owned::Text(v.map(str::to_owned)),
+            Arg::Bool(v) => Owned::Bool(v),
+        }
+    }
+
+    fn as_arg(&self) -> Arg<'_> {
+        match self {
+            Owned::Int(v) => Arg::Int(*v),
+            Owned::Text(v) => Arg::Text(v.as_deref()),
+            Owned::Bool(v) => Arg::Bool(*v),
+        }
+    }
+}
+
+/// A write transaction on the [`Writes`] connection, holding the turn to write until it
+/// commits; dropped before, it is rolled back.
+pub(in crate::store) struct WriteTx {
+    conn: Arc<Mutex<rusqlite::Connection>>,
+    /// Present while the transaction is open.
+    turn: Option<OwnedMutexGuard<()>>,
+    health: Arc<WriteHealth>,
+}
+
+impl WriteTx {
+    /// Run `sql` with `args`: its rows, and how many rows it changed.
+    fn run(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<(Vec<WrittenRow>, u64)> {
+        if self.turn.is_none() {
+            return Err(StoreError::Database("a finished transaction was used".into()));
+        }
+        let conn = locked(&self.conn);
+        let mut statement = conn.prepare_cached(sql)?;
+        bind(&mut statement, args)?;
+        let columns = statement.column_count();
+        let mut rows = Vec::new();
+        let mut found = statement.raw_query();
+        while let Some(row) = found.next()? {
+            let values = (0..columns)
+                .map(|i| row.get::<_, Value>(i))
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.push(WrittenRow(values));
+        }
+        drop(found);
+        drop(statement);
+        Ok((rows, conn.changes()))
+    }
+}
+
+/// Bind `args` as the shared statements number them (`$N` is the N-th argument,
+/// wherever it first appears in the text, and may appear more than once).
+fn bind(statement: &mut rusqlite::CachedStatement<'_>, args: &[Arg<'_>]) -> StoreResult<()> {
+    for index in 1..=statement.parameter_count() {
+        let position = statement
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(index);
+        let arg = args.get(position - 1).ok_or_else(|| {
+            StoreError::Database(format!("a statement asks for argument {position}"))
+        })?;
+        match *arg {
+            Arg::Int(v) => statement.raw_bind_parameter(index, v)?,
+            Arg::Text(v) => statement.raw_bind_parameter(index, v)?,
+            Arg::Bool(v) => statement.raw_bind_parameter(index, i64::from(v))?,
+        }
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl Exec for WriteTx {
+    type Row = WrittenRow;
+
+    async fn fetch(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<WrittenRow>> {
+        Ok(self.run(sql, args)?.0)
+    }
+
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        Ok(self.run(sql, args)?.1)
+    }
+}
+
+#[async_trait::async_trait]
+impl Write for WriteTx {
+    /// One process on the file: its workers are woken in memory by the core.
+    async fn signal(&mut self, _what: crate::store::sql::Signal) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// The commit waits on the disk, off the async threads; the turn to write goes with
+    /// it and is given back once the commit is done, even if the caller stops waiting.
+    async fn commit(mut self) -> StoreResult<()> {
+        let turn = self
+            .turn
+            .take()
+            .ok_or_else(|| StoreError::Database("a finished transaction was used".into()))?;
+        let conn = self.conn.clone();
+        let committed = blocking(move || {
+            let conn = locked(&conn);
+            let committed = conn.execute_batch("COMMIT");
+            if committed.is_err() && !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            drop(turn);
+            Ok(committed?)
+        })
+        .await;
+        self.health.noted(&committed);
+        committed
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        let Some(turn) = self.turn.take() else {
+            return;
+        };
+        let conn = locked(&self.conn);
+        if !conn.is_autocommit()
+            && let Err(e) = conn.execute_batch("ROLLBACK")
+        {
+            tracing::error!(error = %e, "rolling back a write transaction");
+        }
+        drop(conn);
+        drop(turn);
+    }
+}
+
+/// A row a write transaction read, its values copied out of SQLite.
+pub(in crate::store) struct WrittenRow(Vec<Value>);
+
+impl WrittenRow {
+    fn value(&self, column: usize) -> StoreResult<&Value> {
+        self.0
+            .get(column)
+            .ok_or_else(|| StoreError::Database(format!("no column {column}")))
+    }
+}
+
+impl Columns for WrittenRow {
+    fn text(&self, column: usize) -> StoreResult<String> {
+        self.opt_text(column)?
+            .ok_or_else(|| StoreError::Corrupt(format!("column {column} is NULL")))
+    }
+
+    fn opt_text(&self, column: usize) -> StoreResult<Option<String>> {
+        match self.value(column)? {
+            Value::Null => Ok(None),
+            Value::Text(s) => Ok(Some(s.clone())),
+            other => Err(StoreError::Corrupt(format!(
+                "column {column} is {:?}, not text",
+                other.data_type()
+            ))),
+        }
+    }
+
+    fn int(&self, column: usize) -> StoreResult<i64> {
+        self.opt_int(column)?
+            .ok_or_else(|| StoreError::Corrupt(format!("column {column} is NULL")))
+    }
+
+    fn opt_int(&self, column: usize) -> StoreResult<Option<i64>> {
+        match self.value(column)? {
+            Value::Null => Ok(None),
+            Value::Integer(i) => Ok(Some(*i)),
+            other => Err(StoreError::Corrupt(format!(
+                "column {column} is {:?}, not an integer",
+                other.data_type()
+            ))),
+        }
+    }
+}
+
+fn locked(conn: &Mutex<rusqlite::Connection>) -> MutexGuard<'_, rusqlite::Connection> {
+    // A poisoned lock only means a holder panicked; `begin` rolls back what it left.
+    conn.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> StoreResult<T> + Send + 'static,
+) -> StoreResult<T> {
+    super::blocking(work).await
+}
