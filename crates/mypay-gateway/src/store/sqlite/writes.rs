@@ -157,7 +157,9 @@ impl WriteTx {
     /// Run `sql` with `args`: its rows, and how many rows it changed.
     fn run(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<(Vec<WrittenRow>, u64)> {
         if self.turn.is_none() {
-            return Err(StoreError::Database("a finished transaction was used".into()));
+            return Err(StoreError::Database(
+                "a finished transaction was used".into(),
+            ));
         }
         let conn = locked(&self.conn);
         let mut statement = conn.prepare_cached(sql)?;
@@ -315,4 +317,131 @@ async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> StoreResult<T> + Send + 'static,
 ) -> StoreResult<T> {
     super::blocking(work).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh file in WAL mode with one table, and the connection writes go through.
+    fn fresh(name: &str) -> (std::path::PathBuf, Writes) {
+        let dir = std::env::temp_dir().join(format!("writes-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("db.sqlite");
+        let setup = rusqlite::Connection::open(&path).expect("create");
+        setup
+            .execute_batch(
+                "PRAGMA journal_mode=WAL;
+                 CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, n INTEGER);",
+            )
+            .expect("schema");
+        let writes = Writes::open(&path, WriteGate::default(), Arc::default()).expect("open");
+        (path, writes)
+    }
+
+    fn count(path: &std::path::Path) -> i64 {
+        rusqlite::Connection::open(path)
+            .expect("open")
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .expect("count")
+    }
+
+    #[tokio::test]
+    async fn arguments_are_bound_by_their_number_wherever_they_appear() {
+        let (_path, writes) = fresh("numbers");
+        let mut tx = writes.begin().await.expect("begin");
+        tx.execute(
+            "INSERT INTO t (n, name, id) VALUES ($3, $2, $1)",
+            &[7_i64.into(), "seven".into(), Arg::Int(None)],
+        )
+        .await
+        .expect("insert");
+        let rows = tx
+            .fetch(
+                "SELECT name, n, $2 FROM t WHERE id = $1 AND id = $1",
+                &[7_i64.into(), Arg::Bool(true)],
+            )
+            .await
+            .expect("select");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].text(0).expect("name"), "seven");
+        assert_eq!(rows[0].opt_int(1).expect("n"), None);
+        assert_eq!(rows[0].int(2).expect("flag"), 1);
+        assert!(rows[0].int(0).is_err(), "text is not read as a number");
+        tx.commit().await.expect("commit");
+    }
+
+    #[tokio::test]
+    async fn a_transaction_dropped_before_its_commit_leaves_nothing() {
+        let (path, writes) = fresh("dropped");
+        let mut tx = writes.begin().await.expect("begin");
+        tx.execute("INSERT INTO t (id, name) VALUES (1, 'a')", &[])
+            .await
+            .expect("insert");
+        drop(tx);
+        assert_eq!(count(&path), 0);
+        // The turn and the connection are free again.
+        let mut tx = writes.begin().await.expect("begin again");
+        let changed = tx
+            .execute("INSERT INTO t (id, name) VALUES (2, 'b')", &[])
+            .await
+            .expect("insert");
+        assert_eq!(changed, 1);
+        tx.commit().await.expect("commit");
+        assert_eq!(count(&path), 1);
+        assert_eq!(
+            writes
+                .execute_alone("UPDATE t SET n = $1", &[5_i64.into()])
+                .await
+                .expect("alone"),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_key_taken_is_a_duplicate_and_the_rest_of_the_transaction_stays() {
+        let (path, writes) = fresh("duplicate");
+        let mut tx = writes.begin().await.expect("begin");
+        tx.execute("INSERT INTO t (id, name) VALUES (1, 'a')", &[])
+            .await
+            .expect("insert");
+        let again = tx
+            .execute("INSERT INTO t (id, name) VALUES (1, 'b')", &[])
+            .await;
+        assert!(matches!(again, Err(StoreError::Duplicate)), "{again:?}");
+        tx.commit().await.expect("commit");
+        assert_eq!(count(&path), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_waits_off_the_async_threads_for_another_process_writing() {
+        let (path, writes) = fresh("other-process");
+        let other = rusqlite::Connection::open(&path).expect("open");
+        other.execute_batch("BEGIN IMMEDIATE").expect("lock");
+        let (held, release) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let _ = release.recv();
+            other.execute_batch("COMMIT").expect("release");
+        });
+        let waiting = tokio::spawn({
+            let writes = writes.clone();
+            async move {
+                let mut tx = writes.begin().await?;
+                tx.execute("INSERT INTO t (id, name) VALUES (1, 'a')", &[])
+                    .await?;
+                tx.commit().await
+            }
+        });
+        // The runtime still answers while the write waits.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!waiting.is_finished(), "the write waited for the lock");
+        held.send(()).expect("release");
+        waiting
+            .await
+            .expect("task")
+            .expect("written once the lock was free");
+        holder.join().expect("holder");
+        assert_eq!(count(&path), 1);
+    }
 }
