@@ -18,18 +18,37 @@ use common::cluster::Cluster;
 use common::process::succeed;
 use common::{STORE_KEY, STORE_UID, env_number, sealed, start_gateway_on};
 use mypay_protocol::envelope::MerchantKey;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+/// The notices of recurring charges received: for each period of each series
+/// (`order_id`, `nois`), the transactions (`uid`) notified as its charge.
 #[derive(Default)]
 struct Receiver {
-    notices: AtomicUsize,
+    periods: std::sync::Mutex<HashMap<(String, String), HashSet<String>>>,
+}
+
+impl Receiver {
+    fn periods(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), HashSet<String>>> {
+        self.periods.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 async fn receive(State(r): State<Arc<Receiver>>, body: String) -> &'static str {
-    if body.contains("nois=") {
-        r.notices.fetch_add(1, Ordering::Relaxed);
+    let fields: HashMap<String, String> = form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    if let (Some(order_id), Some(nois), Some(uid)) = (
+        fields.get("order_id"),
+        fields.get("nois"),
+        fields.get("uid"),
+    ) {
+        r.periods()
+            .entry((order_id.clone(), nois.clone()))
+            .or_default()
+            .insert(uid.clone());
     }
     "8888"
 }
@@ -75,7 +94,7 @@ async fn run() {
             }
             other => panic!("BENCH_BACKENDS: unknown backend {other:?}"),
         };
-        receiver.notices.store(0, Ordering::SeqCst);
+        receiver.periods().clear();
         measure(&binary, backend, &database, &notify_url, &receiver, series).await;
     }
 }
@@ -197,7 +216,7 @@ async fn measure(
         .await
         .expect("json");
     let answered = started.elapsed().as_secs_f64();
-    while receiver.notices.load(Ordering::SeqCst) < n {
+    while receiver.periods().len() < n {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         assert!(
             started.elapsed().as_secs() < 3600,
@@ -205,8 +224,16 @@ async fn measure(
         );
     }
     let last_notice = started.elapsed().as_secs_f64();
+    // Every period charged once: a second transaction notified for a period would be a
+    // second charge (a repeated notice of the same transaction is not).
+    let charged_twice = receiver
+        .periods()
+        .values()
+        .filter(|uids| uids.len() > 1)
+        .count();
+    assert_eq!(charged_twice, 0, "periods charged more than once");
     println!(
-        "{backend}: {n} charges in one advance ({} timers run): advance answered in {answered:.1} s, {:.0} series/s; last notice {last_notice:.1} s after the advance",
+        "{backend}: {n} charges in one advance ({} timers run): advance answered in {answered:.1} s, {:.0} series/s; last notice {last_notice:.1} s after the advance; every period charged once",
         advanced["timers_run"],
         n as f64 / answered
     );

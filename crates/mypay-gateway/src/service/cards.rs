@@ -286,7 +286,7 @@ pub(super) struct Charged<'a> {
 
 impl Charged<'_> {
     /// The claim on the order's state the charge is made under (see `charge::run`).
-    pub(super) fn claim(&self) -> Claim<'_> {
+    pub(super) fn claim(&self) -> Claim {
         Claim::Order {
             uid: self.order.uid,
             prc: self.order.prc,

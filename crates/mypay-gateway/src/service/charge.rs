@@ -8,7 +8,8 @@
 //! * a consumer's payment claims its order (a row per order while an attempt is out): a
 //!   second submission racing it is refused, and asks nothing;
 //! * a recurring period's charge is recorded (series, period, attempt) with its key and
-//!   its transaction before the upstream is asked; after a crash the period is asked
+//!   its transaction before the upstream is asked, many periods in one commit (see
+//!   `recurring`), and asked here ([`ask_period`]); after a crash the period is asked
 //!   again with the same key, which an upstream answers as before, charging once.
 //!
 //! The answer is settled (recorded as the order's state change) before the claim is
@@ -17,24 +18,14 @@
 use super::Gateway;
 use crate::ledger::card::CardInput;
 use crate::ledger::connector::{CardAnswer, CardCharge, StoredCardCharge};
-use crate::store::{ChargeTarget, StoreError};
+use crate::store::{SeriesCharge, StoreError};
 use jiff::Timestamp;
 use mypay_protocol::{PaymentTool, Prc};
 
-/// How a charge is held while its upstream is asked.
-pub(super) enum Claim<'a> {
+/// How a consumer's charge is held while its upstream is asked.
+pub(super) enum Claim {
     /// A consumer's payment of order `uid`, still in state `prc`.
     Order { uid: u64, prc: Prc },
-    /// Period `period`'s charge (attempt `attempt`) of the series of order `series_uid`,
-    /// paid by `target`, dated `at`.
-    Period {
-        series_uid: u64,
-        period: u32,
-        attempt: u32,
-        target: &'a ChargeTarget,
-        cause: &'a str,
-        at: Timestamp,
-    },
 }
 
 /// A charge held: the transaction it pays and the key the upstream is asked with.
@@ -77,9 +68,6 @@ pub(super) enum Payment<'a> {
 pub(super) enum NotAsked {
     /// Another attempt holds the order, or its state moved on.
     Busy,
-    /// The period's charge is recorded already (by a node that died before it closed the
-    /// charge's timer): nothing is left to ask.
-    Recorded,
     Store(StoreError),
 }
 
@@ -93,7 +81,7 @@ impl From<StoreError> for NotAsked {
 /// given back after it, whatever it returned.
 pub(super) async fn run<T>(
     state: &Gateway,
-    claim: Claim<'_>,
+    claim: Claim,
     request: Request<'_>,
     settle: impl AsyncFnOnce(&Claimed, CardAnswer) -> T,
 ) -> Result<T, NotAsked> {
@@ -109,7 +97,7 @@ pub(super) async fn run<T>(
     Ok(outcome)
 }
 
-async fn take(state: &Gateway, claim: Claim<'_>) -> Result<Claimed, NotAsked> {
+async fn take(state: &Gateway, claim: Claim) -> Result<Claimed, NotAsked> {
     match claim {
         Claim::Order { uid, prc } => {
             let key = crate::ledger::order::new_token();
@@ -129,42 +117,6 @@ async fn take(state: &Gateway, claim: Claim<'_>) -> Result<Claimed, NotAsked> {
                 order_claim: true,
             })
         }
-        Claim::Period {
-            series_uid,
-            period,
-            attempt,
-            target,
-            cause,
-            at,
-        } => {
-            let charge = state
-                .store
-                .begin_series_charge(
-                    series_uid,
-                    period,
-                    attempt,
-                    &crate::ledger::order::new_token(),
-                    target,
-                    cause,
-                    at,
-                )
-                .await?;
-            let order = state.store.order(charge.uid).await?.ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "the transaction {} of a recurring charge is gone",
-                    charge.uid
-                ))
-            })?;
-            if !matches!(order.prc, Prc::Pending | Prc::CardlessBound) {
-                return Err(NotAsked::Recorded);
-            }
-            Ok(Claimed {
-                uid: charge.uid,
-                key: charge.idempotency_key,
-                forced_decline: charge.forced_decline,
-                order_claim: false,
-            })
-        }
     }
 }
 
@@ -176,6 +128,30 @@ pub(super) fn today_year_month(state: &Gateway, store_uid: &str) -> (i32, u32) {
         i32::from(today.year()),
         u32::try_from(today.month()).unwrap_or(1),
     )
+}
+
+/// Ask the upstream for a recurring period's charge recorded as `charge` (its record
+/// holds it: see [`crate::store::SeriesChargeAsk`]), from the card the upstream keeps as
+/// `token`.
+pub(super) async fn ask_period(
+    state: &Gateway,
+    charge: &SeriesCharge,
+    tool: PaymentTool,
+    amount: i64,
+    token: &str,
+) -> CardAnswer {
+    let claimed = Claimed {
+        uid: charge.uid,
+        key: charge.idempotency_key.clone(),
+        forced_decline: charge.forced_decline,
+        order_claim: false,
+    };
+    let request = Request {
+        tool,
+        amount,
+        payment: Payment::Stored { token },
+    };
+    ask(state, &claimed, &request).await
 }
 
 /// Ask the upstream, with the claim's key.
@@ -225,7 +201,7 @@ async fn ask(state: &Gateway, claimed: &Claimed, request: &Request<'_>) -> CardA
 impl From<NotAsked> for super::CheckoutError {
     fn from(e: NotAsked) -> super::CheckoutError {
         match e {
-            NotAsked::Busy | NotAsked::Recorded => super::CheckoutError::ChargeInProgress,
+            NotAsked::Busy => super::CheckoutError::ChargeInProgress,
             NotAsked::Store(e) => super::CheckoutError::Store(e),
         }
     }

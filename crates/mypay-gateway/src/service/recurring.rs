@@ -9,7 +9,7 @@
 //! acquirer answers a known key as before, and charges once), never charged anew.
 
 use super::Gateway;
-use super::charge::{self, Claim, NotAsked, Payment, Request};
+use super::charge;
 use super::checkout::{CheckoutError, attach_notice, transition};
 use crate::clock::taipei;
 use crate::ledger::card::{CardInput, CardSummary};
@@ -18,8 +18,8 @@ use crate::ledger::recurring::{self, Terms, date8};
 use crate::ledger::state::{self, Event};
 use crate::ledger::timers::TimerKind;
 use crate::store::{
-    ChargeTarget, Merchant, NewSeries, NewTimer, OrderRow, PaymentFacts, SeriesRow, SeriesWrite,
-    StoreError, TimerRow,
+    ChargeTarget, Merchant, NewSeries, NewTimer, OrderRow, PaymentFacts, SeriesChargeAsk,
+    SeriesRow, SeriesWrite, StoreError, TimerRow,
 };
 use jiff::civil::Date;
 use mypay_protocol::notice::NoticeKind;
@@ -188,126 +188,234 @@ fn charge_timer(
 /// A `recurring_charge` timer fell due: charge its period (or retry it), record the
 /// answer with its notice, and set the next charge.
 pub(super) async fn charge_due(state: &Gateway, timer: &TimerRow) -> Result<(), StoreError> {
+    charge_together(state, std::slice::from_ref(timer)).await
+}
+
+/// `recurring_charge` timers of different series fell due together (a day's renewals, or
+/// a test clock moved past them): charge them as [`charge_due`] charges one, with one
+/// commit for all their charges' records before the upstream is asked and one for all
+/// their answers after. A charge that fails alone (its transaction moved on, another node
+/// recorded it) leaves the others be; on any other failure its timer stays and is run
+/// again, with the same keys.
+pub(super) async fn charge_together(
+    state: &Gateway,
+    timers: &[TimerRow],
+) -> Result<(), StoreError> {
+    let mut due = Vec::with_capacity(timers.len());
+    for timer in timers {
+        match judge(state, timer).await? {
+            Some(charge) => due.push(charge),
+            None => close(state, timer).await?,
+        }
+    }
+    if due.is_empty() {
+        return Ok(());
+    }
+    let asks: Vec<SeriesChargeAsk> = due.iter().map(DueCharge::ask).collect();
+    let recorded = state.store.begin_series_charges(&asks).await?;
+    let mut failed = None;
+    let mut asking = tokio::task::JoinSet::new();
+    for (i, (charge, recorded)) in due.iter().zip(recorded).enumerate() {
+        let recorded = match recorded {
+            Ok(recorded) => recorded,
+            // Recorded by another node meanwhile: its answer is that node's to record.
+            Err(StoreError::Conflict | StoreError::Duplicate) => continue,
+            Err(e) => {
+                failed.get_or_insert(e);
+                continue;
+            }
+        };
+        let Some(order) = state.store.order(recorded.uid).await? else {
+            return Err(StoreError::Corrupt(format!(
+                "the transaction {} of a recurring charge is gone",
+                recorded.uid
+            )));
+        };
+        // Answered already (by a node that died before it closed the charge's timer):
+        // nothing is left to ask.
+        if !matches!(order.prc, Prc::Pending | Prc::CardlessBound) {
+            close(state, &charge.timer).await?;
+            continue;
+        }
+        let (state, tool, amount, token) = (
+            state.clone(),
+            charge.tool,
+            charge.first.cost,
+            charge.series.card_token.clone(),
+        );
+        asking.spawn(async move {
+            let answer = charge::ask_period(&state, &recorded, tool, amount, &token).await;
+            (i, order, answer)
+        });
+    }
+    let mut answers = Vec::with_capacity(asking.len());
+    while let Some(asked) = asking.join_next().await {
+        match asked {
+            Ok(answer) => answers.push(answer),
+            // Its timer stays: the period is asked again with the same key.
+            Err(e) => tracing::error!(error = %e, "asking the upstream for a recurring charge"),
+        }
+    }
+    answers.sort_by_key(|(i, _, _)| *i);
+    let mut changes = Vec::with_capacity(answers.len());
+    for (i, order, answer) in answers {
+        let charge = &due[i];
+        match settle(state, charge, &order, answer) {
+            Settled::Change(t) => changes.push(*t),
+            Settled::AskAgain(later) => state.store.postpone_timer(charge.timer.id, later).await?,
+            Settled::Nothing => close(state, &charge.timer).await?,
+        }
+    }
+    if !changes.is_empty() {
+        let applied = state.store.apply_each(&changes).await?;
+        for (t, applied) in changes.iter().zip(applied) {
+            match applied {
+                Ok(()) if t.to == Prc::Paid => super::invoices::after_paid(state, t).await,
+                // Recorded by another node meanwhile.
+                Ok(()) | Err(StoreError::Conflict | StoreError::Duplicate) => {}
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        state.notices_waiting.notify_one();
+    }
+    failed.map_or(Ok(()), Err)
+}
+
+async fn close(state: &Gateway, timer: &TimerRow) -> Result<(), StoreError> {
+    state
+        .store
+        .close_timer(timer.id, state.now_for(&timer.store_uid))
+        .await
+}
+
+/// A period to charge, with everything its charge and its answer need.
+struct DueCharge {
+    timer: TimerRow,
+    series: SeriesRow,
+    /// The order that bound the card.
+    first: OrderRow,
+    merchant: std::sync::Arc<Merchant>,
+    terms: Terms,
+    period: u32,
+    attempt: u32,
+    /// When it happened: on the sandbox's test clock, a charge the clock jumped past
+    /// happened on its date (a year of periods run by one advance keeps each period's own
+    /// date).
+    at: jiff::Timestamp,
+    tool: PaymentTool,
+}
+
+impl DueCharge {
+    fn cause(&self) -> String {
+        format!(
+            "recurring charge, period {}, attempt {}",
+            self.period, self.attempt
+        )
+    }
+
+    /// The record taken before the upstream is asked, with a new key (a charge recorded
+    /// before keeps its own).
+    fn ask(&self) -> SeriesChargeAsk {
+        let bound = self.period == 1 && self.attempt == 1 && self.first.prc == Prc::CardlessBound;
+        SeriesChargeAsk {
+            series_uid: self.series.uid,
+            period: self.period,
+            attempt: self.attempt,
+            key: crate::ledger::order::new_token(),
+            target: if bound {
+                ChargeTarget::BoundOrder
+            } else {
+                ChargeTarget::NewTransaction {
+                    token: crate::ledger::order::new_token(),
+                }
+            },
+            cause: self.cause(),
+            at: self.at,
+        }
+    }
+}
+
+/// Whether `timer` still charges anything: `None` when its series, its merchant or its
+/// period is gone or stopped (the timer is then closed).
+async fn judge(state: &Gateway, timer: &TimerRow) -> Result<Option<DueCharge>, StoreError> {
     let now = state.now_for(&timer.store_uid);
-    // On the sandbox's test clock, a charge the clock jumped past happened on its date:
-    // a year of periods run by one advance keeps each period's own date.
     let at = if state.on_test_clock() {
         timer.due_at.min(now)
     } else {
         now
     };
-    let close = || state.store.close_timer(timer.id, now);
     let Some((period, attempt)) = parse_payload(&timer.payload) else {
         tracing::warn!(
             payload = timer.payload,
             "a recurring timer without a period; closing it"
         );
-        return close().await;
+        return Ok(None);
     };
     let Some(series) = state.store.series(timer.uid).await? else {
-        return close().await;
+        return Ok(None);
     };
     let Some(first) = state.store.order(series.uid).await? else {
-        return close().await;
+        return Ok(None);
     };
-    let Some(merchant) = state.store.merchant(&series.store_uid).await? else {
-        return close().await;
+    let Some(merchant) = state.directory.merchant(&series.store_uid).await? else {
+        return Ok(None);
     };
     let Some(terms) = terms_of(&first) else {
         tracing::error!(
             uid = series.uid,
             "a series whose terms no longer read; closing its timer"
         );
-        return close().await;
+        return Ok(None);
     };
     // The timer's date is the charge's (a retry's is later than its period's).
     if !terms.has_period(period) || stopped_by(&series, taipei::date(timer.due_at)) {
-        return close().await;
+        return Ok(None);
     }
     // A consumer who left the bound order (`A0002`) before its first charge ended the
     // series with it.
     if first.prc == Prc::Abandoned {
-        return close().await;
+        return Ok(None);
     }
-    let target = if period == 1 && attempt == 1 && first.prc == Prc::CardlessBound {
-        ChargeTarget::BoundOrder
-    } else {
-        ChargeTarget::NewTransaction {
-            token: crate::ledger::order::new_token(),
-        }
-    };
     let tool = PaymentTool::parse(&series.tool).unwrap_or(PaymentTool::DirectDebit);
-    let cause = format!("recurring charge, period {period}, attempt {attempt}");
-    let claim = Claim::Period {
-        series_uid: series.uid,
+    Ok(Some(DueCharge {
+        timer: timer.clone(),
+        series,
+        first,
+        merchant,
+        terms,
         period,
         attempt,
-        target: &target,
-        cause: &cause,
         at,
-    };
-    let request = Request {
         tool,
-        amount: first.cost,
-        payment: Payment::Stored {
-            token: &series.card_token,
-        },
-    };
-    let recorded = charge::run(state, claim, request, async |claimed, answer| {
-        let Some(order) = state.store.order(claimed.uid).await? else {
-            return Err(StoreError::Corrupt(format!(
-                "the transaction {} of a recurring charge is gone",
-                claimed.uid
-            )));
-        };
-        let charge = Charged {
-            period,
-            attempt,
-            at,
-            answer,
-        };
-        record_answer(
-            state, timer, &series, &terms, &merchant, &order, tool, charge,
-        )
-        .await
-    })
-    .await;
-    match recorded {
-        Ok(done) => done,
-        // Recorded already (by a node whose timer close was lost with it): nothing to do.
-        Err(NotAsked::Recorded | NotAsked::Busy) => close().await,
-        Err(NotAsked::Store(e)) => Err(e),
-    }
+    }))
 }
 
-/// A charge the acquirer answered.
-struct Charged {
-    period: u32,
-    attempt: u32,
-    /// When it happened (see `charge_due`).
-    at: jiff::Timestamp,
-    answer: CardAnswer,
+/// What a charge's answer comes to.
+enum Settled {
+    /// Its transaction's state change, with its notice and the next charge's timer.
+    Change(Box<crate::store::Transition>),
+    /// The answer is unknown: the period is asked again at this time, with the same key.
+    AskAgain(jiff::Timestamp),
+    /// The transaction has no such move any more: the timer is closed.
+    Nothing,
 }
 
-/// Record a recurring charge's answer on its transaction, with its notice, and set the
-/// next charge: the retry of a failed first attempt, else the next period.
-#[allow(clippy::too_many_arguments)]
-async fn record_answer(
-    state: &Gateway,
-    timer: &TimerRow,
-    series: &SeriesRow,
-    terms: &Terms,
-    merchant: &Merchant,
-    order: &OrderRow,
-    tool: PaymentTool,
-    charge: Charged,
-) -> Result<(), StoreError> {
-    let Charged {
+/// The state change a charge's answer makes of its transaction `order`, with its notice,
+/// and the next charge: the retry of a failed first attempt, else the next period.
+fn settle(state: &Gateway, charge: &DueCharge, order: &OrderRow, answer: CardAnswer) -> Settled {
+    let DueCharge {
+        series,
+        merchant,
+        terms,
         period,
         attempt,
         at,
-        answer,
+        tool,
+        ..
     } = charge;
+    let (period, attempt, tool) = (*period, *attempt, *tool);
     let (paid, acode, retmsg) = match answer {
         CardAnswer::Approved { acode } | CardAnswer::AmountMismatch { acode, .. } => {
             (true, Some(acode), String::new())
@@ -333,8 +441,9 @@ async fn record_answer(
                 reference,
                 "a recurring charge's answer is unknown; asking again in a minute"
             );
-            let later = state.now_for(&order.store_uid) + super::resolve::ASK_AGAIN_AFTER;
-            return state.store.postpone_timer(timer.id, later).await;
+            return Settled::AskAgain(
+                state.now_for(&order.store_uid) + super::resolve::ASK_AGAIN_AFTER,
+            );
         }
     };
     let event = if order.prc == Prc::CardlessBound {
@@ -343,10 +452,7 @@ async fn record_answer(
         Event::PendingResolved { paid }
     };
     let Ok(to) = state::next(order.prc, event) else {
-        return state
-            .store
-            .close_timer(timer.id, state.now_for(&order.store_uid))
-            .await;
+        return Settled::Nothing;
     };
     let facts = PaymentFacts {
         paid_pfn: Some(tool.code().to_owned()),
@@ -361,17 +467,11 @@ async fn record_answer(
         nois: Some(i64::from(period)),
         ..PaymentFacts::default()
     };
-    let mut t = transition(
-        state,
-        order,
-        to,
-        &format!("recurring charge, period {period}, attempt {attempt}"),
-        facts,
-    );
-    t.at = at;
+    let mut t = transition(state, order, to, &charge.cause(), facts);
+    t.at = *at;
     t.retmsg = retmsg;
     t.finishes = true;
-    t.completes_timer = Some(timer.id);
+    t.completes_timer = Some(charge.timer.id);
     let retry_days = merchant.settings.recurring_retry_days.clamp(1, 365);
     let next = if !paid && attempt == 1 {
         charge_timer(&series.store_uid, terms, period, 2, retry_days)
@@ -384,14 +484,7 @@ async fn record_answer(
         next_charge: Some(timer),
     });
     attach_notice(&mut t, order, merchant, NoticeKind::Completed);
-    match state.store.apply(&t).await {
-        Ok(()) if t.to == Prc::Paid => super::invoices::after_paid(state, &t).await,
-        // Recorded by another node meanwhile.
-        Ok(()) | Err(StoreError::Conflict) => {}
-        Err(e) => return Err(e),
-    }
-    state.notices_waiting.notify_one();
-    Ok(())
+    Settled::Change(Box::new(t))
 }
 
 fn parse_payload(payload: &str) -> Option<(u32, u32)> {

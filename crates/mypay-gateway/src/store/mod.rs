@@ -49,7 +49,9 @@ pub use notices::{
 };
 pub use operations::{Backlog, Totals};
 pub use orders::{Challenge, Created, NewOrderRow, OrderEvent, OrderRow, PaymentFacts, Transition};
-pub use recurring::{ChargeTarget, NewSeries, SeriesCharge, SeriesRow, SeriesWrite};
+pub use recurring::{
+    ChargeTarget, NewSeries, SeriesCharge, SeriesChargeAsk, SeriesRow, SeriesWrite,
+};
 pub use reversals::{NewReversal, RefundEffects, ReversalKind, ReversalRow};
 pub use storage::{RefundEffectsFn, RefundNoticeFn, Storage};
 pub use timers::{NewTimer, TimerRow};

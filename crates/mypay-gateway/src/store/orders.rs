@@ -9,7 +9,7 @@
 use super::notices::{self, NewNotice};
 use super::recurring::{self, SeriesWrite};
 use super::reversals::{self, NewReversal};
-use super::sql::{Arg, Backend, Exec, Signal, Write};
+use super::sql::{Arg, Backend, Exec, Signal, Write, item_begin, item_done};
 use super::storage::{OrderPath, Orders};
 use super::timers::{self, NewTimer};
 use super::{Columns, StoreError, StoreResult, micros, prc, timestamp};
@@ -305,6 +305,75 @@ const APPLY: &str = "UPDATE orders SET prc = $1, retmsg = $2, updated_at = $3,
         group_id = COALESCE($22, group_id), nois = COALESCE($23, nois)
     WHERE uid = $24 AND prc = $25";
 
+/// Apply state change `t` in the caller's transaction; [`StoreError::Conflict`] when the
+/// order is no longer in `from` (before anything is written).
+async fn apply_in(tx: &mut impl Write, t: &Transition) -> StoreResult<()> {
+    let at = micros(t.at);
+    let f = &t.facts;
+    let args: [Arg<'_>; 25] = [
+        t.to.code().into(),
+        (&t.retmsg).into(),
+        at.into(),
+        t.finishes.into(),
+        (&f.paid_pfn).into(),
+        (&f.cardno).into(),
+        f.card_type.into(),
+        (&f.issuing_bank).into(),
+        (&f.issuing_bank_uid).into(),
+        (&f.acode).into(),
+        (&f.supplier_code).into(),
+        f.actual_cost.into(),
+        f.captured.into(),
+        f.pay_deadline.map(micros).into(),
+        (&f.result_content_type).into(),
+        (&f.result_content).into(),
+        (&f.bank_id).into(),
+        f.trans_type.into(),
+        (&f.installment).into(),
+        (&f.redeem).into(),
+        (&f.appropriation_date).into(),
+        (&f.group_id).into(),
+        f.nois.into(),
+        t.uid.into(),
+        t.from.code().into(),
+    ];
+    if tx.execute(APPLY, &args).await? != 1 {
+        return Err(StoreError::Conflict);
+    }
+    tx.execute(
+        "INSERT INTO order_events (uid, from_prc, to_prc, at, cause) VALUES ($1, $2, $3, $4, $5)",
+        &[
+            t.uid.into(),
+            t.from.code().into(),
+            t.to.code().into(),
+            at.into(),
+            (&t.cause).into(),
+        ],
+    )
+    .await?;
+    for notice in &t.notices {
+        notices::insert(tx, notice, t.at).await?;
+    }
+    for reversal in &t.reversals {
+        reversals::insert(tx, t.uid, reversal, t.at).await?;
+    }
+    for timer in &t.timers {
+        timers::insert(tx, t.uid, timer).await?;
+    }
+    if let Some(series) = &t.series {
+        recurring::write_series(tx, series, t.at).await?;
+    }
+    if let Some(id) = t.completes_timer {
+        timers::close(tx, id, t.at).await?;
+    }
+    tx.execute("DELETE FROM challenges WHERE uid = $1", &[t.uid.into()])
+        .await?;
+    if t.writes_work() {
+        tx.signal(Signal::Work).await?;
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl<B: Backend + OrderPath> Orders for B {
     async fn order_uids(&self, store_uid: &str, order_id: &str) -> StoreResult<Vec<u64>> {
@@ -355,64 +424,22 @@ impl<B: Backend + OrderPath> Orders for B {
     /// longer in `from`.
     async fn apply(&self, t: &Transition) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let at = micros(t.at);
-        let f = &t.facts;
-        let args: [Arg<'_>; 25] = [
-            t.to.code().into(),
-            (&t.retmsg).into(),
-            at.into(),
-            t.finishes.into(),
-            (&f.paid_pfn).into(),
-            (&f.cardno).into(),
-            f.card_type.into(),
-            (&f.issuing_bank).into(),
-            (&f.issuing_bank_uid).into(),
-            (&f.acode).into(),
-            (&f.supplier_code).into(),
-            f.actual_cost.into(),
-            f.captured.into(),
-            f.pay_deadline.map(micros).into(),
-            (&f.result_content_type).into(),
-            (&f.result_content).into(),
-            (&f.bank_id).into(),
-            f.trans_type.into(),
-            (&f.installment).into(),
-            (&f.redeem).into(),
-            (&f.appropriation_date).into(),
-            (&f.group_id).into(),
-            f.nois.into(),
-            t.uid.into(),
-            t.from.code().into(),
-        ];
-        if tx.execute(APPLY, &args).await? != 1 {
-            return Err(StoreError::Conflict);
-        }
-        tx.execute(
-            "INSERT INTO order_events (uid, from_prc, to_prc, at, cause) VALUES ($1, $2, $3, $4, $5)",
-            &[t.uid.into(), t.from.code().into(), t.to.code().into(), at.into(), (&t.cause).into()],
-        )
-        .await?;
-        for notice in &t.notices {
-            notices::insert(&mut tx, notice, t.at).await?;
-        }
-        for reversal in &t.reversals {
-            reversals::insert(&mut tx, t.uid, reversal, t.at).await?;
-        }
-        for timer in &t.timers {
-            timers::insert(&mut tx, t.uid, timer).await?;
-        }
-        if let Some(series) = &t.series {
-            recurring::write_series(&mut tx, series, t.at).await?;
-        }
-        if let Some(id) = t.completes_timer {
-            timers::close(&mut tx, id, t.at).await?;
-        }
-        tx.execute("DELETE FROM challenges WHERE uid = $1", &[t.uid.into()])
-            .await?;
-        if t.writes_work() {
-            tx.signal(Signal::Work).await?;
-        }
+        apply_in(&mut tx, t).await?;
         tx.commit().await
+    }
+
+    /// Several state changes in one transaction (one commit), each applied or refused
+    /// alone.
+    async fn apply_each(&self, changes: &[Transition]) -> StoreResult<Vec<StoreResult<()>>> {
+        let mut tx = self.begin().await?;
+        let mut answers = Vec::with_capacity(changes.len());
+        for t in changes {
+            item_begin(&mut tx).await?;
+            let done = apply_in(&mut tx, t).await;
+            answers.push(item_done(&mut tx, done).await?);
+        }
+        tx.commit().await?;
+        Ok(answers)
     }
 
     /// Claim order `uid`, still in state `prc`, for the payment attempt `attempt`: true

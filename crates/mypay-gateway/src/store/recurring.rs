@@ -2,7 +2,7 @@
 //! card (`Transition::series`); its charges are recorded here before the acquirer is
 //! asked, and their outcomes are ordinary state changes of their transactions.
 
-use super::sql::{Backend, Exec, Write};
+use super::sql::{Backend, Exec, Write, item_begin, item_done};
 use super::storage::Recurring;
 use super::timers::{self, NewTimer};
 use super::{Columns, StoreError, StoreResult, micros};
@@ -133,22 +133,34 @@ pub(super) async fn write_series(
     Ok(())
 }
 
-/// Record charge (`period`, `attempt`) of series `series_uid` before its acquirer is
-/// asked, in the caller's transaction: the charge's row (its primary key makes a
-/// charge once), its transaction (`A0001` until the answer is recorded) and the
-/// sandbox's pending decline, taken. A charge recorded before is answered as it was:
-/// the same key, the same transaction, never a second one.
-#[allow(clippy::too_many_arguments)]
-async fn begin_charge(
-    tx: &mut impl Exec,
-    series_uid: u64,
-    period: u32,
-    attempt: u32,
-    key: &str,
-    target: &ChargeTarget,
-    cause: &str,
-    now: Timestamp,
-) -> StoreResult<SeriesCharge> {
+/// A charge (`period`, `attempt`) of series `series_uid` to record before its upstream is
+/// asked: with `key` if it is new, paying `target`, its transaction's first event caused
+/// by `cause`, at `at`.
+#[derive(Debug, Clone)]
+pub struct SeriesChargeAsk {
+    pub series_uid: u64,
+    pub period: u32,
+    pub attempt: u32,
+    pub key: String,
+    pub target: ChargeTarget,
+    pub cause: String,
+    pub at: Timestamp,
+}
+
+/// Record a charge before its upstream is asked, in the caller's transaction: the
+/// charge's row (its primary key makes a charge once), its transaction (`A0001` until the
+/// answer is recorded) and the sandbox's pending decline, taken. A charge recorded before
+/// is answered as it was: the same key, the same transaction, never a second one.
+async fn begin_charge(tx: &mut impl Exec, ask: &SeriesChargeAsk) -> StoreResult<SeriesCharge> {
+    let SeriesChargeAsk {
+        series_uid,
+        period,
+        attempt,
+        ref key,
+        ref target,
+        ref cause,
+        at: now,
+    } = *ask;
     let (period, attempt) = (i64::from(period), i64::from(attempt));
     let recorded = tx
         .optional(
@@ -297,22 +309,18 @@ impl<B: Backend> Recurring for B {
         Ok(changed > 0)
     }
 
-    async fn begin_series_charge(
+    async fn begin_series_charges(
         &self,
-        series_uid: u64,
-        period: u32,
-        attempt: u32,
-        key: &str,
-        target: &ChargeTarget,
-        cause: &str,
-        now: Timestamp,
-    ) -> StoreResult<SeriesCharge> {
+        asks: &[SeriesChargeAsk],
+    ) -> StoreResult<Vec<StoreResult<SeriesCharge>>> {
         let mut tx = self.begin().await?;
-        let charge = begin_charge(
-            &mut tx, series_uid, period, attempt, key, target, cause, now,
-        )
-        .await?;
+        let mut answers = Vec::with_capacity(asks.len());
+        for ask in asks {
+            item_begin(&mut tx).await?;
+            let done = begin_charge(&mut tx, ask).await;
+            answers.push(item_done(&mut tx, done).await?);
+        }
         tx.commit().await?;
-        Ok(charge)
+        Ok(answers)
     }
 }

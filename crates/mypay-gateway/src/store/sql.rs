@@ -395,6 +395,34 @@ impl<DB: Driver> Write for Tx<DB> {
     }
 }
 
+/// Begin one item of a transaction that writes many (a group of charges or state changes
+/// committed together): [`item_done`] keeps its writes or undoes them alone.
+pub(super) async fn item_begin(tx: &mut impl Exec) -> StoreResult<()> {
+    tx.execute("SAVEPOINT item", &[]).await?;
+    Ok(())
+}
+
+/// End the item begun by [`item_begin`]. An item refused as [`StoreError::Conflict`] (its
+/// order moved on) or [`StoreError::Duplicate`] (its key is taken) is undone alone, and
+/// its error is its answer; any other error is the whole transaction's.
+pub(super) async fn item_done<T>(
+    tx: &mut impl Exec,
+    done: StoreResult<T>,
+) -> StoreResult<StoreResult<T>> {
+    match done {
+        Ok(v) => {
+            tx.execute("RELEASE item", &[]).await?;
+            Ok(Ok(v))
+        }
+        Err(e @ (StoreError::Conflict | StoreError::Duplicate)) => {
+            tx.execute("ROLLBACK TO item", &[]).await?;
+            tx.execute("RELEASE item", &[]).await?;
+            Ok(Err(e))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Whether a statement run outside a transaction only reads: a `SELECT` with no
 /// `RETURNING` (any other statement is taken for a write, which at worst waits its turn
 /// needlessly).

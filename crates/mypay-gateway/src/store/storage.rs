@@ -269,6 +269,10 @@ pub trait Orders: Send + Sync + 'static {
     /// Apply one state change atomically; `Conflict` when the order is no longer in
     /// `from`.
     async fn apply(&self, t: &Transition) -> StoreResult<()>;
+    /// Apply several state changes in one transaction (one commit), each alone: a change
+    /// whose order moved on (`Conflict`) or whose key is taken (`Duplicate`) is left out
+    /// and answered so, the others applied; any other failure applies none.
+    async fn apply_each(&self, changes: &[Transition]) -> StoreResult<Vec<StoreResult<()>>>;
 
     /// Claim order `uid`, still in state `prc`, for the payment attempt `attempt`: true
     /// when this attempt may ask the acquirer. `real_now` is the real time.
@@ -366,19 +370,13 @@ pub trait Recurring: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Sandbox: make the next charge of series `uid` decline (or not).
     async fn decline_next_charge(&self, uid: u64, decline: bool) -> StoreResult<bool>;
-    /// Record charge (`period`, `attempt`) before the acquirer is asked; a charge
-    /// recorded before is answered as it was (same key, same transaction).
-    #[allow(clippy::too_many_arguments)]
-    async fn begin_series_charge(
+    /// Record charges before the upstream is asked, in one transaction (one commit), each
+    /// alone (see [`Orders::apply_each`]); a charge recorded before is answered as it was
+    /// (same key, same transaction).
+    async fn begin_series_charges(
         &self,
-        series_uid: u64,
-        period: u32,
-        attempt: u32,
-        key: &str,
-        target: &ChargeTarget,
-        cause: &str,
-        now: Timestamp,
-    ) -> StoreResult<SeriesCharge>;
+        asks: &[SeriesChargeAsk],
+    ) -> StoreResult<Vec<StoreResult<SeriesCharge>>>;
 }
 
 /// E-wallet bind requests (`api/ewalletbind` and its bind page).

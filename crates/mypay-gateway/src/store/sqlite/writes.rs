@@ -22,6 +22,13 @@ use tokio::sync::OwnedMutexGuard;
 /// the gateway) before the database counts as busy: SQLite's busy timeout elsewhere.
 const OTHER_PROCESS_WAIT: Duration = Duration::from_secs(10);
 
+/// How long a statement on the async threads lets SQLite retry by itself. Holding the
+/// write lock, a statement still meets SQLite's brief, transient `SQLITE_BUSY` (another
+/// connection reading or checkpointing the log's index), which SQLite's busy handler
+/// retries within a millisecond or two; a lock held longer is another process writing,
+/// waited for off these threads (see [`Writes::begin`]).
+const TRANSIENT_WAIT: Duration = Duration::from_millis(20);
+
 /// The connection this process's transactions write through, and its queue.
 #[derive(Clone)]
 pub(super) struct Writes {
@@ -39,8 +46,8 @@ impl Writes {
     ) -> StoreResult<Writes> {
         let conn = super::direct::open(path, false)?;
         // Statements run on the async threads: one that meets another process's lock
-        // must not sleep there (see `begin`).
-        conn.busy_timeout(Duration::ZERO)?;
+        // must not sleep there long (see `begin`).
+        conn.busy_timeout(TRANSIENT_WAIT)?;
         // Every statement any transaction runs stays prepared (they are a few hundred).
         conn.set_prepared_statement_cache_capacity(512);
         // The pages a burst of payments or charges touches stay in memory (32 MiB).
@@ -70,9 +77,7 @@ impl Writes {
                 let conn = self.conn.clone();
                 blocking(move || {
                     let conn = locked(&conn);
-                    conn.busy_timeout(OTHER_PROCESS_WAIT)?;
-                    let began = conn.execute_batch("BEGIN IMMEDIATE");
-                    conn.busy_timeout(Duration::ZERO)?;
+                    let began = patiently(&conn, |conn| conn.execute_batch("BEGIN IMMEDIATE"))?;
                     began.map_err(|e| {
                         if is_busy(&e) {
                             StoreError::Unavailable("the database is busy".into())
@@ -105,12 +110,14 @@ impl Writes {
         blocking(move || {
             let conn = locked(&conn);
             let borrowed: Vec<Arg<'_>> = args.iter().map(Owned::as_arg).collect();
-            let mut statement = conn.prepare_cached(&sql)?;
-            bind(&mut statement, &borrowed)?;
-            let mut rows = statement.raw_query();
-            while rows.next()?.is_some() {}
-            drop(rows);
-            drop(statement);
+            let ran = patiently(&conn, |conn| {
+                let mut statement = conn.prepare_cached(&sql)?;
+                bind(&mut statement, &borrowed)?;
+                let mut rows = statement.raw_query();
+                while rows.next()?.is_some() {}
+                Ok::<_, StoreError>(())
+            })?;
+            ran?;
             let changed = conn.changes();
             drop(turn);
             Ok(changed)
@@ -230,7 +237,7 @@ impl Write for WriteTx {
         let conn = self.conn.clone();
         let committed = blocking(move || {
             let conn = locked(&conn);
-            let committed = conn.execute_batch("COMMIT");
+            let committed = patiently(&conn, |conn| conn.execute_batch("COMMIT"))?;
             if committed.is_err() && !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
@@ -307,6 +314,18 @@ impl Columns for WrittenRow {
 fn locked(conn: &Mutex<rusqlite::Connection>) -> MutexGuard<'_, rusqlite::Connection> {
     // A poisoned lock only means a holder panicked; `begin` rolls back what it left.
     conn.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Run `work` off the async threads with SQLite's full busy timeout: the statement
+/// `work` runs there may wait for another process's write.
+fn patiently<T>(
+    conn: &rusqlite::Connection,
+    work: impl FnOnce(&rusqlite::Connection) -> T,
+) -> StoreResult<T> {
+    conn.busy_timeout(OTHER_PROCESS_WAIT)?;
+    let done = work(conn);
+    conn.busy_timeout(TRANSIENT_WAIT)?;
+    Ok(done)
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {
