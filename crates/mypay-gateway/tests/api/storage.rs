@@ -512,6 +512,59 @@ async fn the_storage_story() {
         .expect("claim");
     assert_eq!(fourth.len(), 1, "given back, taken by another");
 
+    // State changes applied together (recurring charges' answers): each alone. The one
+    // whose order moved on is refused and leaves nothing, its neighbours are applied.
+    let mut together = Vec::new();
+    for token in ["g1", "g2", "g3"] {
+        let Created::New { uid, .. } = store
+            .create_order(new_order(&format!("TOGETHER-{token}"), "{}", false, token))
+            .await
+            .expect("created")
+        else {
+            panic!("a new order");
+        };
+        together.push(uid);
+    }
+    store
+        .apply(&paid(together[1], vec![], vec![]))
+        .await
+        .expect("paid before");
+    let before = store.totals().await.expect("totals");
+    let answers = store
+        .apply_each(
+            &together
+                .iter()
+                .map(|&uid| paid(uid, vec![notice(uid, "completed", "250")], vec![]))
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .expect("applied together");
+    assert!(
+        matches!(
+            answers.as_slice(),
+            [Ok(()), Err(StoreError::Conflict), Ok(())]
+        ),
+        "{answers:?}"
+    );
+    for uid in [together[0], together[2]] {
+        let order = store.order(uid).await.expect("read").expect("order");
+        assert_eq!(order.prc, Prc::Paid);
+        let history: Vec<String> = store
+            .events(uid)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|e| e.to_prc)
+            .collect();
+        assert_eq!(history, ["200", "250"]);
+    }
+    let after = store.totals().await.expect("totals");
+    assert_eq!(
+        after.notices,
+        before.notices + 2,
+        "the refused change wrote no notice"
+    );
+
     // A checkpoint leaves everything on disk (the card-data test reads it).
     store.checkpoint().await.expect("checkpoint");
 }
