@@ -9,7 +9,7 @@
 use super::notices::{self, NewNotice};
 use super::recurring::{self, SeriesWrite};
 use super::reversals::{self, NewReversal};
-use super::sql::{Arg, Backend, Exec, Signal, Write, item_begin, item_done};
+use super::sql::{Arg, Backend, Exec, Signal, Write, item_begin, item_done, refused_alone};
 use super::storage::{OrderPath, Orders};
 use super::timers::{self, NewTimer};
 use super::{Columns, StoreError, StoreResult, micros, prc, timestamp};
@@ -431,6 +431,10 @@ impl<B: Backend + OrderPath> Orders for B {
     /// Several state changes in one transaction (one commit), each applied or refused
     /// alone.
     async fn apply_each(&self, changes: &[Transition]) -> StoreResult<Vec<StoreResult<()>>> {
+        if let [t] = changes {
+            // Alone, a change needs no savepoint: refused, its transaction is not committed.
+            return Ok(vec![refused_alone(self.apply(t).await)?]);
+        }
         let mut tx = self.begin().await?;
         let mut answers = Vec::with_capacity(changes.len());
         for t in changes {

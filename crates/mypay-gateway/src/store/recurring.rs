@@ -2,7 +2,7 @@
 //! card (`Transition::series`); its charges are recorded here before the acquirer is
 //! asked, and their outcomes are ordinary state changes of their transactions.
 
-use super::sql::{Backend, Exec, Write, item_begin, item_done};
+use super::sql::{Backend, Exec, Write, item_begin, item_done, refused_alone};
 use super::storage::Recurring;
 use super::timers::{self, NewTimer};
 use super::{Columns, StoreError, StoreResult, micros};
@@ -314,6 +314,14 @@ impl<B: Backend> Recurring for B {
         asks: &[SeriesChargeAsk],
     ) -> StoreResult<Vec<StoreResult<SeriesCharge>>> {
         let mut tx = self.begin().await?;
+        if let [ask] = asks {
+            // Alone, a charge needs no savepoint: refused, its transaction is not committed.
+            let done = begin_charge(&mut tx, ask).await;
+            if done.is_ok() {
+                tx.commit().await?;
+            }
+            return Ok(vec![refused_alone(done)?]);
+        }
         let mut answers = Vec::with_capacity(asks.len());
         for ask in asks {
             item_begin(&mut tx).await?;

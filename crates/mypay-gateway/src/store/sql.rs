@@ -423,6 +423,16 @@ pub(super) async fn item_done<T>(
     }
 }
 
+/// One item written alone (its transaction committed only when it was written): a
+/// refusal as [`item_done`] tells it is its answer, any other error the call's.
+pub(super) fn refused_alone<T>(done: StoreResult<T>) -> StoreResult<StoreResult<T>> {
+    match done {
+        Err(e @ (StoreError::Conflict | StoreError::Duplicate)) => Ok(Err(e)),
+        Err(e) => Err(e),
+        Ok(v) => Ok(Ok(v)),
+    }
+}
+
 /// Whether a statement run outside a transaction only reads: a `SELECT` with no
 /// `RETURNING` (any other statement is taken for a write, which at worst waits its turn
 /// needlessly).
