@@ -195,15 +195,11 @@ pub(super) trait Backend: Send + Sync + 'static {
     /// Begin a write transaction.
     async fn begin(&self) -> StoreResult<Self::Tx>;
 
-    /// Begin a write transaction on the sqlx pool (SQLite takes the write lock at once:
-    /// see [`Driver::BEGIN`]).
+    /// Begin a write transaction on the sqlx pool (PostgreSQL's; SQLite's transactions
+    /// run on a connection of their own).
     async fn begin_pooled(&self) -> StoreResult<Tx<Self::Db>> {
         let turn = self.turn_to_write().await?;
-        let tx = match Self::Db::BEGIN {
-            Some(statement) => self.sql_pool().begin_with(statement).await?,
-            None => self.sql_pool().begin().await?,
-        };
-        Ok(Tx(tx, turn))
+        Ok(Tx(self.sql_pool().begin().await?, turn))
     }
 
     /// Whether the database takes writes now, as far as this process can tell (asked by
@@ -256,8 +252,6 @@ pub(super) trait Driver: sqlx::Database<Row: Columns + Send + Sync + 'static> {
     const NAME: &'static str;
     /// The statement that writes everything buffered to the database's files.
     const CHECKPOINT: &'static str;
-    /// The statement that begins a write, when it is not the driver's plain `BEGIN`.
-    const BEGIN: Option<&'static str>;
     /// Whether a write tells the other nodes (`NOTIFY` on [`CHANNEL`]) when it commits;
     /// SQLite has one process, whose workers the core wakes in memory.
     const NOTIFIES: bool;
@@ -282,12 +276,11 @@ pub(super) trait Driver: sqlx::Database<Row: Columns + Send + Sync + 'static> {
 /// The same calls for both drivers, on their own types (sqlx's executors are generic
 /// in ways a generic function would have to restate at every use).
 macro_rules! driver {
-    ($db:ty, $name:literal, $checkpoint:literal, $begin:expr, $notifies:literal, $migrations:literal) => {
+    ($db:ty, $name:literal, $checkpoint:literal, $notifies:literal, $migrations:literal) => {
         #[async_trait::async_trait]
         impl Driver for $db {
             const NAME: &'static str = $name;
             const CHECKPOINT: &'static str = $checkpoint;
-            const BEGIN: Option<&'static str> = $begin;
             const NOTIFIES: bool = $notifies;
 
             fn migrator() -> &'static sqlx::migrate::Migrator {
@@ -332,14 +325,10 @@ macro_rules! driver {
     };
 }
 
-// `BEGIN IMMEDIATE` takes SQLite's write lock at the start: a deferred transaction that
-// reads first and writes later fails at once with SQLITE_BUSY (no busy wait) when another
-// connection committed in between, which under load turned into spurious internal errors.
 driver!(
     sqlx::Sqlite,
     "sqlite",
     "PRAGMA wal_checkpoint(TRUNCATE)",
-    Some("BEGIN IMMEDIATE"),
     false,
     "./migrations/sqlite"
 );
@@ -347,7 +336,6 @@ driver!(
     sqlx::Postgres,
     "postgres",
     "CHECKPOINT",
-    None,
     true,
     "./migrations/postgres"
 );

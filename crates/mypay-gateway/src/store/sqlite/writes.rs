@@ -60,6 +60,9 @@ impl Writes {
     }
 
     /// Wait for the turn to write, then begin a transaction holding SQLite's write lock.
+    /// `IMMEDIATE` takes the lock at the start: a deferred transaction that reads first
+    /// and writes later fails at once with `SQLITE_BUSY` when another process committed in
+    /// between.
     pub(super) async fn begin(&self) -> StoreResult<WriteTx> {
         let turn = self.gate.turn().await?;
         let began = {
