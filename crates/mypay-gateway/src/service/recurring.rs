@@ -201,9 +201,16 @@ pub(super) async fn charge_together(
     state: &Gateway,
     timers: &[TimerRow],
 ) -> Result<(), StoreError> {
+    // Judged side by side: their reads then share statements (PostgreSQL's order reader
+    // batches the lookups waiting together).
+    let judged = side_by_side(timers.iter().map(|timer| {
+        let (state, timer) = (state.clone(), timer.clone());
+        async move { judge(&state, &timer).await }
+    }))
+    .await;
     let mut due = Vec::with_capacity(timers.len());
-    for timer in timers {
-        match judge(state, timer).await? {
+    for (timer, judged) in timers.iter().zip(judged) {
+        match judged? {
             Some(charge) => due.push(charge),
             None => close(state, timer).await?,
         }
@@ -214,18 +221,26 @@ pub(super) async fn charge_together(
     let asks: Vec<SeriesChargeAsk> = due.iter().map(DueCharge::ask).collect();
     let recorded = state.store.begin_series_charges(&asks).await?;
     let mut failed = None;
-    let mut asking = tokio::task::JoinSet::new();
-    for (i, (charge, recorded)) in due.iter().zip(recorded).enumerate() {
-        let recorded = match recorded {
-            Ok(recorded) => recorded,
+    let mut charged = Vec::with_capacity(due.len());
+    for (i, recorded) in recorded.into_iter().enumerate() {
+        match recorded {
+            Ok(recorded) => charged.push((i, recorded)),
             // Recorded by another node meanwhile: its answer is that node's to record.
-            Err(StoreError::Conflict | StoreError::Duplicate) => continue,
+            Err(StoreError::Conflict | StoreError::Duplicate) => {}
             Err(e) => {
                 failed.get_or_insert(e);
-                continue;
             }
-        };
-        let Some(order) = state.store.order(recorded.uid).await? else {
+        }
+    }
+    let transactions = side_by_side(charged.iter().map(|(_, recorded)| {
+        let (state, uid) = (state.clone(), recorded.uid);
+        async move { state.store.order(uid).await }
+    }))
+    .await;
+    let mut asking = tokio::task::JoinSet::new();
+    for ((i, recorded), order) in charged.into_iter().zip(transactions) {
+        let charge = &due[i];
+        let Some(order) = order? else {
             return Err(StoreError::Corrupt(format!(
                 "the transaction {} of a recurring charge is gone",
                 recorded.uid
@@ -281,6 +296,28 @@ pub(super) async fn charge_together(
         state.notices_waiting.notify_one();
     }
     failed.map_or(Ok(()), Err)
+}
+
+/// Run `tasks` side by side; their answers in their order. A task that failed to finish
+/// (a bug that panicked) answers an error, and the charge it belongs to is run again.
+async fn side_by_side<T: Send + 'static>(
+    tasks: impl Iterator<Item = impl Future<Output = Result<T, StoreError>> + Send + 'static>,
+) -> Vec<Result<T, StoreError>> {
+    let mut running = tokio::task::JoinSet::new();
+    let mut answers = Vec::new();
+    for (i, task) in tasks.enumerate() {
+        running.spawn(async move { (i, task.await) });
+        answers.push(Err(StoreError::Database(
+            "a charge's step did not finish".into(),
+        )));
+    }
+    while let Some(done) = running.join_next().await {
+        match done {
+            Ok((i, answer)) => answers[i] = answer,
+            Err(e) => tracing::error!(error = %e, "a recurring charge's step"),
+        }
+    }
+    answers
 }
 
 async fn close(state: &Gateway, timer: &TimerRow) -> Result<(), StoreError> {

@@ -39,9 +39,8 @@ const KEY_LIFE_LOOK: std::time::Duration = std::time::Duration::from_secs(60);
 /// group commit). Timers of one subject run one after the other, oldest first.
 const SIDE_BY_SIDE: usize = 16;
 
-/// Recurring charges recorded, and answered, in one commit (on a database that takes one
-/// writer at a time): a claim's worth in a few parts, so that one part's upstream
-/// questions overlap another's commit.
+/// Recurring charges recorded, and answered, together: a claim's worth in a few parts, so
+/// that one part's upstream questions overlap another's writes.
 const CHARGED_TOGETHER: usize = 25;
 
 /// Run every timer due now, oldest first per subject; returns how many ran.
@@ -68,15 +67,12 @@ pub async fn run_due(state: &Gateway) -> Result<usize, StoreError> {
                 }
             }
         }
-        // On a database that takes one writer at a time, recurring charges of series with
-        // one timer due are charged together, in parts run side by side (see
-        // `recurring::charge_together`); elsewhere each on its own, side by side (measured
-        // on PostgreSQL: parts of 25 charged 281–366 series/s, one by one 488–588/s).
-        let together_here = state.store.one_writer_at_a_time();
-        let (together, groups): (Vec<_>, Vec<_>) = groups.into_iter().partition(|group| {
-            together_here
-                && matches!(group.as_slice(), [timer] if timer.kind == TimerKind::RecurringCharge)
-        });
+        // Recurring charges of series with one timer due are charged together, in parts
+        // run side by side (see `recurring::charge_together`): one commit for a part's
+        // records and one for its answers (SQLite), or one statement each (PostgreSQL).
+        let (together, groups): (Vec<_>, Vec<_>) = groups.into_iter().partition(
+            |group| matches!(group.as_slice(), [timer] if timer.kind == TimerKind::RecurringCharge),
+        );
         let together: Vec<TimerRow> = together.into_iter().flatten().collect();
         let mut running = tokio::task::JoinSet::new();
         let mut failed = None;

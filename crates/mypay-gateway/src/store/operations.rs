@@ -56,10 +56,6 @@ impl<B: Backend> Operations for B {
         <B::Db as Driver>::NAME
     }
 
-    fn one_writer_at_a_time(&self) -> bool {
-        self.write_gate().is_some()
-    }
-
     /// Whether the database answers and carries every migration this build knows.
     async fn ready(&self) -> StoreResult<()> {
         let applied = self

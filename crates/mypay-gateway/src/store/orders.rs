@@ -177,7 +177,7 @@ pub struct Transition {
 
 impl Transition {
     /// Whether it writes work another node may pick up.
-    fn writes_work(&self) -> bool {
+    pub(super) fn writes_work(&self) -> bool {
         !self.notices.is_empty() || !self.timers.is_empty() || self.series.is_some()
     }
 }
@@ -434,6 +434,19 @@ impl<B: Backend + OrderPath> Orders for B {
         if let [t] = changes {
             // Alone, a change needs no savepoint: refused, its transaction is not committed.
             return Ok(vec![refused_alone(self.apply(t).await)?]);
+        }
+        if B::WRITES_IN_BATCHES {
+            let mut tx = self.begin().await?;
+            match super::postgres::batched::apply_all(&mut tx, changes).await {
+                Ok(Some(answers)) => {
+                    tx.commit().await?;
+                    return Ok(answers);
+                }
+                // Not a batch's shape, or a key taken meanwhile: the batch is rolled back
+                // and each change is applied on its own below, with its own answer.
+                Ok(None) | Err(StoreError::Duplicate) => drop(tx),
+                Err(e) => return Err(e),
+            }
         }
         let mut tx = self.begin().await?;
         let mut answers = Vec::with_capacity(changes.len());

@@ -322,6 +322,22 @@ impl<B: Backend> Recurring for B {
             }
             return Ok(vec![refused_alone(done)?]);
         }
+        if B::WRITES_IN_BATCHES {
+            match super::postgres::batched::begin_charges(&mut tx, asks).await {
+                Ok(Some(charges)) => {
+                    tx.commit().await?;
+                    return Ok(charges.into_iter().map(Ok).collect());
+                }
+                // A series or its first order gone, or a charge recorded by another node
+                // meanwhile: the batch is rolled back and each charge is recorded on its
+                // own below, with its own answer.
+                Ok(None) | Err(StoreError::Duplicate) => {
+                    drop(tx);
+                    tx = self.begin().await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let mut answers = Vec::with_capacity(asks.len());
         for ask in asks {
             item_begin(&mut tx).await?;

@@ -160,6 +160,10 @@ pub(super) trait Backend: Send + Sync + 'static {
     type Db: Driver;
     /// A write transaction of this backend.
     type Tx: Write;
+    /// Whether a group of recurring charges, or of state changes, is written in one
+    /// statement per kind of write (PostgreSQL: [`super::postgres::batched`]); otherwise
+    /// item by item in one transaction.
+    const WRITES_IN_BATCHES: bool = false;
 
     fn sql_pool(&self) -> &sqlx::Pool<Self::Db>;
 

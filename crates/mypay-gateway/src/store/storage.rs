@@ -68,12 +68,6 @@ pub trait Operations: Send + Sync + 'static {
     /// `sqlite` or `postgres`, for logs and `/metrics`.
     fn backend(&self) -> &'static str;
 
-    /// Whether the database takes one write transaction at a time (SQLite): many small
-    /// writes then gain from being written together, where on a database that writes
-    /// side by side (PostgreSQL, which also shares one flush among concurrent commits) a
-    /// longer transaction only makes its statements wait for one another.
-    fn one_writer_at_a_time(&self) -> bool;
-
     /// Whether the database answers and carries every migration this build knows.
     async fn ready(&self) -> StoreResult<()>;
 

@@ -530,11 +530,17 @@ async fn the_storage_story() {
         .await
         .expect("paid before");
     let before = store.totals().await.expect("totals");
+    let later = |uid| NewTimer {
+        kind: TimerKind::CaptureBatch,
+        due_at: at(5_000),
+        payload: format!("together-{uid}"),
+        store_uid: "100000000001".into(),
+    };
     let answers = store
         .apply_each(
             &together
                 .iter()
-                .map(|&uid| paid(uid, vec![notice(uid, "completed", "250")], vec![]))
+                .map(|&uid| paid(uid, vec![notice(uid, "completed", "250")], vec![later(uid)]))
                 .collect::<Vec<_>>(),
         )
         .await
@@ -549,6 +555,9 @@ async fn the_storage_story() {
     for uid in [together[0], together[2]] {
         let order = store.order(uid).await.expect("read").expect("order");
         assert_eq!(order.prc, Prc::Paid);
+        assert_eq!(order.actual_cost, Some(100));
+        assert_eq!(order.cardno.as_deref(), Some("543376******8009"));
+        assert_eq!(order.finished_at, Some(at(10)));
         let history: Vec<String> = store
             .events(uid)
             .await
@@ -564,6 +573,21 @@ async fn the_storage_story() {
         before.notices + 2,
         "the refused change wrote no notice"
     );
+    assert_eq!(
+        after.timers,
+        before.timers + 2,
+        "the refused change started no timer"
+    );
+    // Each notice written with its body (the delivery reads them together).
+    let written = store
+        .notices(&NoticeFilter {
+            uid: Some(together[2]),
+            ..Default::default()
+        })
+        .await
+        .expect("notices");
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0].body, format!("uid={}&prc=250", together[2]));
 
     // A checkpoint leaves everything on disk (the card-data test reads it).
     store.checkpoint().await.expect("checkpoint");

@@ -13,6 +13,7 @@
 //!   triggers); a node that cannot `LISTEN` (PgBouncer in transaction mode) still finds
 //!   the work by polling, and reads the directory's generation before it trusts its cache.
 
+pub(super) mod batched;
 mod reader;
 mod work;
 mod writer;
@@ -156,6 +157,7 @@ async fn follow_directory(pool: &PgPool, directory: &Directory) {
 impl Backend for PgStore {
     type Db = sqlx::Postgres;
     type Tx = Tx<sqlx::Postgres>;
+    const WRITES_IN_BATCHES: bool = true;
 
     async fn begin(&self) -> StoreResult<Tx<sqlx::Postgres>> {
         self.begin_pooled().await

@@ -23,6 +23,12 @@ use sqlx::Row;
 /// `notices_pending_by_merchant` (one probe per merchant), and each merchant's first `$3`
 /// due by a scan of the same index that stops there: a claim costs the merchants and
 /// their turns, not the notices pending (a window over all of them did, 100,000 at once).
+/// A candidate whose order has another notice under lease waits (one delivery per order
+/// at a time); that probe is by the order's notices (`notices_by_order`, a few rows).
+/// "Not delivered nor failed" is "pending" (the column's check), written so that the
+/// planner cannot match the pending-only indexes: it combined one of them, all the
+/// notices pending, with the order's (measured: 0.08 ms a probe with 6,000 pending, the
+/// claim 8–50 ms while recurring charges' notices piled up).
 const CANDIDATES: &str = "WITH RECURSIVE m(store_uid) AS (
         SELECT MIN(store_uid) FROM notices WHERE status = 'pending'
         UNION ALL
@@ -41,7 +47,7 @@ const CANDIDATES: &str = "WITH RECURSIVE m(store_uid) AS (
                 AND n.lease_until < $2
                 AND (n.uid = 0 OR NOT EXISTS (
                     SELECT 1 FROM notices o WHERE o.uid = n.uid AND o.id <> n.id
-                        AND o.status = 'pending' AND o.lease_until >= $2))
+                        AND o.status NOT IN ('delivered', 'failed') AND o.lease_until >= $2))
               ORDER BY n.next_attempt_at, n.id
               LIMIT $3) n
     ) c
@@ -96,7 +102,12 @@ impl Work for PgStore {
         if claim.limit == 0 {
             return Ok(Vec::new());
         }
+        // Planned for each claim's own values (an unnamed statement): the plan kept for
+        // any values walked the pending notices' index far longer while a backlog of due
+        // notices was being leased (measured: ~20 ms a claim during 100,000 recurring
+        // charges' notices).
         let candidates = sqlx::query(CANDIDATES)
+            .persistent(false)
             .bind(micros(claim.now.shared))
             .bind(micros(lease.now))
             .bind(claim.default_room.max(1) as i64)
