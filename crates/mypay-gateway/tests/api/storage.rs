@@ -589,6 +589,45 @@ async fn the_storage_story() {
     assert_eq!(written.len(), 1);
     assert_eq!(written[0].body, format!("uid={}&prc=250", together[2]));
 
+    // Attempts of several notices recorded together: each logged, each notice's schedule
+    // moved on by its own outcome.
+    let due: Vec<_> = store
+        .claim_notices(claim(), &lease("node-e", at(500)))
+        .await
+        .expect("claim")
+        .into_iter()
+        .filter(|n| n.uid == together[0] || n.uid == together[2])
+        .collect();
+    assert_eq!(due.len(), 2, "{due:?}");
+    let records = due
+        .iter()
+        .map(|n| AttemptRecord {
+            notice: n.clone(),
+            at: at(20),
+            acknowledged: n.uid == together[0],
+            ..attempt.clone()
+        })
+        .collect();
+    store
+        .record_attempts(records, &lease("node-e", at(501)))
+        .await
+        .expect("recorded together");
+    for n in &due {
+        let now = store.notice(n.id).await.expect("read").expect("notice");
+        let expected = if n.uid == together[0] {
+            (1, "delivered", at(310))
+        } else {
+            (1, "pending", at(310))
+        };
+        assert_eq!(
+            (now.attempts, now.status.as_str(), now.next_attempt_at),
+            expected,
+            "{now:?}"
+        );
+        let log = store.notice_attempts(n.id).await.expect("attempts");
+        assert_eq!(log.iter().map(|a| a.attempt).collect::<Vec<_>>(), [1]);
+    }
+
     // A checkpoint leaves everything on disk (the card-data test reads it).
     store.checkpoint().await.expect("checkpoint");
 }

@@ -160,6 +160,11 @@ impl Work for PgStore {
         lease: &WorkLease,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
+        if batch.len() > 1
+            && super::batched::record_scheduled(&mut tx, &batch, &lease.holder).await?
+        {
+            return tx.commit().await;
+        }
         for a in &batch {
             let at = micros(a.at);
             // The notice's row lock orders concurrent records of one notice, so attempt
