@@ -7,9 +7,9 @@ use jiff::{SignedDuration, Timestamp};
 use mypay_gateway::ledger::merchant::MerchantSettings;
 use mypay_gateway::ledger::timers::TimerKind;
 use mypay_gateway::store::{
-    AttemptRecord, Created, CredentialOwner, NewNotice, NewOrderRow, NewReversal, NewTimer,
-    NoticeClaim, NoticeFilter, PaymentFacts, RefundEffects, ReversalKind, Store, StoreError,
-    StoreOptions, Transition, Trigger, WorkLease,
+    AttemptRecord, ChargeTarget, Created, CredentialOwner, NewNotice, NewOrderRow, NewReversal,
+    NewSeries, NewTimer, NoticeClaim, NoticeFilter, PaymentFacts, RefundEffects, ReversalKind,
+    SeriesChargeAsk, SeriesWrite, Store, StoreError, StoreOptions, Transition, Trigger, WorkLease,
 };
 use mypay_protocol::Prc;
 use std::time::Duration;
@@ -627,6 +627,104 @@ async fn the_storage_story() {
         let log = store.notice_attempts(n.id).await.expect("attempts");
         assert_eq!(log.iter().map(|a| a.attempt).collect::<Vec<_>>(), [1]);
     }
+
+    // Recurring charges recorded together before the upstream is asked: each a new
+    // transaction of its series (`A0001`, its period, its series' id) with its first
+    // event; the sandbox's pending decline taken by its own series' charge only; a
+    // charge recorded before answered as it was, beside a new one.
+    let mut series = Vec::new();
+    for token in ["s1", "s2"] {
+        let Created::New { uid, .. } = store
+            .create_order(new_order(&format!("SERIES-{token}"), "{}", false, token))
+            .await
+            .expect("created")
+        else {
+            panic!("a new order");
+        };
+        let mut bound = paid(uid, vec![], vec![]);
+        bound.series = Some(SeriesWrite {
+            series_uid: uid,
+            create: Some(NewSeries {
+                store_uid: "100000000001".into(),
+                group_id: format!("G{uid}"),
+                store_group_id: String::new(),
+                tool: "DIRECTDEBIT".into(),
+                card_token: format!("card-{token}"),
+                cardno: "543376******8009".into(),
+                card_type: 1,
+                issuing_bank: "bank".into(),
+                issuing_bank_uid: "007".into(),
+            }),
+            next_charge: None,
+        });
+        store.apply(&bound).await.expect("series bound");
+        series.push(uid);
+    }
+    assert!(
+        store
+            .decline_next_charge(series[1], true)
+            .await
+            .expect("decline")
+    );
+    let ask = |series_uid: u64, period: u32, key: &str| SeriesChargeAsk {
+        series_uid,
+        period,
+        attempt: 1,
+        key: key.into(),
+        target: ChargeTarget::NewTransaction {
+            token: format!("{key}-transaction"),
+        },
+        cause: format!("recurring charge, period {period}"),
+        at: at(600),
+    };
+    let first = store
+        .begin_series_charges(&[ask(series[0], 2, "k1"), ask(series[1], 2, "k2")])
+        .await
+        .expect("recorded together");
+    let first: Vec<_> = first.into_iter().map(|c| c.expect("recorded")).collect();
+    assert_eq!(
+        first
+            .iter()
+            .map(|c| (c.idempotency_key.as_str(), c.forced_decline))
+            .collect::<Vec<_>>(),
+        [("k1", false), ("k2", true)]
+    );
+    for (charge, &series_uid) in first.iter().zip(&series) {
+        assert_ne!(charge.uid, series_uid, "a transaction of its own");
+        let made = store.order(charge.uid).await.expect("read").expect("made");
+        assert_eq!(made.prc, Prc::Pending);
+        assert_eq!(made.nois, Some(2));
+        assert_eq!(made.group_id, Some(format!("G{series_uid}")));
+        let history: Vec<String> = store
+            .events(charge.uid)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|e| e.to_prc)
+            .collect();
+        assert_eq!(history, ["A0001"]);
+    }
+    let taken = store
+        .series(series[1])
+        .await
+        .expect("read")
+        .expect("series");
+    assert!(!taken.decline_next, "the decline was taken by its charge");
+    let again = store
+        .begin_series_charges(&[ask(series[0], 2, "k3"), ask(series[1], 3, "k4")])
+        .await
+        .expect("recorded again");
+    let again: Vec<_> = again.into_iter().map(|c| c.expect("recorded")).collect();
+    assert_eq!(
+        (again[0].idempotency_key.as_str(), again[0].uid),
+        ("k1", first[0].uid),
+        "recorded before: the same key and transaction"
+    );
+    assert_eq!(
+        (again[1].idempotency_key.as_str(), again[1].forced_decline),
+        ("k4", false)
+    );
+    assert!(![first[0].uid, first[1].uid].contains(&again[1].uid));
 
     // A checkpoint leaves everything on disk (the card-data test reads it).
     store.checkpoint().await.expect("checkpoint");
