@@ -12,7 +12,7 @@
 //! same fallback tells which item it was.
 
 use super::super::notices::{AttemptRecord, NewNotice, Trigger};
-use super::super::orders::Transition;
+use super::super::orders::{PaymentFacts, Transition};
 use super::super::recurring::{ChargeTarget, SeriesCharge, SeriesChargeAsk};
 use super::super::sql::{Exec, Signal, Write};
 use super::super::timers::NewTimer;
@@ -31,19 +31,29 @@ pub(in crate::store) async fn begin_charges(
     let rows: Vec<Value> = asks
         .iter()
         .enumerate()
-        .map(|(i, a)| {
+        .map(|(i, ask)| {
+            // Every field named, as in `recurring::begin_charge`.
+            let SeriesChargeAsk {
+                series_uid,
+                period,
+                attempt,
+                key,
+                target,
+                cause,
+                at,
+            } = ask;
             json!({
                 "i": i,
-                "series_uid": a.series_uid,
-                "period": a.period,
-                "attempt": a.attempt,
-                "key": a.key,
-                "token": match &a.target {
+                "series_uid": series_uid,
+                "period": period,
+                "attempt": attempt,
+                "key": key,
+                "token": match target {
                     ChargeTarget::BoundOrder => None,
                     ChargeTarget::NewTransaction { token } => Some(token),
                 },
-                "cause": a.cause,
-                "at": micros(a.at),
+                "cause": cause,
+                "at": micros(*at),
             })
         })
         .collect();
@@ -184,36 +194,74 @@ pub(in crate::store) async fn apply_all(
     ))
 }
 
+/// A change's row. Every field is named (no `..`), so a field added to a state change or
+/// its facts fails to compile here until the batch writes it as `orders::apply_in` does.
 fn change_row(t: &Transition) -> Value {
-    let f = &t.facts;
+    let Transition {
+        uid,
+        from,
+        to,
+        cause,
+        retmsg,
+        at,
+        finishes,
+        facts,
+        completes_timer,
+        // Written by `apply_all` itself (or refused there: refunds, a new series).
+        notices: _,
+        timers: _,
+        reversals: _,
+        series: _,
+    } = t;
+    let PaymentFacts {
+        paid_pfn,
+        cardno,
+        card_type,
+        issuing_bank,
+        issuing_bank_uid,
+        acode,
+        supplier_code,
+        actual_cost,
+        captured,
+        pay_deadline,
+        result_content_type,
+        result_content,
+        bank_id,
+        trans_type,
+        installment,
+        redeem,
+        appropriation_date,
+        group_id,
+        nois,
+    } = facts;
     json!({
-        "t": t.uid,
-        "from_prc": t.from.code(),
-        "to_prc": t.to.code(),
-        "retmsg": t.retmsg,
-        "at": micros(t.at),
-        "finishes": t.finishes,
-        "cause": t.cause,
-        "completes_timer": t.completes_timer,
-        "paid_pfn": f.paid_pfn,
-        "cardno": f.cardno,
-        "card_type": f.card_type,
-        "issuing_bank": f.issuing_bank,
-        "issuing_bank_uid": f.issuing_bank_uid,
-        "acode": f.acode,
-        "supplier_code": f.supplier_code,
-        "actual_cost": f.actual_cost,
-        "captured": f.captured,
-        "pay_deadline": f.pay_deadline.map(micros),
-        "result_content_type": f.result_content_type,
-        "result_content": f.result_content,
-        "bank_id": f.bank_id,
-        "trans_type": f.trans_type,
-        "installment": f.installment,
-        "redeem": f.redeem,
-        "appropriation_date": f.appropriation_date,
-        "group_id": f.group_id,
-        "nois": f.nois,
+        "t": uid,
+        "from_prc": from.code(),
+        "to_prc": to.code(),
+        "retmsg": retmsg,
+        "at": micros(*at),
+        "finishes": finishes,
+        "cause": cause,
+        "completes_timer": completes_timer,
+        "paid_pfn": paid_pfn,
+        "cardno": cardno,
+        "card_type": card_type,
+        "issuing_bank": issuing_bank,
+        "issuing_bank_uid": issuing_bank_uid,
+        "acode": acode,
+        "supplier_code": supplier_code,
+        "actual_cost": actual_cost,
+        "captured": captured,
+        "pay_deadline": pay_deadline.map(micros),
+        "result_content_type": result_content_type,
+        "result_content": result_content,
+        "bank_id": bank_id,
+        "trans_type": trans_type,
+        "installment": installment,
+        "redeem": redeem,
+        "appropriation_date": appropriation_date,
+        "group_id": group_id,
+        "nois": nois,
     })
 }
 
