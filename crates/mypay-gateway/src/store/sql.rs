@@ -138,6 +138,19 @@ pub(super) trait Exec: Send {
         Ok(self.fetch(sql, args).await?.into_iter().next())
     }
 
+    /// [`Exec::fetch`], planned for this call's values and the tables as they are now
+    /// rather than reusing the plan the connection kept for the statement. For the
+    /// batched writes of a table that grows by thousands of rows a second: a plan kept
+    /// from when it was small scans it whole on every call (measured on PostgreSQL:
+    /// recurring charges' records at 17 ms a part of 25, against 2 ms planned each time).
+    async fn fetch_planned_now(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Vec<Self::Row>> {
+        self.fetch(sql, args).await
+    }
+
     async fn one(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Self::Row> {
         self.optional(sql, args)
             .await?
@@ -275,6 +288,12 @@ pub(super) trait Driver: sqlx::Database<Row: Columns + Send + Sync + 'static> {
         args: &[Arg<'_>],
     ) -> StoreResult<Vec<Self::Row>>;
     async fn execute_in(tx: &mut Tx<Self>, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64>;
+    /// See [`Exec::fetch_planned_now`].
+    async fn fetch_in_planned_now(
+        tx: &mut Tx<Self>,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Vec<Self::Row>>;
 }
 
 /// The same calls for both drivers, on their own types (sqlx's executors are generic
@@ -325,6 +344,16 @@ macro_rules! driver {
                     .await?
                     .rows_affected())
             }
+
+            async fn fetch_in_planned_now(
+                tx: &mut Tx<$db>,
+                sql: &str,
+                args: &[Arg<'_>],
+            ) -> StoreResult<Vec<Self::Row>> {
+                Ok(bind(sqlx::query(sql).persistent(false), args)
+                    .fetch_all(&mut *tx.0)
+                    .await?)
+            }
         }
     };
 }
@@ -361,6 +390,14 @@ impl<DB: Driver> Exec for Tx<DB> {
 
     async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
         DB::execute_in(self, sql, args).await
+    }
+
+    async fn fetch_planned_now(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Vec<DB::Row>> {
+        DB::fetch_in_planned_now(self, sql, args).await
     }
 }
 
