@@ -139,9 +139,13 @@ impl Work for PgStore {
         if chosen.is_empty() {
             return Ok(Vec::new());
         }
+        // Planned for each lease too: a plan kept from when the notices' tables were small
+        // joined the leased rows to their bodies by scanning every notice (measured: 37 ms
+        // a lease against 2 ms, 100,000 notices written in a minute).
         let rows = sqlx::query(&format!(
             "{LEASE} {NOTICE_SELECT} JOIN leased l ON l.id = n.id ORDER BY n.next_attempt_at, n.id"
         ))
+        .persistent(false)
         .bind(&chosen)
         .bind(micros(lease.now))
         .bind(micros(lease.until))
