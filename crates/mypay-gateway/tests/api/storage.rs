@@ -726,6 +726,44 @@ async fn the_storage_story() {
     );
     assert!(![first[0].uid, first[1].uid].contains(&again[1].uid));
 
+    // Two nodes recording the same periods at once (a lease that ran out mid-charge): each
+    // period is recorded once, and both nodes are answered with that one record. On
+    // PostgreSQL the later batch meets the earlier's keys (a unique violation once the
+    // earlier commits) and is written again item by item, which answers them as known.
+    let other = Store::open(&database, &StoreOptions::default())
+        .await
+        .expect("a second node");
+    for period in 4..12 {
+        let key = |node: &str, i: usize| format!("race-{period}-{node}-{i}");
+        let asks = |node: &str| {
+            [
+                ask(series[0], period, &key(node, 0)),
+                ask(series[1], period, &key(node, 1)),
+            ]
+        };
+        let (mine, theirs) = (asks("a"), asks("b"));
+        let (a, b) = tokio::join!(
+            store.begin_series_charges(&mine),
+            other.begin_series_charges(&theirs)
+        );
+        let (a, b) = (a.expect("node a"), b.expect("node b"));
+        for i in 0..2 {
+            let a = a[i].as_ref().expect("node a's charge");
+            let b = b[i].as_ref().expect("node b's charge");
+            assert_eq!(
+                (&a.idempotency_key, a.uid),
+                (&b.idempotency_key, b.uid),
+                "period {period}, series {i}: one record for both nodes"
+            );
+            assert!(
+                [key("a", i), key("b", i)].contains(&a.idempotency_key),
+                "{a:?}"
+            );
+            let made = store.order(a.uid).await.expect("read").expect("made");
+            assert_eq!(made.nois, Some(i64::from(period)), "{made:?}");
+        }
+    }
+
     // A checkpoint leaves everything on disk (the card-data test reads it).
     store.checkpoint().await.expect("checkpoint");
 }
